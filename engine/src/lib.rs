@@ -1,0 +1,1 @@
+//! kanjo-engine: see ARCHITECTURE.md.

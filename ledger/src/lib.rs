@@ -1,0 +1,1 @@
+//! kanjo-ledger: see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+//! kanjo-rules: see ARCHITECTURE.md.
