@@ -1,1 +1,4 @@
-//! kanjo-engine: see ARCHITECTURE.md.
+//! kanjo-engine: the I/O shell around the pure ledger and rating crates.
+//! See ARCHITECTURE.md for the code map.
+
+pub mod store;

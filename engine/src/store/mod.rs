@@ -1,0 +1,1 @@
+//! Durable command log: one trait, SQLite and PostgreSQL implementations.
