@@ -1,0 +1,1 @@
+//! Deterministic workload generators shared by `kanjo demo` and `kanjo-load`.
