@@ -67,14 +67,14 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
-    #[error("postgres {url}: {context}: {source}")]
+    #[error("postgres {url}: {context}: {}", error_chain(source))]
     Postgres {
         url: String,
         context: &'static str,
         #[source]
         source: tokio_postgres::Error,
     },
-    #[error("postgres {url}: {context}: {source}")]
+    #[error("postgres {url}: {context}: {}", error_chain(source))]
     PgPool {
         url: String,
         context: &'static str,
@@ -96,6 +96,21 @@ pub enum StoreError {
     },
     #[error("{backend} store called from inside an async runtime; call it from a blocking thread")]
     InsideAsyncRuntime { backend: &'static str },
+}
+
+/// `error: cause: cause…` — tokio-postgres keeps the server's message in the source chain.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let next_text = next.to_string();
+        if !text.ends_with(&next_text) {
+            text.push_str(": ");
+            text.push_str(&next_text);
+        }
+        cause = next.source();
+    }
+    text
 }
 
 /// The URL with any password replaced, for error messages and logs.

@@ -7,12 +7,17 @@
 
 mod codec;
 mod error;
+mod migrations;
+mod postgres;
 mod record;
 mod sqlite;
+pub mod testdb;
 
 use std::path::PathBuf;
 
 pub use error::{RecordError, StoreError};
+pub use migrations::{PG_MIGRATIONS, PgMigration};
+pub use postgres::PgStore;
 pub use record::{EntryKind, LogEntry, LogRecord};
 pub use sqlite::{SQLITE_FILE_NAME, SqliteStore};
 
@@ -67,10 +72,7 @@ pub enum StoreTarget {
 pub fn open(target: &StoreTarget) -> Result<Box<dyn Store>, StoreError> {
     match target {
         StoreTarget::Sqlite { data_dir } => Ok(Box::new(SqliteStore::open(data_dir)?)),
-        StoreTarget::Postgres { url } => Err(StoreError::PgConfig {
-            url: error::redact_url(url),
-            reason: "postgres store not built yet".into(),
-        }),
+        StoreTarget::Postgres { url } => Ok(Box::new(PgStore::open(url)?)),
     }
 }
 
@@ -79,10 +81,7 @@ pub fn open(target: &StoreTarget) -> Result<Box<dyn Store>, StoreError> {
 pub fn migrate(target: &StoreTarget) -> Result<Vec<String>, StoreError> {
     match target {
         StoreTarget::Sqlite { data_dir } => SqliteStore::migrate(data_dir),
-        StoreTarget::Postgres { url } => Err(StoreError::PgConfig {
-            url: error::redact_url(url),
-            reason: "postgres store not built yet".into(),
-        }),
+        StoreTarget::Postgres { url } => postgres::migrate(url),
     }
 }
 

@@ -1,0 +1,521 @@
+//! PostgreSQL store: a header row per record plus its entries written by binary COPY, both in
+//! one transaction (`synchronous_commit` stays on, so commit means durable).
+//!
+//! The `Store` trait is blocking; this store owns a small current-thread tokio runtime and blocks
+//! on it. Never call it from inside an async context: it answers
+//! `StoreError::InsideAsyncRuntime` there (use `spawn_blocking` or a dedicated thread).
+
+use std::future::Future;
+use std::pin::pin;
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
+use tokio_postgres::{GenericClient, NoTls};
+
+use super::error::redact_url;
+use super::migrations::{MIGRATION_LOCK_KEY, MIGRATIONS_TABLE_SQL, PG_MIGRATIONS};
+use super::{EntryKind, LogEntry, LogRecord, Store, StoreError, codec, validate_meta};
+
+const BACKEND: &str = "postgres";
+/// The store is used by one writer thread; a second connection serves a read during a retry.
+const POOL_CONNECTIONS_MAX: usize = 2;
+const CONNECT_TIMEOUT_MS: u64 = 5_000;
+const POOL_WAIT_TIMEOUT_MS: u64 = 30_000;
+
+/// Inserts the header only when `seq` is the next one; 0 rows means "resolve why".
+const INSERT_HEADER_SQL: &str = "
+    INSERT INTO kanjo_log_record (seq, clock_ns, entry_count, checksum)
+    SELECT $1, $2, $3, $4
+    WHERE $1 = (SELECT COALESCE(MAX(seq), 0) + 1 FROM kanjo_log_record)";
+const COPY_ENTRIES_SQL: &str =
+    "COPY kanjo_log_entry (seq, idx, kind, id, body) FROM STDIN (FORMAT binary)";
+const COPY_ENTRIES_TYPES: [Type; 5] = [Type::INT8, Type::INT4, Type::INT2, Type::TEXT, Type::BYTEA];
+const LAST_SEQ_SQL: &str = "SELECT COALESCE(MAX(seq), 0) FROM kanjo_log_record";
+const READ_HEADERS_SQL: &str = "
+    SELECT seq, clock_ns, entry_count, checksum FROM kanjo_log_record
+    WHERE seq >= $1 ORDER BY seq LIMIT $2";
+const READ_ENTRIES_SQL: &str = "
+    SELECT seq, idx, kind, id, body FROM kanjo_log_entry
+    WHERE seq >= $1 AND seq <= $2 ORDER BY seq, idx";
+
+pub struct PgStore {
+    /// Password removed; used in every error.
+    url: String,
+    runtime: tokio::runtime::Runtime,
+    pool: Pool,
+    /// Reused across appends for the checksum encoding.
+    payload: Vec<u8>,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, StoreError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(StoreError::InsideAsyncRuntime { backend: BACKEND });
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| StoreError::Runtime { source })
+}
+
+fn pg<'a>(
+    url: &'a str,
+    context: &'static str,
+) -> impl FnOnce(tokio_postgres::Error) -> StoreError + 'a {
+    move |source| StoreError::Postgres {
+        url: url.to_owned(),
+        context,
+        source,
+    }
+}
+
+fn pg_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    let mut config =
+        tokio_postgres::Config::from_str(url).map_err(|error| StoreError::PgConfig {
+            url: redact_url(url),
+            reason: format!("invalid connection URL: {error}"),
+        })?;
+    config.connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS));
+    config.application_name("kanjo");
+    Ok(config)
+}
+
+/// Connects one plain client (for `migrate` and the test-database helper); the connection task
+/// runs on the caller's runtime.
+pub(crate) async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreError> {
+    let redacted = redact_url(url);
+    let (client, connection) = pg_config(url)?
+        .connect(NoTls)
+        .await
+        .map_err(pg(&redacted, "connecting"))?;
+    tokio::spawn(async move {
+        // The error also surfaces on the client's next call, with context there.
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+pub(crate) fn block_on<T>(
+    future: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    runtime()?.block_on(future)
+}
+
+pub(crate) fn migrate(url: &str) -> Result<Vec<String>, StoreError> {
+    let redacted = redact_url(url);
+    block_on(async {
+        let mut client = connect(url).await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(pg(&redacted, "begin migrate"))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await
+            .map_err(pg(&redacted, "taking the migration lock"))?;
+        tx.batch_execute(MIGRATIONS_TABLE_SQL)
+            .await
+            .map_err(pg(&redacted, "creating kanjo_schema_migrations"))?;
+        let applied = applied_migrations(&tx, &redacted).await?;
+        let mut applied_now = Vec::new();
+        for migration in PG_MIGRATIONS {
+            match applied.iter().find(|(name, _)| name == migration.name) {
+                Some((_, checksum)) if *checksum == migration.checksum() => continue,
+                Some(_) => {
+                    return Err(StoreError::MigrationChanged {
+                        url: redacted.clone(),
+                        name: migration.name.to_owned(),
+                    });
+                }
+                None => {}
+            }
+            tx.batch_execute(migration.sql)
+                .await
+                .map_err(pg(&redacted, "applying a migration"))?;
+            tx.execute(
+                "INSERT INTO kanjo_schema_migrations (name, checksum) VALUES ($1, $2)",
+                &[&migration.name, &migration.checksum()],
+            )
+            .await
+            .map_err(pg(&redacted, "recording a migration"))?;
+            applied_now.push(migration.name.to_owned());
+        }
+        // All or none: a failing migration leaves the schema as it was.
+        tx.commit().await.map_err(pg(&redacted, "commit migrate"))?;
+        Ok(applied_now)
+    })
+}
+
+async fn applied_migrations(
+    client: &impl GenericClient,
+    url: &str,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = client
+        .query("SELECT name, checksum FROM kanjo_schema_migrations", &[])
+        .await
+        .map_err(pg(url, "reading kanjo_schema_migrations"))?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+impl PgStore {
+    /// Connects and checks that every embedded migration is applied.
+    pub fn open(url: &str) -> Result<PgStore, StoreError> {
+        let runtime = runtime()?;
+        let redacted = redact_url(url);
+        let manager = Manager::from_config(
+            pg_config(url)?,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_CONNECTIONS_MAX)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_millis(POOL_WAIT_TIMEOUT_MS)))
+            .build()
+            .map_err(|error| StoreError::PgConfig {
+                url: redacted.clone(),
+                reason: format!("building the connection pool: {error}"),
+            })?;
+        let store = PgStore {
+            url: redacted,
+            runtime,
+            pool,
+            payload: Vec::new(),
+        };
+        store.block_on(check_migrated(&store.pool, &store.url))?;
+        Ok(store)
+    }
+
+    fn block_on<T>(
+        &self,
+        future: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(StoreError::InsideAsyncRuntime { backend: BACKEND });
+        }
+        self.runtime.block_on(future)
+    }
+}
+
+async fn client(pool: &Pool, url: &str) -> Result<deadpool_postgres::Client, StoreError> {
+    pool.get().await.map_err(|source| StoreError::PgPool {
+        url: url.to_owned(),
+        context: "connecting",
+        source,
+    })
+}
+
+async fn check_migrated(pool: &Pool, url: &str) -> Result<(), StoreError> {
+    let client = client(pool, url).await?;
+    let applied = match applied_migrations(&**client, url).await {
+        Ok(applied) => applied,
+        Err(StoreError::Postgres { source, .. })
+            if source.code() == Some(&SqlState::UNDEFINED_TABLE) =>
+        {
+            Vec::new()
+        }
+        Err(error) => return Err(error),
+    };
+    let mut missing = Vec::new();
+    for migration in PG_MIGRATIONS {
+        match applied.iter().find(|(name, _)| name == migration.name) {
+            Some((_, checksum)) if *checksum != migration.checksum() => {
+                return Err(StoreError::MigrationChanged {
+                    url: url.to_owned(),
+                    name: migration.name.to_owned(),
+                });
+            }
+            Some(_) => {}
+            None => missing.push(migration.name.to_owned()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(StoreError::SchemaNotMigrated {
+            url: url.to_owned(),
+            missing,
+        });
+    }
+    Ok(())
+}
+
+fn column_i64(value: u64) -> i64 {
+    i64::try_from(value).expect("validated: fits i64")
+}
+
+fn corrupt(seq: u64, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        backend: BACKEND,
+        seq,
+        reason: reason.into(),
+    }
+}
+
+async fn last_seq_in(client: &impl GenericClient, url: &str) -> Result<u64, StoreError> {
+    let row = client
+        .query_one(LAST_SEQ_SQL, &[])
+        .await
+        .map_err(pg(url, "reading last seq"))?;
+    let last: i64 = row.get(0);
+    assert!(last >= 0, "seq has CHECK (seq >= 1)");
+    Ok(last as u64)
+}
+
+/// Records with seq >= from_seq, each verified against its header checksum; gaps are corruption.
+async fn read_in(
+    client: &impl GenericClient,
+    url: &str,
+    from_seq: u64,
+    max_records: usize,
+) -> Result<Vec<LogRecord>, StoreError> {
+    let mut records = Vec::new();
+    let from_seq = from_seq.max(1);
+    let Ok(from_column) = i64::try_from(from_seq) else {
+        return Ok(records); // past every storable seq
+    };
+    if max_records == 0 {
+        return Ok(records);
+    }
+    let limit = i64::try_from(max_records).unwrap_or(i64::MAX);
+    let headers = client
+        .query(READ_HEADERS_SQL, &[&from_column, &limit])
+        .await
+        .map_err(pg(url, "reading record headers"))?;
+    let Some(last_header) = headers.last() else {
+        return Ok(records);
+    };
+    let last_column: i64 = last_header.get(0);
+    let entry_rows = client
+        .query(READ_ENTRIES_SQL, &[&from_column, &last_column])
+        .await
+        .map_err(pg(url, "reading record entries"))?;
+
+    let mut entry_rows = entry_rows.iter().peekable();
+    let mut payload = Vec::new();
+    for (expected_seq, header) in (from_seq..).zip(&headers) {
+        let seq = header.get::<_, i64>(0) as u64; // CHECK (seq >= 1)
+        if seq != expected_seq {
+            return Err(corrupt(
+                expected_seq,
+                format!("missing; next stored is {seq}"),
+            ));
+        }
+        let clock_ns = header.get::<_, i64>(1) as u64; // CHECK (clock_ns >= 0)
+        let entry_count = header.get::<_, i32>(2) as usize; // CHECK (0..=8190)
+        let checksum = header.get::<_, i64>(3) as u64;
+        let mut entries = Vec::with_capacity(entry_count);
+        while let Some(row) = entry_rows.next_if(|row| row.get::<_, i64>(0) as u64 == seq) {
+            let idx: i32 = row.get(1);
+            if idx as usize != entries.len() {
+                return Err(corrupt(seq, format!("entry {} missing", entries.len())));
+            }
+            let kind_value: i16 = row.get(2);
+            let kind = u8::try_from(kind_value)
+                .ok()
+                .and_then(EntryKind::from_u8)
+                .ok_or_else(|| corrupt(seq, format!("entry {idx}: unknown kind {kind_value}")))?;
+            entries.push(LogEntry {
+                kind,
+                id: row.get(3),
+                body: row.get(4),
+            });
+        }
+        if entries.len() != entry_count {
+            return Err(corrupt(
+                seq,
+                format!("{} of {entry_count} entries stored", entries.len()),
+            ));
+        }
+        let record = LogRecord {
+            seq,
+            clock_ns,
+            entries,
+        };
+        record
+            .validate()
+            .map_err(|error| corrupt(seq, error.to_string()))?;
+        payload.clear();
+        codec::encode(&record, &mut payload);
+        if codec::checksum(seq, &payload) != checksum {
+            return Err(corrupt(seq, "content checksum mismatch"));
+        }
+        records.push(record);
+    }
+    if let Some(row) = entry_rows.next() {
+        let seq = row.get::<_, i64>(0) as u64;
+        return Err(corrupt(seq, "entries stored without a header"));
+    }
+    debug_assert!(records.len() <= max_records);
+    Ok(records)
+}
+
+/// Why an append did not insert: a retry (Ok or Conflict) or a seq out of order.
+async fn resolve_refused_append(
+    client: &impl GenericClient,
+    url: &str,
+    record: &LogRecord,
+) -> Result<(), StoreError> {
+    let last = last_seq_in(client, url).await?;
+    if record.seq <= last {
+        let stored = read_in(client, url, record.seq, 1).await?;
+        assert_eq!(stored.len(), 1, "log is gap-free below last seq");
+        if stored[0] == *record {
+            return Ok(()); // retry of a committed append
+        }
+        return Err(StoreError::Conflict {
+            backend: BACKEND,
+            seq: record.seq,
+        });
+    }
+    Err(StoreError::OutOfOrder {
+        backend: BACKEND,
+        expected_seq: last + 1,
+        got_seq: record.seq,
+    })
+}
+
+async fn append_in(
+    pool: &Pool,
+    url: &str,
+    record: &LogRecord,
+    checksum: u64,
+) -> Result<(), StoreError> {
+    let mut client = client(pool, url).await?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(pg(url, "begin append"))?;
+    let seq = column_i64(record.seq);
+    let entry_count = i32::try_from(record.entries.len()).expect("validated: entries fit i32");
+    let insert = tx
+        .prepare_cached(INSERT_HEADER_SQL)
+        .await
+        .map_err(pg(url, "preparing append"))?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
+        &seq,
+        &column_i64(record.clock_ns),
+        &entry_count,
+        &(checksum as i64),
+    ];
+    let inserted = match tx.execute(&insert, &params).await {
+        Ok(inserted) => inserted,
+        // A concurrent writer took this seq first.
+        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => 0,
+        Err(error) => return Err(pg(url, "inserting record header")(error)),
+    };
+    if inserted == 0 {
+        tx.rollback()
+            .await
+            .map_err(pg(url, "rollback refused append"))?;
+        return resolve_refused_append(&**client, url, record).await;
+    }
+    assert_eq!(inserted, 1);
+
+    let sink = tx
+        .copy_in(COPY_ENTRIES_SQL)
+        .await
+        .map_err(pg(url, "starting entry COPY"))?;
+    let mut writer = pin!(BinaryCopyInWriter::new(sink, &COPY_ENTRIES_TYPES));
+    for (idx, entry) in record.entries.iter().enumerate() {
+        let idx = idx as i32; // < LOG_ENTRIES_PER_RECORD_MAX
+        let kind = entry.kind as u8 as i16;
+        let body: &[u8] = &entry.body;
+        writer
+            .as_mut()
+            .write(&[&seq, &idx, &kind, &entry.id.as_str(), &body])
+            .await
+            .map_err(pg(url, "writing entries"))?;
+    }
+    let copied = writer
+        .as_mut()
+        .finish()
+        .await
+        .map_err(pg(url, "finishing entry COPY"))?;
+    assert_eq!(
+        copied,
+        record.entries.len() as u64,
+        "COPY wrote every entry"
+    );
+    // An error anywhere above drops `tx`, which rolls back the header with the entries.
+    tx.commit().await.map_err(pg(url, "commit append"))
+}
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn last_seq(&mut self) -> Result<u64, StoreError> {
+        self.block_on(async {
+            let client = client(&self.pool, &self.url).await?;
+            last_seq_in(&**client, &self.url).await
+        })
+    }
+
+    fn append(&mut self, record: &LogRecord) -> Result<(), StoreError> {
+        record
+            .validate()
+            .map_err(|source| StoreError::InvalidRecord {
+                seq: record.seq,
+                source,
+            })?;
+        self.payload.clear();
+        codec::encode(record, &mut self.payload);
+        let checksum = codec::checksum(record.seq, &self.payload);
+        self.block_on(append_in(&self.pool, &self.url, record, checksum))
+    }
+
+    fn read(&mut self, from_seq: u64, max_records: usize) -> Result<Vec<LogRecord>, StoreError> {
+        self.block_on(async {
+            let client = client(&self.pool, &self.url).await?;
+            read_in(&**client, &self.url, from_seq, max_records).await
+        })
+    }
+
+    fn meta(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        validate_meta(key, None)?;
+        self.block_on(async {
+            let client = client(&self.pool, &self.url).await?;
+            let row = client
+                .query_opt("SELECT value FROM kanjo_meta WHERE key = $1", &[&key])
+                .await
+                .map_err(pg(&self.url, "reading meta"))?;
+            Ok(row.map(|row| row.get(0)))
+        })
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        validate_meta(key, Some(value))?;
+        self.block_on(async {
+            let client = client(&self.pool, &self.url).await?;
+            client
+                .execute(
+                    "INSERT INTO kanjo_meta (key, value) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    &[&key, &value],
+                )
+                .await
+                .map_err(pg(&self.url, "writing meta"))?;
+            Ok(())
+        })
+    }
+
+    fn count_entries(&mut self, kind: EntryKind) -> Result<u64, StoreError> {
+        self.block_on(async {
+            let client = client(&self.pool, &self.url).await?;
+            let row = client
+                .query_one(
+                    "SELECT count(*) FROM kanjo_log_entry WHERE kind = $1",
+                    &[&(kind as u8 as i16)],
+                )
+                .await
+                .map_err(pg(&self.url, "counting entries"))?;
+            let count: i64 = row.get(0);
+            assert!(count >= 0);
+            Ok(count as u64)
+        })
+    }
+}
