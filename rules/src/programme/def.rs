@@ -1,0 +1,630 @@
+//! The programme TOML as written, and its validation into compiled rules.
+//!
+//! Known tables reject unknown keys (a typo such as `elegible` is an error naming the file,
+//! the rule id and the key); unknown top-level tables belong to the engine and are ignored.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use hashbrown::HashMap;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::{Budget, FareSource, Operator, ProgrammeError};
+use crate::eligibility::{Eligibility, SchoolStage};
+use crate::gtfs::GtfsFares;
+use crate::ids::{AssetIx, BudgetIx, OperatorIx, RuleIx};
+use crate::limits::{MAX_BUDGETS, MAX_GRANT_RULES, MAX_OPERATORS, MAX_PERCENT_SCALE, MAX_RULES};
+use crate::municipality;
+use crate::rule::{CapRule, Discount, DiscountRule, Funding, GrantRule, Rounding, RuleKind};
+
+#[derive(Deserialize)]
+struct Document {
+    town: Option<toml::Value>,
+    #[serde(default)]
+    fare_tables: Vec<toml::Value>,
+    #[serde(default)]
+    budgets: Vec<toml::Value>,
+    #[serde(default)]
+    rules: Vec<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TownDef {
+    code: String,
+    #[serde(default)]
+    name: String,
+    timezone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FareTableDef {
+    operator: String,
+    gtfs: Option<String>,
+    flat_fare: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetDef {
+    id: String,
+    fiscal_year: i32,
+    limit: u64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct EligibleDef {
+    min_age: Option<u32>,
+    max_age: Option<u32>,
+    resident_of: Option<String>,
+    visitor_of: Option<String>,
+    #[serde(alias = "licence_returned")]
+    license_returned: Option<bool>,
+    disability: Option<bool>,
+    school_stage: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiscountDef {
+    #[serde(rename = "type")]
+    kind: String,
+    amount: Option<u64>,
+    percent: Option<toml::Value>,
+    round: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FareDiscountDef {
+    #[serde(rename = "id")]
+    _id: String,
+    #[serde(rename = "kind")]
+    _kind: String,
+    operators: Option<Vec<String>>,
+    #[serde(default)]
+    eligible: EligibleDef,
+    discount: DiscountDef,
+    funded_by: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DailyCapDef {
+    #[serde(rename = "id")]
+    _id: String,
+    #[serde(rename = "kind")]
+    _kind: String,
+    operators: Option<Vec<String>>,
+    #[serde(default)]
+    eligible: EligibleDef,
+    amount: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RideRewardDef {
+    #[serde(rename = "id")]
+    _id: String,
+    #[serde(rename = "kind")]
+    _kind: String,
+    operators: Option<Vec<String>>,
+    #[serde(default)]
+    eligible: EligibleDef,
+    every: u64,
+    asset: String,
+    amount: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PointsDef {
+    #[serde(rename = "id")]
+    _id: String,
+    #[serde(rename = "kind")]
+    _kind: String,
+    operators: Option<Vec<String>>,
+    #[serde(default)]
+    eligible: EligibleDef,
+    asset: String,
+    amount: u64,
+}
+
+/// Everything `Programme` holds, compiled.
+pub(super) struct Compiled {
+    pub town_code: String,
+    pub town_name: String,
+    pub timezone: jiff::tz::TimeZone,
+    pub operators: Vec<Operator>,
+    pub operator_by_code: HashMap<String, OperatorIx>,
+    pub budgets: Vec<Budget>,
+    pub rule_ids: Vec<String>,
+    pub rule_kinds: Vec<RuleKind>,
+    pub discounts: Vec<DiscountRule>,
+    pub caps: Vec<CapRule>,
+    pub grants: Vec<GrantRule>,
+    pub assets: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Builds errors that name the programme file and what in it is wrong.
+struct Ctx<'p> {
+    path: &'p Path,
+}
+
+impl Ctx<'_> {
+    fn invalid(&self, context: impl Into<String>, problem: impl Into<String>) -> ProgrammeError {
+        ProgrammeError::Invalid {
+            path: self.path.to_path_buf(),
+            context: context.into(),
+            problem: problem.into(),
+        }
+    }
+
+    fn parse<T: for<'de> Deserialize<'de>>(
+        &self,
+        context: &str,
+        value: toml::Value,
+    ) -> Result<T, ProgrammeError> {
+        value
+            .try_into::<T>()
+            .map_err(|e| self.invalid(context, e.message().trim().to_string()))
+    }
+}
+
+pub(super) fn compile(path: &Path, text: &str) -> Result<Compiled, ProgrammeError> {
+    let ctx = Ctx { path };
+    let doc: Document = toml::from_str(text).map_err(|e| ProgrammeError::Syntax {
+        path: path.to_path_buf(),
+        message: e.to_string().trim().to_string(),
+    })?;
+
+    let town_value = doc
+        .town
+        .ok_or_else(|| ctx.invalid("[town]", "missing: the programme needs a [town] table"))?;
+    let town: TownDef = ctx.parse("[town]", town_value)?;
+    municipality::validate(&town.code).map_err(|e| ctx.invalid("[town] code", e.to_string()))?;
+    let timezone_name = town.timezone.as_deref().unwrap_or("Asia/Tokyo");
+    let timezone = time_zone(timezone_name).ok_or_else(|| {
+        ctx.invalid(
+            "[town] timezone",
+            format!("`{timezone_name}` is not a known IANA time zone"),
+        )
+    })?;
+
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let mut warnings = Vec::new();
+    let (operators, operator_by_code) =
+        compile_fare_tables(&ctx, base_dir, doc.fare_tables, &mut warnings)?;
+    let budgets = compile_budgets(&ctx, doc.budgets)?;
+
+    if doc.rules.len() > MAX_RULES {
+        return Err(ctx.invalid(
+            "[[rules]]",
+            format!(
+                "{} rules; a programme may have at most {MAX_RULES}",
+                doc.rules.len()
+            ),
+        ));
+    }
+    let mut out = Compiled {
+        town_code: town.code,
+        town_name: town.name,
+        timezone,
+        operators,
+        operator_by_code,
+        budgets,
+        rule_ids: Vec::new(),
+        rule_kinds: Vec::new(),
+        discounts: Vec::new(),
+        caps: Vec::new(),
+        grants: Vec::new(),
+        assets: Vec::new(),
+        warnings,
+    };
+    for (position, value) in doc.rules.into_iter().enumerate() {
+        compile_rule(&ctx, &mut out, position, value)?;
+    }
+    if out.grants.len() > MAX_GRANT_RULES {
+        return Err(ctx.invalid(
+            "[[rules]]",
+            format!(
+                "{} ride_reward / points_per_ride rules; a programme may have at most {MAX_GRANT_RULES}",
+                out.grants.len()
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// IANA names through jiff (system tzdb). Japan has had no daylight saving since 1951, so
+/// Asia/Tokyo falls back to a fixed +09:00 where no tzdb is installed.
+fn time_zone(name: &str) -> Option<jiff::tz::TimeZone> {
+    match jiff::tz::TimeZone::get(name) {
+        Ok(tz) => Some(tz),
+        Err(_) if matches!(name, "Asia/Tokyo" | "Japan") => {
+            Some(jiff::tz::TimeZone::fixed(jiff::tz::offset(9)))
+        }
+        Err(_) if matches!(name, "UTC" | "Etc/UTC") => Some(jiff::tz::TimeZone::UTC),
+        Err(_) => None,
+    }
+}
+
+fn compile_fare_tables(
+    ctx: &Ctx<'_>,
+    base_dir: &Path,
+    values: Vec<toml::Value>,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<Operator>, HashMap<String, OperatorIx>), ProgrammeError> {
+    if values.len() > MAX_OPERATORS {
+        return Err(ctx.invalid(
+            "[[fare_tables]]",
+            format!(
+                "{} fare tables; a programme may have at most {MAX_OPERATORS}",
+                values.len()
+            ),
+        ));
+    }
+    let mut operators = Vec::new();
+    let mut by_code = HashMap::new();
+    for (position, value) in values.into_iter().enumerate() {
+        let name = value
+            .get("operator")
+            .and_then(|v| v.as_str())
+            .map(|op| format!("fare table `{op}`"))
+            .unwrap_or_else(|| format!("fare table #{}", position + 1));
+        let def: FareTableDef = ctx.parse(&name, value)?;
+        if def.operator.is_empty() {
+            return Err(ctx.invalid(name, "`operator` is empty"));
+        }
+        let fares = match (def.gtfs, def.flat_fare) {
+            (Some(dir), None) => {
+                let dir = base_dir.join(dir);
+                let fares = GtfsFares::load(&dir).map_err(|source| ProgrammeError::Gtfs {
+                    path: ctx.path.to_path_buf(),
+                    operator: def.operator.clone(),
+                    source,
+                })?;
+                warnings.extend(
+                    fares
+                        .warnings()
+                        .iter()
+                        .map(|w| format!("fare table `{}`: {w}", def.operator)),
+                );
+                FareSource::Gtfs(Box::new(fares))
+            }
+            (None, Some(flat)) => FareSource::Flat(flat),
+            _ => return Err(ctx.invalid(name, "needs exactly one of `gtfs` or `flat_fare`")),
+        };
+        let ix = OperatorIx(u16::try_from(operators.len()).expect("bounded by MAX_OPERATORS"));
+        if by_code.insert(def.operator.clone(), ix).is_some() {
+            return Err(ctx.invalid(name, "operator is listed twice"));
+        }
+        operators.push(Operator {
+            code: def.operator,
+            fares,
+        });
+    }
+    Ok((operators, by_code))
+}
+
+fn compile_budgets(ctx: &Ctx<'_>, values: Vec<toml::Value>) -> Result<Vec<Budget>, ProgrammeError> {
+    if values.len() > MAX_BUDGETS {
+        return Err(ctx.invalid(
+            "[[budgets]]",
+            format!(
+                "{} budgets; a programme may have at most {MAX_BUDGETS}",
+                values.len()
+            ),
+        ));
+    }
+    let mut budgets: Vec<Budget> = Vec::new();
+    for (position, value) in values.into_iter().enumerate() {
+        let name = value
+            .get("id")
+            .and_then(|v| v.as_str())
+            .map(|id| format!("budget `{id}`"))
+            .unwrap_or_else(|| format!("budget #{}", position + 1));
+        let def: BudgetDef = ctx.parse(&name, value)?;
+        if def.id.is_empty() {
+            return Err(ctx.invalid(name, "`id` is empty"));
+        }
+        if budgets
+            .iter()
+            .any(|b| b.id == def.id && b.fiscal_year == def.fiscal_year)
+        {
+            return Err(ctx.invalid(
+                name,
+                format!("fiscal year {} is given twice", def.fiscal_year),
+            ));
+        }
+        budgets.push(Budget {
+            id: def.id,
+            fiscal_year: def.fiscal_year,
+            limit: def.limit,
+        });
+    }
+    Ok(budgets)
+}
+
+fn compile_rule(
+    ctx: &Ctx<'_>,
+    out: &mut Compiled,
+    position: usize,
+    value: toml::Value,
+) -> Result<(), ProgrammeError> {
+    let Some(table) = value.as_table() else {
+        return Err(ctx.invalid(format!("rule #{}", position + 1), "is not a table"));
+    };
+    let id = match table.get("id") {
+        Some(toml::Value::String(id)) if !id.is_empty() => id.clone(),
+        Some(_) => {
+            return Err(ctx.invalid(
+                format!("rule #{}", position + 1),
+                "`id` must be a non-empty string",
+            ));
+        }
+        None => return Err(ctx.invalid(format!("rule #{}", position + 1), "has no `id`")),
+    };
+    let name = format!("rule `{id}`");
+    if out.rule_ids.contains(&id) {
+        return Err(ctx.invalid(name, "id is used by an earlier rule"));
+    }
+    let kind = match table.get("kind").and_then(|k| k.as_str()) {
+        Some("fare_discount") => RuleKind::FareDiscount,
+        Some("daily_cap") => RuleKind::DailyCap,
+        Some("ride_reward") => RuleKind::RideReward,
+        Some("points_per_ride") => RuleKind::PointsPerRide,
+        Some(other) => {
+            return Err(ctx.invalid(
+                name,
+                format!("unknown rule kind `{other}` (expected fare_discount, daily_cap, ride_reward or points_per_ride)"),
+            ));
+        }
+        None => return Err(ctx.invalid(name, "has no `kind` string")),
+    };
+    let rule = RuleIx(u16::try_from(out.rule_ids.len()).expect("bounded by MAX_RULES"));
+    match kind {
+        RuleKind::FareDiscount => {
+            let def: FareDiscountDef = ctx.parse(&name, value)?;
+            let funding = match def.funded_by {
+                None => Funding::Unfunded,
+                Some(budget_id) => {
+                    let years: Vec<(i32, BudgetIx)> = out
+                        .budgets
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, b)| b.id == budget_id)
+                        .map(|(ix, b)| {
+                            (
+                                b.fiscal_year,
+                                BudgetIx(u16::try_from(ix).expect("bounded by MAX_BUDGETS")),
+                            )
+                        })
+                        .collect();
+                    if years.is_empty() {
+                        return Err(ctx.invalid(
+                            name,
+                            format!("funded_by `{budget_id}`: no [[budgets]] entry has that id"),
+                        ));
+                    }
+                    Funding::ByFiscalYear(years.into_boxed_slice())
+                }
+            };
+            out.discounts.push(DiscountRule {
+                rule,
+                operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
+                eligible: eligibility(ctx, &name, &def.eligible)?,
+                discount: discount(ctx, &name, &def.discount)?,
+                funding,
+            });
+        }
+        RuleKind::DailyCap => {
+            let def: DailyCapDef = ctx.parse(&name, value)?;
+            out.caps.push(CapRule {
+                rule,
+                operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
+                eligible: eligibility(ctx, &name, &def.eligible)?,
+                amount: def.amount,
+            });
+        }
+        RuleKind::RideReward => {
+            let def: RideRewardDef = ctx.parse(&name, value)?;
+            if def.every == 0 {
+                return Err(ctx.invalid(name, "`every` must be at least 1"));
+            }
+            let grant = GrantRule {
+                rule,
+                operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
+                eligible: eligibility(ctx, &name, &def.eligible)?,
+                asset: asset(ctx, &name, out, &def.asset, def.amount)?,
+                amount: def.amount,
+                every: Some(def.every),
+            };
+            out.grants.push(grant);
+        }
+        RuleKind::PointsPerRide => {
+            let def: PointsDef = ctx.parse(&name, value)?;
+            let grant = GrantRule {
+                rule,
+                operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
+                eligible: eligibility(ctx, &name, &def.eligible)?,
+                asset: asset(ctx, &name, out, &def.asset, def.amount)?,
+                amount: def.amount,
+                every: None,
+            };
+            out.grants.push(grant);
+        }
+    }
+    out.rule_ids.push(id);
+    out.rule_kinds.push(kind);
+    Ok(())
+}
+
+fn operator_mask(
+    ctx: &Ctx<'_>,
+    name: &str,
+    out: &Compiled,
+    operators: Option<&[String]>,
+) -> Result<u64, ProgrammeError> {
+    let Some(operators) = operators else {
+        return Ok(u64::MAX);
+    };
+    let mut mask = 0u64;
+    for code in operators {
+        let Some(ix) = out.operator_by_code.get(code.as_str()) else {
+            return Err(ctx.invalid(
+                name,
+                format!("operators: `{code}` has no [[fare_tables]] entry"),
+            ));
+        };
+        mask |= 1u64 << ix.0;
+    }
+    Ok(mask)
+}
+
+fn asset(
+    ctx: &Ctx<'_>,
+    name: &str,
+    out: &mut Compiled,
+    code: &str,
+    amount: u64,
+) -> Result<AssetIx, ProgrammeError> {
+    if code.is_empty() {
+        return Err(ctx.invalid(name, "`asset` is empty"));
+    }
+    if amount == 0 {
+        return Err(ctx.invalid(name, "`amount` must be at least 1"));
+    }
+    let position = match out.assets.iter().position(|a| a == code) {
+        Some(position) => position,
+        None => {
+            out.assets.push(code.to_string());
+            out.assets.len() - 1
+        }
+    };
+    Ok(AssetIx(
+        u16::try_from(position).expect("bounded by MAX_RULES"),
+    ))
+}
+
+fn eligibility(
+    ctx: &Ctx<'_>,
+    name: &str,
+    def: &EligibleDef,
+) -> Result<Eligibility, ProgrammeError> {
+    let code = |key: &str, value: &Option<String>| -> Result<Option<u32>, ProgrammeError> {
+        value
+            .as_deref()
+            .map(|code| {
+                municipality::validate(code)
+                    .map_err(|e| ctx.invalid(name, format!("eligible.{key}: {e}")))
+            })
+            .transpose()
+    };
+    let school_stage = match def.school_stage.as_deref() {
+        None => None,
+        Some("elementary") => Some(SchoolStage::Elementary),
+        Some("junior_high") => Some(SchoolStage::JuniorHigh),
+        Some(other) => {
+            return Err(ctx.invalid(
+                name,
+                format!("eligible.school_stage: `{other}` is not `elementary` or `junior_high`"),
+            ));
+        }
+    };
+    Ok(Eligibility {
+        min_age: def.min_age,
+        max_age: def.max_age,
+        resident_of: code("resident_of", &def.resident_of)?,
+        visitor_of: code("visitor_of", &def.visitor_of)?,
+        license_returned: def.license_returned,
+        disability: def.disability,
+        school_stage,
+    })
+}
+
+fn discount(ctx: &Ctx<'_>, name: &str, def: &DiscountDef) -> Result<Discount, ProgrammeError> {
+    let unexpected = |key: &str| {
+        ctx.invalid(
+            name,
+            format!("discount: `{key}` does not belong to type `{}`", def.kind),
+        )
+    };
+    match def.kind.as_str() {
+        "free" => {
+            if def.amount.is_some() {
+                return Err(unexpected("amount"));
+            }
+            if def.percent.is_some() {
+                return Err(unexpected("percent"));
+            }
+            if def.round.is_some() {
+                return Err(unexpected("round"));
+            }
+            Ok(Discount::Free)
+        }
+        "fixed_fare" => {
+            if def.percent.is_some() {
+                return Err(unexpected("percent"));
+            }
+            if def.round.is_some() {
+                return Err(unexpected("round"));
+            }
+            let amount = def
+                .amount
+                .ok_or_else(|| ctx.invalid(name, "discount: type `fixed_fare` needs `amount`"))?;
+            Ok(Discount::FixedFare { amount })
+        }
+        "percent_off" => {
+            if def.amount.is_some() {
+                return Err(unexpected("amount"));
+            }
+            let percent = def
+                .percent
+                .as_ref()
+                .ok_or_else(|| ctx.invalid(name, "discount: type `percent_off` needs `percent`"))?;
+            let percent = match percent {
+                toml::Value::Integer(p) => Some(Decimal::from(*p)),
+                toml::Value::Float(p) => Decimal::from_str(&p.to_string()).ok(),
+                _ => None,
+            }
+            .filter(|p| *p >= Decimal::ZERO && *p <= Decimal::ONE_HUNDRED)
+            .ok_or_else(|| ctx.invalid(name, "discount.percent must be a number from 0 to 100"))?;
+            let percent = percent.normalize();
+            if percent.scale() > MAX_PERCENT_SCALE {
+                return Err(ctx.invalid(
+                    name,
+                    format!("discount.percent has more than {MAX_PERCENT_SCALE} decimal places"),
+                ));
+            }
+            // P = mantissa / 10^scale, so pay = fare × (100·10^scale − mantissa) / (100·10^scale).
+            let denominator = 100u128 * 10u128.pow(percent.scale());
+            let mantissa =
+                u128::try_from(percent.mantissa()).expect("percent is 0..=100, not negative");
+            let round = match def.round.as_deref() {
+                Some("up_10") => Rounding::Up10,
+                Some("down_10") => Rounding::Down10,
+                Some("none") | None => Rounding::Yen,
+                Some(other) => {
+                    return Err(ctx.invalid(
+                        name,
+                        format!("discount.round: `{other}` is not `up_10`, `down_10` or `none`"),
+                    ));
+                }
+            };
+            Ok(Discount::PercentOff {
+                pay_numerator: denominator - mantissa,
+                denominator,
+                round,
+            })
+        }
+        other => Err(ctx.invalid(
+            name,
+            format!("discount.type: `{other}` is not `free`, `fixed_fare` or `percent_off`"),
+        )),
+    }
+}

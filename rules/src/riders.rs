@@ -1,0 +1,164 @@
+//! The rider registry: pseudonymous rider id → the attributes verified once with the My Number
+//! Card, compiled for rating (dates as integers, residence as a number).
+//!
+//! Decision on bad residence values: a rider's `residence` is data, not configuration. A value
+//! that is not a valid 6-digit 全国地方公共団体コード is kept as written (the registry never
+//! fails on it); since every `resident_of` / `visitor_of` code in a programme is validated, such
+//! a rider is simply never a resident and always a visitor. `Riders::check_residence` lets an
+//! intake path reject it up front.
+
+use hashbrown::HashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::date::LocalDate;
+use crate::ids::RiderIx;
+use crate::limits::MAX_RIDER_ID_BYTES;
+use crate::municipality::{self, MunicipalityCodeError};
+
+/// One line of the riders file (spec/rating.md "Riders"). Missing optional fields mean false or
+/// none; unknown fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiderRecord {
+    pub rider: String,
+    #[serde(default)]
+    pub birth_date: Option<LocalDate>,
+    #[serde(default)]
+    pub residence: Option<String>,
+    #[serde(default, alias = "licence_returned_on")]
+    pub license_returned_on: Option<LocalDate>,
+    #[serde(default)]
+    pub disability: Option<bool>,
+    #[serde(default)]
+    pub verified_at: Option<LocalDate>,
+    #[serde(default)]
+    pub valid_until: Option<LocalDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RiderError {
+    #[error("rider id is empty")]
+    EmptyId,
+    #[error("rider id is longer than {MAX_RIDER_ID_BYTES} bytes")]
+    IdTooLong,
+    /// A 12-digit id could be an individual number (マイナンバー), which must never be stored.
+    #[error("rider id is 12 digits and could be a My Number; use a pseudonymous id")]
+    IdLooksLikeMyNumber,
+    #[error("rider `{rider}`: {source}")]
+    Residence {
+        rider: String,
+        source: MunicipalityCodeError,
+    },
+}
+
+/// `residence` compiled: a 6-digit number, or one of these markers.
+pub(crate) const RESIDENCE_NONE: u32 = u32::MAX;
+/// Not six digits: equal to no programme code.
+pub(crate) const RESIDENCE_OTHER: u32 = u32::MAX - 1;
+
+/// The attributes rating reads, without strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RiderAttrs {
+    pub birth_date: Option<LocalDate>,
+    pub residence: u32,
+    pub license_returned_on: Option<LocalDate>,
+    pub disability: bool,
+    pub valid_until: Option<LocalDate>,
+}
+
+impl RiderAttrs {
+    fn compile(rec: &RiderRecord) -> RiderAttrs {
+        let residence = match rec.residence.as_deref() {
+            None => RESIDENCE_NONE,
+            Some(code) => municipality::six_digits(code).unwrap_or(RESIDENCE_OTHER),
+        };
+        RiderAttrs {
+            birth_date: rec.birth_date,
+            residence,
+            license_returned_on: rec.license_returned_on,
+            disability: rec.disability.unwrap_or(false),
+            valid_until: rec.valid_until,
+        }
+    }
+}
+
+/// Validates a rider id: non-empty, bounded, and not shaped like a My Number.
+pub fn check_rider_id(rider: &str) -> Result<(), RiderError> {
+    if rider.is_empty() {
+        return Err(RiderError::EmptyId);
+    }
+    if rider.len() > MAX_RIDER_ID_BYTES {
+        return Err(RiderError::IdTooLong);
+    }
+    if rider.len() == 12 && rider.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(RiderError::IdLooksLikeMyNumber);
+    }
+    Ok(())
+}
+
+/// The registry. `upsert` replaces a rider's whole record; indices stay stable.
+#[derive(Debug, Clone, Default)]
+pub struct Riders {
+    records: Vec<RiderRecord>,
+    attrs: Vec<RiderAttrs>,
+    by_id: HashMap<String, RiderIx>,
+}
+
+impl Riders {
+    pub fn new() -> Riders {
+        Riders::default()
+    }
+
+    /// Adds or replaces a rider. Fails only on a bad rider id (see [`check_rider_id`]).
+    pub fn upsert(&mut self, rec: RiderRecord) -> Result<RiderIx, RiderError> {
+        check_rider_id(&rec.rider)?;
+        let attrs = RiderAttrs::compile(&rec);
+        if let Some(&ix) = self.by_id.get(rec.rider.as_str()) {
+            self.attrs[ix.index()] = attrs;
+            self.records[ix.index()] = rec;
+            return Ok(ix);
+        }
+        let ix = RiderIx(u32::try_from(self.records.len()).map_err(|_| RiderError::IdTooLong)?);
+        self.by_id.insert(rec.rider.clone(), ix);
+        self.records.push(rec);
+        self.attrs.push(attrs);
+        debug_assert_eq!(self.records.len(), self.attrs.len());
+        Ok(ix)
+    }
+
+    /// A strict intake check: the residence, when given, must be a valid municipality code.
+    pub fn check_residence(rec: &RiderRecord) -> Result<(), RiderError> {
+        match rec.residence.as_deref() {
+            None => Ok(()),
+            Some(code) => {
+                municipality::validate(code)
+                    .map(|_| ())
+                    .map_err(|source| RiderError::Residence {
+                        rider: rec.rider.clone(),
+                        source,
+                    })
+            }
+        }
+    }
+
+    pub fn get(&self, rider: &str) -> Option<RiderIx> {
+        self.by_id.get(rider).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The record as given. Panics on an index from another registry.
+    pub fn record(&self, ix: RiderIx) -> &RiderRecord {
+        &self.records[ix.index()]
+    }
+
+    #[inline]
+    pub(crate) fn attrs(&self, ix: RiderIx) -> Option<&RiderAttrs> {
+        self.attrs.get(ix.index())
+    }
+}
