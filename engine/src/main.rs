@@ -1,3 +1,387 @@
-fn main() {
-    println!("kanjo");
+//! `kanjo`: the command line over kanjo-engine. Each subcommand is a few lines over the library.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use kanjo_engine::api::{self, ApiState};
+use kanjo_engine::machine::Machine;
+use kanjo_engine::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX};
+use kanjo_engine::report::{self, OperatorDay, TrialBalance};
+use kanjo_engine::store::{self, StoreTarget};
+
+#[derive(Parser)]
+#[command(name = "kanjo", version, about = "勘定: fares, benefits, points and entitlements on one double-entry ledger")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API.
+    Serve(ServeArgs),
+    /// Rate events against a programme (pure; writes nothing): the `kanjo rate` contract.
+    Rate(RateArgs),
+    /// Feed an NDJSON file of events (and optionally riders) through the pipeline.
+    Import(ImportArgs),
+    /// Apply the PostgreSQL migrations in ops/sql (the embedded store needs none).
+    Migrate(StoreArgs),
+    /// Show an account's balances, by name (rider:r-001:JPY) or 32-hex id.
+    Balance(BalanceArgs),
+    /// Statements: the trial balance, or the per-operator, per-day settlement report.
+    Report(ReportArgs),
+    /// Run a morning in Muroran end to end on the embedded store and print the reports.
+    Demo(kanjo_engine::demo::DemoArgs),
+}
+
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// Embedded store directory (SQLite, no server).
+    #[arg(long, default_value = "kanjo-data", conflicts_with = "database_url")]
+    data: PathBuf,
+    /// PostgreSQL instead of the embedded store, e.g. postgres://postgres@127.0.0.1:5432/kanjo
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn target(&self) -> StoreTarget {
+        match &self.database_url {
+            Some(url) => StoreTarget::Postgres { url: url.clone() },
+            None => StoreTarget::Sqlite {
+                data_dir: self.data.clone(),
+            },
+        }
+    }
+}
+
+#[derive(Args, Clone)]
+struct EngineArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The programme (TOML). Remembered by the store, so later commands may leave it out.
+    #[arg(long)]
+    programme: Option<PathBuf>,
+    /// Close a group commit this long after its first event (microseconds).
+    #[arg(long, default_value_t = 2_000)]
+    batch_wait_us: u64,
+    /// Events that may wait in the queue before submitters get "queue full" (HTTP 429).
+    #[arg(long, default_value_t = 8 * SUBMISSION_EVENTS_MAX)]
+    queue_events_max: usize,
+}
+
+const META_PROGRAMME_PATH: &str = "programme_path";
+
+impl EngineArgs {
+    fn start(&self) -> anyhow::Result<Engine> {
+        let target = self.store.target();
+        let programme = self.programme_path(&target)?;
+        let mut config = EngineConfig::new(target.clone(), programme.clone());
+        config.batch_wait_us = self.batch_wait_us;
+        config.queue_events_max = self.queue_events_max;
+        let engine = Engine::start(config).with_context(|| format!("starting kanjo on {}", describe(&target)))?;
+        let mut store = store::open(&target)?;
+        store.set_meta(META_PROGRAMME_PATH, &programme.display().to_string())?;
+        Ok(engine)
+    }
+
+    fn programme_path(&self, target: &StoreTarget) -> anyhow::Result<PathBuf> {
+        if let Some(path) = &self.programme {
+            return std::fs::canonicalize(path).with_context(|| format!("programme {}", path.display()));
+        }
+        let mut store = store::open(target).with_context(|| format!("opening {}", describe(target)))?;
+        match store.meta(META_PROGRAMME_PATH)? {
+            Some(path) => Ok(PathBuf::from(path)),
+            None => bail!("{} has no programme yet: pass --programme PROGRAMME.toml", describe(target)),
+        }
+    }
+}
+
+fn describe(target: &StoreTarget) -> String {
+    match target {
+        StoreTarget::Sqlite { data_dir } => format!("the embedded store in {}", data_dir.display()),
+        StoreTarget::Postgres { url } => format!("PostgreSQL at {}", redact(url)),
+    }
+}
+
+/// Never print a password from a URL.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+}
+
+#[derive(Args)]
+struct RateArgs {
+    #[arg(long)]
+    programme: PathBuf,
+    #[arg(long)]
+    riders: PathBuf,
+    #[arg(long)]
+    events: PathBuf,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// NDJSON events.
+    file: Option<PathBuf>,
+    /// NDJSON rider records, loaded before the events.
+    #[arg(long)]
+    riders: Option<PathBuf>,
+    /// Print every answer (NDJSON) instead of a summary.
+    #[arg(long)]
+    answers: bool,
+}
+
+#[derive(Args)]
+struct BalanceArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    account: String,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    #[command(subcommand)]
+    report: ReportKind,
+}
+
+#[derive(Subcommand)]
+enum ReportKind {
+    /// Per asset: total debits and credits; exits non-zero if they differ.
+    TrialBalance(ReportCommon),
+    /// Per operator and day: rides, fares, paid by riders, subsidy due per budget, cap waived.
+    Operators(ReportCommon),
+}
+
+#[derive(Args)]
+struct ReportCommon {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("kanjo: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Rate(args) => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            kanjo_rules::rate_files(&args.programme, &args.riders, &args.events, &mut out)
+                .with_context(|| format!("rating {}", args.events.display()))?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate(args) => {
+            let target = args.target();
+            let applied = store::migrate(&target).with_context(|| format!("migrating {}", describe(&target)))?;
+            if applied.is_empty() {
+                println!("{}: up to date", describe(&target));
+            }
+            for name in applied {
+                println!("applied {name}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve(args) => serve(args),
+        Command::Import(args) => import(args),
+        Command::Balance(args) => {
+            let engine = args.engine.start()?;
+            let Some(id) = api::account_id_from_text(&args.account) else {
+                bail!("{:?} is neither an account name (rider:r-001:JPY) nor a 32-hex-digit id", args.account);
+            };
+            let found = engine.query_blocking(move |machine: &Machine| api::account_json(machine, id))?;
+            engine.shutdown();
+            match found {
+                Some(value) => {
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => bail!("no account {}", args.account),
+            }
+        }
+        Command::Report(ReportArgs {
+            report: ReportKind::TrialBalance(common),
+        }) => {
+            let engine = common.engine.start()?;
+            let balance: TrialBalance = engine.query_blocking(report::trial_balance)?;
+            engine.shutdown();
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&balance)?);
+            } else {
+                print!("{}", balance.to_text());
+            }
+            Ok(if balance.balanced { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Report(ReportArgs {
+            report: ReportKind::Operators(common),
+        }) => {
+            let engine = common.engine.start()?;
+            let days: Vec<OperatorDay> = engine.query_blocking(|machine: &Machine| machine.operator_days())?;
+            engine.shutdown();
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&days)?);
+            } else {
+                print!("{}", report::operators_to_text(&days));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => kanjo_engine::demo::run(&args).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the Prometheus recorder")?;
+    let engine = args.engine.start()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kanjo-http")
+        .build()
+        .context("starting the HTTP runtime")?;
+    let router = api::router(ApiState {
+        engine: engine.clone(),
+        metrics: Some(metrics),
+    });
+    let backend = engine.backend();
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        eprintln!("kanjo: serving on http://{} ({backend} store)", listener.local_addr()?);
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("serving HTTP")
+    })?;
+    engine.shutdown();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let engine = args.engine.start()?;
+    if let Some(path) = &args.riders {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let items = kanjo_engine::riders::parse_riders(&text).map_err(anyhow::Error::msg)?;
+        let mut good = Vec::new();
+        for item in items {
+            match item {
+                Ok(pair) => good.push(pair),
+                Err((rider, message)) => eprintln!("rider {}: {message}", rider.as_deref().unwrap_or("?")),
+            }
+        }
+        for chunk in good.chunks(SUBMISSION_EVENTS_MAX) {
+            let results = engine.submit_riders(chunk.to_vec())?.blocking_recv().context("the pipeline ended")??;
+            for (result, (_, record)) in results.iter().zip(chunk) {
+                if let Err(message) = result {
+                    eprintln!("rider {}: {message}", record.rider);
+                }
+            }
+        }
+    }
+    let mut tally = Tally::default();
+    if let Some(path) = &args.file {
+        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let stdout = std::io::stdout();
+        let mut out = BufWriter::new(stdout.lock());
+        let mut batch = Vec::new();
+        for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.with_context(|| format!("reading {} line {}", path.display(), number + 1))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match kanjo_engine::event::Event::parse(&line) {
+                Ok(event) => batch.push(event),
+                Err(error) => {
+                    tally.rejected += 1;
+                    let answer = serde_json::json!({"id": error.id, "status": "rejected", "error": {"code": "bad_event", "message": error.message}});
+                    if args.answers {
+                        writeln!(out, "{answer}")?;
+                    } else {
+                        eprintln!("{}:{}: {}", path.display(), number + 1, error.message);
+                    }
+                }
+            }
+            if batch.len() == SUBMISSION_EVENTS_MAX {
+                tally.submit(&engine, std::mem::take(&mut batch), args.answers.then_some(&mut out as &mut dyn Write))?;
+            }
+        }
+        tally.submit(&engine, batch, args.answers.then_some(&mut out as &mut dyn Write))?;
+        out.flush()?;
+    }
+    engine.shutdown();
+    if !args.answers {
+        println!("imported: {} accepted, {} rejected", tally.accepted, tally.rejected);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Default)]
+struct Tally {
+    accepted: u64,
+    rejected: u64,
+}
+
+impl Tally {
+    /// Submits one batch, counts its answers, and prints them when asked to.
+    fn submit(&mut self, engine: &Engine, batch: Vec<kanjo_engine::event::Event>, out: Option<&mut dyn Write>) -> anyhow::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let answers = engine.submit(batch)?;
+        let context = engine.answer_context();
+        let mut out = out;
+        for answer in answers {
+            if answer.outcome.is_accepted() {
+                self.accepted += 1;
+            } else {
+                self.rejected += 1;
+            }
+            if let Some(out) = out.as_deref_mut() {
+                writeln!(out, "{}", context.to_json(&answer.id, &answer.outcome))?;
+            }
+        }
+        Ok(())
+    }
 }

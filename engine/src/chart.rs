@@ -1,0 +1,446 @@
+//! The chart of accounts: which ledger account each party's money sits in, how its id is derived
+//! from its name, and the reason codes on transfers. A clerk reads accounts by name
+//! (`rider:r-001:JPY`, `operator:donan-bus:fares`); the ledger sees only the 128-bit id hashed from it.
+//!
+//! Names are hashed as length-prefixed parts, so no choice of rider or place id can make two
+//! different accounts collide by concatenation.
+
+use std::fmt;
+
+use kanjo_ledger::{AccountFlags, AccountId, AssetId, AssetKind, OwnerKind};
+use serde::Deserialize;
+use thiserror::Error;
+use xxhash_rust::xxh3::Xxh3;
+
+/// Reason codes carried by every transfer (`Transfer::code`), so statements can say why money moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum Reason {
+    /// The town appropriates a fiscal year's budget.
+    BudgetFunding = 1,
+    /// A rider's share of a fare, paid from the rider's wallet.
+    FareWallet = 10,
+    /// A rider's share of a fare, paid in cash on board.
+    FareCash = 11,
+    /// A rider's share of a fare, paid by an external IC card (owed by the IC clearing house).
+    FareIc = 12,
+    /// The discount a budget pays the operator.
+    Subsidy = 13,
+    /// Points or entitlements a rule granted for a ride.
+    RideGrant = 14,
+    /// Stored value or stablecoin loaded into a wallet.
+    Topup = 20,
+    /// Points or entitlements granted by a programme.
+    Grant = 21,
+    /// An entitlement or points used at a place.
+    Redeem = 22,
+}
+
+impl Reason {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::BudgetFunding => "budget_funding",
+            Reason::FareWallet => "fare_wallet",
+            Reason::FareCash => "fare_cash",
+            Reason::FareIc => "fare_ic",
+            Reason::Subsidy => "subsidy",
+            Reason::RideGrant => "ride_grant",
+            Reason::Topup => "topup",
+            Reason::Grant => "grant",
+            Reason::Redeem => "redeem",
+        }
+    }
+
+    pub fn from_code(code: u16) -> Option<Reason> {
+        [
+            Reason::BudgetFunding,
+            Reason::FareWallet,
+            Reason::FareCash,
+            Reason::FareIc,
+            Reason::Subsidy,
+            Reason::RideGrant,
+            Reason::Topup,
+            Reason::Grant,
+            Reason::Redeem,
+        ]
+        .into_iter()
+        .find(|reason| *reason as u16 == code)
+    }
+}
+
+/// Every account kanjo opens. The comment on each says what its balance means.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AccountName<'a> {
+    /// What a rider holds of one asset (credit balance). Can never go negative.
+    Rider { rider: &'a str, asset: &'a str },
+    /// Fares riders paid to an operator, by any media (credit balance).
+    OperatorFares { operator: &'a str },
+    /// Subsidy the town owes an operator for discounts (credit balance).
+    OperatorSubsidy { operator: &'a str },
+    /// Cash an operator collected on board (debit balance: the operator holds it).
+    OperatorCash { operator: &'a str },
+    /// Fares the IC clearing house owes operators (debit balance).
+    IcClearing,
+    /// What is left of a fiscal year's budget (credit balance). Can never go negative.
+    Budget { budget: &'a str, fiscal_year: i32 },
+    /// The town's appropriations to its budgets (debit balance).
+    Treasury { town: &'a str },
+    /// Value banks moved into wallets (debit balance: what the banks were paid for).
+    Bank { source: &'a str, asset: &'a str },
+    /// Points and entitlements issued (debit balance: units outstanding or used).
+    Issuer { asset: &'a str },
+    /// Points and entitlements used at a place: a shop, a polling station (credit balance).
+    Place { place: &'a str, asset: &'a str },
+}
+
+impl AccountName<'_> {
+    pub fn id(&self) -> AccountId {
+        let mut hasher = Xxh3::new();
+        let mut part = |text: &str| {
+            hasher.update(&(text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        };
+        match self {
+            AccountName::Rider { rider, asset } => {
+                part("rider");
+                part(rider);
+                part(asset);
+            }
+            AccountName::OperatorFares { operator } => {
+                part("operator-fares");
+                part(operator);
+            }
+            AccountName::OperatorSubsidy { operator } => {
+                part("operator-subsidy");
+                part(operator);
+            }
+            AccountName::OperatorCash { operator } => {
+                part("operator-cash");
+                part(operator);
+            }
+            AccountName::IcClearing => part("ic-clearing"),
+            AccountName::Budget { budget, fiscal_year } => {
+                part("budget");
+                part(budget);
+                part(&fiscal_year.to_string());
+            }
+            AccountName::Treasury { town } => {
+                part("treasury");
+                part(town);
+            }
+            AccountName::Bank { source, asset } => {
+                part("bank");
+                part(source);
+                part(asset);
+            }
+            AccountName::Issuer { asset } => {
+                part("issuer");
+                part(asset);
+            }
+            AccountName::Place { place, asset } => {
+                part("place");
+                part(place);
+                part(asset);
+            }
+        }
+        let id = hasher.digest128();
+        // Zero is the ledger's "no account"; a 2^-128 chance, but the ledger would reject it loudly.
+        debug_assert_ne!(id, 0);
+        id
+    }
+
+    pub fn owner(&self) -> OwnerKind {
+        match self {
+            AccountName::Rider { .. } => OwnerKind::Rider,
+            AccountName::OperatorFares { .. }
+            | AccountName::OperatorSubsidy { .. }
+            | AccountName::OperatorCash { .. } => OwnerKind::Operator,
+            AccountName::IcClearing => OwnerKind::System,
+            AccountName::Budget { .. } | AccountName::Treasury { .. } => OwnerKind::TownBudget,
+            AccountName::Bank { .. } | AccountName::Issuer { .. } => OwnerKind::Issuer,
+            AccountName::Place { .. } => OwnerKind::Shop,
+        }
+    }
+
+    /// Limits are the ledger's to enforce: a wallet or a budget can't be overdrawn, whatever the rating said.
+    pub fn flags(&self) -> AccountFlags {
+        match self {
+            AccountName::Rider { .. } | AccountName::Budget { .. } => {
+                AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags::HISTORY
+            }
+            AccountName::OperatorFares { .. }
+            | AccountName::OperatorSubsidy { .. }
+            | AccountName::OperatorCash { .. }
+            | AccountName::Place { .. } => AccountFlags::HISTORY,
+            AccountName::IcClearing
+            | AccountName::Treasury { .. }
+            | AccountName::Bank { .. }
+            | AccountName::Issuer { .. } => AccountFlags::default(),
+        }
+    }
+}
+
+impl<'a> AccountName<'a> {
+    /// Reads a display name back (`rider:r-001:JPY`). Rider, place and bank names may themselves
+    /// hold `:`, so the kind is the first part, the suffix the last, and the name what is between.
+    pub fn parse(text: &'a str) -> Option<AccountName<'a>> {
+        if text == "clearing:ic:JPY" {
+            return Some(AccountName::IcClearing);
+        }
+        let (kind, rest) = text.split_once(':')?;
+        if kind == "issuer" {
+            return (!rest.is_empty()).then_some(AccountName::Issuer { asset: rest });
+        }
+        let (middle, last) = rest.rsplit_once(':')?;
+        if middle.is_empty() || last.is_empty() {
+            return None;
+        }
+        Some(match (kind, last) {
+            ("rider", asset) => AccountName::Rider { rider: middle, asset },
+            ("operator", "fares") => AccountName::OperatorFares { operator: middle },
+            ("operator", "subsidy") => AccountName::OperatorSubsidy { operator: middle },
+            ("operator", "cash") => AccountName::OperatorCash { operator: middle },
+            ("budget", year) => AccountName::Budget {
+                budget: middle,
+                fiscal_year: year.strip_prefix("FY")?.parse().ok()?,
+            },
+            ("town", "treasury") => AccountName::Treasury { town: middle },
+            ("bank", asset) => AccountName::Bank { source: middle, asset },
+            ("place", asset) => AccountName::Place { place: middle, asset },
+            _ => return None,
+        })
+    }
+
+    /// Whether the account's balance is read as credits − debits (what the system owes the
+    /// holder) or debits − credits (what the holder has taken in or is owed).
+    pub fn is_credit_normal(&self) -> bool {
+        !matches!(
+            self,
+            AccountName::OperatorCash { .. }
+                | AccountName::IcClearing
+                | AccountName::Treasury { .. }
+                | AccountName::Bank { .. }
+                | AccountName::Issuer { .. }
+        )
+    }
+}
+
+impl fmt::Display for AccountName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountName::Rider { rider, asset } => write!(f, "rider:{rider}:{asset}"),
+            AccountName::OperatorFares { operator } => write!(f, "operator:{operator}:fares"),
+            AccountName::OperatorSubsidy { operator } => write!(f, "operator:{operator}:subsidy"),
+            AccountName::OperatorCash { operator } => write!(f, "operator:{operator}:cash"),
+            AccountName::IcClearing => write!(f, "clearing:ic:JPY"),
+            AccountName::Budget {
+                budget,
+                fiscal_year,
+            } => write!(f, "budget:{budget}:FY{fiscal_year}"),
+            AccountName::Treasury { town } => write!(f, "town:{town}:treasury"),
+            AccountName::Bank { source, asset } => write!(f, "bank:{source}:{asset}"),
+            AccountName::Issuer { asset } => write!(f, "issuer:{asset}"),
+            AccountName::Place { place, asset } => write!(f, "place:{place}:{asset}"),
+        }
+    }
+}
+
+/// The asset every fare is in.
+pub const YEN: &str = "JPY";
+/// Where top-ups come from when an event names no bank.
+pub const DEFAULT_BANK: &str = "default";
+/// More assets than a town runs is a configuration mistake.
+pub const ASSETS_MAX: usize = 256;
+
+/// The engine's part of a programme file: `[[assets]]` tables, which the rating crate ignores.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct AssetSection {
+    #[serde(default)]
+    pub assets: Vec<AssetSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetSpec {
+    pub code: String,
+    pub kind: AssetKindName,
+    #[serde(default)]
+    pub scale: u8,
+    /// Entitlements that each person may use once (ballots): a second use is `already_redeemed`.
+    #[serde(default)]
+    pub one_per_person: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetKindName {
+    Yen,
+    Stablecoin,
+    Points,
+    Entitlement,
+}
+
+impl From<AssetKindName> for AssetKind {
+    fn from(kind: AssetKindName) -> AssetKind {
+        match kind {
+            AssetKindName::Yen => AssetKind::Yen,
+            AssetKindName::Stablecoin => AssetKind::Stablecoin,
+            AssetKindName::Points => AssetKind::Points,
+            AssetKindName::Entitlement => AssetKind::Entitlement,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ChartError {
+    #[error("{file}: `[[assets]]` is not valid: {reason}")]
+    Invalid { file: String, reason: String },
+}
+
+/// The assets of one programme, in a fixed order: JPY is always asset 1.
+#[derive(Clone, Debug)]
+pub struct AssetBook {
+    specs: Vec<AssetSpec>,
+}
+
+impl AssetBook {
+    /// Declared assets, plus JPY if it is not declared, plus the assets rules grant (as points) if they are not.
+    pub fn new(
+        file: &str,
+        declared: Vec<AssetSpec>,
+        granted_by_rules: &[&str],
+    ) -> Result<AssetBook, ChartError> {
+        let invalid = |reason: String| ChartError::Invalid {
+            file: file.to_owned(),
+            reason,
+        };
+        let mut specs: Vec<AssetSpec> = Vec::with_capacity(declared.len() + 1);
+        if !declared.iter().any(|spec| spec.code == YEN) {
+            specs.push(AssetSpec {
+                code: YEN.to_owned(),
+                kind: AssetKindName::Yen,
+                scale: 0,
+                one_per_person: false,
+            });
+        }
+        for spec in declared {
+            if spec.code.is_empty() || spec.code.len() > 32 || spec.code.contains(':') {
+                return Err(invalid(format!(
+                    "asset code {:?} must be 1 to 32 bytes without ':'",
+                    spec.code
+                )));
+            }
+            if specs.iter().any(|known| known.code == spec.code) {
+                return Err(invalid(format!("asset {:?} is declared twice", spec.code)));
+            }
+            if spec.code == YEN && (spec.kind != AssetKindName::Yen || spec.scale != 0) {
+                return Err(invalid("JPY must be of kind \"yen\" with scale 0".to_owned()));
+            }
+            if spec.one_per_person && spec.kind != AssetKindName::Entitlement {
+                return Err(invalid(format!(
+                    "asset {:?}: only entitlements can be one_per_person",
+                    spec.code
+                )));
+            }
+            specs.push(spec);
+        }
+        for code in granted_by_rules {
+            if !specs.iter().any(|known| known.code == *code) {
+                specs.push(AssetSpec {
+                    code: (*code).to_owned(),
+                    kind: AssetKindName::Points,
+                    scale: 0,
+                    one_per_person: false,
+                });
+            }
+        }
+        if specs.len() > ASSETS_MAX {
+            return Err(invalid(format!("{} assets, more than {ASSETS_MAX}", specs.len())));
+        }
+        Ok(AssetBook { specs })
+    }
+
+    pub fn get(&self, code: &str) -> Option<(AssetId, &AssetSpec)> {
+        self.specs
+            .iter()
+            .position(|spec| spec.code == code)
+            .map(|index| (asset_id(index), &self.specs[index]))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (AssetId, &AssetSpec)> {
+        self.specs.iter().enumerate().map(|(index, spec)| (asset_id(index), spec))
+    }
+
+    pub fn yen(&self) -> AssetId {
+        self.get(YEN).expect("JPY is always in the book").0
+    }
+}
+
+fn asset_id(index: usize) -> AssetId {
+    AssetId(u32::try_from(index + 1).expect("ASSETS_MAX fits in u32"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_separators_do_not_collide() {
+        let a = AccountName::Rider { rider: "a:b", asset: "c" };
+        let b = AccountName::Rider { rider: "a", asset: "b:c" };
+        assert_eq!(a.to_string(), b.to_string(), "the display names look alike");
+        assert_ne!(a.id(), b.id(), "but the ids differ");
+    }
+
+    #[test]
+    fn every_display_name_parses_back_to_its_account() {
+        let names = [
+            AccountName::Rider { rider: "r:1", asset: "JPY" },
+            AccountName::OperatorFares { operator: "donan-bus" },
+            AccountName::OperatorSubsidy { operator: "donan-bus" },
+            AccountName::OperatorCash { operator: "donan-bus" },
+            AccountName::IcClearing,
+            AccountName::Budget { budget: "transit-subsidy", fiscal_year: 2026 },
+            AccountName::Treasury { town: "012050" },
+            AccountName::Bank { source: "default", asset: "SUZU" },
+            AccountName::Issuer { asset: "muro-pt" },
+            AccountName::Place { place: "station-12", asset: "ballot-2026" },
+        ];
+        for name in names {
+            let text = name.to_string();
+            assert_eq!(AccountName::parse(&text), Some(name), "{text}");
+        }
+        assert_eq!(AccountName::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn wallets_and_budgets_cannot_go_negative() {
+        for name in [
+            AccountName::Rider { rider: "r", asset: YEN },
+            AccountName::Budget { budget: "b", fiscal_year: 2026 },
+        ] {
+            assert!(name.flags().contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS));
+        }
+        assert!(!AccountName::Issuer { asset: "pt" }
+            .flags()
+            .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS));
+    }
+
+    #[test]
+    fn yen_is_always_the_first_asset_and_rule_assets_default_to_points() {
+        let book = AssetBook::new("p.toml", vec![], &["muro-pt"]).unwrap();
+        assert_eq!(book.yen(), AssetId(1));
+        assert_eq!(book.get("muro-pt").unwrap().1.kind, AssetKindName::Points);
+    }
+
+    #[test]
+    fn only_entitlements_are_one_per_person() {
+        let spec = AssetSpec {
+            code: "pt".into(),
+            kind: AssetKindName::Points,
+            scale: 0,
+            one_per_person: true,
+        };
+        assert!(AssetBook::new("p.toml", vec![spec], &[]).is_err());
+    }
+}

@@ -1,0 +1,682 @@
+//! The event pipeline: bounded queue → one machine thread → one commit thread → answers.
+//!
+//! ```text
+//!  submit()  ──(bounded queue)──▶ machine thread ──(bounded, FIFO)──▶ commit thread ──▶ replies
+//!                                 group commit: ≤ 8 190 events        store.append(record)
+//!                                 or batch_wait_us after the first    then answer every submitter
+//! ```
+//! The machine applies batch N+1 while the store commits batch N. No answer leaves before its
+//! record is durable, and a read (a query) is delivered through the same FIFO, so it never shows
+//! state whose record is not durable yet. If a commit fails the pipeline stops (fail-stop): the
+//! in-memory state is ahead of the store, and only a restart (replay) makes them agree again.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender, TrySendError};
+use kanjo_rules::{Programme, RiderRecord};
+use thiserror::Error;
+use tokio::sync::oneshot;
+
+use crate::answer::{AnswerContext, Outcome};
+use crate::chart::{AssetBook, AssetSection};
+use crate::event::Event;
+use crate::machine::{Machine, MachineConfig, Prepared};
+use crate::store::{self, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
+
+/// The ledger's batch limit is also the largest group commit.
+pub const BATCH_EVENTS_MAX: usize = kanjo_ledger::TRANSFERS_PER_BATCH_MAX;
+/// One request or in-process submission; larger ones are split by the caller.
+pub const SUBMISSION_EVENTS_MAX: usize = BATCH_EVENTS_MAX;
+/// Records applied but not yet committed: the pipelining depth.
+const COMMIT_QUEUE_RECORDS_MAX: usize = 2;
+/// Commands (submissions, queries) waiting for the machine thread.
+const COMMAND_QUEUE_MAX: usize = 16 * 1024;
+/// Records read per page during replay.
+const REPLAY_PAGE_RECORDS: usize = 16;
+const META_PROGRAMME_DIGEST: &str = "programme_digest";
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub store: StoreTarget,
+    pub programme: std::path::PathBuf,
+    pub machine: MachineConfig,
+    /// Close a batch at this many events…
+    pub batch_events_max: usize,
+    /// …or this long after its first event arrived.
+    pub batch_wait_us: u64,
+    /// Events accepted into the queue but not yet taken by the machine; past it, `QueueFull`.
+    pub queue_events_max: usize,
+}
+
+impl EngineConfig {
+    pub fn new(store: StoreTarget, programme: impl Into<std::path::PathBuf>) -> EngineConfig {
+        EngineConfig {
+            store,
+            programme: programme.into(),
+            machine: MachineConfig::default(),
+            batch_events_max: BATCH_EVENTS_MAX,
+            batch_wait_us: 2_000,
+            queue_events_max: 8 * BATCH_EVENTS_MAX,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("programme {path}: {message}")]
+    Programme { path: String, message: String },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(
+        "the store was created with another programme (digest {stored}); this one has digest {given}. \
+         A store replays its log with the programme it was written with: use that programme or a new store"
+    )]
+    ProgrammeChanged { stored: String, given: String },
+    #[error("replaying record {seq}: {message}")]
+    Replay { seq: u64, message: String },
+    #[error("starting the {thread} thread: {source}")]
+    Thread {
+        thread: &'static str,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SubmitError {
+    #[error("the queue is full ({queued} events waiting); retry shortly")]
+    QueueFull { queued: usize },
+    #[error("a submission holds at most {SUBMISSION_EVENTS_MAX} events, this one {0}")]
+    TooLarge(usize),
+    #[error("the engine stopped: {0}")]
+    Stopped(String),
+}
+
+/// One event's answer, as the submitter sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub id: String,
+    pub outcome: Outcome,
+}
+
+type Deliver = Box<dyn FnOnce() + Send>;
+type Query = Box<dyn FnOnce(&Machine) -> Deliver + Send>;
+
+enum Command {
+    Events {
+        items: Vec<Prepared>,
+        reply: oneshot::Sender<Result<Vec<Answer>, SubmitError>>,
+    },
+    Riders {
+        records: Vec<(String, RiderRecord)>,
+        reply: oneshot::Sender<Result<Vec<Result<(), String>>, SubmitError>>,
+    },
+    Query(Query),
+}
+
+enum Pending {
+    Events {
+        answers: Vec<Answer>,
+        reply: oneshot::Sender<Result<Vec<Answer>, SubmitError>>,
+    },
+    Riders {
+        results: Vec<Result<(), String>>,
+        reply: oneshot::Sender<Result<Vec<Result<(), String>>, SubmitError>>,
+    },
+}
+
+enum CommitItem {
+    Record { record: LogRecord, pending: Vec<Pending> },
+    Deliver(Deliver),
+}
+
+struct Shared {
+    queued_events: AtomicUsize,
+    queue_events_max: usize,
+    stopped: AtomicBool,
+    stop_reason: std::sync::Mutex<String>,
+    committed_seq: AtomicU64,
+    committed_events: AtomicU64,
+}
+
+impl Shared {
+    fn stop(&self, reason: String) {
+        let mut stop_reason = self.stop_reason.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if stop_reason.is_empty() {
+            *stop_reason = reason;
+        }
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    fn stop_reason(&self) -> String {
+        self.stop_reason
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// A running engine. Cheap to clone; every clone talks to the same pipeline.
+#[derive(Clone)]
+pub struct Engine {
+    commands: Sender<Command>,
+    shared: Arc<Shared>,
+    programme: Arc<Programme>,
+    assets: Arc<AssetBook>,
+    backend: &'static str,
+    threads: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+}
+
+/// Loads a programme and its engine section (`[[assets]]`).
+pub fn load_programme(path: &Path) -> Result<(Arc<Programme>, AssetBook), StartError> {
+    let failed = |message: String| StartError::Programme {
+        path: path.display().to_string(),
+        message,
+    };
+    let programme = Programme::load(path).map_err(|error| failed(error.to_string()))?;
+    let text = std::fs::read_to_string(path).map_err(|error| failed(error.to_string()))?;
+    let section: AssetSection = toml::from_str(&text).map_err(|error| failed(error.to_string()))?;
+    let granted: Vec<&str> = programme.assets().map(|(_, code)| code).collect();
+    let assets = AssetBook::new(&path.display().to_string(), section.assets, &granted)
+        .map_err(|error| failed(error.to_string()))?;
+    Ok((Arc::new(programme), assets))
+}
+
+impl Engine {
+    /// Opens the store, replays its log, and starts the machine and commit threads.
+    pub fn start(config: EngineConfig) -> Result<Engine, StartError> {
+        assert!(config.batch_events_max > 0 && config.batch_events_max <= BATCH_EVENTS_MAX);
+        let (programme, assets) = load_programme(&config.programme)?;
+        let mut store = store::open(&config.store)?;
+        let digest = format!("{:032x}", programme.source_digest());
+        match store.meta(META_PROGRAMME_DIGEST)? {
+            Some(stored) if stored != digest => {
+                return Err(StartError::ProgrammeChanged { stored, given: digest });
+            }
+            Some(_) => {}
+            None => store.set_meta(META_PROGRAMME_DIGEST, &digest)?,
+        }
+        let mut machine = Machine::new(Arc::clone(&programme), assets.clone(), config.machine.clone())
+            .map_err(|error| StartError::Programme {
+                path: config.programme.display().to_string(),
+                message: error.to_string(),
+            })?;
+        let (last_seq, replayed_events) = replay(store.as_mut(), &mut machine)?;
+        tracing::info!(records = last_seq, events = replayed_events, backend = store.backend(), "replayed the log");
+
+        let shared = Arc::new(Shared {
+            queued_events: AtomicUsize::new(0),
+            queue_events_max: config.queue_events_max,
+            stopped: AtomicBool::new(false),
+            stop_reason: std::sync::Mutex::new(String::new()),
+            committed_seq: AtomicU64::new(last_seq),
+            committed_events: AtomicU64::new(replayed_events),
+        });
+        let (command_tx, command_rx) = channel::bounded(COMMAND_QUEUE_MAX);
+        let (commit_tx, commit_rx) = channel::bounded(COMMIT_QUEUE_RECORDS_MAX);
+        let backend = store.backend();
+
+        let commit_shared = Arc::clone(&shared);
+        let committer = std::thread::Builder::new()
+            .name("kanjo-commit".into())
+            .spawn(move || commit_loop(store, commit_rx, &commit_shared))
+            .map_err(|source| StartError::Thread { thread: "commit", source })?;
+        let machine_shared = Arc::clone(&shared);
+        let batch = BatchLimits {
+            events_max: config.batch_events_max,
+            wait: Duration::from_micros(config.batch_wait_us),
+        };
+        let applier = std::thread::Builder::new()
+            .name("kanjo-machine".into())
+            .spawn(move || machine_loop(machine, last_seq, batch, command_rx, commit_tx, &machine_shared))
+            .map_err(|source| StartError::Thread { thread: "machine", source })?;
+
+        Ok(Engine {
+            commands: command_tx,
+            shared,
+            programme,
+            assets: Arc::new(assets),
+            backend,
+            threads: Arc::new(std::sync::Mutex::new(vec![applier, committer])),
+        })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    pub fn answer_context(&self) -> AnswerContext<'_> {
+        AnswerContext {
+            programme: &self.programme,
+            assets: &self.assets,
+        }
+    }
+
+    pub fn committed_seq(&self) -> u64 {
+        self.shared.committed_seq.load(Ordering::Acquire)
+    }
+
+    pub fn committed_events(&self) -> u64 {
+        self.shared.committed_events.load(Ordering::Acquire)
+    }
+
+    pub fn queued_events(&self) -> usize {
+        self.shared.queued_events.load(Ordering::Acquire)
+    }
+
+    fn check_running(&self) -> Result<(), SubmitError> {
+        if self.shared.stopped.load(Ordering::Acquire) {
+            return Err(SubmitError::Stopped(self.shared.stop_reason()));
+        }
+        Ok(())
+    }
+
+    /// Queues prepared events; the receiver yields their answers once they are durable.
+    pub fn submit_prepared(
+        &self,
+        items: Vec<Prepared>,
+    ) -> Result<oneshot::Receiver<Result<Vec<Answer>, SubmitError>>, SubmitError> {
+        self.check_running()?;
+        if items.len() > SUBMISSION_EVENTS_MAX {
+            return Err(SubmitError::TooLarge(items.len()));
+        }
+        let count = items.len();
+        let queued = self.shared.queued_events.fetch_add(count, Ordering::AcqRel);
+        if queued + count > self.shared.queue_events_max && queued > 0 {
+            self.shared.queued_events.fetch_sub(count, Ordering::AcqRel);
+            metrics::counter!("kanjo_submissions_refused_total").increment(1);
+            return Err(SubmitError::QueueFull { queued });
+        }
+        let (reply, answers) = oneshot::channel();
+        match self.commands.try_send(Command::Events { items, reply }) {
+            Ok(()) => Ok(answers),
+            Err(error) => {
+                self.shared.queued_events.fetch_sub(count, Ordering::AcqRel);
+                match error {
+                    TrySendError::Full(_) => Err(SubmitError::QueueFull { queued }),
+                    TrySendError::Disconnected(_) => Err(SubmitError::Stopped(self.shared.stop_reason())),
+                }
+            }
+        }
+    }
+
+    /// Submits events and waits (blocking) until they are durable. Not for async contexts.
+    pub fn submit(&self, events: Vec<Event>) -> Result<Vec<Answer>, SubmitError> {
+        let items = events.into_iter().map(Prepared::new).collect();
+        let receiver = self.submit_prepared(items)?;
+        receiver
+            .blocking_recv()
+            .map_err(|_| SubmitError::Stopped(self.shared.stop_reason()))?
+    }
+
+    /// Adds or replaces rider records; durable when the receiver yields.
+    pub fn submit_riders(
+        &self,
+        records: Vec<(String, RiderRecord)>,
+    ) -> Result<oneshot::Receiver<Result<Vec<Result<(), String>>, SubmitError>>, SubmitError> {
+        self.check_running()?;
+        if records.len() > SUBMISSION_EVENTS_MAX {
+            return Err(SubmitError::TooLarge(records.len()));
+        }
+        let (reply, results) = oneshot::channel();
+        self.commands
+            .try_send(Command::Riders { records, reply })
+            .map_err(|error| match error {
+                TrySendError::Full(_) => SubmitError::QueueFull {
+                    queued: self.queued_events(),
+                },
+                TrySendError::Disconnected(_) => SubmitError::Stopped(self.shared.stop_reason()),
+            })?;
+        Ok(results)
+    }
+
+    /// Runs `read` on the machine thread; the result arrives once everything it saw is durable.
+    pub fn query<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Machine) -> T + Send + 'static,
+    ) -> Result<oneshot::Receiver<T>, SubmitError> {
+        self.check_running()?;
+        let (reply, result) = oneshot::channel();
+        let query: Query = Box::new(move |machine: &Machine| {
+            let value = read(machine);
+            Box::new(move || {
+                let _ = reply.send(value);
+            })
+        });
+        self.commands.try_send(Command::Query(query)).map_err(|error| match error {
+            TrySendError::Full(_) => SubmitError::QueueFull {
+                queued: self.queued_events(),
+            },
+            TrySendError::Disconnected(_) => SubmitError::Stopped(self.shared.stop_reason()),
+        })?;
+        Ok(result)
+    }
+
+    /// A blocking `query`, for the CLI and tests.
+    pub fn query_blocking<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Machine) -> T + Send + 'static,
+    ) -> Result<T, SubmitError> {
+        self.query(read)?
+            .blocking_recv()
+            .map_err(|_| SubmitError::Stopped(self.shared.stop_reason()))
+    }
+
+    /// Stops taking work, lets queued work finish and commit, and joins the threads.
+    pub fn shutdown(self) {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        drop(self.commands);
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// What one batch holds, in log order.
+enum BatchItem {
+    Event(Prepared),
+    Rider(String, RiderRecord),
+}
+
+enum ItemResult {
+    Event(Outcome),
+    Rider(Result<(), String>),
+}
+
+/// Applies one batch to the machine: the same code for live batches and for replay, so the two
+/// can't drift apart.
+fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec<ItemResult> {
+    machine.begin_batch(clock_ns);
+    let results = items
+        .iter()
+        .map(|item| match item {
+            BatchItem::Event(prepared) => ItemResult::Event(machine.apply(prepared)),
+            BatchItem::Rider(_, record) => ItemResult::Rider(machine.upsert_rider(record.clone())),
+        })
+        .collect();
+    machine.expire_taps();
+    results
+}
+
+fn replay(store: &mut dyn Store, machine: &mut Machine) -> Result<(u64, u64), StartError> {
+    let mut next_seq = 1;
+    let mut events = 0u64;
+    loop {
+        let records = store.read(next_seq, REPLAY_PAGE_RECORDS)?;
+        if records.is_empty() {
+            break;
+        }
+        for record in records {
+            if record.seq != next_seq {
+                return Err(StartError::Replay {
+                    seq: next_seq,
+                    message: format!("the log jumps from {} to {}", next_seq - 1, record.seq),
+                });
+            }
+            let items = record
+                .entries
+                .into_iter()
+                .map(|entry| decode_entry(&entry).map_err(|message| StartError::Replay { seq: record.seq, message }))
+                .collect::<Result<Vec<_>, _>>()?;
+            events += items.iter().filter(|item| matches!(item, BatchItem::Event(_))).count() as u64;
+            apply_batch(machine, record.clock_ns, &items);
+            next_seq += 1;
+        }
+    }
+    Ok((next_seq - 1, events))
+}
+
+fn decode_entry(entry: &LogEntry) -> Result<BatchItem, String> {
+    let text = std::str::from_utf8(&entry.body).map_err(|error| format!("entry {}: {error}", entry.id))?;
+    match entry.kind {
+        EntryKind::Event => Event::parse(text)
+            .map(|event| BatchItem::Event(Prepared::new(event)))
+            .map_err(|error| format!("event {}: {error}", entry.id)),
+        EntryKind::Rider => serde_json::from_str::<RiderRecord>(text)
+            .map(|record| BatchItem::Rider(text.to_owned(), record))
+            .map_err(|error| format!("rider {}: {error}", entry.id)),
+    }
+}
+
+#[derive(Clone, Copy)]
+struct BatchLimits {
+    events_max: usize,
+    wait: Duration,
+}
+
+fn machine_loop(
+    mut machine: Machine,
+    mut last_seq: u64,
+    limits: BatchLimits,
+    commands: Receiver<Command>,
+    commits: Sender<CommitItem>,
+    shared: &Shared,
+) {
+    let mut carried: Option<Command> = None;
+    loop {
+        let first = match carried.take() {
+            Some(command) => command,
+            None => match commands.recv() {
+                Ok(command) => command,
+                Err(_) => return, // every Engine handle is gone: shut down
+            },
+        };
+        if shared.stopped.load(Ordering::Acquire) {
+            refuse(first, &shared.stop_reason());
+            continue;
+        }
+        // A query between batches sees only applied batches; it is delivered after their commit.
+        let first = match first {
+            Command::Query(query) => {
+                let deliver = query(&machine);
+                if commits.send(CommitItem::Deliver(deliver)).is_err() {
+                    return;
+                }
+                continue;
+            }
+            other => other,
+        };
+        let started = Instant::now();
+        let deadline = started + limits.wait;
+        let mut items: Vec<BatchItem> = Vec::new();
+        let mut shapes: Vec<(usize, PendingShape)> = Vec::new();
+        let mut next = Some(first);
+        loop {
+            let command = match next.take() {
+                Some(command) => command,
+                None => {
+                    let now = Instant::now();
+                    if now >= deadline || items.len() >= limits.events_max {
+                        break;
+                    }
+                    match commands.recv_timeout(deadline - now) {
+                        Ok(command) => command,
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            };
+            let size = match &command {
+                Command::Events { items, .. } => items.len(),
+                Command::Riders { records, .. } => records.len(),
+                Command::Query(_) => 0,
+            };
+            if size > 0 && items.len() + size > limits.events_max {
+                carried = Some(command);
+                break;
+            }
+            match command {
+                Command::Events { items: events, reply } => {
+                    shared.queued_events.fetch_sub(events.len(), Ordering::AcqRel);
+                    shapes.push((events.len(), PendingShape::Events(reply)));
+                    items.extend(events.into_iter().map(BatchItem::Event));
+                }
+                Command::Riders { records, reply } => {
+                    shapes.push((records.len(), PendingShape::Riders(reply)));
+                    items.extend(records.into_iter().map(|(text, record)| BatchItem::Rider(text, record)));
+                }
+                Command::Query(query) => {
+                    // Answered after this batch, so it sees it: close the batch here.
+                    carried = Some(Command::Query(query));
+                    break;
+                }
+            }
+        }
+        if items.is_empty() {
+            continue;
+        }
+        let clock_ns = now_ns().max(machine.clock_ns() + 1);
+        let results = apply_batch(&mut machine, clock_ns, &items);
+        last_seq += 1;
+        let (record, pending) = seal_batch(last_seq, clock_ns, items, results, shapes);
+        metrics::histogram!("kanjo_batch_events").record(record.entries.len() as f64);
+        metrics::histogram!("kanjo_batch_apply_seconds").record(started.elapsed().as_secs_f64());
+        if commits.send(CommitItem::Record { record, pending }).is_err() {
+            return;
+        }
+    }
+}
+
+enum PendingShape {
+    Events(oneshot::Sender<Result<Vec<Answer>, SubmitError>>),
+    Riders(oneshot::Sender<Result<Vec<Result<(), String>>, SubmitError>>),
+}
+
+fn seal_batch(
+    seq: u64,
+    clock_ns: u64,
+    items: Vec<BatchItem>,
+    results: Vec<ItemResult>,
+    shapes: Vec<(usize, PendingShape)>,
+) -> (LogRecord, Vec<Pending>) {
+    debug_assert_eq!(items.len(), results.len());
+    let mut entries = Vec::with_capacity(items.len());
+    let mut answers_by_item = Vec::with_capacity(items.len());
+    for (item, result) in items.into_iter().zip(results) {
+        match (item, result) {
+            (BatchItem::Event(prepared), ItemResult::Event(outcome)) => {
+                answers_by_item.push(Ok(Answer {
+                    id: prepared.event.id.clone(),
+                    outcome,
+                }));
+                entries.push(LogEntry {
+                    kind: EntryKind::Event,
+                    id: prepared.event.id,
+                    body: prepared.canonical.into_bytes(),
+                });
+            }
+            (BatchItem::Rider(text, record), ItemResult::Rider(result)) => {
+                answers_by_item.push(Err(result));
+                entries.push(LogEntry {
+                    kind: EntryKind::Rider,
+                    id: record.rider.clone(),
+                    body: text.into_bytes(),
+                });
+            }
+            _ => unreachable!("apply_batch answers each item with its own kind"),
+        }
+    }
+    let mut answers = answers_by_item.into_iter();
+    let pending = shapes
+        .into_iter()
+        .map(|(count, shape)| match shape {
+            PendingShape::Events(reply) => Pending::Events {
+                answers: answers
+                    .by_ref()
+                    .take(count)
+                    .map(|answer| answer.expect("event slots hold answers"))
+                    .collect(),
+                reply,
+            },
+            PendingShape::Riders(reply) => Pending::Riders {
+                results: answers
+                    .by_ref()
+                    .take(count)
+                    .map(|result| result.expect_err("rider slots hold results"))
+                    .collect(),
+                reply,
+            },
+        })
+        .collect();
+    (LogRecord { seq, clock_ns, entries }, pending)
+}
+
+fn refuse(command: Command, reason: &str) {
+    let stopped = || SubmitError::Stopped(reason.to_owned());
+    match command {
+        Command::Events { reply, .. } => {
+            let _ = reply.send(Err(stopped()));
+        }
+        Command::Riders { reply, .. } => {
+            let _ = reply.send(Err(stopped()));
+        }
+        Command::Query(_) => {}
+    }
+}
+
+fn commit_loop(mut store: Box<dyn Store>, items: Receiver<CommitItem>, shared: &Shared) {
+    for item in items {
+        match item {
+            CommitItem::Deliver(deliver) => {
+                if !shared.stopped.load(Ordering::Acquire) {
+                    deliver();
+                }
+            }
+            CommitItem::Record { record, pending } => {
+                if shared.stopped.load(Ordering::Acquire) {
+                    fail_pending(pending, &shared.stop_reason());
+                    continue;
+                }
+                let started = Instant::now();
+                match store.append(&record) {
+                    Ok(()) => {
+                        metrics::histogram!("kanjo_commit_seconds").record(started.elapsed().as_secs_f64());
+                        metrics::counter!("kanjo_events_committed_total").increment(record.entries.len() as u64);
+                        shared.committed_seq.store(record.seq, Ordering::Release);
+                        shared
+                            .committed_events
+                            .fetch_add(record.entries.iter().filter(|entry| entry.kind == EntryKind::Event).count() as u64, Ordering::AcqRel);
+                        for waiting in pending {
+                            match waiting {
+                                Pending::Events { answers, reply } => {
+                                    let _ = reply.send(Ok(answers));
+                                }
+                                Pending::Riders { results, reply } => {
+                                    let _ = reply.send(Ok(results));
+                                }
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        let reason = format!("committing record {} failed: {error}; restart to recover from the log", record.seq);
+                        tracing::error!("{reason}");
+                        shared.stop(reason.clone());
+                        fail_pending(pending, &reason);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn fail_pending(pending: Vec<Pending>, reason: &str) {
+    for waiting in pending {
+        match waiting {
+            Pending::Events { reply, .. } => {
+                let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
+            }
+            Pending::Riders { reply, .. } => {
+                let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
+            }
+        }
+    }
+}
