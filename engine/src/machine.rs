@@ -715,7 +715,7 @@ impl Machine {
                     redeem.rider,
                     redeem.asset,
                     used.place,
-                    used.at.to_zoned(self.programme.timezone().clone()).strftime("%Y-%m-%d %H:%M:%S %Z")
+                    self.programme.timezone().to_datetime(used.at).strftime("%Y-%m-%d %H:%M local time")
                 ),
             ));
         }
