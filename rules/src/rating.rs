@@ -18,7 +18,6 @@ use crate::limits::MAX_GRANT_RULES;
 use crate::programme::Programme;
 use crate::ride::Ride;
 use crate::riders::Riders;
-use crate::rule::Funding;
 
 /// Units of an asset granted by a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +73,7 @@ pub struct Rating {
     /// Undiscounted fare, yen.
     pub fare: u64,
     pub rider_pays: u64,
-    /// Charged to `funded_by` (or to no one when the rule has no budget).
+    /// Charged to `funded_by`.
     pub discount: u64,
     pub funded_by: Option<BudgetIx>,
     /// Revenue the operator forgoes under daily caps; funded by no one.
@@ -188,7 +187,7 @@ pub fn rate(
 
     // The largest discount after budget limits; the earliest rule on a tie.
     let fiscal_year = ride.day.fiscal_year();
-    let mut best: Option<(RuleIx, u64, Option<BudgetIx>)> = None;
+    let mut best: Option<(RuleIx, u64, BudgetIx)> = None;
     for rule in &p.discounts {
         if rule.operators & operator_bit == 0 || !rule.eligible.holds(&facts) {
             continue;
@@ -197,16 +196,11 @@ pub fn rate(
         if discount == 0 {
             continue;
         }
-        let budget = match &rule.funding {
-            Funding::Unfunded => None,
-            Funding::ByFiscalYear(years) => {
-                let Some(&(_, budget)) = years.iter().find(|(year, _)| *year == fiscal_year) else {
-                    continue; // no budget for this fiscal year: the rule gives nothing
-                };
-                discount = discount.min(state.budget_remaining(budget));
-                Some(budget)
-            }
+        let years = &rule.funding.by_fiscal_year;
+        let Some(&(_, budget)) = years.iter().find(|(year, _)| *year == fiscal_year) else {
+            continue; // no budget for this fiscal year: the rule gives nothing
         };
+        discount = discount.min(state.budget_remaining(budget));
         if discount > 0 && best.is_none_or(|(_, best_discount, _)| discount > best_discount) {
             best = Some((rule.rule, discount, budget));
         }
@@ -214,7 +208,7 @@ pub fn rate(
     let (discount_rule, discount, funded_by) = match best {
         Some((rule, discount, budget)) => {
             rules.insert(rule);
-            (Some(rule), discount, budget)
+            (Some(rule), discount, Some(budget))
         }
         None => (None, 0, None),
     };

@@ -77,12 +77,11 @@ impl Discount {
     }
 }
 
-/// The budgets a `fare_discount` can draw on: one per fiscal year under its `funded_by` id.
+/// The budgets a `fare_discount` draws on: one per fiscal year under its `funded_by` id
+/// (usually one). A ride in a fiscal year with no budget gets nothing from the rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Funding {
-    /// No `funded_by`: the discount is the operator's, limited by nothing.
-    Unfunded,
-    ByFiscalYear(Box<[(i32, BudgetIx)]>),
+pub(crate) struct Funding {
+    pub by_fiscal_year: Box<[(i32, BudgetIx)]>,
 }
 
 #[derive(Debug, Clone)]

@@ -54,3 +54,89 @@ fn the_spec_example_reproduces_expected_ndjson() {
 fn a_second_run_is_byte_identical() {
     assert_eq!(run_example(), run_example());
 }
+
+fn example_path(name: &str) -> PathBuf {
+    repo().join("spec/example").join(name)
+}
+
+#[test]
+fn a_missing_input_file_fails_the_run_naming_the_file() {
+    let missing = Path::new("/nonexistent/kanjo/events.ndjson");
+    for (programme, riders, events) in [
+        (
+            missing.to_path_buf(),
+            example_path("riders.ndjson"),
+            example_path("events.ndjson"),
+        ),
+        (
+            example_path("programme.toml"),
+            missing.to_path_buf(),
+            example_path("events.ndjson"),
+        ),
+        (
+            example_path("programme.toml"),
+            example_path("riders.ndjson"),
+            missing.to_path_buf(),
+        ),
+    ] {
+        let mut out = Vec::new();
+        let error = kanjo_rules::rate_files(&programme, &riders, &events, &mut out)
+            .expect_err("missing file");
+        assert!(error.to_string().contains("/nonexistent/kanjo/"), "{error}");
+        assert!(
+            out.is_empty(),
+            "nothing is printed before the inputs are known good"
+        );
+    }
+}
+
+#[test]
+fn a_riders_line_that_is_not_a_rider_record_fails_the_run_naming_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("kanjo-rules-riders-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let riders = dir.join("riders.ndjson");
+    for (body, needle) in [
+        (
+            "{\"rider\":\"a\"}\n\n{\"rider\":\"b\",\"birth_date\":\"1950-02-30\"}\n",
+            "line 3",
+        ),
+        ("{\"rider\":\"a\"}\nnot json\n", "line 2"),
+        ("{\"rider\":\"123456789012\"}\n", "My Number"),
+    ] {
+        std::fs::write(&riders, body).expect("write");
+        let mut out = Vec::new();
+        let error = kanjo_rules::rate_files(
+            &example_path("programme.toml"),
+            &riders,
+            &example_path("events.ndjson"),
+            &mut out,
+        )
+        .expect_err("bad riders file");
+        let message = error.to_string();
+        assert!(
+            message.contains("riders.ndjson") && message.contains(needle),
+            "{message}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn warnings_go_to_their_own_writer_not_the_output() {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    kanjo_rules::rate_files_reporting(
+        &example_path("programme.toml"),
+        &example_path("riders.ndjson"),
+        &example_path("events.ndjson"),
+        &mut out,
+        &mut warnings,
+    )
+    .expect("valid");
+    assert_eq!(out, run_example());
+    assert!(
+        String::from_utf8(warnings)
+            .expect("utf-8")
+            .contains("ambiguous fare")
+    );
+}

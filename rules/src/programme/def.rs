@@ -88,7 +88,7 @@ struct FareDiscountDef {
     #[serde(default)]
     eligible: EligibleDef,
     discount: DiscountDef,
-    funded_by: Option<String>,
+    funded_by: String,
 }
 
 #[derive(Deserialize)]
@@ -390,29 +390,25 @@ fn compile_rule(
     match kind {
         RuleKind::FareDiscount => {
             let def: FareDiscountDef = ctx.parse(&name, value)?;
-            let funding = match def.funded_by {
-                None => Funding::Unfunded,
-                Some(budget_id) => {
-                    let years: Vec<(i32, BudgetIx)> = out
-                        .budgets
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, b)| b.id == budget_id)
-                        .map(|(ix, b)| {
-                            (
-                                b.fiscal_year,
-                                BudgetIx(u16::try_from(ix).expect("bounded by MAX_BUDGETS")),
-                            )
-                        })
-                        .collect();
-                    if years.is_empty() {
-                        return Err(ctx.invalid(
-                            name,
-                            format!("funded_by `{budget_id}`: no [[budgets]] entry has that id"),
-                        ));
-                    }
-                    Funding::ByFiscalYear(years.into_boxed_slice())
-                }
+            let budget_id = def.funded_by;
+            let years: Vec<(i32, BudgetIx)> = out
+                .budgets
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.id == budget_id)
+                .map(|(ix, b)| {
+                    let ix = u16::try_from(ix).expect("bounded by MAX_BUDGETS");
+                    (b.fiscal_year, BudgetIx(ix))
+                })
+                .collect();
+            if years.is_empty() {
+                return Err(ctx.invalid(
+                    name,
+                    format!("funded_by `{budget_id}`: no [[budgets]] entry has that id"),
+                ));
+            }
+            let funding = Funding {
+                by_fiscal_year: years.into_boxed_slice(),
             };
             out.discounts.push(DiscountRule {
                 rule,
