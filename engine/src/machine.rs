@@ -338,8 +338,7 @@ impl Machine {
 
     /// Charges the taps whose time ran out by the event-time watermark. Run at the end of a batch.
     pub fn expire_taps(&mut self) -> usize {
-        let expires_after_ns = self.tap_expiry_ns();
-        let expired = self.taps.expire(self.watermark_ns.saturating_sub(expires_after_ns));
+        let expired = self.taps.expire(self.watermark_ns);
         let count = expired.len();
         for tap in expired {
             let outcome = match tap.direction {
@@ -407,25 +406,23 @@ impl Machine {
                 "the engine holds the most unpaired taps it may; pair or expire some first",
             ));
         };
-        let (on, off_stop, off_at) = match tap.direction {
+        // The ride is the tap-on's: its time, stop, route and media; the tap-off gives the destination.
+        let (on_at_ns, on_stop, route, media, off_stop) = match tap.direction {
             TapDirection::Off => (
-                (partner.at_ns, &*partner.stop, partner.route.as_deref(), partner.media),
+                partner.at_ns,
+                &*partner.stop,
+                partner.route.as_deref().or(tap.route.as_deref()),
+                partner.media,
                 tap.stop.as_str(),
-                prepared.event.at,
             ),
             TapDirection::On => (
-                (
-                    prepared.event.at.as_nanosecond(),
-                    tap.stop.as_str(),
-                    tap.route.as_deref().or(partner.route.as_deref()),
-                    tap.media,
-                ),
+                prepared.event.at.as_nanosecond(),
+                tap.stop.as_str(),
+                tap.route.as_deref().or(partner.route.as_deref()),
+                tap.media,
                 &*partner.stop,
-                Timestamp::from_nanosecond(partner.at_ns).unwrap_or(prepared.event.at),
             ),
         };
-        let _ = off_at;
-        let (on_at_ns, on_stop, route, media) = on;
         let fields = RideParts {
             at: Timestamp::from_nanosecond(on_at_ns).unwrap_or(prepared.event.at),
             operator: &tap.operator,

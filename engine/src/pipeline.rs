@@ -115,6 +115,8 @@ enum Command {
         reply: oneshot::Sender<Result<Vec<Result<(), String>>, SubmitError>>,
     },
     Query(Query),
+    /// Finish what is queued before this, then stop.
+    Shutdown,
 }
 
 enum Pending {
@@ -365,9 +367,15 @@ impl Engine {
             .map_err(|_| SubmitError::Stopped(self.shared.stop_reason()))
     }
 
-    /// Stops taking work, lets queued work finish and commit, and joins the threads.
+    /// Stops taking work, lets queued work finish and commit, and joins the threads. Other
+    /// clones of this engine get `Stopped` afterwards.
     pub fn shutdown(self) {
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        if threads.is_empty() {
+            return; // another clone already shut it down
+        }
+        // A blocking send: the queue may be full, and the shutdown must not be lost.
+        let _ = self.commands.send(Command::Shutdown);
         drop(self.commands);
         for thread in threads {
             let _ = thread.join();
@@ -477,6 +485,10 @@ fn machine_loop(
         }
         // A query between batches sees only applied batches; it is delivered after their commit.
         let first = match first {
+            Command::Shutdown => {
+                shared.stop("the engine was shut down".into());
+                return;
+            }
             Command::Query(query) => {
                 let deliver = query(&machine);
                 if commits.send(CommitItem::Deliver(deliver)).is_err() {
@@ -508,7 +520,7 @@ fn machine_loop(
             let size = match &command {
                 Command::Events { items, .. } => items.len(),
                 Command::Riders { records, .. } => records.len(),
-                Command::Query(_) => 0,
+                Command::Query(_) | Command::Shutdown => 0,
             };
             if size > 0 && items.len() + size > limits.events_max {
                 carried = Some(command);
@@ -524,9 +536,9 @@ fn machine_loop(
                     shapes.push((records.len(), PendingShape::Riders(reply)));
                     items.extend(records.into_iter().map(|(text, record)| BatchItem::Rider(text, record)));
                 }
-                Command::Query(query) => {
-                    // Answered after this batch, so it sees it: close the batch here.
-                    carried = Some(Command::Query(query));
+                command @ (Command::Query(_) | Command::Shutdown) => {
+                    // Handled after this batch (a query then sees it): close the batch here.
+                    carried = Some(command);
                     break;
                 }
             }
@@ -619,7 +631,7 @@ fn refuse(command: Command, reason: &str) {
         Command::Riders { reply, .. } => {
             let _ = reply.send(Err(stopped()));
         }
-        Command::Query(_) => {}
+        Command::Query(_) | Command::Shutdown => {}
     }
 }
 
