@@ -588,3 +588,30 @@ fn postgres_unreachable_is_a_clear_error_naming_the_url_without_password() {
         Ok(_) => panic!("nothing listens on port 1"),
     }
 }
+
+#[test]
+fn postgres_store_works_from_a_tokio_blocking_thread_and_an_async_task() {
+    let db = TestDatabase::create().expect("PostgreSQL test database");
+    let target = StoreTarget::Postgres {
+        url: db.url().to_owned(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let blocking_target = target.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = store::open(&blocking_target).expect("open in spawn_blocking");
+            store.append(&record(1)).expect("append in spawn_blocking");
+        })
+        .await
+        .expect("blocking task");
+        // Discouraged (it stalls the executor thread) but must not panic.
+        let mut store = store::open(&target).expect("open in an async task");
+        store.append(&record(2)).expect("append in an async task");
+        assert_eq!(store.last_seq().unwrap(), 2);
+        drop(store);
+    });
+}

@@ -94,8 +94,6 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{backend} store called from inside an async runtime; call it from a blocking thread")]
-    InsideAsyncRuntime { backend: &'static str },
 }
 
 /// `error: cause: cause…` — tokio-postgres keeps the server's message in the source chain.

@@ -11,6 +11,7 @@ mod migrations;
 mod postgres;
 mod record;
 mod sqlite;
+mod sqlite_checkpoint;
 pub mod testdb;
 
 use std::path::PathBuf;
@@ -34,9 +35,8 @@ pub const META_VALUE_BYTES_MAX: usize = 64 * 1024;
 
 /// A durable, ordered, gap-free command log plus a small key/value meta table.
 ///
-/// All methods are blocking. The PostgreSQL store drives its own tokio runtime, so it must never
-/// be called from inside an async context (it answers `StoreError::InsideAsyncRuntime` instead
-/// of panicking); use `tokio::task::spawn_blocking` or a dedicated thread.
+/// All methods are blocking: call them from a dedicated thread or `tokio::task::spawn_blocking`,
+/// never from an async task. The PostgreSQL store drives its own tokio runtime internally.
 pub trait Store: Send {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

@@ -2,8 +2,9 @@
 //! one transaction (`synchronous_commit` stays on, so commit means durable).
 //!
 //! The `Store` trait is blocking; this store owns a small current-thread tokio runtime and blocks
-//! on it. Never call it from inside an async context: it answers
-//! `StoreError::InsideAsyncRuntime` there (use `spawn_blocking` or a dedicated thread).
+//! on it. Never call it from an async task (it would stall that executor thread); call it from
+//! a dedicated thread or `spawn_blocking`. Tokio refuses to nest runtimes even there, so inside
+//! any tokio context the work runs on a scoped helper thread.
 
 use std::future::Future;
 use std::pin::pin;
@@ -45,16 +46,14 @@ const READ_ENTRIES_SQL: &str = "
 pub struct PgStore {
     /// Password removed; used in every error.
     url: String,
-    runtime: tokio::runtime::Runtime,
+    /// `Some` until drop; taken there to shut down without blocking.
+    runtime: Option<tokio::runtime::Runtime>,
     pool: Pool,
     /// Reused across appends for the checksum encoding.
     payload: Vec<u8>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, StoreError> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(StoreError::InsideAsyncRuntime { backend: BACKEND });
-    }
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -98,10 +97,31 @@ pub(crate) async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreEr
     Ok(client)
 }
 
-pub(crate) fn block_on<T>(
-    future: impl Future<Output = Result<T, StoreError>>,
+/// Runs `future` on `runtime`, from a helper thread when the caller is inside a tokio context.
+fn run_on<T: Send>(
+    runtime: &tokio::runtime::Runtime,
+    future: impl Future<Output = Result<T, StoreError>> + Send,
 ) -> Result<T, StoreError> {
-    runtime()?.block_on(future)
+    if tokio::runtime::Handle::try_current().is_err() {
+        return runtime.block_on(future);
+    }
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(|| runtime.block_on(future));
+        helper
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Runs `future` on a throw-away runtime (for `migrate` and the test-database helper).
+pub(crate) fn block_on<T: Send>(
+    future: impl Future<Output = Result<T, StoreError>> + Send,
+) -> Result<T, StoreError> {
+    let runtime = runtime()?;
+    let result = run_on(&runtime, future);
+    // Never blocks, so dropping is safe even inside an async context.
+    runtime.shutdown_background();
+    result
 }
 
 pub(crate) fn migrate(url: &str) -> Result<Vec<String>, StoreError> {
@@ -182,7 +202,7 @@ impl PgStore {
             })?;
         let store = PgStore {
             url: redacted,
-            runtime,
+            runtime: Some(runtime),
             pool,
             payload: Vec::new(),
         };
@@ -190,14 +210,12 @@ impl PgStore {
         Ok(store)
     }
 
-    fn block_on<T>(
+    fn block_on<T: Send>(
         &self,
-        future: impl Future<Output = Result<T, StoreError>>,
+        future: impl Future<Output = Result<T, StoreError>> + Send,
     ) -> Result<T, StoreError> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(StoreError::InsideAsyncRuntime { backend: BACKEND });
-        }
-        self.runtime.block_on(future)
+        let runtime = self.runtime.as_ref().expect("present until drop");
+        run_on(runtime, future)
     }
 }
 
@@ -441,6 +459,16 @@ async fn append_in(
     );
     // An error anywhere above drops `tx`, which rolls back the header with the entries.
     tx.commit().await.map_err(pg(url, "commit append"))
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.pool.close();
+        if let Some(runtime) = self.runtime.take() {
+            // A plain drop would block, which tokio forbids inside an async context.
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Store for PgStore {

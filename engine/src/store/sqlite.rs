@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::sqlite_checkpoint::Checkpointer;
 use super::{EntryKind, LogRecord, RecordError, Store, StoreError, codec, validate_meta};
 
 /// The log file inside the data directory.
@@ -36,10 +37,7 @@ const SCHEMA_V1: &str = "
 /// Large pages: a record is ~1.2 MB, so fewer overflow pages per row means fewer page headers
 /// and B-tree writes. Only takes effect when the file is created.
 const PAGE_BYTES: i64 = 65536;
-/// Checkpoint the WAL back into the database after this many pages (64 MiB at 64 KiB pages);
-/// bigger than a few records so checkpoints are rare, small enough to bound recovery time.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 1024;
-/// After a checkpoint, truncate the WAL file to at most this size.
+/// When the WAL restarts, truncate its file to at most this size.
 const JOURNAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 /// Another process holding the write lock (e.g. `sqlite3` shell) is waited for this long.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
@@ -49,6 +47,7 @@ const STATEMENT_CACHE_CAPACITY: usize = 16;
 pub struct SqliteStore {
     path: PathBuf,
     conn: Connection,
+    checkpointer: Checkpointer,
     /// Reused across appends so the payload is encoded without reallocating.
     payload: Vec<u8>,
 }
@@ -89,16 +88,19 @@ impl SqliteStore {
         );
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(sq(&path, "synchronous=FULL"))?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+        // Checkpoints run on a background thread (sqlite_checkpoint.rs), not in commits.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(sq(&path, "wal_autocheckpoint"))?;
         conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT_BYTES)
             .map_err(sq(&path, "journal_size_limit"))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
 
         let applied = ensure_schema(&path, &mut conn)?;
+        let checkpointer = Checkpointer::start(&path)?;
         let store = SqliteStore {
             path,
             conn,
+            checkpointer,
             payload: Vec::new(),
         };
         Ok((store, applied))
@@ -311,6 +313,17 @@ impl Store for SqliteStore {
             .map_err(sq(&self.path, "inserting record"))?;
         assert_eq!(inserted, 1);
         tx.commit().map_err(sq(&self.path, "commit append"))?;
+        self.checkpointer.nudge();
+        if self.checkpointer.wal_too_large() {
+            // The background thread fell behind: restart the WAL now (waits for that thread).
+            // The record is already durable, so a failure here is only a warning.
+            let restarted = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+            if let Err(error) = restarted {
+                tracing::warn!(path = %self.path.display(), %error, "sqlite inline checkpoint failed");
+            }
+        }
         Ok(())
     }
 
