@@ -11,7 +11,7 @@ use crate::errors::{
     CreateAssetResult, CreateTransferError, CreateTransferResult, TransferField,
 };
 use crate::history::AccountFilter;
-use crate::id_index::IdIndex;
+use crate::id_index::{IdIndex, Probe, hash_id, prefetch_read};
 use crate::invariants::AssetTotals;
 use crate::transfer::{PendingStatus, Transfer, TransferFlags, TransferId};
 use crate::{
@@ -20,6 +20,21 @@ use crate::{
 };
 
 type TransferError = CreateTransferError;
+
+/// Marks an account id that resolved to no account.
+const NOT_FOUND: u32 = u32::MAX;
+
+/// A transfer's lookups done ahead of applying it: the hash of its id and the indexes of its
+/// debit and credit accounts (`NOT_FOUND` if absent). Accounts are never created or removed
+/// during a transfer batch, so resolving them up front gives the same answers as in order.
+#[derive(Clone, Copy, Debug, Default)]
+struct Resolved {
+    id_hash: u64,
+    debit_hash: u64,
+    credit_hash: u64,
+    debit: u32,
+    credit: u32,
+}
 
 /// What a linked chain must undo if a later link fails. Only chains record undo entries: a
 /// transfer outside a chain is fully validated before it mutates anything.
@@ -65,6 +80,11 @@ pub struct Ledger {
     pub(crate) last_timestamp: u64,
     undo: Vec<Undo>,
     chain_outcomes: Vec<Option<TransferError>>,
+    /// Per transfer of the current batch: its lookups done ahead (see `prepare`). Reused across
+    /// batches; at most TRANSFERS_PER_BATCH_MAX entries.
+    resolved: Vec<Resolved>,
+    hashed_upto: usize,
+    resolved_upto: usize,
 }
 
 impl Default for Ledger {
@@ -78,9 +98,12 @@ impl Ledger {
         Ledger::with_capacity(0, 0)
     }
 
-    /// A ledger with room for `accounts` accounts and `transfers` transfers before any regrowth.
+    /// A ledger with room for `accounts` accounts and `transfers` transfers, allocated and
+    /// touched up front (TigerBeetle-style static allocation): while the ledger stays within
+    /// these capacities its hot path neither reallocates nor takes page faults. Beyond them it
+    /// still works and grows its vectors and indexes as needed.
     pub fn with_capacity(accounts: usize, transfers: usize) -> Ledger {
-        Ledger {
+        let mut ledger = Ledger {
             assets: Vec::new(),
             totals: Vec::new(),
             asset_index: HashMap::new(),
@@ -95,15 +118,19 @@ impl Ledger {
             last_timestamp: 0,
             undo: Vec::new(),
             chain_outcomes: Vec::new(),
-        }
+            resolved: Vec::new(),
+            hashed_upto: 0,
+            resolved_upto: 0,
+        };
+        prefault(&mut ledger.accounts);
+        prefault(&mut ledger.transfers);
+        ledger
     }
 
     /// Makes room for `transfers` more transfers (amortises regrowth outside the hot path).
     pub fn reserve_transfers(&mut self, transfers: usize) {
         self.transfers.reserve(transfers);
-        let stored = &self.transfers;
-        self.transfer_index
-            .reserve(transfers, |index| stored[index as usize].id);
+        self.transfer_index.reserve(transfers);
     }
 
     // ----- lookups -------------------------------------------------------------------------
@@ -166,6 +193,11 @@ impl Ledger {
             .values()
             .filter(|&&status| status == PendingStatus::Pending)
             .count()
+    }
+
+    /// Bytes held by the account and transfer id indexes (not the records themselves).
+    pub fn index_memory_bytes(&self) -> usize {
+        self.account_index.memory_bytes() + self.transfer_index.memory_bytes()
     }
 
     /// The last timestamp the ledger assigned (0 before anything was created).
@@ -232,8 +264,76 @@ impl Ledger {
             .find(id, |index| transfers[index as usize].id)
     }
 
+    #[inline]
     fn asset_slot(&self, id: AssetId) -> Option<u32> {
+        // A town has a handful of assets: a scan beats hashing.
+        if self.assets.len() <= ASSET_SCAN_MAX {
+            return self
+                .assets
+                .iter()
+                .position(|asset| asset.id == id)
+                .map(|index| index as u32);
+        }
         self.asset_index.get(&id).copied()
+    }
+
+    /// Looks ahead of the apply loop so that it mostly hits cache instead of waiting on one
+    /// miss after another: makes sure transfers `..need` are resolved (accounts looked up, records
+    /// prefetched) and, one stage further ahead, hashed (index slots prefetched). Work is done a
+    /// `PREPARE_CHUNK` at a time, so the prefetched lines of the stages in flight (a few hundred
+    /// KiB) stay in L2 until used.
+    #[inline]
+    fn prepare(&mut self, transfers: &[Transfer], need: usize) {
+        if need <= self.resolved_upto {
+            return;
+        }
+        let len = transfers.len();
+        let resolve_to = (need + PREPARE_CHUNK).min(len);
+        let hash_to = (resolve_to + PREPARE_CHUNK).min(len);
+        let hash_from = self.hashed_upto.min(hash_to);
+        for (t, entry) in transfers[hash_from..hash_to]
+            .iter()
+            .zip(&mut self.resolved[hash_from..hash_to])
+        {
+            entry.id_hash = hash_id(t.id);
+            entry.debit_hash = hash_id(t.debit_account_id);
+            entry.credit_hash = hash_id(t.credit_account_id);
+            self.transfer_index.prefetch(entry.id_hash);
+            self.account_index.prefetch(entry.debit_hash);
+            self.account_index.prefetch(entry.credit_hash);
+        }
+        self.hashed_upto = self.hashed_upto.max(hash_to);
+        let accounts = &self.accounts;
+        let id_of = |index: u32| accounts[index as usize].id;
+        let index_of = |probe: Probe| match probe {
+            Probe::Found { index } => index,
+            Probe::Vacant { .. } => NOT_FOUND,
+        };
+        let resolve_from = self.resolved_upto;
+        for (t, entry) in transfers[resolve_from..resolve_to]
+            .iter()
+            .zip(&mut self.resolved[resolve_from..resolve_to])
+        {
+            entry.debit = index_of(self.account_index.probe(
+                entry.debit_hash,
+                t.debit_account_id,
+                id_of,
+            ));
+            entry.credit = index_of(self.account_index.probe(
+                entry.credit_hash,
+                t.credit_account_id,
+                id_of,
+            ));
+            for index in [entry.debit, entry.credit] {
+                if index != NOT_FOUND {
+                    // An Account spans two cache lines unless it happens to be aligned.
+                    let record = accounts.as_ptr().wrapping_add(index as usize);
+                    prefetch_read(record);
+                    prefetch_read(record.wrapping_add(1).cast::<u8>().wrapping_sub(1));
+                }
+            }
+        }
+        self.resolved_upto = resolve_to;
     }
 
     /// First timestamp of a batch of `count` events, which get `base + 0 .. base + count - 1`.
@@ -518,12 +618,20 @@ impl Ledger {
         }
         let base = self.batch_timestamp_base(clock_ns, transfers.len());
         self.reserve_transfers(transfers.len());
+        self.resolved.clear();
+        self.resolved.resize(transfers.len(), Resolved::default());
+        self.hashed_upto = 0;
+        self.resolved_upto = 0;
         let mut start = 0;
         while start < transfers.len() {
             let transfer = &transfers[start];
             if !transfer.flags.contains(TransferFlags::LINKED) {
                 // Fast path: a lone transfer validates fully before mutating, so no undo log.
-                if let Err(result) = self.create_transfer(transfer, base + start as u64, false) {
+                self.prepare(transfers, start + 1);
+                let resolved = self.resolved[start];
+                if let Err(result) =
+                    self.create_transfer(transfer, base + start as u64, resolved, false)
+                {
                     results.push(CreateTransferResult {
                         index: start as u32,
                         result,
@@ -546,6 +654,7 @@ impl Ledger {
                 );
                 break;
             };
+            self.prepare(transfers, end + 1);
             self.apply_chain(transfers, start, end, base, results);
             start = end + 1;
         }
@@ -575,7 +684,10 @@ impl Ledger {
         outcomes.clear();
         let mut failed_at = None;
         for (k, transfer) in transfers.iter().enumerate().take(end + 1).skip(start) {
-            let outcome = self.create_transfer(transfer, base + k as u64, true).err();
+            let resolved = self.resolved[k];
+            let outcome = self
+                .create_transfer(transfer, base + k as u64, resolved, true)
+                .err();
             outcomes.push(outcome);
             if matches!(outcome, Some(e) if e != TransferError::Exists) {
                 failed_at = Some(k);
@@ -667,6 +779,7 @@ impl Ledger {
         &mut self,
         t: &Transfer,
         timestamp: u64,
+        resolved: Resolved,
         in_chain: bool,
     ) -> Result<(), TransferError> {
         use TransferError as E;
@@ -682,11 +795,16 @@ impl Ledger {
         if t.timestamp != 0 {
             return Err(E::TimestampMustBeZero);
         }
-        if let Some(index) = self.transfer_slot(t.id) {
-            return Err(self.exists_result(t, index));
-        }
+        let transfers = &self.transfers;
+        let id_slot = match self
+            .transfer_index
+            .probe(resolved.id_hash, t.id, |index| transfers[index as usize].id)
+        {
+            Probe::Found { index } => return Err(self.exists_result(t, index)),
+            Probe::Vacant { slot } => slot,
+        };
         if t.is_post_or_void() {
-            return self.post_or_void_pending(t, timestamp, in_chain);
+            return self.post_or_void_pending(t, timestamp, resolved.id_hash, id_slot, in_chain);
         }
         if t.flags
             .intersects(TransferFlags::CLOSING_DEBIT | TransferFlags::CLOSING_CREDIT)
@@ -709,12 +827,16 @@ impl Ledger {
         if t.debit_account_id == t.credit_account_id {
             return Err(E::AccountsMustBeDifferent);
         }
-        let dr_index = self
-            .account_slot(t.debit_account_id)
-            .ok_or(E::DebitAccountNotFound)?;
-        let cr_index = self
-            .account_slot(t.credit_account_id)
-            .ok_or(E::CreditAccountNotFound)?;
+        let dr_index = resolved.debit;
+        if dr_index == NOT_FOUND {
+            return Err(E::DebitAccountNotFound);
+        }
+        let cr_index = resolved.credit;
+        if cr_index == NOT_FOUND {
+            return Err(E::CreditAccountNotFound);
+        }
+        debug_assert_eq!(self.account_slot(t.debit_account_id), Some(dr_index));
+        debug_assert_eq!(self.account_slot(t.credit_account_id), Some(cr_index));
         let dr = self.accounts[dr_index as usize];
         let cr = self.accounts[cr_index as usize];
         if dr.asset != cr.asset {
@@ -827,7 +949,14 @@ impl Ledger {
             timestamp,
             ..*t
         };
-        let index = self.push_transfer(stored, t.amount, dr_index, cr_index, in_chain);
+        let index = self.push_transfer(
+            stored,
+            t.amount,
+            (resolved.id_hash, id_slot),
+            dr_index,
+            cr_index,
+            in_chain,
+        );
         if pending {
             self.pending.insert(index, PendingStatus::Pending);
             if t.timeout_seconds > 0 {
@@ -841,6 +970,8 @@ impl Ledger {
         &mut self,
         t: &Transfer,
         timestamp: u64,
+        id_hash: u64,
+        id_slot: usize,
         in_chain: bool,
     ) -> Result<(), TransferError> {
         use TransferError as E;
@@ -981,7 +1112,14 @@ impl Ledger {
             timestamp,
             ..*t
         };
-        self.push_transfer(stored, t.amount, dr_index, cr_index, in_chain);
+        self.push_transfer(
+            stored,
+            t.amount,
+            (id_hash, id_slot),
+            dr_index,
+            cr_index,
+            in_chain,
+        );
         Ok(())
     }
 
@@ -1016,10 +1154,12 @@ impl Ledger {
         totals.credits_pending -= u128::from(p.amount);
     }
 
+    /// Stores an applied transfer; `(id_hash, id_slot)` is the vacant index slot its id probed to.
     fn push_transfer(
         &mut self,
         stored: Transfer,
         requested_amount: u64,
+        (id_hash, id_slot): (u64, usize),
         dr_index: u32,
         cr_index: u32,
         in_chain: bool,
@@ -1032,17 +1172,19 @@ impl Ledger {
                 .is_none_or(|last| last.timestamp < stored.timestamp)
         );
         self.transfers.push(stored);
-        let transfers = &self.transfers;
-        self.transfer_index
-            .insert_unique(stored.id, index, |i| transfers[i as usize].id);
+        self.transfer_index.insert_at(id_slot, id_hash, index);
         if requested_amount != stored.amount {
             self.requested_amount.insert(index, requested_amount);
         }
-        if !self.history.is_empty() {
-            for account_index in [dr_index, cr_index] {
-                if let Some(list) = self.history.get_mut(&account_index) {
-                    list.push(index);
-                }
+        for account_index in [dr_index, cr_index] {
+            if self.accounts[account_index as usize]
+                .flags
+                .contains(AccountFlags::HISTORY)
+            {
+                self.history
+                    .get_mut(&account_index)
+                    .expect("accounts with HISTORY have a list")
+                    .push(index);
             }
         }
         if in_chain {
@@ -1141,6 +1283,22 @@ impl Ledger {
         }
     }
 }
+
+/// Transfers `prepare` resolves ahead of the apply loop at a time (and hashes one more ahead).
+const PREPARE_CHUNK: usize = 128;
+
+/// Touches every page of `vector`'s spare capacity so that the OS maps it now rather than on
+/// first use in the hot path. Writes zeroed values into the spare slots; `len` is unchanged.
+fn prefault<T: Copy>(vector: &mut Vec<T>) {
+    const PAGE_BYTES: usize = 4096;
+    let step = (PAGE_BYTES / std::mem::size_of::<T>().max(1)).max(1);
+    for slot in vector.spare_capacity_mut().iter_mut().step_by(step) {
+        *slot = std::mem::MaybeUninit::zeroed();
+    }
+}
+
+/// Up to this many assets `asset_slot` scans instead of hashing.
+const ASSET_SCAN_MAX: usize = 8;
 
 /// The pending transfer's deadline: its timestamp plus its timeout.
 pub(crate) fn deadline_ns(p: &Transfer) -> u64 {

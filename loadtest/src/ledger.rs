@@ -2,7 +2,7 @@
 //! TRANSFERS_PER_BATCH_MAX transfers over M accounts, uniformly random pairs or (with `--hot`)
 //! every transfer crediting one operator account — timed around `create_transfers` only.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use kanjo_ledger::workload::{self, TransferGenerator};
@@ -37,6 +37,10 @@ pub struct LedgerReport {
     /// Time inside `create_transfers` (generation excluded).
     pub elapsed_ms: f64,
     pub transfers_per_sec: f64,
+    /// CPU time this thread spent inside `create_transfers` (0 where the OS does not say):
+    /// on a shared machine, wall time also counts time the scheduler gave to others.
+    pub cpu_ms: f64,
+    pub transfers_per_cpu_sec: f64,
     /// Time to create the accounts.
     pub setup_ms: f64,
     /// `Ledger::digest()` after the run, hex.
@@ -58,19 +62,28 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<LedgerReport> {
     let setup_ms = setup_started.elapsed().as_secs_f64() * 1e3;
 
     let mut generator = TransferGenerator::new(args.accounts, args.hot, LEDGER_WORKLOAD_SEED);
-    let epoch = Instant::now();
-    let now_ns = || u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    let stats = workload::run(&mut ledger, &mut generator, args.transfers, now_ns);
+    let mut apply_wall = Duration::ZERO;
+    let mut apply_cpu_ns = 0u64;
+    let stats = workload::run(&mut ledger, &mut generator, args.transfers, |apply| {
+        let cpu_started_ns = thread_cpu_ns();
+        let started = Instant::now();
+        apply();
+        apply_wall += started.elapsed();
+        apply_cpu_ns += thread_cpu_ns().saturating_sub(cpu_started_ns);
+    });
     ledger
         .check_invariants()
         .context("ledger invariants after the run")?;
 
-    let elapsed_s = stats.apply_ns as f64 / 1e9;
-    let transfers_per_sec = if elapsed_s > 0.0 {
-        stats.transfers as f64 / elapsed_s
-    } else {
-        0.0
+    let elapsed_s = apply_wall.as_secs_f64();
+    let per_sec = |seconds: f64| {
+        if seconds > 0.0 {
+            stats.transfers as f64 / seconds
+        } else {
+            0.0
+        }
     };
+    let cpu_s = apply_cpu_ns as f64 / 1e9;
     Ok(LedgerReport {
         accounts: args.accounts,
         transfers: stats.transfers,
@@ -78,7 +91,9 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<LedgerReport> {
         failed: stats.failed,
         hot: args.hot,
         elapsed_ms: elapsed_s * 1e3,
-        transfers_per_sec,
+        transfers_per_sec: per_sec(elapsed_s),
+        cpu_ms: cpu_s * 1e3,
+        transfers_per_cpu_sec: per_sec(cpu_s),
         setup_ms,
         digest: format!("{:032x}", ledger.digest()),
     })
@@ -95,6 +110,8 @@ impl LedgerReport {
             "hot": self.hot,
             "elapsed_ms": self.elapsed_ms,
             "transfers_per_sec": self.transfers_per_sec,
+            "cpu_ms": self.cpu_ms,
+            "transfers_per_cpu_sec": self.transfers_per_cpu_sec,
             "setup_ms": self.setup_ms,
             "digest": self.digest,
         })
@@ -103,7 +120,8 @@ impl LedgerReport {
     pub fn to_text(&self) -> String {
         format!(
             "ledger {}: {} transfers over {} accounts in {} batches, {} failed; \
-             {:.1} ms applying = {:.2} M transfers/s (setup {:.1} ms); digest {}",
+             {:.1} ms applying = {:.2} M transfers/s; {:.1} ms on CPU = {:.2} M transfers/CPU-s \
+             (setup {:.1} ms); digest {}",
             if self.hot { "hot account" } else { "uniform" },
             self.transfers,
             self.accounts,
@@ -111,8 +129,18 @@ impl LedgerReport {
             self.failed,
             self.elapsed_ms,
             self.transfers_per_sec / 1e6,
+            self.cpu_ms,
+            self.transfers_per_cpu_sec / 1e6,
             self.setup_ms,
             self.digest,
         )
     }
+}
+
+/// This thread's CPU time in ns, from /proc/thread-self/schedstat (Linux); 0 elsewhere.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
