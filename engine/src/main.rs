@@ -74,8 +74,6 @@ struct EngineArgs {
     queue_events_max: usize,
 }
 
-const META_PROGRAMME_PATH: &str = "programme_path";
-
 impl EngineArgs {
     fn start(&self) -> anyhow::Result<Engine> {
         let target = self.store.target();
@@ -83,19 +81,15 @@ impl EngineArgs {
         let mut config = EngineConfig::new(target.clone(), programme.clone());
         config.batch_wait_us = self.batch_wait_us;
         config.queue_events_max = self.queue_events_max;
-        let engine = Engine::start(config).with_context(|| format!("starting kanjo on {}", describe(&target)))?;
-        let mut store = store::open(&target)?;
-        store.set_meta(META_PROGRAMME_PATH, &programme.display().to_string())?;
-        Ok(engine)
+        Engine::start(config).with_context(|| format!("starting kanjo on {}", describe(&target)))
     }
 
     fn programme_path(&self, target: &StoreTarget) -> anyhow::Result<PathBuf> {
         if let Some(path) = &self.programme {
             return std::fs::canonicalize(path).with_context(|| format!("programme {}", path.display()));
         }
-        let mut store = store::open(target).with_context(|| format!("opening {}", describe(target)))?;
-        match store.meta(META_PROGRAMME_PATH)? {
-            Some(path) => Ok(PathBuf::from(path)),
+        match kanjo_engine::pipeline::stored_programme_path(target).with_context(|| format!("opening {}", describe(target)))? {
+            Some(path) => Ok(path),
             None => bail!("{} has no programme yet: pass --programme PROGRAMME.toml", describe(target)),
         }
     }

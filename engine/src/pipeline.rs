@@ -38,6 +38,13 @@ const COMMAND_QUEUE_MAX: usize = 16 * 1024;
 /// Records read per page during replay.
 const REPLAY_PAGE_RECORDS: usize = 16;
 const META_PROGRAMME_DIGEST: &str = "programme_digest";
+const META_PROGRAMME_PATH: &str = "programme_path";
+
+/// The programme a store was last started with, so later commands need not name it again.
+pub fn stored_programme_path(target: &StoreTarget) -> Result<Option<std::path::PathBuf>, store::StoreError> {
+    let mut store = store::open(target)?;
+    Ok(store.meta(META_PROGRAMME_PATH)?.map(std::path::PathBuf::from))
+}
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -200,6 +207,9 @@ impl Engine {
             }
             Some(_) => {}
             None => store.set_meta(META_PROGRAMME_DIGEST, &digest)?,
+        }
+        if let Ok(path) = std::fs::canonicalize(&config.programme) {
+            store.set_meta(META_PROGRAMME_PATH, &path.display().to_string())?;
         }
         let mut machine = Machine::new(Arc::clone(&programme), assets.clone(), config.machine.clone())
             .map_err(|error| StartError::Programme {
