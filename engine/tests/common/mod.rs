@@ -1,0 +1,360 @@
+//! Shared helpers for the engine's integration tests: temporary stores, the `kanjo` binary as a
+//! child process, a small blocking HTTP/1.1 client, and event builders.
+//!
+//! Each test binary uses a different subset, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use kanjo_engine::pipeline::{Engine, EngineConfig};
+use kanjo_engine::store::StoreTarget;
+use serde_json::{Value, json};
+
+/// How long a test waits for `kanjo serve` to say where it listens.
+const SERVER_START_TIMEOUT_MS: u64 = 30_000;
+/// How long one HTTP exchange may take before the test calls it a hang.
+const HTTP_TIMEOUT_MS: u64 = 60_000;
+/// A response larger than this is a bug in the test or the server.
+const RESPONSE_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Server stderr kept for failure messages.
+const SERVER_LOG_BYTES_MAX: usize = 64 * 1024;
+
+/// The demo programme every engine test runs against.
+pub fn programme_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/muroran/programme.toml")
+}
+
+pub fn kanjo_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_kanjo")
+}
+
+/// A directory under cargo's per-target scratch space, removed when dropped.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "kanjo-{label}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        if path.exists() {
+            std::fs::remove_dir_all(&path).expect("remove a stale test directory");
+        }
+        std::fs::create_dir_all(&path).expect("create a test directory");
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A store directory inside this one.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+pub fn sqlite(data_dir: &Path) -> StoreTarget {
+    StoreTarget::Sqlite {
+        data_dir: data_dir.to_path_buf(),
+    }
+}
+
+/// An in-process engine on the demo programme.
+pub fn start_engine(store: StoreTarget) -> Engine {
+    Engine::start(EngineConfig::new(store, programme_path())).expect("the engine starts")
+}
+
+/// Runs `kanjo ARGS…` to completion.
+pub fn kanjo(args: &[&str]) -> Output {
+    Command::new(kanjo_bin())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the kanjo binary")
+}
+
+/// `kanjo serve` as a child process on an ephemeral port.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let programme = programme_path();
+        let mut child = Command::new(kanjo_bin())
+            .arg("serve")
+            .arg("--data")
+            .arg(data_dir)
+            .arg("--programme")
+            .arg(&programme)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kanjo serve");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (ready_tx, ready_rx) = mpsc::channel::<SocketAddr>();
+        let thread_log = Arc::clone(&log);
+        // Drains stderr for the whole life of the child, so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut ready = Some(ready_tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("serving on http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("");
+                    if let (Some(tx), Ok(addr)) = (ready.as_ref(), addr.parse()) {
+                        let _ = tx.send(addr);
+                        ready = None;
+                    }
+                }
+                let mut log = thread_log.lock().unwrap();
+                if log.len() < SERVER_LOG_BYTES_MAX {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        let addr = match ready_rx.recv_timeout(Duration::from_millis(SERVER_START_TIMEOUT_MS)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!(
+                    "kanjo serve did not start ({status:?}); stderr:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+        };
+        Server { child, addr, log }
+    }
+
+    /// SIGKILL: no shutdown path runs, like a power cut for the process.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill kanjo serve");
+        self.child.wait().expect("reap kanjo serve");
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        http(self.addr, "GET", path, None)
+            .unwrap_or_else(|error| panic!("GET {path}: {error}\n{}", self.log()))
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Response {
+        http(self.addr, "POST", path, Some(body))
+            .unwrap_or_else(|error| panic!("POST {path}: {error}\n{}", self.log()))
+    }
+
+    /// An account's JSON, or `None` when it does not exist (404).
+    pub fn account(&self, name: &str) -> Option<Value> {
+        let response = self.get(&format!("/v1/accounts/{name}"));
+        match response.status {
+            200 => Some(response.json()),
+            404 => None,
+            other => panic!("GET account {name}: {other} {}", response.body),
+        }
+    }
+
+    /// An account's balance as the API reads it (credit- or debit-normal); 0 when it does not exist.
+    pub fn balance(&self, name: &str) -> i128 {
+        self.account(name).map_or(0, |account| balance_of(&account))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn balance_of(account: &Value) -> i128 {
+    account["balance"]
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| panic!("an account JSON has a decimal balance: {account}"))
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// One HTTP/1.1 exchange on a fresh connection (`Connection: close`, so the body ends at EOF).
+/// An error means no complete response arrived: the server may or may not have acted on it.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<Response> {
+    let timeout = Some(Duration::from_millis(HTTP_TIMEOUT_MS));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(HTTP_TIMEOUT_MS))?;
+    stream.set_read_timeout(timeout)?;
+    stream.set_write_timeout(timeout)?;
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(request.as_bytes())?;
+    stream.write_all(body.as_bytes())?;
+    stream.flush()?;
+    let mut raw = Vec::new();
+    stream
+        .take(RESPONSE_BYTES_MAX as u64)
+        .read_to_end(&mut raw)?;
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, what.to_owned());
+    let split = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .ok_or_else(|| invalid("the response ended inside its head"))?;
+    let head = std::str::from_utf8(&raw[..split]).map_err(|_| invalid("the head is not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().ok_or_else(|| invalid("no status line"))?;
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| invalid("no status code"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(key, value)| {
+        key.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        body = dechunk(&body).ok_or_else(|| invalid("a chunked body ended early"))?;
+    } else if let Some(length) = headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.parse::<usize>().ok())
+    {
+        if body.len() < length {
+            return Err(invalid("the body is shorter than its content-length"));
+        }
+        body.truncate(length);
+    }
+    let body = String::from_utf8(body).map_err(|_| invalid("the body is not UTF-8"))?;
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|window| window == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        if data.len() < size + 2 {
+            return None;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+/// A local time on the test day (2026-11-26, JST) `seconds` after 06:00.
+pub fn at(seconds: u64) -> String {
+    let base: jiff::Timestamp = "2026-11-26T06:00:00+09:00"
+        .parse()
+        .expect("a fixed instant");
+    let instant = base + jiff::SignedDuration::from_secs(seconds as i64);
+    instant.to_string()
+}
+
+/// A resident of Muroran who returned their driving licence: half fare on town buses, funded by
+/// the transit subsidy, 10 muro-pt per ride and a drone delivery every 5th ride.
+pub fn licence_returned_rider(rider: &str) -> Value {
+    json!({
+        "rider": rider,
+        "birth_date": "1960-01-15",
+        "residence": "012050",
+        "license_returned_on": "2025-03-01",
+        "verified_at": "2026-04-01",
+        "valid_until": "2027-03-31",
+    })
+}
+
+pub fn topup(id: &str, rider: &str, asset: &str, amount_minor: u64, at: &str) -> Value {
+    json!({"id": id, "type": "topup", "at": at, "rider": rider, "asset": asset, "amount": amount_minor})
+}
+
+pub fn grant(id: &str, rider: &str, asset: &str, amount_minor: u64, at: &str) -> Value {
+    json!({"id": id, "type": "grant", "at": at, "rider": rider, "asset": asset, "amount": amount_minor})
+}
+
+pub fn redeem(id: &str, rider: &str, asset: &str, place: &str, at: &str) -> Value {
+    json!({"id": id, "type": "redeem", "at": at, "rider": rider, "asset": asset, "place": place})
+}
+
+/// A ride on the flat-fare town bus (100 yen) paid from the rider's wallet.
+pub fn town_bus_wallet_ride(id: &str, rider: &str, at: &str) -> Value {
+    json!({"id": id, "type": "ride", "at": at, "operator": "town-bus", "rider": rider, "media": "wallet"})
+}
+
+/// Events as the JSON-array body `POST /v1/events` takes.
+pub fn array_body(events: &[Value]) -> String {
+    Value::Array(events.to_vec()).to_string()
+}
+
+/// Parses a value the tests built into a typed event.
+pub fn event(value: &Value) -> kanjo_engine::event::Event {
+    kanjo_engine::event::Event::from_value(value).unwrap_or_else(|error| panic!("{value}: {error}"))
+}

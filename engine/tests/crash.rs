@@ -1,0 +1,391 @@
+//! A `kanjo serve` child process under load is killed with SIGKILL at random moments (22 times);
+//! after each restart every acknowledged event is present exactly once with the answer it was
+//! acknowledged with, no unacknowledged event is half-applied, and the trial balance holds.
+//!
+//! The load is batches of one wallet top-up followed by 1–4 wallet rides on the town bus by a
+//! licence-returned resident: each ride is a three-leg chain (wallet → fares, budget → subsidy,
+//! issuer → points), so half an event or half a batch would show in the balances.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{
+    Server, TempDir, array_body, at, kanjo, licence_returned_rider, topup, town_bus_wallet_ride,
+};
+use kanjo_engine::workload::rng::SplitMix64;
+use serde_json::Value;
+
+const KILLS: usize = 22;
+const RIDERS: u64 = 64;
+/// Threads posting batches at the same time, so kills land on group commits of several batches.
+const DRIVERS: usize = 3;
+const KILL_DELAY_MS_MIN: u64 = 5;
+const KILL_DELAY_MS_MAX: u64 = 300;
+/// Old acknowledged events re-read after every restart, besides the last round's.
+const OLD_EVENTS_SAMPLED: usize = 60;
+/// Half of the town bus's 100 yen fare (licence-returned-half), the rest from the subsidy.
+const RIDER_PAYS_MINOR: u64 = 50;
+const SUBSIDY_MINOR: u64 = 50;
+const POINTS_PER_RIDE: u64 = 10;
+const DRONE_EVERY_RIDES: u64 = 5;
+const TRANSIT_BUDGET_MINOR: i128 = 50_000_000;
+const SEED: u64 = 0x6b61_6e6a_6f21;
+
+/// One submission: a top-up, then rides, by one rider.
+#[derive(Clone, Debug)]
+struct Batch {
+    index: u64,
+    rider: String,
+    topup_minor: u64,
+    rides: u64,
+    events: Vec<Value>,
+}
+
+impl Batch {
+    fn new(index: u64) -> Batch {
+        let rider = format!("c-{}", index % RIDERS);
+        let topup_minor = 1_000 + (index % 7) * 10;
+        let rides = 1 + index % 4;
+        let mut events = vec![topup(
+            &format!("b{index}-topup"),
+            &rider,
+            "JPY",
+            topup_minor,
+            &at(index * 10),
+        )];
+        for ride in 0..rides {
+            events.push(town_bus_wallet_ride(
+                &format!("b{index}-ride-{ride}"),
+                &rider,
+                &at(index * 10 + 1 + ride),
+            ));
+        }
+        Batch {
+            index,
+            rider,
+            topup_minor,
+            rides,
+            events,
+        }
+    }
+
+    fn ids(&self) -> impl Iterator<Item = &str> {
+        self.events
+            .iter()
+            .map(|event| event["id"].as_str().expect("built with an id"))
+    }
+}
+
+/// What the test knows: every batch acknowledged so far and its answers.
+#[derive(Default)]
+struct Model {
+    acked: Vec<Batch>,
+    answers: HashMap<String, Value>,
+}
+
+impl Model {
+    fn ack(&mut self, batch: Batch, results: Vec<Value>) {
+        assert_eq!(
+            results.len(),
+            batch.events.len(),
+            "one answer per event of batch {}",
+            batch.index
+        );
+        for (id, answer) in batch.ids().zip(&results) {
+            check_accepted_answer(id, answer);
+            self.answers.insert(id.to_owned(), answer.clone());
+        }
+        self.acked.push(batch);
+    }
+}
+
+/// Every event of this load is accepted, with the amounts the programme gives.
+fn check_accepted_answer(id: &str, answer: &Value) {
+    assert_eq!(answer["id"], id, "{answer}");
+    assert_eq!(answer["status"], "accepted", "{answer}");
+    if id.contains("-ride-") {
+        assert_eq!(answer["rider_pays"], RIDER_PAYS_MINOR, "{answer}");
+        assert_eq!(answer["discount"], SUBSIDY_MINOR, "{answer}");
+        assert_eq!(answer["funded_by"], "transit-subsidy", "{answer}");
+    }
+}
+
+/// Drives the server until it dies: each thread posts batches one after another.
+/// Returns the acknowledged batches with their answers, and the ones sent without an answer.
+fn drive(addr: SocketAddr, next_index: &AtomicU64) -> (Vec<(Batch, Vec<Value>)>, Vec<Batch>) {
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let in_flight = Arc::new(Mutex::new(Vec::new()));
+    std::thread::scope(|scope| {
+        for _ in 0..DRIVERS {
+            let acked = Arc::clone(&acked);
+            let in_flight = Arc::clone(&in_flight);
+            scope.spawn(move || {
+                loop {
+                    let batch = Batch::new(next_index.fetch_add(1, Ordering::SeqCst));
+                    match common::http(addr, "POST", "/v1/events", Some(&array_body(&batch.events)))
+                    {
+                        Ok(response) if response.status == 200 => {
+                            let results = response.json()["results"]
+                                .as_array()
+                                .expect("results")
+                                .clone();
+                            acked.lock().unwrap().push((batch, results));
+                        }
+                        Ok(response) => panic!(
+                            "batch {}: HTTP {} {}",
+                            batch.index, response.status, response.body
+                        ),
+                        Err(_) => {
+                            // The server died with this batch in flight (or before it arrived).
+                            in_flight.lock().unwrap().push(batch);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    let in_flight = std::mem::take(&mut *in_flight.lock().unwrap());
+    (acked, in_flight)
+}
+
+/// An event's answer as the restarted server reads it, `None` if it never saw the event.
+fn stored_answer(server: &Server, id: &str) -> Option<Value> {
+    let response = server.get(&format!("/v1/events/{id}"));
+    match response.status {
+        200 => Some(response.json()),
+        404 => None,
+        other => panic!("GET /v1/events/{id}: {other} {}", response.body),
+    }
+}
+
+fn post_batch(server: &Server, batch: &Batch) -> Vec<Value> {
+    let response = server.post("/v1/events", &array_body(&batch.events));
+    assert_eq!(
+        response.status, 200,
+        "batch {}: {}",
+        batch.index, response.body
+    );
+    response.json()["results"]
+        .as_array()
+        .expect("results")
+        .clone()
+}
+
+/// Each unanswered batch is either wholly in the log or not at all; the client then retries it,
+/// as a client without an answer must, and the retry is answered from the log when it is there.
+/// Returns how many were already present.
+fn settle_in_flight(server: &Server, model: &mut Model, in_flight: Vec<Batch>) -> usize {
+    let mut present_count = 0;
+    for batch in in_flight {
+        let stored: Vec<Option<Value>> = batch.ids().map(|id| stored_answer(server, id)).collect();
+        let present = stored.iter().filter(|answer| answer.is_some()).count();
+        assert!(
+            present == 0 || present == stored.len(),
+            "batch {} is half-applied: {present} of {} events present: {stored:?}",
+            batch.index,
+            stored.len()
+        );
+        let retried = post_batch(server, &batch);
+        if present > 0 {
+            present_count += 1;
+            let stored: Vec<Value> = stored.into_iter().flatten().collect();
+            assert_eq!(
+                retried, stored,
+                "a retry of committed batch {} answers as the log does",
+                batch.index
+            );
+        }
+        model.ack(batch, retried);
+    }
+    present_count
+}
+
+#[derive(Default)]
+struct RiderTotals {
+    topups_minor: u64,
+    rides: u64,
+    event_ids: Vec<String>,
+}
+
+/// Every balance equals the sum of the effects of the acknowledged batches, each counted once.
+fn check_balances(server: &Server, model: &Model) {
+    let mut riders: BTreeMap<&str, RiderTotals> = BTreeMap::new();
+    for batch in &model.acked {
+        let totals = riders.entry(&batch.rider).or_default();
+        totals.topups_minor += batch.topup_minor;
+        totals.rides += batch.rides;
+        totals.event_ids.extend(batch.ids().map(str::to_owned));
+    }
+    let rides: u64 = riders.values().map(|totals| totals.rides).sum();
+    let topups: u64 = riders.values().map(|totals| totals.topups_minor).sum();
+    for (rider, totals) in &riders {
+        let wallet = format!("rider:{rider}:JPY");
+        assert_eq!(
+            server.balance(&wallet),
+            i128::from(totals.topups_minor - RIDER_PAYS_MINOR * totals.rides),
+            "{wallet}"
+        );
+        assert_eq!(
+            server.balance(&format!("rider:{rider}:muro-pt")),
+            i128::from(POINTS_PER_RIDE * totals.rides)
+        );
+        assert_eq!(
+            server.balance(&format!("rider:{rider}:drone-delivery")),
+            i128::from(totals.rides / DRONE_EVERY_RIDES),
+            "rider {rider}"
+        );
+        // The wallet's history names each of the rider's events exactly once.
+        let response = server.get(&format!("/v1/accounts/{wallet}/transfers?limit=1000"));
+        assert_eq!(response.status, 200, "{}", response.body);
+        let history = response.json();
+        assert!(
+            history["next_after"].is_null(),
+            "one page holds the whole history: {history}"
+        );
+        let mut seen: Vec<String> = history["transfers"]
+            .as_array()
+            .expect("transfers")
+            .iter()
+            .map(|transfer| {
+                transfer["event"]
+                    .as_str()
+                    .expect("every transfer names its event")
+                    .to_owned()
+            })
+            .collect();
+        seen.sort();
+        let mut expected = totals.event_ids.clone();
+        expected.sort();
+        assert_eq!(
+            seen, expected,
+            "{wallet} holds each acknowledged event once"
+        );
+    }
+    let rides = i128::from(rides);
+    assert_eq!(
+        server.balance("operator:town-bus:fares"),
+        rides * i128::from(RIDER_PAYS_MINOR)
+    );
+    assert_eq!(
+        server.balance("operator:town-bus:subsidy"),
+        rides * i128::from(SUBSIDY_MINOR)
+    );
+    assert_eq!(
+        server.balance("budget:transit-subsidy:FY2026"),
+        TRANSIT_BUDGET_MINOR - rides * i128::from(SUBSIDY_MINOR)
+    );
+    assert_eq!(server.balance("bank:default:JPY"), i128::from(topups));
+    assert_eq!(
+        server.balance("issuer:muro-pt"),
+        rides * i128::from(POINTS_PER_RIDE)
+    );
+}
+
+#[test]
+fn sigkill_under_load_loses_no_acknowledged_event_and_half_applies_none() {
+    let dir = TempDir::new("crash");
+    let data = dir.join("store");
+    let data_arg = data.to_str().expect("a UTF-8 temp path");
+    let mut rng = SplitMix64::new(SEED);
+    let next_index = AtomicU64::new(0);
+    let mut model = Model::default();
+    let mut last_round: Vec<Batch> = Vec::new();
+    let mut in_flight: Vec<Batch> = Vec::new();
+    let mut committed_unanswered = 0;
+    let mut unanswered = 0;
+
+    for round in 0..=KILLS {
+        let server = Server::start(&data, &[]);
+        if round == 0 {
+            let riders: Vec<Value> = (0..RIDERS)
+                .map(|rider| licence_returned_rider(&format!("c-{rider}")))
+                .collect();
+            let response = server.post("/v1/riders", &Value::Array(riders).to_string());
+            assert_eq!(response.status, 200, "{}", response.body);
+            let results = response.json();
+            assert!(
+                results["results"]
+                    .as_array()
+                    .expect("results")
+                    .iter()
+                    .all(|result| result["status"] == "accepted"),
+                "{results}"
+            );
+        } else {
+            // Everything acknowledged before the kill reads back with the same answer.
+            let mut sampled: Vec<&Batch> = last_round.iter().collect();
+            for _ in 0..OLD_EVENTS_SAMPLED.min(model.acked.len()) {
+                sampled.push(&model.acked[rng.below(model.acked.len() as u64) as usize]);
+            }
+            for batch in sampled {
+                for id in batch.ids() {
+                    let stored = stored_answer(&server, id).unwrap_or_else(|| {
+                        panic!(
+                            "round {round}: acknowledged event {id} is missing after the restart"
+                        )
+                    });
+                    assert_eq!(stored, model.answers[id], "round {round}: event {id}");
+                }
+            }
+            unanswered += in_flight.len();
+            committed_unanswered +=
+                settle_in_flight(&server, &mut model, std::mem::take(&mut in_flight));
+            // Sending an acknowledged batch again changes nothing and answers the same.
+            let again = model.acked[rng.below(model.acked.len() as u64) as usize].clone();
+            let answers = post_batch(&server, &again);
+            let expected: Vec<Value> = again.ids().map(|id| model.answers[id].clone()).collect();
+            assert_eq!(
+                answers, expected,
+                "round {round}: batch {} sent again",
+                again.index
+            );
+            check_balances(&server, &model);
+        }
+        if round == KILLS {
+            break;
+        }
+
+        let delay_ms = rng.between(KILL_DELAY_MS_MIN, KILL_DELAY_MS_MAX);
+        let addr = server.addr;
+        let (acked, flying) = std::thread::scope(|scope| {
+            let driver = scope.spawn(|| drive(addr, &next_index));
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            server.kill();
+            driver
+                .join()
+                .expect("the drivers check answers and do not panic")
+        });
+        last_round = acked.iter().map(|(batch, _)| batch.clone()).collect();
+        for (batch, results) in acked {
+            model.ack(batch, results);
+        }
+        in_flight = flying;
+
+        // Another process replays the log the killed one left and finds it balanced.
+        let report = kanjo(&["report", "trial-balance", "--data", data_arg]);
+        let stdout = String::from_utf8_lossy(&report.stdout);
+        assert!(
+            report.status.success() && stdout.contains("balanced"),
+            "round {round}: trial balance after the kill: {}\n{stdout}\n{}",
+            report.status,
+            String::from_utf8_lossy(&report.stderr)
+        );
+    }
+    let batches = model.acked.len();
+    eprintln!(
+        "{KILLS} kills: {batches} batches, {} events; {unanswered} batches were unanswered at a kill, \
+         {committed_unanswered} of them already committed",
+        model.answers.len()
+    );
+    assert!(
+        batches > KILLS,
+        "the load reached the server between kills ({batches} batches)"
+    );
+}
