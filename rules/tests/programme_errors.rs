@@ -93,6 +93,22 @@ funded_by = "fund"
 }
 
 #[test]
+fn a_bad_value_inside_eligible_names_the_table() {
+    let message = load_error(&with_rule(
+        r#"id = "r"
+kind = "fare_discount"
+eligible = { min_age = -75 }
+discount = { type = "free" }
+funded_by = "fund"
+"#,
+    ));
+    assert!(
+        message.contains("rule `r`: eligible") && message.contains("-75"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_bad_town_code_check_digit_is_rejected() {
     let message = load_error(&HEADER.replace(r#"code = "012050""#, r#"code = "012051""#));
     assert!(

@@ -386,6 +386,16 @@ fn compile_rule(
         }
         None => return Err(ctx.invalid(name, "has no `kind` string")),
     };
+    // Nested tables first, so a bad value inside them is reported under their key.
+    if let Some(eligible) = table.get("eligible") {
+        ctx.parse::<EligibleDef>(&format!("{name}: eligible"), eligible.clone())?;
+    }
+    if let Some(discount) = table
+        .get("discount")
+        .filter(|_| kind == RuleKind::FareDiscount)
+    {
+        ctx.parse::<DiscountDef>(&format!("{name}: discount"), discount.clone())?;
+    }
     let rule = RuleIx(u16::try_from(out.rule_ids.len()).expect("bounded by MAX_RULES"));
     match kind {
         RuleKind::FareDiscount => {
