@@ -102,7 +102,7 @@ impl IdIndex {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn probe(&self, hash: u64, id: u128, id_of: impl Fn(u32) -> u128) -> Probe {
         let fingerprint = fingerprint(hash);
         let mask = self.mask();
@@ -117,6 +117,27 @@ impl IdIndex {
                 if id_of(index) == id {
                     return Probe::Found { index };
                 }
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// The index of the first entry whose fingerprint matches `hash`, or `None` if the probe
+    /// reaches a free slot first (then the id is certainly absent). Reads only the table, never
+    /// the records, so it does not wait on a record's cache miss; a match must be confirmed by
+    /// comparing the record's id (see `Ledger::confirm_account`).
+    #[inline(always)]
+    pub(crate) fn candidate(&self, hash: u64) -> Option<u32> {
+        let fingerprint = fingerprint(hash);
+        let mask = self.mask();
+        let mut slot = self.home(fingerprint);
+        loop {
+            let entry = self.slots[slot];
+            if entry == EMPTY {
+                return None;
+            }
+            if (entry >> 32) as u32 == fingerprint {
+                return Some(entry as u32);
             }
             slot = (slot + 1) & mask;
         }

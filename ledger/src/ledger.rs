@@ -285,7 +285,7 @@ impl Ledger {
     /// prefetched) and, one stage further ahead, hashed (index slots prefetched). Work is done a
     /// `PREPARE_CHUNK` at a time, so the prefetched lines of the stages in flight (a few hundred
     /// KiB) stay in L2 until used.
-    #[inline]
+    #[inline(never)]
     fn prepare(&mut self, transfers: &[Transfer], need: usize) {
         if need <= self.resolved_upto {
             return;
@@ -316,12 +316,9 @@ impl Ledger {
         }
         self.hashed_upto = self.hashed_upto.max(hash_to);
 
+        // Candidates only: confirming a candidate reads the record, which is what the prefetch
+        // is for; `confirm_accounts` does it just before the transfer is applied.
         let accounts = &self.accounts;
-        let id_of = |index: u32| accounts[index as usize].id;
-        let index_of = |probe: Probe| match probe {
-            Probe::Found { index } => index,
-            Probe::Vacant { .. } => NOT_FOUND,
-        };
         let resolve_from = self.resolved_upto;
         let (mut previous_debit, mut previous_credit) = previous_accounts(transfers, resolve_from);
         let (mut debit, mut credit) = match resolve_from.checked_sub(1) {
@@ -336,19 +333,17 @@ impl Ledger {
             .zip(&mut self.resolved[resolve_from..resolve_to])
         {
             if t.debit_account_id != previous_debit {
-                debit = index_of(self.account_index.probe(
-                    entry.debit_hash,
-                    t.debit_account_id,
-                    id_of,
-                ));
+                debit = self
+                    .account_index
+                    .candidate(entry.debit_hash)
+                    .unwrap_or(NOT_FOUND);
                 prefetch_account(accounts, debit);
             }
             if t.credit_account_id != previous_credit {
-                credit = index_of(self.account_index.probe(
-                    entry.credit_hash,
-                    t.credit_account_id,
-                    id_of,
-                ));
+                credit = self
+                    .account_index
+                    .candidate(entry.credit_hash)
+                    .unwrap_or(NOT_FOUND);
                 prefetch_account(accounts, credit);
             }
             entry.debit = debit;
@@ -650,8 +645,10 @@ impl Ledger {
             let transfer = &transfers[start];
             if !transfer.flags.contains(TransferFlags::LINKED) {
                 // Fast path: a lone transfer validates fully before mutating, so no undo log.
-                self.prepare(transfers, start + 1);
-                let resolved = self.resolved[start];
+                if start >= self.resolved_upto {
+                    self.prepare(transfers, start + 1);
+                }
+                let resolved = self.confirmed(transfers, start);
                 let timestamp = base + start as u64;
                 if self.try_apply_plain(transfer, timestamp, resolved) {
                     start += 1;
@@ -710,7 +707,7 @@ impl Ledger {
         outcomes.clear();
         let mut failed_at = None;
         for (k, transfer) in transfers.iter().enumerate().take(end + 1).skip(start) {
-            let resolved = self.resolved[k];
+            let resolved = self.confirmed(transfers, k);
             let outcome = self
                 .create_transfer(transfer, base + k as u64, resolved, true)
                 .err();
@@ -805,7 +802,7 @@ impl Ledger {
     /// that passes every check. Returns false, having changed nothing, for anything else; the
     /// caller then runs `create_transfer`, which decides exactly as this does when all checks
     /// pass and also names the error when one fails (the model test holds both to the model).
-    #[inline]
+    #[inline(always)]
     fn try_apply_plain(&mut self, t: &Transfer, timestamp: u64, resolved: Resolved) -> bool {
         if t.flags.0 != 0
             || t.id == 0
@@ -824,9 +821,17 @@ impl Ledger {
             self.account_slot(t.credit_account_id),
             Some(resolved.credit)
         );
+        let transfers = &self.transfers;
+        let Probe::Vacant { slot: id_slot } =
+            self.transfer_index
+                .probe(resolved.id_hash, t.id, |index| transfers[index as usize].id)
+        else {
+            return false;
+        };
         let (dr_index, cr_index) = (resolved.debit as usize, resolved.credit as usize);
-        let dr = &self.accounts[dr_index];
-        let cr = &self.accounts[cr_index];
+        let Ok([dr, cr]) = self.accounts.get_disjoint_mut([dr_index, cr_index]) else {
+            return false;
+        };
         let amount = t.amount;
         let (Some(dr_debits_posted), Some(cr_credits_posted)) = (
             dr.debits_posted.checked_add(amount),
@@ -854,35 +859,54 @@ impl Ledger {
         {
             return false;
         }
-        let transfers = &self.transfers;
-        let Probe::Vacant { slot: id_slot } =
-            self.transfer_index
-                .probe(resolved.id_hash, t.id, |index| transfers[index as usize].id)
-        else {
-            return false;
-        };
+        dr.debits_posted = dr_debits_posted;
+        cr.credits_posted = cr_credits_posted;
+        debug_assert!(dr.within_limits() && cr.within_limits());
+        let history = (dr.flags.0 | cr.flags.0) & AccountFlags::HISTORY.0 != 0;
         let asset_index = self.asset_index_cached(t.asset);
-        self.accounts[dr_index].debits_posted = dr_debits_posted;
-        self.accounts[cr_index].credits_posted = cr_credits_posted;
         let totals = &mut self.totals[asset_index as usize];
         totals.debits_posted += u128::from(amount);
         totals.credits_posted += u128::from(amount);
-        debug_assert!(self.accounts[dr_index].within_limits());
-        debug_assert!(self.accounts[cr_index].within_limits());
-        self.push_transfer(
-            Transfer { timestamp, ..*t },
-            amount,
-            (resolved.id_hash, id_slot),
-            resolved.debit,
-            resolved.credit,
-            false,
+
+        let index = self.transfers.len() as u32;
+        assert!(index < u32::MAX, "transfer index space exhausted");
+        debug_assert!(
+            self.transfers
+                .last()
+                .is_none_or(|last| last.timestamp < timestamp)
         );
+        self.transfers.push(Transfer { timestamp, ..*t });
+        self.transfer_index
+            .insert_at(id_slot, resolved.id_hash, index);
+        if history {
+            self.push_history(index, resolved.debit, resolved.credit);
+        }
         true
+    }
+
+    /// Transfer `k`'s lookups with its account candidates confirmed: a candidate whose record
+    /// has another id (a fingerprint collision, about 2^-32 per probe) is looked up in full.
+    #[inline(always)]
+    fn confirmed(&self, transfers: &[Transfer], k: usize) -> Resolved {
+        let t = &transfers[k];
+        let mut resolved = self.resolved[k];
+        resolved.debit = self.confirm_account(resolved.debit, t.debit_account_id);
+        resolved.credit = self.confirm_account(resolved.credit, t.credit_account_id);
+        resolved
+    }
+
+    #[inline(always)]
+    fn confirm_account(&self, candidate: u32, id: AccountId) -> u32 {
+        if candidate == NOT_FOUND || self.accounts[candidate as usize].id == id {
+            // NOT_FOUND candidates are certain: the probe met a free slot before any match.
+            return candidate;
+        }
+        self.account_slot(id).unwrap_or(NOT_FOUND)
     }
 
     /// `asset_slot` for an asset known to exist, remembering the last answer (a batch mostly
     /// moves one asset).
-    #[inline]
+    #[inline(always)]
     fn asset_index_cached(&mut self, asset: AssetId) -> u32 {
         if self.asset_cache.0 == asset {
             return self.asset_cache.1;
@@ -1278,6 +1302,7 @@ impl Ledger {
     }
 
     /// Stores an applied transfer; `(id_hash, id_slot)` is the vacant index slot its id probed to.
+    #[inline(always)]
     fn push_transfer(
         &mut self,
         stored: Transfer,
@@ -1299,6 +1324,15 @@ impl Ledger {
         if requested_amount != stored.amount {
             self.requested_amount.insert(index, requested_amount);
         }
+        self.push_history(index, dr_index, cr_index);
+        if in_chain {
+            self.undo.push(Undo::TransferInserted);
+        }
+        index
+    }
+
+    /// Appends transfer `index` to the history of whichever of its accounts keep one.
+    fn push_history(&mut self, index: u32, dr_index: u32, cr_index: u32) {
         for account_index in [dr_index, cr_index] {
             if self.accounts[account_index as usize]
                 .flags
@@ -1310,10 +1344,6 @@ impl Ledger {
                     .push(index);
             }
         }
-        if in_chain {
-            self.undo.push(Undo::TransferInserted);
-        }
-        index
     }
 
     /// The result for a transfer whose id is already stored at `index`: `Exists` if every
