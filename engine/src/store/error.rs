@@ -57,6 +57,8 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("sqlite {path}: WAL mode unavailable (journal_mode is {journal_mode}); it is required")]
+    SqliteNoWal { path: PathBuf, journal_mode: String },
     #[error("sqlite {path}: not a kanjo log (application_id {application_id:#x})")]
     SqliteNotKanjo { path: PathBuf, application_id: i64 },
     #[error(

@@ -77,15 +77,17 @@ impl SqliteStore {
         let mut conn = Connection::open(&path).map_err(sq(&path, "opening"))?;
         conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
             .map_err(sq(&path, "busy_timeout"))?;
+        // Takes effect only while the file is empty, i.e. before the schema is created.
         conn.pragma_update(None, "page_size", PAGE_BYTES)
             .map_err(sq(&path, "page_size"))?;
+        // Before any setting that persists in the file, so a foreign database is left untouched.
+        let applied = ensure_schema(&path, &mut conn)?;
         let journal_mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(sq(&path, "journal_mode=WAL"))?;
-        assert!(
-            journal_mode.eq_ignore_ascii_case("wal"),
-            "journal_mode is {journal_mode}"
-        );
+        if !journal_mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::SqliteNoWal { path, journal_mode });
+        }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(sq(&path, "synchronous=FULL"))?;
         // Checkpoints run on a background thread (sqlite_checkpoint.rs), not in commits.
@@ -95,7 +97,6 @@ impl SqliteStore {
             .map_err(sq(&path, "journal_size_limit"))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
 
-        let applied = ensure_schema(&path, &mut conn)?;
         let checkpointer = Checkpointer::start(&path)?;
         let store = SqliteStore {
             path,
@@ -279,8 +280,13 @@ impl Store for SqliteStore {
         let last = last_seq_in(&tx, &self.path)?;
         if record.seq <= last {
             let stored = read_in(&tx, &self.path, record.seq, 1)?;
-            assert_eq!(stored.len(), 1, "log is gap-free below last seq");
-            if stored[0] == *record {
+            let Some(stored) = stored.first() else {
+                return Err(SqliteStore::corrupt(
+                    record.seq,
+                    "missing below the last seq",
+                ));
+            };
+            if *stored == *record {
                 return Ok(()); // retry of a committed append; tx rolls back, nothing written
             }
             return Err(StoreError::Conflict {
