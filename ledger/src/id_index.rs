@@ -145,7 +145,7 @@ impl IdIndex {
 
     /// Inserts an id known to be absent, at the vacant slot `probe` returned for it (valid only
     /// if nothing was inserted since the probe).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn insert_at(&mut self, slot: usize, hash: u64, index: u32) {
         debug_assert_eq!(self.slots[slot], EMPTY);
         debug_assert!(index < u32::MAX);
@@ -173,6 +173,7 @@ impl IdIndex {
         }
     }
 
+    #[cold]
     fn grow(&mut self) {
         let slots = self.slots.len() * 2;
         self.rebuild(slots);
