@@ -1,0 +1,359 @@
+//! A restart changes nothing: rating the commuter morning with a shutdown and restart halfway
+//! gives the same answers, balances and reports as rating it in one go; a restarted engine
+//! answers a repeated id with its first answer and refuses the id with another body; and the
+//! same holds on PostgreSQL.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{TempDir, event, grant, redeem, sqlite, start_engine, topup, town_bus_wallet_ride};
+use kanjo_engine::answer::Outcome;
+use kanjo_engine::machine::Prepared;
+use kanjo_engine::pipeline::{Answer, Engine, SUBMISSION_EVENTS_MAX, SubmitError};
+use kanjo_engine::report::{self, OperatorDay, TrialBalance};
+use kanjo_engine::riders::check_rider_value;
+use kanjo_engine::store::StoreTarget;
+use kanjo_engine::store::testdb::TestDatabase;
+use kanjo_engine::workload::timetable::muroran_feed_dir;
+use kanjo_engine::workload::{Commuter, CommuterConfig, Timetable};
+use kanjo_rules::RiderRecord;
+
+const SEED: u64 = 11;
+
+/// Everything a restart could disturb, read on the machine thread. Ledger timestamps come from
+/// the wall clock of each batch, so two stores are compared without them; one store before and
+/// after its own replay is compared with them (the digest).
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    accounts: Vec<(u128, u32, u64, u64)>,
+    transfers: Vec<(u128, u128, u128, u64, u16)>,
+    trial_balance: TrialBalance,
+    operator_days: Vec<OperatorDay>,
+    pending_taps: usize,
+    events_seen: usize,
+    riders_known: usize,
+}
+
+fn snapshot(engine: &Engine) -> (Snapshot, u128) {
+    engine
+        .query_blocking(|machine| {
+            let ledger = machine.ledger();
+            let mut accounts: Vec<_> = ledger
+                .accounts()
+                .map(|account| {
+                    (
+                        account.id,
+                        account.asset.0,
+                        account.debits_posted,
+                        account.credits_posted,
+                    )
+                })
+                .collect();
+            accounts.sort_unstable();
+            let transfers = ledger
+                .transfers()
+                .map(|transfer| {
+                    (
+                        transfer.id,
+                        transfer.debit_account_id,
+                        transfer.credit_account_id,
+                        transfer.amount,
+                        transfer.code,
+                    )
+                })
+                .collect();
+            let snapshot = Snapshot {
+                accounts,
+                transfers,
+                trial_balance: report::trial_balance(machine),
+                operator_days: machine.operator_days(),
+                pending_taps: machine.pending_taps(),
+                events_seen: machine.events_seen(),
+                riders_known: machine.riders_known(),
+            };
+            (snapshot, ledger.digest())
+        })
+        .expect("the engine answers queries")
+}
+
+/// The stored answer of each id (taps' answers change when a later tap pairs or expires them).
+fn stored_outcomes(engine: &Engine, ids: &[String]) -> Vec<Option<Outcome>> {
+    let ids = ids.to_vec();
+    engine
+        .query_blocking(move |machine| ids.iter().map(|id| machine.outcome(id).cloned()).collect())
+        .expect("the engine answers queries")
+}
+
+struct Morning {
+    riders: Vec<(String, RiderRecord)>,
+    submissions: Vec<Vec<kanjo_engine::event::Event>>,
+    ids: Vec<String>,
+}
+
+fn commuter_morning() -> Morning {
+    let timetable = Arc::new(
+        Timetable::load(&muroran_feed_dir(), "weekday").expect("the Muroran timetable loads"),
+    );
+    let commuter = Commuter::new(CommuterConfig::new(SEED, 1), timetable);
+    let riders = commuter
+        .riders()
+        .map(|record| {
+            let value = serde_json::to_value(record).expect("a generated rider serialises");
+            check_rider_value(&value)
+                .unwrap_or_else(|error| panic!("a generated rider is valid: {error:?}"))
+        })
+        .collect();
+    let events: Vec<_> = commuter.events().collect();
+    let ids = events.iter().map(|event| event.id.clone()).collect();
+    // Several submissions, so "halfway" falls between two of them.
+    let submissions = events
+        .chunks(SUBMISSION_EVENTS_MAX / 4)
+        .map(<[_]>::to_vec)
+        .collect();
+    Morning {
+        riders,
+        submissions,
+        ids,
+    }
+}
+
+fn submit_riders(engine: &Engine, riders: &[(String, RiderRecord)]) {
+    for chunk in riders.chunks(SUBMISSION_EVENTS_MAX) {
+        let results = engine
+            .submit_riders(chunk.to_vec())
+            .expect("riders are queued")
+            .blocking_recv()
+            .expect("the pipeline answers")
+            .expect("riders are committed");
+        assert!(
+            results.iter().all(Result::is_ok),
+            "every generated rider is accepted"
+        );
+    }
+}
+
+fn restart(engine: Engine, store: &StoreTarget) -> Engine {
+    let (before, digest_before) = snapshot(&engine);
+    engine.shutdown();
+    let engine = start_engine(store.clone());
+    let (after, digest_after) = snapshot(&engine);
+    assert_eq!(after, before, "replay rebuilds the state the engine had");
+    assert_eq!(
+        digest_after, digest_before,
+        "replay rebuilds the ledger bit for bit, timestamps included"
+    );
+    engine
+}
+
+#[test]
+fn the_commuter_morning_rated_with_a_restart_halfway_equals_the_uninterrupted_run() {
+    let morning = commuter_morning();
+    assert!(
+        morning.submissions.len() >= 4,
+        "the morning spans several submissions"
+    );
+    let dir = TempDir::new("restart");
+    let store_a = sqlite(&dir.join("uninterrupted"));
+    let store_b = sqlite(&dir.join("restarted"));
+
+    let engine_a = start_engine(store_a.clone());
+    submit_riders(&engine_a, &morning.riders);
+    let mut answers_a: Vec<Answer> = Vec::new();
+    for submission in &morning.submissions {
+        answers_a.extend(
+            engine_a
+                .submit(submission.clone())
+                .expect("the morning is accepted into the log"),
+        );
+    }
+
+    let mut engine_b = start_engine(store_b.clone());
+    submit_riders(&engine_b, &morning.riders);
+    let mut answers_b: Vec<Answer> = Vec::new();
+    let halfway = morning.submissions.len() / 2;
+    for (number, submission) in morning.submissions.iter().enumerate() {
+        if number == halfway {
+            engine_b = restart(engine_b, &store_b);
+        }
+        answers_b.extend(
+            engine_b
+                .submit(submission.clone())
+                .expect("the morning is accepted into the log"),
+        );
+    }
+
+    assert_eq!(answers_a.len(), morning.ids.len());
+    for (a, b) in answers_a.iter().zip(&answers_b) {
+        assert_eq!(
+            a, b,
+            "event {} is answered the same with and without the restart",
+            a.id
+        );
+    }
+    let accepted = answers_a
+        .iter()
+        .filter(|answer| answer.outcome.is_accepted())
+        .count();
+    assert!(
+        accepted * 10 > answers_a.len() * 9,
+        "the morning is mostly accepted ({accepted})"
+    );
+    assert_eq!(
+        stored_outcomes(&engine_a, &morning.ids),
+        stored_outcomes(&engine_b, &morning.ids)
+    );
+    let (state_a, _) = snapshot(&engine_a);
+    let (state_b, _) = snapshot(&engine_b);
+    assert!(
+        state_a.trial_balance.balanced,
+        "{:?}",
+        state_a.trial_balance
+    );
+    assert!(!state_a.operator_days.is_empty());
+    assert_eq!(
+        state_a, state_b,
+        "balances, transfers, trial balance and operator report agree"
+    );
+
+    // Both stores replay to themselves, digest included.
+    engine_b.shutdown();
+    let engine_a = restart(engine_a, &store_a);
+    engine_a.shutdown();
+}
+
+/// The idempotency rule across a restart, on any store.
+fn a_repeated_id_after_restart(store: StoreTarget) {
+    let first: Vec<serde_json::Value> = vec![
+        topup("w-1", "r-1", "JPY", 1_000, "2026-11-26T07:00:00+09:00"),
+        town_bus_wallet_ride("ride-1", "r-1", "2026-11-26T07:10:00+09:00"),
+        grant(
+            "ballot-r-1",
+            "r-1",
+            "ballot-2026",
+            1,
+            "2026-12-01T09:00:00+09:00",
+        ),
+    ];
+    let second = vec![redeem(
+        "vote-r-1",
+        "r-1",
+        "ballot-2026",
+        "station-01",
+        "2026-12-13T08:00:00+09:00",
+    )];
+    let engine = start_engine(store.clone());
+    let mut answers = engine
+        .submit(first.iter().map(event).collect())
+        .expect("first record");
+    answers.extend(
+        engine
+            .submit(second.iter().map(event).collect())
+            .expect("second record"),
+    );
+    assert!(
+        answers.iter().all(|answer| answer.outcome.is_accepted()),
+        "{answers:?}"
+    );
+    let (before, digest_before) = snapshot(&engine);
+    engine.shutdown();
+
+    let engine = start_engine(store);
+    let (after, digest_after) = snapshot(&engine);
+    assert_eq!(after, before, "replay rebuilds the state");
+    assert_eq!(digest_after, digest_before);
+    let everything: Vec<_> = first.iter().chain(&second).map(event).collect();
+    let again = engine.submit(everything).expect("the same events again");
+    assert_eq!(
+        again, answers,
+        "the same id and body after a restart returns the first answer"
+    );
+    assert_eq!(snapshot(&engine).1, digest_before, "and changes nothing");
+
+    // The same id with another body: 2 000 yen instead of 1 000.
+    let changed = event(&topup(
+        "w-1",
+        "r-1",
+        "JPY",
+        2_000,
+        "2026-11-26T07:00:00+09:00",
+    ));
+    let conflict = engine
+        .submit(vec![changed])
+        .expect("a conflicting event is answered");
+    let Outcome::Rejected(rejection) = &conflict[0].outcome else {
+        panic!("the same id with another body is refused: {conflict:?}")
+    };
+    assert_eq!(rejection.code, "id_conflict", "{rejection:?}");
+    assert!(rejection.message.contains("w-1"), "{rejection:?}");
+    assert_eq!(
+        snapshot(&engine).1,
+        digest_before,
+        "a refused conflict changes nothing"
+    );
+    let stored = stored_outcomes(&engine, &["w-1".to_owned()]);
+    assert_eq!(
+        stored[0].as_ref(),
+        Some(&answers[0].outcome),
+        "the first answer is kept"
+    );
+    engine.shutdown();
+}
+
+#[test]
+fn after_a_restart_the_same_id_returns_the_first_answer_and_another_body_is_an_id_conflict() {
+    let dir = TempDir::new("restart-idempotent");
+    a_repeated_id_after_restart(sqlite(&dir.join("store")));
+}
+
+#[test]
+fn postgres_replays_two_records_to_the_same_state_and_keeps_idempotency() {
+    let db = TestDatabase::create()
+        .expect("the PostgreSQL test server is reachable (ops/scripts/test starts it)");
+    a_repeated_id_after_restart(StoreTarget::Postgres {
+        url: db.url().to_owned(),
+    });
+}
+
+/// `shutdown` promises to let queued work finish and commit; a submission queued just before it
+/// must be answered, not refused.
+#[test]
+#[ignore = "engine bug: shutdown refuses records the machine applied but the commit thread had not started (see report)"]
+fn shutdown_commits_what_was_queued_before_it() {
+    let dir = TempDir::new("restart-shutdown");
+    let store = sqlite(&dir.join("store"));
+    let engine = start_engine(store.clone());
+    let mut refused = 0;
+    const ROUNDS: usize = 20;
+    let mut engine = engine;
+    for round in 0..ROUNDS {
+        let id = format!("queued-{round}");
+        let queued = engine
+            .submit_prepared(vec![Prepared::new(event(&topup(
+                &id,
+                "r-q",
+                "JPY",
+                100,
+                "2026-11-26T07:00:00+09:00",
+            )))])
+            .expect("queued");
+        engine.shutdown();
+        match queued.blocking_recv() {
+            Ok(Ok(answers)) => assert!(answers[0].outcome.is_accepted()),
+            Ok(Err(SubmitError::Stopped(_))) | Err(_) => refused += 1,
+            Ok(Err(other)) => panic!("{other}"),
+        }
+        engine = start_engine(store.clone());
+    }
+    let known = stored_outcomes(
+        &engine,
+        &(0..ROUNDS)
+            .map(|round| format!("queued-{round}"))
+            .collect::<Vec<_>>(),
+    );
+    engine.shutdown();
+    assert_eq!(
+        refused, 0,
+        "{refused} of {ROUNDS} submissions queued before shutdown were refused; stored: {known:?}"
+    );
+}
