@@ -317,7 +317,7 @@ impl Ledger {
         self.hashed_upto = self.hashed_upto.max(hash_to);
 
         // Candidates only: confirming a candidate reads the record, which is what the prefetch
-        // is for; `confirm_accounts` does it just before the transfer is applied.
+        // is for; `confirmed` does it just before the transfer is applied.
         let accounts = &self.accounts;
         let resolve_from = self.resolved_upto;
         let (mut previous_debit, mut previous_credit) = previous_accounts(transfers, resolve_from);
