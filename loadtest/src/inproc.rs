@@ -1,0 +1,177 @@
+//! kanjo in-process: the engine's pipeline driven through `Engine::submit`, on the embedded SQLite
+//! store or PostgreSQL. After the run, the checks read the engine (trial balance, redemptions)
+//! and then the store's log itself (every accepted event stored exactly once).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use kanjo_engine::answer::Outcome;
+use kanjo_engine::event::Event;
+use kanjo_engine::machine::Machine;
+use kanjo_engine::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX, SubmitError};
+use kanjo_engine::report::{self, TrialBalance};
+use kanjo_engine::store::{self, EntryKind, StoreTarget};
+use kanjo_engine::workload::RiderRecord;
+
+use crate::checks::CheckReport;
+use crate::target::{Answer, Target};
+
+/// How long a submission waits in total for room in a full queue before the run fails.
+const QUEUE_FULL_WAIT_MS_MAX: u64 = 30_000;
+const LOG_PAGE_RECORDS: usize = 64;
+
+pub struct InProcess {
+    engine: Engine,
+    store: StoreTarget,
+}
+
+impl InProcess {
+    pub fn start(store: StoreTarget, programme: &Path) -> Result<InProcess> {
+        if let StoreTarget::Postgres { url } = &store {
+            let config: tokio_postgres::Config = url.parse().context("parsing --database-url")?;
+            crate::baseline::check_loopback(&config)?;
+            store::migrate(&store).context("migrating the kanjo PostgreSQL schema")?;
+        }
+        let engine = Engine::start(EngineConfig::new(store.clone(), programme))
+            .with_context(|| format!("starting kanjo with {}", programme.display()))?;
+        Ok(InProcess { engine, store })
+    }
+
+    pub fn register_riders(&self, records: &[RiderRecord]) -> Result<()> {
+        for chunk in records.chunks(SUBMISSION_EVENTS_MAX) {
+            let mut items = Vec::with_capacity(chunk.len());
+            for record in chunk {
+                let value = serde_json::to_value(record).context("a rider record is JSON")?;
+                let item = kanjo_engine::riders::check_rider_value(&value)
+                    .map_err(|(rider, message)| anyhow!("rider {rider:?} refused: {message}"))?;
+                items.push(item);
+            }
+            let results = self
+                .engine
+                .submit_riders(items)?
+                .blocking_recv()
+                .map_err(|_| anyhow!("the engine stopped while loading riders"))??;
+            if let Some(Err(message)) = results.into_iter().find(Result::is_err) {
+                bail!("a rider record was refused: {message}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks, then shuts the engine down. `redeems` are (event id, rider) of every redeem sent.
+    pub fn check_and_shutdown(
+        self,
+        accepted_ids: &[String],
+        redeems: Vec<(String, String)>,
+    ) -> Result<CheckReport> {
+        let mut report = CheckReport::default();
+        let balance: TrialBalance = self.engine.query_blocking(report::trial_balance)?;
+        report.trial_balance_holds = balance.balanced;
+        report.problems.extend(
+            balance
+                .problems
+                .iter()
+                .map(|problem| format!("kanjo: {problem}")),
+        );
+
+        let doubles = self.engine.query_blocking(move |machine: &Machine| {
+            let mut accepted_per_rider: HashMap<&str, u32> = HashMap::new();
+            for (id, rider) in &redeems {
+                if matches!(machine.outcome(id), Some(outcome) if matches!(outcome, Outcome::Redeem { .. })) {
+                    *accepted_per_rider.entry(rider.as_str()).or_default() += 1;
+                }
+            }
+            accepted_per_rider.values().filter(|&&count| count > 1).count()
+        })?;
+        report.no_double_redemption = doubles == 0;
+        if doubles > 0 {
+            report.problems.push(format!(
+                "kanjo: {doubles} riders redeemed the same entitlement twice"
+            ));
+        }
+        self.engine.shutdown();
+
+        let mut seen: HashMap<&str, u32> = accepted_ids.iter().map(|id| (id.as_str(), 0)).collect();
+        let mut log = store::open(&self.store).context("reopening the store to check it")?;
+        let mut from_seq = 1;
+        loop {
+            let records = log.read(from_seq, LOG_PAGE_RECORDS)?;
+            let Some(last) = records.last() else { break };
+            from_seq = last.seq + 1;
+            for record in &records {
+                for entry in record
+                    .entries
+                    .iter()
+                    .filter(|entry| entry.kind == EntryKind::Event)
+                {
+                    if let Some(count) = seen.get_mut(entry.id.as_str()) {
+                        *count += 1;
+                    }
+                }
+            }
+        }
+        let missing = seen.values().filter(|&&count| count == 0).count();
+        let repeated = seen.values().filter(|&&count| count > 1).count();
+        report.acknowledged_stored_once = missing == 0 && repeated == 0;
+        if !report.acknowledged_stored_once {
+            report.problems.push(format!(
+                "kanjo: of {} accepted events, {missing} are not in the log and {repeated} are in it more than once",
+                seen.len()
+            ));
+        }
+        Ok(report)
+    }
+}
+
+/// The load test's view of an engine answer.
+pub fn answer_of(id: String, outcome: &Outcome) -> Answer {
+    match outcome {
+        Outcome::Rejected(rejection) => Answer {
+            id,
+            accepted: false,
+            code: Some(rejection.code.to_owned()),
+        },
+        _ => Answer {
+            id,
+            accepted: true,
+            code: None,
+        },
+    }
+}
+
+impl Target for InProcess {
+    fn name(&self) -> String {
+        "kanjo (in-process)".to_owned()
+    }
+
+    fn store(&self) -> String {
+        match &self.store {
+            StoreTarget::Sqlite { .. } => "sqlite".to_owned(),
+            StoreTarget::Postgres { .. } => "postgresql".to_owned(),
+        }
+    }
+
+    fn submit(&self, _lane: usize, events: &[Event]) -> Result<Vec<Answer>> {
+        let mut answers = Vec::with_capacity(events.len());
+        for chunk in events.chunks(SUBMISSION_EVENTS_MAX) {
+            let mut waited_ms = 0;
+            let engine_answers = loop {
+                match self.engine.submit(chunk.to_vec()) {
+                    // Back-pressure: wait and retry; the wait counts in the batch's latency.
+                    Err(SubmitError::QueueFull { .. }) if waited_ms < QUEUE_FULL_WAIT_MS_MAX => {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        waited_ms += 1;
+                    }
+                    result => break result?,
+                }
+            };
+            answers.extend(
+                engine_answers
+                    .into_iter()
+                    .map(|answer| answer_of(answer.id, &answer.outcome)),
+            );
+        }
+        Ok(answers)
+    }
+}

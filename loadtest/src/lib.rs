@@ -1,0 +1,13 @@
+//! kanjo-load: peak-commuter and election-day load against kanjo and a naive PostgreSQL ledger,
+//! measured in the same run. See `run` for the flow and README.md for how to use it.
+
+pub mod baseline;
+pub mod checks;
+pub mod driver;
+pub mod fares;
+pub mod http;
+pub mod inproc;
+pub mod report;
+pub mod run;
+pub mod summary;
+pub mod target;

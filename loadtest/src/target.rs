@@ -1,0 +1,21 @@
+//! What the driver needs from a system under test: submit a batch, get one answer per event.
+
+use anyhow::Result;
+use kanjo_engine::event::Event;
+
+/// One event's answer, reduced to what the load test counts and checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub id: String,
+    pub accepted: bool,
+    /// The rejection code (`already_redeemed`, `insufficient_funds`, ...), if rejected.
+    pub code: Option<String>,
+}
+
+/// A system under test. `submit` blocks until the batch is durable and answered. Events of one
+/// `lane` are submitted in order by one thread at a time; lanes run in parallel.
+pub trait Target: Send + Sync {
+    fn name(&self) -> String;
+    fn store(&self) -> String;
+    fn submit(&self, lane: usize, events: &[Event]) -> Result<Vec<Answer>>;
+}

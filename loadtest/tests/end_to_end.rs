@@ -1,0 +1,83 @@
+//! A tiny election and a tiny commuter morning, in-process on the embedded store, end to end with
+//! every check; against the naive PostgreSQL baseline too when KANJO_TEST_PG_URL is set (as
+//! ops/scripts/test does).
+
+use std::path::PathBuf;
+
+use kanjo_loadtest::run::{
+    CommonArgs, CommuterArgs, ElectionArgs, StoreKind, TargetKind, run_commuter, run_election,
+};
+
+fn common(report_dir: PathBuf) -> CommonArgs {
+    let pg_url = std::env::var("KANJO_TEST_PG_URL").ok();
+    CommonArgs {
+        quick: true,
+        seed: 7,
+        rate: Some(20_000.0),
+        find_max: false,
+        start_rate: 20_000.0,
+        p99_bound_ms: 1_000.0,
+        max_events: Some(4_000),
+        duration_s: Some(0.5),
+        batch: 200,
+        lanes: 2,
+        target: TargetKind::Inproc,
+        url: None,
+        store: StoreKind::Sqlite,
+        data: None,
+        database_url: None,
+        programme: None,
+        no_baseline: pg_url.is_none(),
+        pg_url: pg_url.unwrap_or_default(),
+        baseline_connections: 4,
+        baseline_start_rate: 400.0,
+        json: true,
+        report_dir,
+        no_report: false,
+        keep: false,
+    }
+}
+
+fn report_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("kanjo-load-test-{name}-{}", std::process::id()))
+}
+
+#[test]
+fn a_tiny_election_rejects_every_retry_and_passes_every_check() {
+    let dir = report_dir("election");
+    let args = ElectionArgs {
+        common: common(dir.clone()),
+        voters: Some(3_000),
+        stations: 12,
+        day_rate: 20_000.0,
+    };
+    let summary = run_election(&args, "test".into()).expect("the run completes");
+    assert!(summary.correct, "{}", summary.to_text());
+    assert!(summary.kanjo_checks.no_double_redemption && summary.kanjo_checks.trial_balance_holds);
+    assert!(
+        summary.events > 500,
+        "the polling day was measured: {}",
+        summary.events
+    );
+    let report = summary.report.expect("a report was written");
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("latency")
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_tiny_commuter_morning_passes_every_check() {
+    let dir = report_dir("commuter");
+    let args = CommuterArgs {
+        common: common(dir.clone()),
+        scale: Some(1),
+    };
+    let summary = run_commuter(&args, "test".into()).expect("the run completes");
+    assert!(summary.correct, "{}", summary.to_text());
+    assert!(summary.events >= 2_000, "{}", summary.events);
+    assert!(summary.kanjo_events_per_sec > 0.0 && summary.p99_ms > 0.0);
+    let _ = std::fs::remove_dir_all(dir);
+}
