@@ -61,7 +61,7 @@ impl IdIndex {
     pub(crate) fn with_capacity(capacity: usize) -> IdIndex {
         let slots = slots_for(capacity);
         IdIndex {
-            slots: vec![EMPTY; slots],
+            slots: empty_slots(slots),
             bits: slots.trailing_zeros(),
             len: 0,
         }
@@ -182,7 +182,7 @@ impl IdIndex {
     fn rebuild(&mut self, slots: usize) {
         assert!(slots.is_power_of_two() && slots >= SLOTS_MIN);
         assert!(slots <= 1 << 32, "id index limited to 2^32 slots");
-        let old = std::mem::replace(&mut self.slots, vec![EMPTY; slots]);
+        let old = std::mem::replace(&mut self.slots, empty_slots(slots));
         self.bits = slots.trailing_zeros();
         let mask = self.mask();
         for entry in old.into_iter().filter(|&entry| entry != EMPTY) {
@@ -231,6 +231,14 @@ impl IdIndex {
             }
         }
     }
+}
+
+/// `slots` free slots, on huge pages where the OS agrees (see `memory`).
+fn empty_slots(slots: usize) -> Vec<u64> {
+    let mut vector = Vec::with_capacity(slots);
+    crate::memory::advise_huge_pages(&vector);
+    vector.resize(slots, EMPTY);
+    vector
 }
 
 /// Slots for `capacity` ids at a load factor of at most 1/2.

@@ -13,6 +13,7 @@ use crate::errors::{
 use crate::history::AccountFilter;
 use crate::id_index::{IdIndex, Probe, hash_id, prefetch_read};
 use crate::invariants::AssetTotals;
+use crate::memory::advise_huge_pages;
 use crate::transfer::{PendingStatus, Transfer, TransferFlags, TransferId};
 use crate::{
     ACCOUNTS_PER_BATCH_MAX, ASSET_CODE_LEN_MAX, ASSET_SCALE_MAX, ASSETS_PER_BATCH_MAX,
@@ -125,6 +126,8 @@ impl Ledger {
             resolved_upto: 0,
             asset_cache: (AssetId(0), 0),
         };
+        advise_huge_pages(&ledger.accounts);
+        advise_huge_pages(&ledger.transfers);
         prefault(&mut ledger.accounts);
         prefault(&mut ledger.transfers);
         ledger

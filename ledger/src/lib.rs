@@ -13,6 +13,7 @@ mod history;
 mod id_index;
 mod invariants;
 mod ledger;
+mod memory;
 mod transfer;
 pub mod workload;
 
