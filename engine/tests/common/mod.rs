@@ -98,16 +98,15 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+    /// `store_args` name the store: `["--data", DIR]` or `["--database-url", URL]`, plus any other flag.
+    pub fn start(store_args: &[&str]) -> Server {
         let programme = programme_path();
         let mut child = Command::new(kanjo_bin())
             .arg("serve")
-            .arg("--data")
-            .arg(data_dir)
+            .args(store_args)
             .arg("--programme")
             .arg(&programme)
             .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
