@@ -13,8 +13,11 @@ mod history;
 mod id_index;
 mod invariants;
 mod ledger;
+mod lookahead;
 mod memory;
+mod pending;
 mod transfer;
+mod transfers;
 pub mod workload;
 
 pub use account::{Account, AccountFlags, AccountId, OwnerKind};
