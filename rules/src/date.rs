@@ -64,6 +64,13 @@ impl LocalDate {
         }
     }
 
+    /// The date `days` later (earlier when negative); `None` out of jiff's range.
+    pub fn add_days(self, days: i32) -> Option<LocalDate> {
+        let date = jiff::civil::Date::new(self.year, self.month as i8, self.day as i8).ok()?;
+        let span = jiff::Span::new().try_days(i64::from(days)).ok()?;
+        date.checked_add(span).ok().map(LocalDate::from_jiff)
+    }
+
     /// The Japanese fiscal year (and school year) containing this date: it starts on 1 April,
     /// so 2027-03-31 is in FY2026 and 2027-04-01 in FY2027.
     #[inline]
@@ -158,6 +165,13 @@ mod tests {
     fn fiscal_year_turns_on_first_of_april() {
         assert_eq!(d("2027-03-31").fiscal_year(), 2026);
         assert_eq!(d("2027-04-01").fiscal_year(), 2027);
+    }
+
+    #[test]
+    fn add_days_crosses_months_and_leap_days() {
+        assert_eq!(d("2028-02-28").add_days(1), Some(d("2028-02-29")));
+        assert_eq!(d("2027-03-31").add_days(1), Some(d("2027-04-01")));
+        assert_eq!(d("2027-01-01").add_days(-1), Some(d("2026-12-31")));
     }
 
     #[test]

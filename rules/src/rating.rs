@@ -83,16 +83,20 @@ pub struct Rating {
     /// The discount rule applied, if any (also in `rules`).
     pub discount_rule: Option<RuleIx>,
     pub grants: Grants,
-    /// Daily caps whose day tally this ride adds to (every cap covering the operator).
-    pub caps_tallied: RuleSet,
-    /// `ride_reward` rules that counted this ride.
-    pub rides_counted: RuleSet,
+    /// Cap slots (bit = position among the caps) whose day tally this ride adds to: every
+    /// cap covering the operator. Read by `commit` only.
+    pub(crate) caps_tallied: u64,
+    /// `ride_reward` rules that counted this ride. Read by `commit` only.
+    pub(crate) rides_counted: RuleSet,
 }
+
+/// Caps whose tallies of a known rider's latest day live in `RatingState::latest_day`.
+const DENSE_CAP_SLOTS: usize = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct CapKey {
     rider: RiderKey,
-    rule: RuleIx,
+    slot: u16,
     day: LocalDate,
 }
 
@@ -102,11 +106,25 @@ struct CounterKey {
     rule: RuleIx,
 }
 
+/// A known rider's tallies for the first `DENSE_CAP_SLOTS` caps on their latest rated day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct DayTally {
+    day: Option<LocalDate>,
+    paid: [u64; DENSE_CAP_SLOTS],
+}
+
 /// What carries from one ride to the next: budget use, day tallies, ride counters.
+///
+/// Day tallies: for a known rider (by registry index) the first caps' tallies of their latest
+/// day sit in a dense array, one cache line away, because that is what nearly every ride
+/// reads and writes. Everything else (unknown riders, further caps, earlier days, tallies
+/// from before a rider was registered) is in `cap_paid`. A (rider, cap, day) tally is in
+/// exactly one of the two places.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RatingState {
     budget_used: Vec<u64>,
     budget_limit: Vec<u64>,
+    latest_day: Vec<DayTally>,
     cap_paid: HashMap<CapKey, u64>,
     ride_counts: HashMap<CounterKey, u64>,
 }
@@ -116,6 +134,7 @@ impl RatingState {
         RatingState {
             budget_used: vec![0; programme.budgets.len()],
             budget_limit: programme.budgets.iter().map(|b| b.limit).collect(),
+            latest_day: Vec::new(),
             cap_paid: HashMap::new(),
             ride_counts: HashMap::new(),
         }
@@ -140,12 +159,35 @@ impl RatingState {
         self.budget_limit[budget.index()] - self.budget_used[budget.index()]
     }
 
-    /// What a rider paid on `day` under a daily cap rule.
-    pub fn cap_paid(&self, rider: RiderKey, rule: RuleIx, day: LocalDate) -> u64 {
+    /// What the ride's rider already paid on the ride's local day under the `slot`-th cap.
+    #[inline]
+    fn paid_on_day(&self, ride: &Ride, rider: RiderKey, slot: u16) -> u64 {
+        if usize::from(slot) < DENSE_CAP_SLOTS
+            && let Some(tally) = ride.rider.and_then(|ix| self.latest_day.get(ix.index()))
+            && tally.day == Some(ride.day)
+        {
+            return tally.paid[usize::from(slot)];
+        }
         self.cap_paid
-            .get(&CapKey { rider, rule, day })
+            .get(&CapKey {
+                rider,
+                slot,
+                day: ride.day,
+            })
             .copied()
             .unwrap_or(0)
+    }
+
+    /// What a rider paid on the ride's local day under a daily cap rule; 0 for a rule that is
+    /// not a daily cap or a ride without rider.
+    pub fn paid_today(&self, programme: &Programme, ride: &Ride, rule: RuleIx) -> u64 {
+        let (Some(rider), Some(cap)) = (
+            ride.rider_key,
+            programme.caps.iter().find(|c| c.rule == rule),
+        ) else {
+            return 0;
+        };
+        self.paid_on_day(ride, rider, cap.slot)
     }
 
     /// Rides a `ride_reward` rule has counted for a rider.
@@ -160,11 +202,85 @@ impl RatingState {
     /// before `day` must not be rated afterwards.
     pub fn forget_days_before(&mut self, day: LocalDate) {
         self.cap_paid.retain(|key, _| key.day >= day);
+        for tally in &mut self.latest_day {
+            if tally.day.is_some_and(|d| d < day) {
+                *tally = DayTally::default();
+            }
+        }
     }
 
-    /// Number of (rider, cap, day) tallies held.
+    /// Number of (rider, cap, day) tallies held outside the dense latest-day array.
     pub fn cap_tally_count(&self) -> usize {
         self.cap_paid.len()
+    }
+
+    /// Adds `amount` to the tallies of `slots` (bit per cap slot) for the ride's rider and day.
+    fn add_paid(&mut self, ride: &Ride, rider: RiderKey, slots: u64, amount: u64) {
+        let dense_mask = (1u64 << DENSE_CAP_SLOTS) - 1;
+        let mut hashed = slots;
+        if slots & dense_mask != 0
+            && let Some(ix) = ride.rider
+        {
+            let ix = ix.index();
+            if self.latest_day.len() <= ix {
+                self.latest_day.resize(ix + 1, DayTally::default());
+            }
+            let tally = self.latest_day[ix];
+            if tally.day.is_none_or(|day| day < ride.day) {
+                // The rider's day moved on: the old day's tallies go to the map, and any
+                // tallies of the new day already there (rides before registration) come back.
+                let mut next = DayTally {
+                    day: Some(ride.day),
+                    paid: [0; DENSE_CAP_SLOTS],
+                };
+                for slot in 0..DENSE_CAP_SLOTS {
+                    let slot16 = slot as u16;
+                    if let Some(old_day) = tally.day
+                        && tally.paid[slot] > 0
+                    {
+                        *self
+                            .cap_paid
+                            .entry(CapKey {
+                                rider,
+                                slot: slot16,
+                                day: old_day,
+                            })
+                            .or_insert(0) += tally.paid[slot];
+                    }
+                    next.paid[slot] = self
+                        .cap_paid
+                        .remove(&CapKey {
+                            rider,
+                            slot: slot16,
+                            day: ride.day,
+                        })
+                        .unwrap_or(0);
+                }
+                self.latest_day[ix] = next;
+            }
+            let tally = &mut self.latest_day[ix];
+            if tally.day == Some(ride.day) {
+                for slot in 0..DENSE_CAP_SLOTS {
+                    if slots & (1 << slot) != 0 {
+                        tally.paid[slot] += amount;
+                    }
+                }
+                hashed &= !dense_mask;
+            }
+            // else: a ride dated before the rider's latest day; its tallies are in the map.
+        }
+        while hashed != 0 {
+            let slot = hashed.trailing_zeros() as u16;
+            hashed &= hashed - 1;
+            *self
+                .cap_paid
+                .entry(CapKey {
+                    rider,
+                    slot,
+                    day: ride.day,
+                })
+                .or_insert(0) += amount;
+        }
     }
 }
 
@@ -216,19 +332,19 @@ pub fn rate(
     // Daily caps cut what is left after the discount.
     let mut rider_pays = fare - discount;
     let mut cap_waived = 0u64;
-    let mut caps_tallied = RuleSet::EMPTY;
+    let mut caps_tallied = 0u64;
     if let Some(rider) = ride.rider_key {
         for cap in &p.caps {
             if cap.operators & operator_bit == 0 {
                 continue;
             }
-            caps_tallied.insert(cap.rule);
+            caps_tallied |= 1u64 << cap.slot;
             if rider_pays == 0 || !cap.eligible.holds(&facts) {
                 continue;
             }
             let allowed = cap
                 .amount
-                .saturating_sub(state.cap_paid(rider, cap.rule, ride.day));
+                .saturating_sub(state.paid_on_day(ride, rider, cap.slot));
             if rider_pays > allowed {
                 cap_waived += rider_pays - allowed;
                 rider_pays = allowed;
@@ -294,20 +410,11 @@ pub fn commit(state: &mut RatingState, ride: &Ride, rating: &Rating) {
         state.budget_used[ix] = used;
     }
     let Some(rider) = ride.rider_key else {
-        debug_assert!(rating.caps_tallied.is_empty() && rating.rides_counted.is_empty());
+        debug_assert!(rating.caps_tallied == 0 && rating.rides_counted.is_empty());
         return;
     };
-    if rating.rider_pays > 0 {
-        for rule in rating.caps_tallied.iter() {
-            *state
-                .cap_paid
-                .entry(CapKey {
-                    rider,
-                    rule,
-                    day: ride.day,
-                })
-                .or_insert(0) += rating.rider_pays;
-        }
+    if rating.rider_pays > 0 && rating.caps_tallied != 0 {
+        state.add_paid(ride, rider, rating.caps_tallied, rating.rider_pays);
     }
     for rule in rating.rides_counted.iter() {
         *state

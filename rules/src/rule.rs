@@ -96,6 +96,8 @@ pub(crate) struct DiscountRule {
 #[derive(Debug, Clone)]
 pub(crate) struct CapRule {
     pub rule: RuleIx,
+    /// Position among the programme's caps: the key of its day tallies.
+    pub slot: u16,
     pub operators: u64,
     pub eligible: Eligibility,
     pub amount: u64,

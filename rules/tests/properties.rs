@@ -274,3 +274,95 @@ proptest! {
         prop_assert_eq!(run(), run());
     }
 }
+
+/// Three caps (the third kept outside the dense per-rider array), rides in random day order,
+/// riders registered part-way: every ride pays exactly what a plain per (rider id, cap, day)
+/// model says.
+#[derive(Debug, Clone)]
+struct CapRide {
+    day: u8,
+    hour: u8,
+    operator: usize,
+    rider: usize,
+    register_before: bool,
+}
+
+fn cap_ride() -> impl Strategy<Value = CapRide> {
+    (
+        0u8..4,
+        6u8..23,
+        0usize..2,
+        0usize..8,
+        prop::bool::weighted(0.05),
+    )
+        .prop_map(|(day, hour, operator, rider, register_before)| CapRide {
+            day,
+            hour,
+            operator,
+            rider,
+            register_before,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn day_tallies_match_a_plain_model(
+        caps in [0u64..900, 0u64..900, 0u64..900],
+        fares in [1u64..400, 1u64..400],
+        rides in prop::collection::vec(cap_ride(), 1..120),
+    ) {
+        let text = format!(
+            "[town]\ncode = \"012050\"\n\n\
+             [[fare_tables]]\noperator = \"bus-0\"\nflat_fare = {}\n\n\
+             [[fare_tables]]\noperator = \"bus-1\"\nflat_fare = {}\n\n\
+             [[rules]]\nid = \"cap-all\"\nkind = \"daily_cap\"\namount = {}\n\n\
+             [[rules]]\nid = \"cap-bus-1\"\nkind = \"daily_cap\"\noperators = [\"bus-1\"]\namount = {}\n\n\
+             [[rules]]\nid = \"cap-bus-0\"\nkind = \"daily_cap\"\noperators = [\"bus-0\"]\namount = {}\n",
+            fares[0], fares[1], caps[0], caps[1], caps[2]
+        );
+        let p = compile(&text);
+        let covers = |cap: usize, operator: usize| match cap { 0 => true, 1 => operator == 1, _ => operator == 0 };
+        let mut riders = Riders::new();
+        // Riders 0..4 known from the start; 4..8 unknown until a ride registers them.
+        for i in 0..4 {
+            riders.upsert(RiderRecord {
+                rider: format!("r{i}"), birth_date: None, residence: None, license_returned_on: None,
+                disability: None, verified_at: None, valid_until: None,
+            }).expect("valid");
+        }
+        let mut state = RatingState::new(&p);
+        let mut model: HashMap<(usize, usize, u8), u64> = HashMap::new();
+        for ride in &rides {
+            if ride.register_before {
+                riders.upsert(RiderRecord {
+                    rider: format!("r{}", ride.rider), birth_date: None, residence: None,
+                    license_returned_on: None, disability: None, verified_at: None, valid_until: None,
+                }).expect("valid");
+            }
+            let f = RideFields {
+                at: format!("2027-01-{:02}T{:02}:00:00+09:00", 10 + ride.day, ride.hour),
+                operator: format!("bus-{}", ride.operator),
+                route: None, from: None, to: None,
+                rider: Some(format!("r{}", ride.rider)),
+            };
+            let resolved = p.resolve_ride(&riders, &f).expect("resolves");
+            let rating = rate(&p, &riders, &state, &resolved).expect("rates");
+            let mut expected = fares[ride.operator];
+            for (cap, amount) in caps.iter().enumerate() {
+                if covers(cap, ride.operator) {
+                    let paid = model.get(&(ride.rider, cap, ride.day)).copied().unwrap_or(0);
+                    expected = expected.min(amount.saturating_sub(paid));
+                }
+            }
+            prop_assert_eq!(rating.rider_pays, expected);
+            commit(&mut state, &resolved, &rating);
+            for cap in 0..3 {
+                if covers(cap, ride.operator) {
+                    *model.entry((ride.rider, cap, ride.day)).or_insert(0) += rating.rider_pays;
+                }
+            }
+        }
+    }
+}

@@ -430,8 +430,10 @@ fn compile_rule(
         }
         RuleKind::DailyCap => {
             let def: DailyCapDef = ctx.parse(&name, value)?;
+            let slot = u16::try_from(out.caps.len()).expect("bounded by MAX_RULES");
             out.caps.push(CapRule {
                 rule,
+                slot,
                 operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
                 eligible: eligibility(ctx, &name, &def.eligible)?,
                 amount: def.amount,
