@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use kanjo_ledger::{
-    Account, AccountField, AccountFlags, AccountId, Asset, AssetId, AssetKind, CreateAccountError,
-    CreateTransferError as E, Ledger, OwnerKind, PendingStatus, Transfer, TransferField,
-    TransferFlags,
+    Account, AccountField, AccountFilter, AccountFlags, AccountId, Asset, AssetId, AssetKind,
+    CreateAccountError, CreateTransferError as E, Ledger, OwnerKind, PendingStatus, Transfer,
+    TransferField, TransferFlags,
 };
 use proptest::prelude::*;
 
@@ -732,6 +732,27 @@ fn compare(ledger: &Ledger, model: &Model) -> Result<(), TestCaseError> {
             "status of {}",
             id
         );
+    }
+    // History: every transfer touching an account with HISTORY, oldest first.
+    for account in model.accounts.values() {
+        let got: Vec<u128> = ledger
+            .account_transfers(account.id, &AccountFilter::default())
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        let want: Vec<u128> = if account.flags.contains(AccountFlags::HISTORY) {
+            model
+                .transfers
+                .iter()
+                .filter(|(t, _)| {
+                    t.debit_account_id == account.id || t.credit_account_id == account.id
+                })
+                .map(|(t, _)| t.id)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        prop_assert_eq!(got, want, "history of {}", account.id);
     }
     for asset in ASSETS {
         let totals = ledger.totals(asset);
