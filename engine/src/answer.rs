@@ -14,16 +14,32 @@ pub enum Outcome {
     /// A tap-on or tap-off waiting for its other half.
     TapPending,
     /// This tap completed a ride with the tap named in `with`.
-    TapPaired { ride: RideOutcome, with: Box<str> },
+    TapPaired {
+        ride: RideOutcome,
+        with: Box<str>,
+    },
     /// A tap that another tap completed later; the ride is answered on that one.
-    TapCompletedBy { with: Box<str> },
+    TapCompletedBy {
+        with: Box<str>,
+    },
     /// A tap-on with no tap-off in time: charged as the longest ride from its stop.
-    TapExpired { ride: RideOutcome },
+    TapExpired {
+        ride: RideOutcome,
+    },
     /// A tap-off nobody tapped on for in time: nothing charged (the rider's tap-on, if any, was).
     TapUnmatched,
-    Topup { asset: AssetId, amount_minor: u64 },
-    Grant { asset: AssetId, amount_minor: u64 },
-    Redeem { asset: AssetId, amount_minor: u64 },
+    Topup {
+        asset: AssetId,
+        amount_minor: u64,
+    },
+    Grant {
+        asset: AssetId,
+        amount_minor: u64,
+    },
+    Redeem {
+        asset: AssetId,
+        amount_minor: u64,
+    },
     Rejected(Rejection),
 }
 
@@ -84,7 +100,9 @@ impl AnswerContext<'_> {
                 "error": { "code": rejection.code, "message": &*rejection.message },
             }),
             Outcome::Ride(ride) => self.ride_json(id, "ride", ride),
-            Outcome::TapPending => json!({"id": id, "status": "accepted", "type": "tap", "tap": "pending"}),
+            Outcome::TapPending => {
+                json!({"id": id, "status": "accepted", "type": "tap", "tap": "pending"})
+            }
             Outcome::TapPaired { ride, with } => {
                 let mut value = self.ride_json(id, "tap", ride);
                 value["tap"] = json!("paired");
@@ -99,7 +117,9 @@ impl AnswerContext<'_> {
                 value["tap"] = json!("expired_charged_max_fare");
                 value
             }
-            Outcome::TapUnmatched => json!({"id": id, "status": "accepted", "type": "tap", "tap": "unmatched"}),
+            Outcome::TapUnmatched => {
+                json!({"id": id, "status": "accepted", "type": "tap", "tap": "unmatched"})
+            }
             Outcome::Topup {
                 asset,
                 amount_minor,

@@ -47,18 +47,36 @@ pub fn router(state: ApiState) -> Router {
 }
 
 fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({"error": {"code": code, "message": message.into()}}))).into_response()
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message.into()}})),
+    )
+        .into_response()
 }
 
 fn submit_error_response(error: SubmitError) -> Response {
     match error {
         SubmitError::QueueFull { .. } => {
-            let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, "queue_full", error.to_string());
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            let mut response = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                "queue_full",
+                error.to_string(),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             response
         }
-        SubmitError::TooLarge(_) => error_response(StatusCode::PAYLOAD_TOO_LARGE, "too_large", error.to_string()),
-        SubmitError::Stopped(_) => error_response(StatusCode::SERVICE_UNAVAILABLE, "stopped", error.to_string()),
+        SubmitError::TooLarge(_) => error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            error.to_string(),
+        ),
+        SubmitError::Stopped(_) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopped",
+            error.to_string(),
+        ),
     }
 }
 
@@ -69,7 +87,9 @@ async fn post_events(State(state): State<Arc<ApiState>>, body: Bytes) -> Respons
     };
     let items = match parse_batch(text) {
         Ok(items) => items,
-        Err(error) => return error_response(StatusCode::BAD_REQUEST, "bad_body", error.to_string()),
+        Err(error) => {
+            return error_response(StatusCode::BAD_REQUEST, "bad_body", error.to_string());
+        }
     };
     if items.len() > SUBMISSION_EVENTS_MAX {
         return submit_error_response(SubmitError::TooLarge(items.len()));
@@ -100,7 +120,9 @@ async fn post_events(State(state): State<Arc<ApiState>>, body: Bytes) -> Respons
         match receiver.await {
             Ok(Ok(answers)) => answers,
             Ok(Err(error)) => return submit_error_response(error),
-            Err(_) => return submit_error_response(SubmitError::Stopped("the pipeline ended".into())),
+            Err(_) => {
+                return submit_error_response(SubmitError::Stopped("the pipeline ended".into()));
+            }
         }
     };
     let context = state.engine.answer_context();
@@ -117,13 +139,22 @@ async fn post_events(State(state): State<Arc<ApiState>>, body: Bytes) -> Respons
 
 async fn get_event(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Response {
     let lookup = id.clone();
-    let receiver = match state.engine.query(move |machine: &Machine| machine.outcome(&lookup).cloned()) {
+    let receiver = match state
+        .engine
+        .query(move |machine: &Machine| machine.outcome(&lookup).cloned())
+    {
         Ok(receiver) => receiver,
         Err(error) => return submit_error_response(error),
     };
     match receiver.await {
-        Ok(Some(outcome)) => axum::Json(state.engine.answer_context().to_json(&id, &outcome)).into_response(),
-        Ok(None) => error_response(StatusCode::NOT_FOUND, "not_found", format!("no event {id:?}")),
+        Ok(Some(outcome)) => {
+            axum::Json(state.engine.answer_context().to_json(&id, &outcome)).into_response()
+        }
+        Ok(None) => error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no event {id:?}"),
+        ),
         Err(_) => submit_error_response(SubmitError::Stopped("the pipeline ended".into())),
     }
 }
@@ -170,15 +201,26 @@ pub fn account_json(machine: &Machine, id: AccountId) -> Option<Value> {
 
 async fn get_account(State(state): State<Arc<ApiState>>, Path(text): Path<String>) -> Response {
     let Some(id) = account_id_from_text(&text) else {
-        return error_response(StatusCode::BAD_REQUEST, "bad_account", format!("{text:?} is neither an account name nor a 32-hex-digit id"));
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "bad_account",
+            format!("{text:?} is neither an account name nor a 32-hex-digit id"),
+        );
     };
-    let receiver = match state.engine.query(move |machine: &Machine| account_json(machine, id)) {
+    let receiver = match state
+        .engine
+        .query(move |machine: &Machine| account_json(machine, id))
+    {
         Ok(receiver) => receiver,
         Err(error) => return submit_error_response(error),
     };
     match receiver.await {
         Ok(Some(value)) => axum::Json(value).into_response(),
-        Ok(None) => error_response(StatusCode::NOT_FOUND, "not_found", format!("no account {text:?}")),
+        Ok(None) => error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no account {text:?}"),
+        ),
         Err(_) => submit_error_response(SubmitError::Stopped("the pipeline ended".into())),
     }
 }
@@ -198,7 +240,11 @@ async fn get_account_transfers(
     Query(query): Query<HistoryQuery>,
 ) -> Response {
     let Some(id) = account_id_from_text(&text) else {
-        return error_response(StatusCode::BAD_REQUEST, "bad_account", format!("{text:?} is neither an account name nor a 32-hex-digit id"));
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "bad_account",
+            format!("{text:?} is neither an account name nor a 32-hex-digit id"),
+        );
     };
     let limit = query.limit.unwrap_or(100).clamp(1, HISTORY_PAGE_MAX);
     let filter = AccountFilter {
@@ -241,7 +287,11 @@ async fn get_account_transfers(
     };
     match receiver.await {
         Ok(Some(value)) => axum::Json(value).into_response(),
-        Ok(None) => error_response(StatusCode::NOT_FOUND, "not_found", format!("no account {text:?}")),
+        Ok(None) => error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no account {text:?}"),
+        ),
         Err(_) => submit_error_response(SubmitError::Stopped("the pipeline ended".into())),
     }
 }
@@ -277,7 +327,9 @@ async fn post_riders(State(state): State<Arc<ApiState>>, body: Bytes) -> Respons
         match receiver.await {
             Ok(Ok(results)) => results,
             Ok(Err(error)) => return submit_error_response(error),
-            Err(_) => return submit_error_response(SubmitError::Stopped("the pipeline ended".into())),
+            Err(_) => {
+                return submit_error_response(SubmitError::Stopped("the pipeline ended".into()));
+            }
         }
     };
     let answers: Vec<Value> = slots
@@ -299,10 +351,17 @@ async fn get_metrics(State(state): State<Arc<ApiState>>) -> Response {
             metrics::gauge!("kanjo_queued_events").set(state.engine.queued_events() as f64);
             metrics::gauge!("kanjo_committed_seq").set(state.engine.committed_seq() as f64);
             let mut headers = HeaderMap::new();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
             (headers, handle.render()).into_response()
         }
-        None => error_response(StatusCode::NOT_FOUND, "no_metrics", "metrics are not installed in this process"),
+        None => error_response(
+            StatusCode::NOT_FOUND,
+            "no_metrics",
+            "metrics are not installed in this process",
+        ),
     }
 }
 
@@ -318,12 +377,19 @@ async fn get_health(State(state): State<Arc<ApiState>>) -> Response {
         "committed_events": state.engine.committed_events(),
         "queued_events": state.engine.queued_events(),
     });
-    let code = if status { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if status {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, axum::Json(body)).into_response()
 }
 
 async fn get_openapi() -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     (headers, OPENAPI).into_response()
 }

@@ -119,7 +119,10 @@ impl AccountName<'_> {
                 part(operator);
             }
             AccountName::IcClearing => part("ic-clearing"),
-            AccountName::Budget { budget, fiscal_year } => {
+            AccountName::Budget {
+                budget,
+                fiscal_year,
+            } => {
                 part("budget");
                 part(budget);
                 part(&fiscal_year.to_string());
@@ -196,7 +199,10 @@ impl<'a> AccountName<'a> {
             return None;
         }
         Some(match (kind, last) {
-            ("rider", asset) => AccountName::Rider { rider: middle, asset },
+            ("rider", asset) => AccountName::Rider {
+                rider: middle,
+                asset,
+            },
             ("operator", "fares") => AccountName::OperatorFares { operator: middle },
             ("operator", "subsidy") => AccountName::OperatorSubsidy { operator: middle },
             ("operator", "cash") => AccountName::OperatorCash { operator: middle },
@@ -205,8 +211,14 @@ impl<'a> AccountName<'a> {
                 fiscal_year: year.strip_prefix("FY")?.parse().ok()?,
             },
             ("town", "treasury") => AccountName::Treasury { town: middle },
-            ("bank", asset) => AccountName::Bank { source: middle, asset },
-            ("place", asset) => AccountName::Place { place: middle, asset },
+            ("bank", asset) => AccountName::Bank {
+                source: middle,
+                asset,
+            },
+            ("place", asset) => AccountName::Place {
+                place: middle,
+                asset,
+            },
             _ => return None,
         })
     }
@@ -334,7 +346,9 @@ impl AssetBook {
                 return Err(invalid(format!("asset {:?} is declared twice", spec.code)));
             }
             if spec.code == YEN && (spec.kind != AssetKindName::Yen || spec.scale != 0) {
-                return Err(invalid("JPY must be of kind \"yen\" with scale 0".to_owned()));
+                return Err(invalid(
+                    "JPY must be of kind \"yen\" with scale 0".to_owned(),
+                ));
             }
             if spec.one_per_person && spec.kind != AssetKindName::Entitlement {
                 return Err(invalid(format!(
@@ -355,7 +369,10 @@ impl AssetBook {
             }
         }
         if specs.len() > ASSETS_MAX {
-            return Err(invalid(format!("{} assets, more than {ASSETS_MAX}", specs.len())));
+            return Err(invalid(format!(
+                "{} assets, more than {ASSETS_MAX}",
+                specs.len()
+            )));
         }
         Ok(AssetBook { specs })
     }
@@ -368,7 +385,10 @@ impl AssetBook {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (AssetId, &AssetSpec)> {
-        self.specs.iter().enumerate().map(|(index, spec)| (asset_id(index), spec))
+        self.specs
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| (asset_id(index), spec))
     }
 
     pub fn yen(&self) -> AssetId {
@@ -386,8 +406,14 @@ mod tests {
 
     #[test]
     fn names_with_separators_do_not_collide() {
-        let a = AccountName::Rider { rider: "a:b", asset: "c" };
-        let b = AccountName::Rider { rider: "a", asset: "b:c" };
+        let a = AccountName::Rider {
+            rider: "a:b",
+            asset: "c",
+        };
+        let b = AccountName::Rider {
+            rider: "a",
+            asset: "b:c",
+        };
         assert_eq!(a.to_string(), b.to_string(), "the display names look alike");
         assert_ne!(a.id(), b.id(), "but the ids differ");
     }
@@ -395,16 +421,34 @@ mod tests {
     #[test]
     fn every_display_name_parses_back_to_its_account() {
         let names = [
-            AccountName::Rider { rider: "r:1", asset: "JPY" },
-            AccountName::OperatorFares { operator: "donan-bus" },
-            AccountName::OperatorSubsidy { operator: "donan-bus" },
-            AccountName::OperatorCash { operator: "donan-bus" },
+            AccountName::Rider {
+                rider: "r:1",
+                asset: "JPY",
+            },
+            AccountName::OperatorFares {
+                operator: "donan-bus",
+            },
+            AccountName::OperatorSubsidy {
+                operator: "donan-bus",
+            },
+            AccountName::OperatorCash {
+                operator: "donan-bus",
+            },
             AccountName::IcClearing,
-            AccountName::Budget { budget: "transit-subsidy", fiscal_year: 2026 },
+            AccountName::Budget {
+                budget: "transit-subsidy",
+                fiscal_year: 2026,
+            },
             AccountName::Treasury { town: "012050" },
-            AccountName::Bank { source: "default", asset: "SUZU" },
+            AccountName::Bank {
+                source: "default",
+                asset: "SUZU",
+            },
             AccountName::Issuer { asset: "muro-pt" },
-            AccountName::Place { place: "station-12", asset: "ballot-2026" },
+            AccountName::Place {
+                place: "station-12",
+                asset: "ballot-2026",
+            },
         ];
         for name in names {
             let text = name.to_string();
@@ -416,14 +460,25 @@ mod tests {
     #[test]
     fn wallets_and_budgets_cannot_go_negative() {
         for name in [
-            AccountName::Rider { rider: "r", asset: YEN },
-            AccountName::Budget { budget: "b", fiscal_year: 2026 },
+            AccountName::Rider {
+                rider: "r",
+                asset: YEN,
+            },
+            AccountName::Budget {
+                budget: "b",
+                fiscal_year: 2026,
+            },
         ] {
-            assert!(name.flags().contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS));
+            assert!(
+                name.flags()
+                    .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
+            );
         }
-        assert!(!AccountName::Issuer { asset: "pt" }
-            .flags()
-            .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS));
+        assert!(
+            !AccountName::Issuer { asset: "pt" }
+                .flags()
+                .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
+        );
     }
 
     #[test]

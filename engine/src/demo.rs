@@ -52,10 +52,14 @@ fn default_programme() -> PathBuf {
 pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let programme = args.programme.clone().unwrap_or_else(default_programme);
     if args.data.exists() {
-        std::fs::remove_dir_all(&args.data).with_context(|| format!("emptying {}", args.data.display()))?;
+        std::fs::remove_dir_all(&args.data)
+            .with_context(|| format!("emptying {}", args.data.display()))?;
     }
     let started = Instant::now();
-    println!("kanjo demo: a weekday morning in 室蘭市 (Muroran), store {}", args.data.display());
+    println!(
+        "kanjo demo: a weekday morning in 室蘭市 (Muroran), store {}",
+        args.data.display()
+    );
     let engine = Engine::start(EngineConfig::new(
         StoreTarget::Sqlite {
             data_dir: args.data.clone(),
@@ -85,9 +89,15 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     for chunk in riders.chunks(SUBMISSION_EVENTS_MAX) {
         let records = chunk
             .iter()
-            .map(|value| check_rider_value(value).map_err(|(rider, message)| anyhow::anyhow!("rider {rider:?}: {message}")))
+            .map(|value| {
+                check_rider_value(value)
+                    .map_err(|(rider, message)| anyhow::anyhow!("rider {rider:?}: {message}"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let results = engine.submit_riders(records)?.blocking_recv().context("the pipeline ended")??;
+        let results = engine
+            .submit_riders(records)?
+            .blocking_recv()
+            .context("the pipeline ended")??;
         if let Some(error) = results.iter().find_map(|result| result.as_ref().err()) {
             bail!("a demo rider was refused: {error}");
         }
@@ -112,7 +122,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let bar = progress(0, "health-point grants");
     submit_stream(&engine, health_points, &bar, &mut tally)?;
     bar.finish();
-    let bar = progress(election.totals().events(), "election: ballots and check-ins");
+    let bar = progress(
+        election.totals().events(),
+        "election: ballots and check-ins",
+    );
     submit_stream(&engine, election.events(), &bar, &mut tally)?;
     bar.finish();
 
@@ -131,21 +144,36 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     );
 
     let (days, balance, taps_waiting) = engine.query_blocking(|machine: &Machine| {
-        (machine.operator_days(), report::trial_balance(machine), machine.pending_taps())
+        (
+            machine.operator_days(),
+            report::trial_balance(machine),
+            machine.pending_taps(),
+        )
     })?;
-    println!("\nOperator report (per operator and day; yen)\n{}", report::operators_to_text(&days));
+    println!(
+        "\nOperator report (per operator and day; yen)\n{}",
+        report::operators_to_text(&days)
+    );
     println!("taps still waiting for their other half: {taps_waiting}");
     println!("\nTrial balance\n{}", balance.to_text());
     engine.shutdown();
     if !balance.balanced {
         bail!("the trial balance does not hold");
     }
-    println!("The store is in {}: try `kanjo report operators --data {}`.", args.data.display(), args.data.display());
+    println!(
+        "The store is in {}: try `kanjo report operators --data {}`.",
+        args.data.display(),
+        args.data.display()
+    );
     Ok(())
 }
 
 fn progress(total: u64, what: &'static str) -> ProgressBar {
-    let bar = if total == 0 { ProgressBar::new_spinner() } else { ProgressBar::new(total) };
+    let bar = if total == 0 {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::new(total)
+    };
     let style = if total == 0 {
         ProgressStyle::with_template("  {spinner} {msg}: {pos} events ({per_sec})")
     } else {
@@ -167,7 +195,12 @@ struct Tally {
     already_redeemed: u64,
 }
 
-fn submit_stream(engine: &Engine, events: impl Iterator<Item = Event>, bar: &ProgressBar, tally: &mut Tally) -> anyhow::Result<()> {
+fn submit_stream(
+    engine: &Engine,
+    events: impl Iterator<Item = Event>,
+    bar: &ProgressBar,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
     let mut batch = Vec::with_capacity(SUBMISSION_EVENTS_MAX);
     let mut events = events.peekable();
     while events.peek().is_some() {
@@ -194,11 +227,17 @@ fn submit_stream(engine: &Engine, events: impl Iterator<Item = Event>, bar: &Pro
 
 fn election_walkthrough(engine: &Engine, election: &Election) -> anyhow::Result<()> {
     let voter = (0..election.config().voters)
-        .find(|voter| matches!(election.fate(*voter), crate::workload::election::Fate::Abstains))
+        .find(|voter| {
+            matches!(
+                election.fate(*voter),
+                crate::workload::election::Fate::Abstains
+            )
+        })
         .context("the demo election has nobody voting on the day")?;
     let rider = election.voter_id(voter);
     let home = Election::station_name(election.home_station(voter));
-    let elsewhere = Election::station_name((election.home_station(voter) + 1) % election.config().stations);
+    let elsewhere =
+        Election::station_name((election.home_station(voter) + 1) % election.config().stations);
     let at = jiff::tz::offset(9)
         .to_timestamp(date(2026, 12, 13).at(19, 55, 0, 0))
         .context("a fixed local time")?;
@@ -215,12 +254,21 @@ fn election_walkthrough(engine: &Engine, election: &Election) -> anyhow::Result<
     ];
     let answers = engine.submit(events)?;
     let context = engine.answer_context();
-    println!("\nElection check-in of voter {rider} (who had not voted yet; the ballot was granted this morning):");
-    for (what, answer) in ["check-in at home station", "the same check-in again", "a second check-in elsewhere"]
-        .iter()
-        .zip(&answers)
+    println!(
+        "\nElection check-in of voter {rider} (who had not voted yet; the ballot was granted this morning):"
+    );
+    for (what, answer) in [
+        "check-in at home station",
+        "the same check-in again",
+        "a second check-in elsewhere",
+    ]
+    .iter()
+    .zip(&answers)
     {
-        println!("  {what:<30} → {}", context.to_json(&answer.id, &answer.outcome));
+        println!(
+            "  {what:<30} → {}",
+            context.to_json(&answer.id, &answer.outcome)
+        );
     }
     Ok(())
 }

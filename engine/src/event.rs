@@ -122,7 +122,12 @@ impl EventError {
 struct WireEvent<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     id: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        rename = "type",
+        skip_serializing_if = "Option::is_none"
+    )]
     kind: Option<Cow<'a, str>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     at: Option<Cow<'a, str>>,
@@ -160,25 +165,33 @@ impl Event {
         if json.len() > EVENT_LINE_BYTES_MAX {
             return Err(EventError::new(
                 None,
-                format!("event is {} bytes, more than the {EVENT_LINE_BYTES_MAX} allowed", json.len()),
+                format!(
+                    "event is {} bytes, more than the {EVENT_LINE_BYTES_MAX} allowed",
+                    json.len()
+                ),
             ));
         }
-        let wire: WireEvent = serde_json::from_str(json)
-            .map_err(|error| EventError::new(id_of_unparsed(json).as_deref(), format!("not an event: {error}")))?;
+        let wire: WireEvent = serde_json::from_str(json).map_err(|error| {
+            EventError::new(
+                id_of_unparsed(json).as_deref(),
+                format!("not an event: {error}"),
+            )
+        })?;
         Event::from_wire(wire)
     }
 
     /// Parses an already-decoded JSON value (a member of a JSON array body).
     pub fn from_value(value: &serde_json::Value) -> Result<Event, EventError> {
         let id = value.get("id").and_then(|id| id.as_str());
-        let wire = WireEvent::deserialize(value).map_err(|error| EventError::new(id, format!("not an event: {error}")))?;
+        let wire = WireEvent::deserialize(value)
+            .map_err(|error| EventError::new(id, format!("not an event: {error}")))?;
         Event::from_wire(wire)
     }
 
     fn from_wire(wire: WireEvent) -> Result<Event, EventError> {
         let id = match wire.id.as_deref() {
             Some(id) if !id.is_empty() && id.len() <= EVENT_ID_BYTES_MAX => id.to_owned(),
-            Some(id) if id.is_empty() => return Err(EventError::new(None, "`id` is empty")),
+            Some("") => return Err(EventError::new(None, "`id` is empty")),
             Some(_) => {
                 return Err(EventError::new(
                     None,
@@ -191,20 +204,33 @@ impl Event {
         let Some(kind) = wire.kind.as_deref() else {
             return Err(fail("`type` is missing".into()));
         };
-        let at_text = wire.at.as_deref().ok_or_else(|| fail("`at` is missing".into()))?;
-        let at: Timestamp = at_text
-            .parse()
-            .map_err(|error| fail(format!("`at` is not an RFC 3339 time with an offset: {at_text:?}: {error}")))?;
+        let at_text = wire
+            .at
+            .as_deref()
+            .ok_or_else(|| fail("`at` is missing".into()))?;
+        let at: Timestamp = at_text.parse().map_err(|error| {
+            fail(format!(
+                "`at` is not an RFC 3339 time with an offset: {at_text:?}: {error}"
+            ))
+        })?;
 
-        let required = |field: &'static str, value: &Option<Cow<str>>| -> Result<String, EventError> {
-            match value.as_deref() {
-                Some(text) => reference(&id, field, text),
-                None => Err(EventError::new(Some(&id), format!("a {kind} event needs `{field}`"))),
-            }
-        };
-        let optional = |field: &'static str, value: &Option<Cow<str>>| -> Result<Option<String>, EventError> {
-            value.as_deref().map(|text| reference(&id, field, text)).transpose()
-        };
+        let required =
+            |field: &'static str, value: &Option<Cow<str>>| -> Result<String, EventError> {
+                match value.as_deref() {
+                    Some(text) => reference(&id, field, text),
+                    None => Err(EventError::new(
+                        Some(&id),
+                        format!("a {kind} event needs `{field}`"),
+                    )),
+                }
+            };
+        let optional =
+            |field: &'static str, value: &Option<Cow<str>>| -> Result<Option<String>, EventError> {
+                value
+                    .as_deref()
+                    .map(|text| reference(&id, field, text))
+                    .transpose()
+            };
         let media = match wire.media.as_deref() {
             None | Some("cash") => Media::Cash,
             Some("wallet") => Media::Wallet,
@@ -237,7 +263,9 @@ impl Event {
                     Some("on") => TapDirection::On,
                     Some("off") => TapDirection::Off,
                     Some(other) => {
-                        return Err(fail(format!("`direction` must be \"on\" or \"off\", not {other:?}")));
+                        return Err(fail(format!(
+                            "`direction` must be \"on\" or \"off\", not {other:?}"
+                        )));
                     }
                     None => return Err(fail("a tap event needs `direction`".into())),
                 },
@@ -380,8 +408,12 @@ fn id_of_unparsed(json: &str) -> Option<String> {
 pub fn parse_batch(body: &str) -> Result<Vec<Result<Event, EventError>>, EventError> {
     let trimmed = body.trim_start();
     if trimmed.starts_with('[') {
-        let values: Vec<serde_json::Value> = serde_json::from_str(trimmed)
-            .map_err(|error| EventError::new(None, format!("the body is not a JSON array of events: {error}")))?;
+        let values: Vec<serde_json::Value> = serde_json::from_str(trimmed).map_err(|error| {
+            EventError::new(
+                None,
+                format!("the body is not a JSON array of events: {error}"),
+            )
+        })?;
         return Ok(values.iter().map(Event::from_value).collect());
     }
     Ok(body
@@ -401,7 +433,9 @@ mod tests {
             r#"{"id":"e-1","type":"ride","at":"2026-11-26T07:45:00+09:00","operator":"donan-bus","route":"100100","from":"0122_A","to":"0179_A","rider":"r-001"}"#,
         )
         .unwrap();
-        let EventKind::Ride(ride) = &event.kind else { panic!("not a ride") };
+        let EventKind::Ride(ride) = &event.kind else {
+            panic!("not a ride")
+        };
         assert_eq!(ride.media, Media::Cash);
         assert_eq!(event.at.to_string(), "2026-11-25T22:45:00Z");
     }
@@ -421,7 +455,9 @@ mod tests {
 
     #[test]
     fn an_unknown_type_names_the_id_and_the_type() {
-        let error = Event::parse(r#"{"id":"e-16","type":"teleport","at":"2026-11-25T13:08:00+09:00"}"#).unwrap_err();
+        let error =
+            Event::parse(r#"{"id":"e-16","type":"teleport","at":"2026-11-25T13:08:00+09:00"}"#)
+                .unwrap_err();
         assert_eq!(error.id.as_deref(), Some("e-16"));
         assert!(error.message.contains("teleport"), "{}", error.message);
     }

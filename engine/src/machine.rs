@@ -12,14 +12,16 @@ use kanjo_ledger::{
     Account, AccountId, Asset, AssetId, AssetKind, CreateTransferError, Ledger, Transfer,
     TransferFlags,
 };
-use kanjo_rules::{LocalDate, OperatorIx, Programme, RateError, RatingState, RiderKey, RiderRecord, Riders};
+use kanjo_rules::{
+    LocalDate, OperatorIx, Programme, RateError, RatingState, RiderKey, RiderRecord, Riders,
+};
 use thiserror::Error;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 
 use crate::answer::{GrantOutcome, Outcome, Rejection, RideOutcome};
-use crate::report::OperatorDay;
 use crate::chart::{AccountName, AssetBook, DEFAULT_BANK, Reason};
 use crate::event::{Event, EventKind, Media, Redeem, Ride, Tap, TapDirection};
+use crate::report::OperatorDay;
 use crate::taps::{NewTap, PendingTap, TapBook};
 
 /// Transfers one event can post: fare, subsidy and a grant per rule at most.
@@ -131,10 +133,9 @@ impl Machine {
         let rule_assets = programme
             .assets()
             .map(|(_, code)| {
-                assets
-                    .get(code)
-                    .map(|(id, _)| id)
-                    .ok_or_else(|| MachineError::Genesis(format!("asset {code} is not in the book")))
+                assets.get(code).map(|(id, _)| id).ok_or_else(|| {
+                    MachineError::Genesis(format!("asset {code} is not in the book"))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut machine = Machine {
@@ -176,7 +177,13 @@ impl Machine {
         }
         let yen = self.assets.yen();
         let programme = Arc::clone(&self.programme);
-        let treasury = self.open_account(&AccountName::Treasury { town: programme.town_code() }, yen, GENESIS_CLOCK_NS);
+        let treasury = self.open_account(
+            &AccountName::Treasury {
+                town: programme.town_code(),
+            },
+            yen,
+            GENESIS_CLOCK_NS,
+        );
         for (_, operator) in programme.operators() {
             for name in [
                 AccountName::OperatorFares { operator },
@@ -189,7 +196,11 @@ impl Machine {
         self.open_account(&AccountName::IcClearing, yen, GENESIS_CLOCK_NS);
         for (_, code) in programme.assets() {
             let (asset, _) = self.assets.get(code).expect("rule assets are in the book");
-            self.open_account(&AccountName::Issuer { asset: code }, asset, GENESIS_CLOCK_NS);
+            self.open_account(
+                &AccountName::Issuer { asset: code },
+                asset,
+                GENESIS_CLOCK_NS,
+            );
         }
         let mut funding = Vec::new();
         for budget in programme.budgets() {
@@ -231,7 +242,8 @@ impl Machine {
         let account = Account::new(id, asset, name.owner(), name.flags());
         let failures = self.ledger.create_accounts(&[account], clock_ns);
         assert!(failures.is_empty(), "opening {name}: {:?}", failures);
-        self.account_names.insert(id, name.to_string().into_boxed_str());
+        self.account_names
+            .insert(id, name.to_string().into_boxed_str());
         id
     }
 
@@ -269,7 +281,9 @@ impl Machine {
 
     /// The stored answer of an event id, if the machine has seen it.
     pub fn outcome(&self, id: &str) -> Option<&Outcome> {
-        self.events.get(&event_id_hash(id)).map(|record| &record.outcome)
+        self.events
+            .get(&event_id_hash(id))
+            .map(|record| &record.outcome)
     }
 
     /// The id of the event whose hash a transfer carries in `user_data_128`.
@@ -279,13 +293,20 @@ impl Machine {
 
     /// Starts a batch: time moves forward only.
     pub fn begin_batch(&mut self, clock_ns: u64) {
-        assert!(clock_ns > self.clock_ns, "batch clocks strictly increase: {clock_ns} after {}", self.clock_ns);
+        assert!(
+            clock_ns > self.clock_ns,
+            "batch clocks strictly increase: {clock_ns} after {}",
+            self.clock_ns
+        );
         self.clock_ns = clock_ns;
     }
 
     /// Adds or replaces a rider's attribute record.
     pub fn upsert_rider(&mut self, record: RiderRecord) -> Result<(), String> {
-        self.riders.upsert(record).map(|_| ()).map_err(|error| error.to_string())
+        self.riders
+            .upsert(record)
+            .map(|_| ())
+            .map_err(|error| error.to_string())
     }
 
     /// Applies one event and returns its answer. The same id with the same body returns the first
@@ -313,14 +334,19 @@ impl Machine {
                     prepared,
                     &topup.asset,
                     topup.amount_minor,
-                    Movement::Topup { source, rider: &topup.rider },
+                    Movement::Topup {
+                        source,
+                        rider: &topup.rider,
+                    },
                 )
             }
             EventKind::Grant(grant) => self.apply_movement(
                 prepared,
                 &grant.asset,
                 grant.amount_minor,
-                Movement::Grant { rider: &grant.rider },
+                Movement::Grant {
+                    rider: &grant.rider,
+                },
             ),
             EventKind::Redeem(redeem) => self.apply_redeem(prepared, redeem),
         };
@@ -481,7 +507,8 @@ impl Machine {
             .max_fare_from(operator, tap.route.as_deref().unwrap_or(""), &tap.stop)
             .map_err(|error| rate_rejection(&error))?;
         let fields = RideParts {
-            at: Timestamp::from_nanosecond(tap.at_ns).expect("tap times come from valid timestamps"),
+            at: Timestamp::from_nanosecond(tap.at_ns)
+                .expect("tap times come from valid timestamps"),
             operator: &tap.operator,
             route: tap.route.as_deref(),
             from: Some(&tap.stop),
@@ -515,7 +542,10 @@ impl Machine {
         };
         let rating = kanjo_rules::rate(&self.programme, &self.riders, &self.rating, &ride)
             .map_err(|error| rate_rejection(&error))?;
-        debug_assert_eq!(rating.fare, rating.rider_pays + rating.discount + rating.cap_waived);
+        debug_assert_eq!(
+            rating.fare,
+            rating.rider_pays + rating.discount + rating.cap_waived
+        );
 
         let yen = self.assets.yen();
         let operator = parts.operator;
@@ -525,9 +555,16 @@ impl Machine {
             let (payer, reason) = match parts.media {
                 Media::Wallet => {
                     let Some(rider) = parts.rider else {
-                        return Err(Rejection::new("bad_event", "a wallet payment needs a `rider`"));
+                        return Err(Rejection::new(
+                            "bad_event",
+                            "a wallet payment needs a `rider`",
+                        ));
                     };
-                    let wallet = AccountName::Rider { rider, asset: crate::chart::YEN }.id();
+                    let wallet = AccountName::Rider {
+                        rider,
+                        asset: crate::chart::YEN,
+                    }
+                    .id();
                     if self.ledger.account(wallet).is_none() {
                         return Err(Rejection::new(
                             "insufficient_funds",
@@ -536,13 +573,25 @@ impl Machine {
                     }
                     (wallet, Reason::FareWallet)
                 }
-                Media::Cash => (AccountName::OperatorCash { operator }.id(), Reason::FareCash),
+                Media::Cash => (
+                    AccountName::OperatorCash { operator }.id(),
+                    Reason::FareCash,
+                ),
                 Media::Ic => (AccountName::IcClearing.id(), Reason::FareIc),
             };
-            self.legs.push(Transfer::new(0, payer, fares, rating.rider_pays, yen, reason as u16));
+            self.legs.push(Transfer::new(
+                0,
+                payer,
+                fares,
+                rating.rider_pays,
+                yen,
+                reason as u16,
+            ));
         }
         if rating.discount > 0 {
-            let budget = rating.funded_by.expect("a discount always names its budget");
+            let budget = rating
+                .funded_by
+                .expect("a discount always names its budget");
             self.legs.push(Transfer::new(
                 0,
                 self.budget_accounts[budget.index()],
@@ -559,8 +608,19 @@ impl Machine {
                 let asset = self.rule_assets[grant.asset.index()];
                 let code = programme.asset_code(grant.asset);
                 let issuer = AccountName::Issuer { asset: code }.id();
-                let holder = self.open_account(&AccountName::Rider { rider, asset: code }, asset, self.clock_ns);
-                self.legs.push(Transfer::new(0, issuer, holder, grant.amount, asset, Reason::RideGrant as u16));
+                let holder = self.open_account(
+                    &AccountName::Rider { rider, asset: code },
+                    asset,
+                    self.clock_ns,
+                );
+                self.legs.push(Transfer::new(
+                    0,
+                    issuer,
+                    holder,
+                    grant.amount,
+                    asset,
+                    Reason::RideGrant as u16,
+                ));
                 grants.push(GrantOutcome {
                     rule: grant.rule.index() as u16,
                     asset,
@@ -571,13 +631,26 @@ impl Machine {
         self.post_legs(id_hash).map_err(|(leg, error)| {
             let code = self.legs[leg].code;
             if error == CreateTransferError::ExceedsCredits && code == Reason::FareWallet as u16 {
-                let balance = self.ledger.account(self.legs[leg].debit_account_id).map_or(0, |wallet| wallet.available_debit());
+                let balance = self
+                    .ledger
+                    .account(self.legs[leg].debit_account_id)
+                    .map_or(0, |wallet| wallet.available_debit());
                 Rejection::new(
                     "insufficient_funds",
-                    format!("the wallet holds {balance} yen, the ride costs {} yen", rating.rider_pays),
+                    format!(
+                        "the wallet holds {balance} yen, the ride costs {} yen",
+                        rating.rider_pays
+                    ),
                 )
             } else {
-                Rejection::new("ledger_refused", format!("{} ({})", error.code(), Reason::from_code(code).map_or("?", Reason::name)))
+                Rejection::new(
+                    "ledger_refused",
+                    format!(
+                        "{} ({})",
+                        error.code(),
+                        Reason::from_code(code).map_or("?", Reason::name)
+                    ),
+                )
             }
         })?;
         kanjo_rules::commit(&mut self.rating, &ride, &rating);
@@ -595,7 +668,13 @@ impl Machine {
         Ok(outcome)
     }
 
-    fn add_to_operator_day(&mut self, operator: OperatorIx, day: LocalDate, ride: &RideOutcome, unfinished: bool) {
+    fn add_to_operator_day(
+        &mut self,
+        operator: OperatorIx,
+        day: LocalDate,
+        ride: &RideOutcome,
+        unfinished: bool,
+    ) {
         let totals = self.operator_days.entry((operator, day)).or_default();
         totals.rides += 1;
         totals.fares += ride.fare;
@@ -639,9 +718,18 @@ impl Machine {
             .collect()
     }
 
-    fn apply_movement(&mut self, prepared: &Prepared, asset_code: &str, amount_minor: u64, movement: Movement) -> Outcome {
+    fn apply_movement(
+        &mut self,
+        prepared: &Prepared,
+        asset_code: &str,
+        amount_minor: u64,
+        movement: Movement,
+    ) -> Outcome {
         let Some((asset, spec)) = self.assets.get(asset_code) else {
-            return Outcome::Rejected(Rejection::new("unknown_asset", format!("no asset {asset_code:?} in this programme")));
+            return Outcome::Rejected(Rejection::new(
+                "unknown_asset",
+                format!("no asset {asset_code:?} in this programme"),
+            ));
         };
         let kind = AssetKind::from(spec.kind);
         let one_per_person = spec.one_per_person;
@@ -651,11 +739,28 @@ impl Machine {
                 if !matches!(kind, AssetKind::Yen | AssetKind::Stablecoin) {
                     return Outcome::Rejected(Rejection::new(
                         "wrong_asset_kind",
-                        format!("{asset_code} is not money: points and entitlements are granted, not topped up"),
+                        format!(
+                            "{asset_code} is not money: points and entitlements are granted, not topped up"
+                        ),
                     ));
                 }
-                let bank = self.open_account(&AccountName::Bank { source, asset: asset_code }, asset, clock_ns);
-                (bank, AccountName::Rider { rider, asset: asset_code }, Reason::Topup, rider)
+                let bank = self.open_account(
+                    &AccountName::Bank {
+                        source,
+                        asset: asset_code,
+                    },
+                    asset,
+                    clock_ns,
+                );
+                (
+                    bank,
+                    AccountName::Rider {
+                        rider,
+                        asset: asset_code,
+                    },
+                    Reason::Topup,
+                    rider,
+                )
             }
             Movement::Grant { rider } => {
                 if !matches!(kind, AssetKind::Points | AssetKind::Entitlement) {
@@ -664,16 +769,32 @@ impl Machine {
                         format!("{asset_code} is money: it is topped up from a bank, not granted"),
                     ));
                 }
-                let issuer = self.open_account(&AccountName::Issuer { asset: asset_code }, asset, clock_ns);
-                (issuer, AccountName::Rider { rider, asset: asset_code }, Reason::Grant, rider)
+                let issuer =
+                    self.open_account(&AccountName::Issuer { asset: asset_code }, asset, clock_ns);
+                (
+                    issuer,
+                    AccountName::Rider {
+                        rider,
+                        asset: asset_code,
+                    },
+                    Reason::Grant,
+                    rider,
+                )
             }
         };
         let holder_id = credit.id();
         if one_per_person {
             if amount_minor != 1 {
-                return Outcome::Rejected(Rejection::new("one_per_person", format!("{asset_code} is granted one at a time")));
+                return Outcome::Rejected(Rejection::new(
+                    "one_per_person",
+                    format!("{asset_code} is granted one at a time"),
+                ));
             }
-            if self.ledger.account(holder_id).is_some_and(|holder| holder.credits_posted > 0) {
+            if self
+                .ledger
+                .account(holder_id)
+                .is_some_and(|holder| holder.credits_posted > 0)
+            {
                 return Outcome::Rejected(Rejection::new(
                     "already_granted",
                     format!("rider {rider} already holds or used their {asset_code}"),
@@ -682,11 +803,24 @@ impl Machine {
         }
         let holder = self.open_account(&credit, asset, clock_ns);
         self.legs.clear();
-        self.legs.push(Transfer::new(0, debit, holder, amount_minor, asset, reason as u16));
+        self.legs.push(Transfer::new(
+            0,
+            debit,
+            holder,
+            amount_minor,
+            asset,
+            reason as u16,
+        ));
         match self.post_legs(prepared.id_hash) {
             Ok(()) => match reason {
-                Reason::Topup => Outcome::Topup { asset, amount_minor },
-                _ => Outcome::Grant { asset, amount_minor },
+                Reason::Topup => Outcome::Topup {
+                    asset,
+                    amount_minor,
+                },
+                _ => Outcome::Grant {
+                    asset,
+                    amount_minor,
+                },
             },
             Err((_, error)) => Outcome::Rejected(Rejection::new("ledger_refused", error.code())),
         }
@@ -694,16 +828,26 @@ impl Machine {
 
     fn apply_redeem(&mut self, prepared: &Prepared, redeem: &Redeem) -> Outcome {
         let Some((asset, spec)) = self.assets.get(&redeem.asset) else {
-            return Outcome::Rejected(Rejection::new("unknown_asset", format!("no asset {:?} in this programme", redeem.asset)));
+            return Outcome::Rejected(Rejection::new(
+                "unknown_asset",
+                format!("no asset {:?} in this programme", redeem.asset),
+            ));
         };
-        if !matches!(AssetKind::from(spec.kind), AssetKind::Points | AssetKind::Entitlement) {
+        if !matches!(
+            AssetKind::from(spec.kind),
+            AssetKind::Points | AssetKind::Entitlement
+        ) {
             return Outcome::Rejected(Rejection::new(
                 "wrong_asset_kind",
                 format!("{} is money: pay with it, don't redeem it", redeem.asset),
             ));
         }
         let one_per_person = spec.one_per_person;
-        let holder = AccountName::Rider { rider: &redeem.rider, asset: &redeem.asset }.id();
+        let holder = AccountName::Rider {
+            rider: &redeem.rider,
+            asset: &redeem.asset,
+        }
+        .id();
         if let Some(used) = self.redemptions.get(&holder).filter(|_| one_per_person) {
             return Outcome::Rejected(Rejection::new(
                 "already_redeemed",
@@ -712,24 +856,43 @@ impl Machine {
                     redeem.rider,
                     redeem.asset,
                     used.place,
-                    self.programme.timezone().to_datetime(used.at).strftime("%Y-%m-%d %H:%M local time")
+                    self.programme
+                        .timezone()
+                        .to_datetime(used.at)
+                        .strftime("%Y-%m-%d %H:%M local time")
                 ),
             ));
         }
-        let available = self.ledger.account(holder).map_or(0, |account| account.available_debit());
+        let available = self
+            .ledger
+            .account(holder)
+            .map_or(0, |account| account.available_debit());
         if available < redeem.amount_minor {
             return Outcome::Rejected(Rejection::new(
                 "not_entitled",
-                format!("rider {} holds {available} {}, needs {}", redeem.rider, redeem.asset, redeem.amount_minor),
+                format!(
+                    "rider {} holds {available} {}, needs {}",
+                    redeem.rider, redeem.asset, redeem.amount_minor
+                ),
             ));
         }
         let place = self.open_account(
-            &AccountName::Place { place: &redeem.place, asset: &redeem.asset },
+            &AccountName::Place {
+                place: &redeem.place,
+                asset: &redeem.asset,
+            },
             asset,
             self.clock_ns,
         );
         self.legs.clear();
-        self.legs.push(Transfer::new(0, holder, place, redeem.amount_minor, asset, Reason::Redeem as u16));
+        self.legs.push(Transfer::new(
+            0,
+            holder,
+            place,
+            redeem.amount_minor,
+            asset,
+            Reason::Redeem as u16,
+        ));
         match self.post_legs(prepared.id_hash) {
             Ok(()) => {
                 if one_per_person {
@@ -741,7 +904,10 @@ impl Machine {
                         },
                     );
                 }
-                Outcome::Redeem { asset, amount_minor: redeem.amount_minor }
+                Outcome::Redeem {
+                    asset,
+                    amount_minor: redeem.amount_minor,
+                }
             }
             Err((_, error)) => Outcome::Rejected(Rejection::new("ledger_refused", error.code())),
         }
@@ -758,7 +924,7 @@ impl Machine {
             transfer.id = transfer_id(id_hash, leg as u8);
             transfer.user_data_128 = id_hash;
             if leg < last {
-                transfer.flags = transfer.flags | TransferFlags::LINKED;
+                transfer.flags |= TransferFlags::LINKED;
             }
         }
         let failures = self.ledger.create_transfers(&self.legs, self.clock_ns);

@@ -14,7 +14,11 @@ use kanjo_engine::report::{self, OperatorDay, TrialBalance};
 use kanjo_engine::store::{self, StoreTarget};
 
 #[derive(Parser)]
-#[command(name = "kanjo", version, about = "勘定: fares, benefits, points and entitlements on one double-entry ledger")]
+#[command(
+    name = "kanjo",
+    version,
+    about = "勘定: fares, benefits, points and entitlements on one double-entry ledger"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,11 +90,17 @@ impl EngineArgs {
 
     fn programme_path(&self, target: &StoreTarget) -> anyhow::Result<PathBuf> {
         if let Some(path) = &self.programme {
-            return std::fs::canonicalize(path).with_context(|| format!("programme {}", path.display()));
+            return std::fs::canonicalize(path)
+                .with_context(|| format!("programme {}", path.display()));
         }
-        match kanjo_engine::pipeline::stored_programme_path(target).with_context(|| format!("opening {}", describe(target)))? {
+        match kanjo_engine::pipeline::stored_programme_path(target)
+            .with_context(|| format!("opening {}", describe(target)))?
+        {
             Some(path) => Ok(path),
-            None => bail!("{} has no programme yet: pass --programme PROGRAMME.toml", describe(target)),
+            None => bail!(
+                "{} has no programme yet: pass --programme PROGRAMME.toml",
+                describe(target)
+            ),
         }
     }
 }
@@ -180,7 +190,8 @@ struct ReportCommon {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -206,7 +217,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate(args) => {
             let target = args.target();
-            let applied = store::migrate(&target).with_context(|| format!("migrating {}", describe(&target)))?;
+            let applied = store::migrate(&target)
+                .with_context(|| format!("migrating {}", describe(&target)))?;
             if applied.is_empty() {
                 println!("{}: up to date", describe(&target));
             }
@@ -220,9 +232,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Balance(args) => {
             let engine = args.engine.start()?;
             let Some(id) = api::account_id_from_text(&args.account) else {
-                bail!("{:?} is neither an account name (rider:r-001:JPY) nor a 32-hex-digit id", args.account);
+                bail!(
+                    "{:?} is neither an account name (rider:r-001:JPY) nor a 32-hex-digit id",
+                    args.account
+                );
             };
-            let found = engine.query_blocking(move |machine: &Machine| api::account_json(machine, id))?;
+            let found =
+                engine.query_blocking(move |machine: &Machine| api::account_json(machine, id))?;
             engine.shutdown();
             match found {
                 Some(value) => {
@@ -243,13 +259,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 print!("{}", balance.to_text());
             }
-            Ok(if balance.balanced { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if balance.balanced {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Report(ReportArgs {
             report: ReportKind::Operators(common),
         }) => {
             let engine = common.engine.start()?;
-            let days: Vec<OperatorDay> = engine.query_blocking(|machine: &Machine| machine.operator_days())?;
+            let days: Vec<OperatorDay> =
+                engine.query_blocking(|machine: &Machine| machine.operator_days())?;
             engine.shutdown();
             if common.json {
                 println!("{}", serde_json::to_string_pretty(&days)?);
@@ -281,7 +302,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
-        eprintln!("kanjo: serving on http://{} ({backend} store)", listener.local_addr()?);
+        eprintln!(
+            "kanjo: serving on http://{} ({backend} store)",
+            listener.local_addr()?
+        );
         axum::serve(listener, router)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -296,17 +320,23 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let engine = args.engine.start()?;
     if let Some(path) = &args.riders {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let items = kanjo_engine::riders::parse_riders(&text).map_err(anyhow::Error::msg)?;
         let mut good = Vec::new();
         for item in items {
             match item {
                 Ok(pair) => good.push(pair),
-                Err((rider, message)) => eprintln!("rider {}: {message}", rider.as_deref().unwrap_or("?")),
+                Err((rider, message)) => {
+                    eprintln!("rider {}: {message}", rider.as_deref().unwrap_or("?"))
+                }
             }
         }
         for chunk in good.chunks(SUBMISSION_EVENTS_MAX) {
-            let results = engine.submit_riders(chunk.to_vec())?.blocking_recv().context("the pipeline ended")??;
+            let results = engine
+                .submit_riders(chunk.to_vec())?
+                .blocking_recv()
+                .context("the pipeline ended")??;
             for (result, (_, record)) in results.iter().zip(chunk) {
                 if let Err(message) = result {
                     eprintln!("rider {}: {message}", record.rider);
@@ -316,12 +346,14 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let mut tally = Tally::default();
     if let Some(path) = &args.file {
-        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let stdout = std::io::stdout();
         let mut out = BufWriter::new(stdout.lock());
         let mut batch = Vec::new();
         for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
-            let line = line.with_context(|| format!("reading {} line {}", path.display(), number + 1))?;
+            let line =
+                line.with_context(|| format!("reading {} line {}", path.display(), number + 1))?;
             if line.trim().is_empty() {
                 continue;
             }
@@ -338,15 +370,26 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             if batch.len() == SUBMISSION_EVENTS_MAX {
-                tally.submit(&engine, std::mem::take(&mut batch), args.answers.then_some(&mut out as &mut dyn Write))?;
+                tally.submit(
+                    &engine,
+                    std::mem::take(&mut batch),
+                    args.answers.then_some(&mut out as &mut dyn Write),
+                )?;
             }
         }
-        tally.submit(&engine, batch, args.answers.then_some(&mut out as &mut dyn Write))?;
+        tally.submit(
+            &engine,
+            batch,
+            args.answers.then_some(&mut out as &mut dyn Write),
+        )?;
         out.flush()?;
     }
     engine.shutdown();
     if !args.answers {
-        println!("imported: {} accepted, {} rejected", tally.accepted, tally.rejected);
+        println!(
+            "imported: {} accepted, {} rejected",
+            tally.accepted, tally.rejected
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -359,7 +402,12 @@ struct Tally {
 
 impl Tally {
     /// Submits one batch, counts its answers, and prints them when asked to.
-    fn submit(&mut self, engine: &Engine, batch: Vec<kanjo_engine::event::Event>, out: Option<&mut dyn Write>) -> anyhow::Result<()> {
+    fn submit(
+        &mut self,
+        engine: &Engine,
+        batch: Vec<kanjo_engine::event::Event>,
+        out: Option<&mut dyn Write>,
+    ) -> anyhow::Result<()> {
         if batch.is_empty() {
             return Ok(());
         }

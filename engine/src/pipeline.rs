@@ -41,9 +41,13 @@ const META_PROGRAMME_DIGEST: &str = "programme_digest";
 const META_PROGRAMME_PATH: &str = "programme_path";
 
 /// The programme a store was last started with, so later commands need not name it again.
-pub fn stored_programme_path(target: &StoreTarget) -> Result<Option<std::path::PathBuf>, store::StoreError> {
+pub fn stored_programme_path(
+    target: &StoreTarget,
+) -> Result<Option<std::path::PathBuf>, store::StoreError> {
     let mut store = store::open(target)?;
-    Ok(store.meta(META_PROGRAMME_PATH)?.map(std::path::PathBuf::from))
+    Ok(store
+        .meta(META_PROGRAMME_PATH)?
+        .map(std::path::PathBuf::from))
 }
 
 #[derive(Clone, Debug)]
@@ -110,6 +114,9 @@ pub struct Answer {
 }
 
 type Deliver = Box<dyn FnOnce() + Send>;
+/// Per rider record: accepted, or why not.
+pub type RiderResults = Vec<Result<(), String>>;
+type RiderReply = oneshot::Sender<Result<RiderResults, SubmitError>>;
 type Query = Box<dyn FnOnce(&Machine) -> Deliver + Send>;
 
 enum Command {
@@ -119,7 +126,7 @@ enum Command {
     },
     Riders {
         records: Vec<(String, RiderRecord)>,
-        reply: oneshot::Sender<Result<Vec<Result<(), String>>, SubmitError>>,
+        reply: RiderReply,
     },
     Query(Query),
     /// Finish what is queued before this, then stop.
@@ -132,13 +139,16 @@ enum Pending {
         reply: oneshot::Sender<Result<Vec<Answer>, SubmitError>>,
     },
     Riders {
-        results: Vec<Result<(), String>>,
-        reply: oneshot::Sender<Result<Vec<Result<(), String>>, SubmitError>>,
+        results: RiderResults,
+        reply: RiderReply,
     },
 }
 
 enum CommitItem {
-    Record { record: LogRecord, pending: Vec<Pending> },
+    Record {
+        record: LogRecord,
+        pending: Vec<Pending>,
+    },
     Deliver(Deliver),
 }
 
@@ -153,7 +163,10 @@ struct Shared {
 
 impl Shared {
     fn stop(&self, reason: String) {
-        let mut stop_reason = self.stop_reason.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut stop_reason = self
+            .stop_reason
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if stop_reason.is_empty() {
             *stop_reason = reason;
         }
@@ -203,7 +216,10 @@ impl Engine {
         let digest = format!("{:032x}", programme.source_digest());
         match store.meta(META_PROGRAMME_DIGEST)? {
             Some(stored) if stored != digest => {
-                return Err(StartError::ProgrammeChanged { stored, given: digest });
+                return Err(StartError::ProgrammeChanged {
+                    stored,
+                    given: digest,
+                });
             }
             Some(_) => {}
             None => store.set_meta(META_PROGRAMME_DIGEST, &digest)?,
@@ -211,13 +227,22 @@ impl Engine {
         if let Ok(path) = std::fs::canonicalize(&config.programme) {
             store.set_meta(META_PROGRAMME_PATH, &path.display().to_string())?;
         }
-        let mut machine = Machine::new(Arc::clone(&programme), assets.clone(), config.machine.clone())
-            .map_err(|error| StartError::Programme {
-                path: config.programme.display().to_string(),
-                message: error.to_string(),
-            })?;
+        let mut machine = Machine::new(
+            Arc::clone(&programme),
+            assets.clone(),
+            config.machine.clone(),
+        )
+        .map_err(|error| StartError::Programme {
+            path: config.programme.display().to_string(),
+            message: error.to_string(),
+        })?;
         let (last_seq, replayed_events) = replay(store.as_mut(), &mut machine)?;
-        tracing::info!(records = last_seq, events = replayed_events, backend = store.backend(), "replayed the log");
+        tracing::info!(
+            records = last_seq,
+            events = replayed_events,
+            backend = store.backend(),
+            "replayed the log"
+        );
 
         let shared = Arc::new(Shared {
             queued_events: AtomicUsize::new(0),
@@ -235,7 +260,10 @@ impl Engine {
         let committer = std::thread::Builder::new()
             .name("kanjo-commit".into())
             .spawn(move || commit_loop(store, commit_rx, &commit_shared))
-            .map_err(|source| StartError::Thread { thread: "commit", source })?;
+            .map_err(|source| StartError::Thread {
+                thread: "commit",
+                source,
+            })?;
         let machine_shared = Arc::clone(&shared);
         let batch = BatchLimits {
             events_max: config.batch_events_max,
@@ -243,8 +271,20 @@ impl Engine {
         };
         let applier = std::thread::Builder::new()
             .name("kanjo-machine".into())
-            .spawn(move || machine_loop(machine, last_seq, batch, command_rx, commit_tx, &machine_shared))
-            .map_err(|source| StartError::Thread { thread: "machine", source })?;
+            .spawn(move || {
+                machine_loop(
+                    machine,
+                    last_seq,
+                    batch,
+                    command_rx,
+                    commit_tx,
+                    &machine_shared,
+                )
+            })
+            .map_err(|source| StartError::Thread {
+                thread: "machine",
+                source,
+            })?;
 
         Ok(Engine {
             commands: command_tx,
@@ -309,7 +349,9 @@ impl Engine {
                 self.shared.queued_events.fetch_sub(count, Ordering::AcqRel);
                 match error {
                     TrySendError::Full(_) => Err(SubmitError::QueueFull { queued }),
-                    TrySendError::Disconnected(_) => Err(SubmitError::Stopped(self.shared.stop_reason())),
+                    TrySendError::Disconnected(_) => {
+                        Err(SubmitError::Stopped(self.shared.stop_reason()))
+                    }
                 }
             }
         }
@@ -328,7 +370,7 @@ impl Engine {
     pub fn submit_riders(
         &self,
         records: Vec<(String, RiderRecord)>,
-    ) -> Result<oneshot::Receiver<Result<Vec<Result<(), String>>, SubmitError>>, SubmitError> {
+    ) -> Result<oneshot::Receiver<Result<RiderResults, SubmitError>>, SubmitError> {
         self.check_running()?;
         if records.len() > SUBMISSION_EVENTS_MAX {
             return Err(SubmitError::TooLarge(records.len()));
@@ -358,12 +400,14 @@ impl Engine {
                 let _ = reply.send(value);
             })
         });
-        self.commands.try_send(Command::Query(query)).map_err(|error| match error {
-            TrySendError::Full(_) => SubmitError::QueueFull {
-                queued: self.queued_events(),
-            },
-            TrySendError::Disconnected(_) => SubmitError::Stopped(self.shared.stop_reason()),
-        })?;
+        self.commands
+            .try_send(Command::Query(query))
+            .map_err(|error| match error {
+                TrySendError::Full(_) => SubmitError::QueueFull {
+                    queued: self.queued_events(),
+                },
+                TrySendError::Disconnected(_) => SubmitError::Stopped(self.shared.stop_reason()),
+            })?;
         Ok(result)
     }
 
@@ -380,7 +424,12 @@ impl Engine {
     /// Stops taking work, lets queued work finish and commit, and joins the threads. Other
     /// clones of this engine get `Stopped` afterwards.
     pub fn shutdown(self) {
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let threads = std::mem::take(
+            &mut *self
+                .threads
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
         if threads.is_empty() {
             return; // another clone already shut it down
         }
@@ -444,9 +493,17 @@ fn replay(store: &mut dyn Store, machine: &mut Machine) -> Result<(u64, u64), St
             let items = record
                 .entries
                 .into_iter()
-                .map(|entry| decode_entry(&entry).map_err(|message| StartError::Replay { seq: record.seq, message }))
+                .map(|entry| {
+                    decode_entry(&entry).map_err(|message| StartError::Replay {
+                        seq: record.seq,
+                        message,
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
-            events += items.iter().filter(|item| matches!(item, BatchItem::Event(_))).count() as u64;
+            events += items
+                .iter()
+                .filter(|item| matches!(item, BatchItem::Event(_)))
+                .count() as u64;
             apply_batch(machine, record.clock_ns, &items);
             next_seq += 1;
         }
@@ -455,7 +512,8 @@ fn replay(store: &mut dyn Store, machine: &mut Machine) -> Result<(u64, u64), St
 }
 
 fn decode_entry(entry: &LogEntry) -> Result<BatchItem, String> {
-    let text = std::str::from_utf8(&entry.body).map_err(|error| format!("entry {}: {error}", entry.id))?;
+    let text =
+        std::str::from_utf8(&entry.body).map_err(|error| format!("entry {}: {error}", entry.id))?;
     match entry.kind {
         EntryKind::Event => Event::parse(text)
             .map(|event| BatchItem::Event(Prepared::new(event)))
@@ -537,14 +595,23 @@ fn machine_loop(
                 break;
             }
             match command {
-                Command::Events { items: events, reply } => {
-                    shared.queued_events.fetch_sub(events.len(), Ordering::AcqRel);
+                Command::Events {
+                    items: events,
+                    reply,
+                } => {
+                    shared
+                        .queued_events
+                        .fetch_sub(events.len(), Ordering::AcqRel);
                     shapes.push((events.len(), PendingShape::Events(reply)));
                     items.extend(events.into_iter().map(BatchItem::Event));
                 }
                 Command::Riders { records, reply } => {
                     shapes.push((records.len(), PendingShape::Riders(reply)));
-                    items.extend(records.into_iter().map(|(text, record)| BatchItem::Rider(text, record)));
+                    items.extend(
+                        records
+                            .into_iter()
+                            .map(|(text, record)| BatchItem::Rider(text, record)),
+                    );
                 }
                 command @ (Command::Query(_) | Command::Shutdown) => {
                     // Handled after this batch (a query then sees it): close the batch here.
@@ -562,7 +629,10 @@ fn machine_loop(
         let (record, pending) = seal_batch(last_seq, clock_ns, items, results, shapes);
         metrics::histogram!("kanjo_batch_events").record(record.entries.len() as f64);
         metrics::histogram!("kanjo_batch_apply_seconds").record(started.elapsed().as_secs_f64());
-        if commits.send(CommitItem::Record { record, pending }).is_err() {
+        if commits
+            .send(CommitItem::Record { record, pending })
+            .is_err()
+        {
             return;
         }
     }
@@ -570,7 +640,7 @@ fn machine_loop(
 
 enum PendingShape {
     Events(oneshot::Sender<Result<Vec<Answer>, SubmitError>>),
-    Riders(oneshot::Sender<Result<Vec<Result<(), String>>, SubmitError>>),
+    Riders(RiderReply),
 }
 
 fn seal_batch(
@@ -629,7 +699,14 @@ fn seal_batch(
             },
         })
         .collect();
-    (LogRecord { seq, clock_ns, entries }, pending)
+    (
+        LogRecord {
+            seq,
+            clock_ns,
+            entries,
+        },
+        pending,
+    )
 }
 
 fn refuse(command: Command, reason: &str) {
@@ -661,12 +738,19 @@ fn commit_loop(mut store: Box<dyn Store>, items: Receiver<CommitItem>, shared: &
                 let started = Instant::now();
                 match store.append(&record) {
                     Ok(()) => {
-                        metrics::histogram!("kanjo_commit_seconds").record(started.elapsed().as_secs_f64());
-                        metrics::counter!("kanjo_events_committed_total").increment(record.entries.len() as u64);
+                        metrics::histogram!("kanjo_commit_seconds")
+                            .record(started.elapsed().as_secs_f64());
+                        metrics::counter!("kanjo_events_committed_total")
+                            .increment(record.entries.len() as u64);
                         shared.committed_seq.store(record.seq, Ordering::Release);
-                        shared
-                            .committed_events
-                            .fetch_add(record.entries.iter().filter(|entry| entry.kind == EntryKind::Event).count() as u64, Ordering::AcqRel);
+                        shared.committed_events.fetch_add(
+                            record
+                                .entries
+                                .iter()
+                                .filter(|entry| entry.kind == EntryKind::Event)
+                                .count() as u64,
+                            Ordering::AcqRel,
+                        );
                         for waiting in pending {
                             match waiting {
                                 Pending::Events { answers, reply } => {
@@ -679,7 +763,10 @@ fn commit_loop(mut store: Box<dyn Store>, items: Receiver<CommitItem>, shared: &
                         }
                     }
                     Err(error) => {
-                        let reason = format!("committing record {} failed: {error}; restart to recover from the log", record.seq);
+                        let reason = format!(
+                            "committing record {} failed: {error}; restart to recover from the log",
+                            record.seq
+                        );
                         tracing::error!("{reason}");
                         shared.stop(reason.clone());
                         fail_pending(pending, &reason);

@@ -48,7 +48,10 @@ pub fn trial_balance(machine: &Machine) -> TrialBalance {
     let mut problems = Vec::new();
     for account in ledger.accounts() {
         let Some(line) = sums.get_mut(&account.asset.0) else {
-            problems.push(format!("account {:032x} holds an unknown asset {}", account.id, account.asset.0));
+            problems.push(format!(
+                "account {:032x} holds an unknown asset {}",
+                account.id, account.asset.0
+            ));
             continue;
         };
         line.debits_posted += account.debits_posted;
@@ -71,8 +74,13 @@ pub fn trial_balance(machine: &Machine) -> TrialBalance {
             ));
         }
         let running: AssetTotals = ledger.totals(kanjo_ledger::AssetId(*asset_id));
-        if running.debits_posted != u128::from(line.debits_posted) || running.credits_posted != u128::from(line.credits_posted) {
-            problems.push(format!("{}: the ledger's running totals disagree with the account sums", line.asset));
+        if running.debits_posted != u128::from(line.debits_posted)
+            || running.credits_posted != u128::from(line.credits_posted)
+        {
+            problems.push(format!(
+                "{}: the ledger's running totals disagree with the account sums",
+                line.asset
+            ));
         }
     }
     if let Err(violation) = ledger.check_invariants() {
@@ -97,7 +105,12 @@ impl TrialBalance {
             let _ = writeln!(
                 out,
                 "{:<16} {:>16} {:>16} {:>14} {:>14} {:>9}",
-                line.asset, line.debits_posted, line.credits_posted, line.debits_pending, line.credits_pending, line.accounts
+                line.asset,
+                line.debits_posted,
+                line.credits_posted,
+                line.debits_pending,
+                line.credits_pending,
+                line.accounts
             );
         }
         if self.balanced {
@@ -143,7 +156,11 @@ pub fn operators_to_text(days: &[OperatorDay]) -> String {
         "operator", "date", "rides", "fares", "paid", "wallet", "cash", "ic", "subsidy", "cap"
     );
     for day in days {
-        let budgets: Vec<String> = day.subsidy_due.iter().map(|(budget, amount)| format!("{budget}={amount}")).collect();
+        let budgets: Vec<String> = day
+            .subsidy_due
+            .iter()
+            .map(|(budget, amount)| format!("{budget}={amount}"))
+            .collect();
         let _ = writeln!(
             out,
             "{:<14} {:<10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}  {}",

@@ -27,7 +27,10 @@ pub fn looks_like_my_number(text: &str) -> bool {
 }
 
 pub fn check_rider_value(value: &Value) -> Result<(String, RiderRecord), (Option<String>, String)> {
-    let rider = value.get("rider").and_then(Value::as_str).map(str::to_owned);
+    let rider = value
+        .get("rider")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let fail = |message: String| Err((rider.clone(), message));
     let Some(object) = value.as_object() else {
         return fail("a rider record is a JSON object".into());
@@ -35,20 +38,26 @@ pub fn check_rider_value(value: &Value) -> Result<(String, RiderRecord), (Option
     for key in object.keys() {
         let lowered = key.to_ascii_lowercase();
         if FORBIDDEN_KEYS.contains(&lowered.as_str()) {
-            return fail(format!("`{key}` must never be sent to kanjo: riders are pseudonymous ids with dated attributes"));
+            return fail(format!(
+                "`{key}` must never be sent to kanjo: riders are pseudonymous ids with dated attributes"
+            ));
         }
     }
     for (key, field) in object {
         if let Some(text) = field.as_str()
             && looks_like_my_number(text)
         {
-            return fail(format!("`{key}` looks like a 12-digit My Number; use a pseudonymous id"));
+            return fail(format!(
+                "`{key}` looks like a 12-digit My Number; use a pseudonymous id"
+            ));
         }
     }
     match rider.as_deref() {
         None => return fail("`rider` (a pseudonymous id) is missing".into()),
         Some("") => return fail("`rider` is empty".into()),
-        Some(id) if id.len() > crate::event::REFERENCE_BYTES_MAX => return fail("`rider` is longer than 128 bytes".into()),
+        Some(id) if id.len() > crate::event::REFERENCE_BYTES_MAX => {
+            return fail("`rider` is longer than 128 bytes".into());
+        }
         Some(_) => {}
     }
     let record: RiderRecord = match serde_json::from_value(value.clone()) {
@@ -56,7 +65,8 @@ pub fn check_rider_value(value: &Value) -> Result<(String, RiderRecord), (Option
         Err(error) => return fail(format!("not a rider record: {error}")),
     };
     // serde_json's map keeps keys sorted, so this is one text per meaning.
-    let canonical = serde_json::to_string(value).map_err(|error| (rider.clone(), error.to_string()))?;
+    let canonical =
+        serde_json::to_string(value).map_err(|error| (rider.clone(), error.to_string()))?;
     Ok((canonical, record))
 }
 
@@ -64,8 +74,8 @@ pub fn check_rider_value(value: &Value) -> Result<(String, RiderRecord), (Option
 pub fn parse_riders(body: &str) -> Result<Vec<RiderItem>, String> {
     let trimmed = body.trim_start();
     if trimmed.starts_with('[') {
-        let values: Vec<Value> =
-            serde_json::from_str(trimmed).map_err(|error| format!("the body is not a JSON array of riders: {error}"))?;
+        let values: Vec<Value> = serde_json::from_str(trimmed)
+            .map_err(|error| format!("the body is not a JSON array of riders: {error}"))?;
         return Ok(values.iter().map(check_rider_value).collect());
     }
     Ok(body
@@ -84,14 +94,17 @@ mod tests {
 
     #[test]
     fn a_record_carrying_a_my_number_is_refused_whole() {
-        let items = parse_riders(r#"{"rider":"r-1","my_number":"123456789012","birth_date":"1950-01-01"}"#).unwrap();
+        let items =
+            parse_riders(r#"{"rider":"r-1","my_number":"123456789012","birth_date":"1950-01-01"}"#)
+                .unwrap();
         let error = items[0].as_ref().unwrap_err();
         assert!(error.1.contains("my_number"), "{}", error.1);
     }
 
     #[test]
     fn a_twelve_digit_rider_id_is_refused() {
-        let items = parse_riders(r#"{"rider":"1234-5678-9012","birth_date":"1950-01-01"}"#).unwrap();
+        let items =
+            parse_riders(r#"{"rider":"1234-5678-9012","birth_date":"1950-01-01"}"#).unwrap();
         assert!(items[0].is_err());
     }
 

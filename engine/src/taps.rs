@@ -100,8 +100,14 @@ impl TapBook {
         if waiting.is_empty() {
             self.by_key.remove(&key);
         }
-        let removed = self.by_deadline.remove(&(partner.deadline_ns, partner.sequence));
-        assert_eq!(removed, Some(key), "the deadline index tracks every pending tap");
+        let removed = self
+            .by_deadline
+            .remove(&(partner.deadline_ns, partner.sequence));
+        assert_eq!(
+            removed,
+            Some(key),
+            "the deadline index tracks every pending tap"
+        );
         self.len -= 1;
         Some(partner)
     }
@@ -186,7 +192,9 @@ mod tests {
         let mut book = TapBook::default();
         assert!(book.hold(&tap("on-1", TapDirection::On, 0, "a"), WINDOW_NS));
         assert!(book.hold(&tap("on-2", TapDirection::On, 30, "b"), WINDOW_NS));
-        let partner = book.take_partner(&tap("off", TapDirection::Off, 40, "c"), WINDOW_NS).unwrap();
+        let partner = book
+            .take_partner(&tap("off", TapDirection::Off, 40, "c"), WINDOW_NS)
+            .unwrap();
         assert_eq!(&*partner.event_id, "on-2");
         assert_eq!(book.len(), 1);
     }
@@ -195,7 +203,9 @@ mod tests {
     fn a_late_tap_on_finds_the_tap_off_that_arrived_first() {
         let mut book = TapBook::default();
         assert!(book.hold(&tap("off", TapDirection::Off, 50, "c"), WINDOW_NS));
-        let partner = book.take_partner(&tap("on", TapDirection::On, 10, "a"), WINDOW_NS).unwrap();
+        let partner = book
+            .take_partner(&tap("on", TapDirection::On, 10, "a"), WINDOW_NS)
+            .unwrap();
         assert_eq!(&*partner.event_id, "off");
         assert!(book.is_empty());
     }
@@ -204,7 +214,10 @@ mod tests {
     fn taps_further_apart_than_the_window_do_not_pair() {
         let mut book = TapBook::default();
         assert!(book.hold(&tap("on", TapDirection::On, 0, "a"), WINDOW_NS));
-        assert!(book.take_partner(&tap("off", TapDirection::Off, 181, "c"), WINDOW_NS).is_none());
+        assert!(
+            book.take_partner(&tap("off", TapDirection::Off, 181, "c"), WINDOW_NS)
+                .is_none()
+        );
     }
 
     #[test]

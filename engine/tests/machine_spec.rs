@@ -23,9 +23,14 @@ struct Town {
 
 impl Town {
     fn new() -> Town {
-        let (programme, assets) = load_programme(&programme_path()).expect("the demo programme loads");
-        let machine = Machine::new(Arc::clone(&programme), assets, MachineConfig::default()).expect("genesis");
-        let mut town = Town { machine, clock_ns: 1_000 };
+        let (programme, assets) =
+            load_programme(&programme_path()).expect("the demo programme loads");
+        let machine = Machine::new(Arc::clone(&programme), assets, MachineConfig::default())
+            .expect("genesis");
+        let mut town = Town {
+            machine,
+            clock_ns: 1_000,
+        };
         town.riders(&[
             r#"{"rider":"senior","birth_date":"1948-05-02","residence":"012050","verified_at":"2026-04-01","valid_until":"2027-03-31"}"#,
             r#"{"rider":"adult","birth_date":"1985-12-12","residence":"012050","verified_at":"2026-04-01","valid_until":"2027-03-31"}"#,
@@ -49,10 +54,16 @@ impl Town {
         self.machine.begin_batch(self.clock_ns);
         let outcomes = events
             .iter()
-            .map(|json| self.machine.apply(&Prepared::new(Event::parse(json).expect("a valid event"))))
+            .map(|json| {
+                self.machine
+                    .apply(&Prepared::new(Event::parse(json).expect("a valid event")))
+            })
             .collect();
         self.machine.expire_taps();
-        assert!(trial_balance(&self.machine).balanced, "the trial balance holds after every batch");
+        assert!(
+            trial_balance(&self.machine).balanced,
+            "the trial balance holds after every batch"
+        );
         outcomes
     }
 
@@ -75,21 +86,39 @@ fn rejected_code(outcome: &Outcome) -> &'static str {
     }
 }
 
-const FARES: AccountName<'static> = AccountName::OperatorFares { operator: "donan-bus" };
-const SUBSIDY: AccountName<'static> = AccountName::OperatorSubsidy { operator: "donan-bus" };
+const FARES: AccountName<'static> = AccountName::OperatorFares {
+    operator: "donan-bus",
+};
+const SUBSIDY: AccountName<'static> = AccountName::OperatorSubsidy {
+    operator: "donan-bus",
+};
 
 #[test]
 fn a_wallet_ride_debits_the_wallet_and_credits_the_operator() {
     let mut town = Town::new();
     town.one(r#"{"id":"u1","type":"topup","at":"2026-11-26T07:00:00+09:00","rider":"adult","asset":"JPY","amount":1000}"#);
     let outcome = town.one(r#"{"id":"e1","type":"ride","at":"2026-11-26T07:45:00+09:00","operator":"donan-bus","route":"100100","from":"0122_A","to":"0391_B","rider":"adult","media":"wallet"}"#);
-    let Outcome::Ride(ride) = outcome else { panic!("{outcome:?}") };
+    let Outcome::Ride(ride) = outcome else {
+        panic!("{outcome:?}")
+    };
     // 330 yen fare; the resident rule caps the rider at 200, the town pays 130.
     assert_eq!((ride.fare, ride.rider_pays, ride.discount), (330, 200, 130));
-    assert_eq!(town.balance(&AccountName::Rider { rider: "adult", asset: "JPY" }), 800);
+    assert_eq!(
+        town.balance(&AccountName::Rider {
+            rider: "adult",
+            asset: "JPY"
+        }),
+        800
+    );
     assert_eq!(town.balance(&FARES), 200);
     assert_eq!(town.balance(&SUBSIDY), 130);
-    assert_eq!(town.balance(&AccountName::Rider { rider: "adult", asset: "muro-pt" }), 10);
+    assert_eq!(
+        town.balance(&AccountName::Rider {
+            rider: "adult",
+            asset: "muro-pt"
+        }),
+        10
+    );
 }
 
 #[test]
@@ -98,7 +127,13 @@ fn a_wallet_that_cannot_pay_declines_the_ride_and_posts_nothing() {
     town.one(r#"{"id":"u1","type":"topup","at":"2026-11-26T07:00:00+09:00","rider":"visitor","asset":"JPY","amount":100}"#);
     let outcome = town.one(r#"{"id":"e1","type":"ride","at":"2026-11-26T07:45:00+09:00","operator":"donan-bus","route":"100100","from":"0122_A","to":"0391_B","rider":"visitor","media":"wallet"}"#);
     assert_eq!(rejected_code(&outcome), "insufficient_funds");
-    assert_eq!(town.balance(&AccountName::Rider { rider: "visitor", asset: "JPY" }), 100);
+    assert_eq!(
+        town.balance(&AccountName::Rider {
+            rider: "visitor",
+            asset: "JPY"
+        }),
+        100
+    );
     assert_eq!(town.balance(&FARES), 0);
 }
 
@@ -107,11 +142,18 @@ fn a_declined_ride_does_not_count_toward_the_daily_cap() {
     let mut town = Town::new();
     // The visitor pays full fare by IC twice (660 > the 600 cap), but a declined wallet ride in between doesn't count.
     let ride = |id: &str, media: &str| {
-        format!(r#"{{"id":"{id}","type":"ride","at":"2026-11-26T08:00:00+09:00","operator":"donan-bus","route":"100100","from":"0122_A","to":"0391_B","rider":"visitor","media":"{media}"}}"#)
+        format!(
+            r#"{{"id":"{id}","type":"ride","at":"2026-11-26T08:00:00+09:00","operator":"donan-bus","route":"100100","from":"0122_A","to":"0391_B","rider":"visitor","media":"{media}"}}"#
+        )
     };
     assert!(matches!(town.one(&ride("a", "ic")), Outcome::Ride(_)));
-    assert_eq!(rejected_code(&town.one(&ride("b", "wallet"))), "insufficient_funds");
-    let Outcome::Ride(second) = town.one(&ride("c", "ic")) else { panic!() };
+    assert_eq!(
+        rejected_code(&town.one(&ride("b", "wallet"))),
+        "insufficient_funds"
+    );
+    let Outcome::Ride(second) = town.one(&ride("c", "ic")) else {
+        panic!()
+    };
     assert_eq!((second.rider_pays, second.cap_waived), (270, 60));
 }
 
@@ -123,7 +165,13 @@ fn the_same_id_returns_the_first_answer_and_a_new_body_is_refused() {
     assert_eq!(town.one(grant), first);
     let changed = r#"{"id":"g1","type":"grant","at":"2026-11-26T07:00:00+09:00","rider":"adult","asset":"muro-pt","amount":51}"#;
     assert_eq!(rejected_code(&town.one(changed)), "id_conflict");
-    assert_eq!(town.balance(&AccountName::Rider { rider: "adult", asset: "muro-pt" }), 50);
+    assert_eq!(
+        town.balance(&AccountName::Rider {
+            rider: "adult",
+            asset: "muro-pt"
+        }),
+        50
+    );
 }
 
 #[test]
@@ -132,9 +180,14 @@ fn taps_pair_by_rider_and_vehicle_even_when_the_tap_off_arrives_first() {
     let off = town.one(r#"{"id":"off","type":"tap","direction":"off","at":"2026-11-26T08:10:00+09:00","operator":"donan-bus","route":"100100","stop":"0391_B","vehicle":"bus-1","rider":"visitor","media":"cash"}"#);
     assert_eq!(off, Outcome::TapPending);
     let on = town.one(r#"{"id":"on","type":"tap","direction":"on","at":"2026-11-26T07:50:00+09:00","operator":"donan-bus","route":"100100","stop":"0122_A","vehicle":"bus-1","rider":"visitor","media":"cash"}"#);
-    let Outcome::TapPaired { ride, with } = on else { panic!("{on:?}") };
+    let Outcome::TapPaired { ride, with } = on else {
+        panic!("{on:?}")
+    };
     assert_eq!((&*with, ride.fare), ("off", 330));
-    assert!(matches!(town.machine.outcome("off"), Some(Outcome::TapCompletedBy { .. })));
+    assert!(matches!(
+        town.machine.outcome("off"),
+        Some(Outcome::TapCompletedBy { .. })
+    ));
     assert_eq!(town.machine.pending_taps(), 0);
 }
 
@@ -151,7 +204,11 @@ fn a_tap_on_without_tap_off_is_charged_the_highest_fare_from_its_stop_once_time_
     let longest = town
         .machine
         .programme()
-        .max_fare_from(town.machine.programme().operator("donan-bus").unwrap(), "100100", "0122_A")
+        .max_fare_from(
+            town.machine.programme().operator("donan-bus").unwrap(),
+            "100100",
+            "0122_A",
+        )
         .unwrap();
     assert_eq!(ride.fare, longest);
     assert_eq!(town.balance(&FARES), i128::from(ride.rider_pays));
@@ -171,10 +228,22 @@ fn a_ballot_is_used_once_and_the_second_attempt_says_where_and_when() {
         r#"{"id":"v2","type":"redeem","at":"2026-12-13T07:03:00+09:00","rider":"adult","asset":"ballot-2026","place":"station-044"}"#,
     ]);
     assert!(matches!(outcomes[0], Outcome::Redeem { .. }));
-    let Outcome::Rejected(second) = &outcomes[1] else { panic!() };
+    let Outcome::Rejected(second) = &outcomes[1] else {
+        panic!()
+    };
     assert_eq!(second.code, "already_redeemed");
-    assert!(second.message.contains("station-012") && second.message.contains("2026-12-13 07:02"), "{}", second.message);
-    assert_eq!(town.balance(&AccountName::Place { place: "station-012", asset: "ballot-2026" }), 1);
+    assert!(
+        second.message.contains("station-012") && second.message.contains("2026-12-13 07:02"),
+        "{}",
+        second.message
+    );
+    assert_eq!(
+        town.balance(&AccountName::Place {
+            place: "station-012",
+            asset: "ballot-2026"
+        }),
+        1
+    );
 }
 
 #[test]
@@ -205,10 +274,17 @@ fn money_is_topped_up_and_points_are_granted_never_the_other_way() {
 fn the_subsidy_is_charged_to_the_budget_account_which_the_ledger_guards() {
     let mut town = Town::new();
     town.one(r#"{"id":"e1","type":"ride","at":"2026-11-26T07:45:00+09:00","operator":"donan-bus","route":"100100","from":"0122_A","to":"0391_B","rider":"senior","media":"cash"}"#);
-    let budget = AccountName::Budget { budget: "transit-subsidy", fiscal_year: 2026 };
+    let budget = AccountName::Budget {
+        budget: "transit-subsidy",
+        fiscal_year: 2026,
+    };
     assert_eq!(town.balance(&budget), 50_000_000 - 330);
     let account = town.machine.ledger().account(budget.id()).unwrap();
-    assert!(account.flags.contains(kanjo_ledger::AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS));
+    assert!(
+        account
+            .flags
+            .contains(kanjo_ledger::AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
+    );
 }
 
 #[test]
@@ -221,8 +297,17 @@ fn replaying_the_same_batches_gives_the_same_ledger() {
     ];
     let mut first = Town::new();
     let mut second = Town::new();
-    let a: Vec<Outcome> = events.iter().flat_map(|event| first.batch(&[event])).collect();
-    let b: Vec<Outcome> = events.iter().flat_map(|event| second.batch(&[event])).collect();
+    let a: Vec<Outcome> = events
+        .iter()
+        .flat_map(|event| first.batch(&[event]))
+        .collect();
+    let b: Vec<Outcome> = events
+        .iter()
+        .flat_map(|event| second.batch(&[event]))
+        .collect();
     assert_eq!(a, b);
-    assert_eq!(first.machine.ledger().digest(), second.machine.ledger().digest());
+    assert_eq!(
+        first.machine.ledger().digest(),
+        second.machine.ledger().digest()
+    );
 }
