@@ -10,7 +10,9 @@ use std::sync::Arc;
 use common::{TempDir, event, grant, redeem, sqlite, start_engine, topup, town_bus_wallet_ride};
 use kanjo_engine::answer::Outcome;
 use kanjo_engine::machine::Prepared;
-use kanjo_engine::pipeline::{Answer, Engine, SUBMISSION_EVENTS_MAX, SubmitError};
+use kanjo_engine::pipeline::{
+    Answer, Engine, EngineConfig, SUBMISSION_EVENTS_MAX, StartError, SubmitError,
+};
 use kanjo_engine::report::{self, OperatorDay, TrialBalance};
 use kanjo_engine::riders::check_rider_value;
 use kanjo_engine::store::StoreTarget;
@@ -356,4 +358,136 @@ fn shutdown_commits_what_was_queued_before_it() {
         refused, 0,
         "{refused} of {ROUNDS} submissions queued before shutdown were refused; stored: {known:?}"
     );
+}
+
+/// The demo programme with its fare feed path made absolute and `edit` applied, written to `dir`.
+fn programme_variant(
+    dir: &TempDir,
+    name: &str,
+    edit: impl FnOnce(String) -> String,
+) -> std::path::PathBuf {
+    let original = std::fs::read_to_string(common::programme_path()).expect("the demo programme");
+    let feed =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/gtfs-jp/donan-bus-muroran");
+    let text = original.replace(
+        "\"../../data/gtfs-jp/donan-bus-muroran\"",
+        &format!("{:?}", feed.display().to_string()),
+    );
+    assert_ne!(text, original, "the feed path was rewritten");
+    let path = dir.join(name);
+    std::fs::write(&path, edit(text)).expect("write a programme variant");
+    path
+}
+
+fn wallet_rides(range: std::ops::Range<u32>) -> Vec<kanjo_engine::event::Event> {
+    range
+        .map(|ride| {
+            event(&town_bus_wallet_ride(
+                &format!("budget-ride-{ride}"),
+                "r-b",
+                &format!("2026-11-26T08:{ride:02}:00+09:00"),
+            ))
+        })
+        .collect()
+}
+
+fn discounts(answers: &[Answer]) -> Vec<u64> {
+    answers
+        .iter()
+        .map(|answer| match &answer.outcome {
+            Outcome::Ride(ride) => ride.discount,
+            other => panic!("{}: a ride is rated: {other:?}", answer.id),
+        })
+        .collect()
+}
+
+#[test]
+fn a_budget_used_up_before_a_restart_stays_used_up_after_it() {
+    let dir = TempDir::new("restart-budget");
+    // 120 yen of transit subsidy: two half-fare rides (50 + 50), then 20, then none.
+    let programme = programme_variant(&dir, "small-budget.toml", |text| {
+        text.replace("limit = 50000000", "limit = 120")
+    });
+    let store = sqlite(&dir.join("store"));
+    let start =
+        || Engine::start(EngineConfig::new(store.clone(), &programme)).expect("the engine starts");
+    let engine = start();
+    let (canonical, record) =
+        check_rider_value(&common::licence_returned_rider("r-b")).expect("a valid rider");
+    submit_riders(&engine, &[(canonical, record)]);
+    engine
+        .submit(vec![event(&topup(
+            "budget-topup",
+            "r-b",
+            "JPY",
+            10_000,
+            "2026-11-26T07:00:00+09:00",
+        ))])
+        .expect("a top-up");
+    let before = engine
+        .submit(wallet_rides(0..2))
+        .expect("rides before the restart");
+    assert_eq!(discounts(&before), [50, 50]);
+    engine.shutdown();
+
+    let engine = start();
+    let after = engine
+        .submit(wallet_rides(2..5))
+        .expect("rides after the restart");
+    assert_eq!(
+        discounts(&after),
+        [20, 0, 0],
+        "the replayed budget use carries over"
+    );
+    let budget = engine
+        .query_blocking(|machine| {
+            let id = kanjo_engine::chart::AccountName::Budget {
+                budget: "transit-subsidy",
+                fiscal_year: 2026,
+            }
+            .id();
+            let account = machine.ledger().account(id).expect("the budget account");
+            account.credits_posted - account.debits_posted
+        })
+        .expect("a query");
+    assert_eq!(
+        budget, 0,
+        "the ledger agrees: the budget is spent to the yen"
+    );
+    engine.shutdown();
+}
+
+#[test]
+fn a_store_refuses_a_programme_other_than_the_one_it_was_written_with() {
+    let dir = TempDir::new("restart-programme");
+    let written_with = programme_variant(&dir, "a.toml", |text| text);
+    let changed = programme_variant(&dir, "b.toml", |text| {
+        text.replace("limit = 50000000", "limit = 40000000")
+    });
+    let store = sqlite(&dir.join("store"));
+    let engine = Engine::start(EngineConfig::new(store.clone(), &written_with))
+        .expect("a new store takes any programme");
+    engine
+        .submit(vec![event(&topup(
+            "p-1",
+            "r-p",
+            "JPY",
+            100,
+            "2026-11-26T07:00:00+09:00",
+        ))])
+        .expect("a top-up");
+    engine.shutdown();
+    match Engine::start(EngineConfig::new(store.clone(), &changed)) {
+        Err(StartError::ProgrammeChanged { .. }) => {}
+        Err(other) => panic!("expected ProgrammeChanged, got {other}"),
+        Ok(engine) => {
+            engine.shutdown();
+            panic!("a changed programme would re-rate the log differently, yet the store opened");
+        }
+    }
+    let engine = Engine::start(EngineConfig::new(store, &written_with))
+        .expect("the original programme still opens it");
+    let kept = stored_outcomes(&engine, &["p-1".to_owned()]);
+    assert!(kept[0].as_ref().is_some_and(Outcome::is_accepted));
+    engine.shutdown();
 }
