@@ -532,7 +532,7 @@ fn tap(id: &str, direction: &str, stop: &str, at: &str) -> Value {
 }
 
 #[test]
-#[ignore = "engine bug: an empty submission's reply is dropped, so a running engine answers Stopped(\"\") (see report)"]
+
 fn an_empty_submission_is_answered_with_no_answers_not_stopped() {
     let api = Api::start("api-empty", |_| {});
     assert_eq!(
@@ -556,7 +556,7 @@ fn an_empty_submission_is_answered_with_no_answers_not_stopped() {
 }
 
 #[test]
-#[ignore = "engine bug: any event's `at` moves the tap-expiry watermark, so one far-future event expires every pending tap (see report)"]
+
 fn one_event_dated_years_ahead_does_not_expire_other_riders_taps() {
     let api = Api::start("api-watermark", |_| {});
     let on = api.post_events(&[tap("tap-on", "on", "stop-a", "2026-11-26T07:00:00+09:00")]);
@@ -576,5 +576,48 @@ fn one_event_dated_years_ahead_does_not_expire_other_riders_taps() {
         off[0]["tap"], "paired",
         "the tap-off twenty minutes later completes the ride: {}; the tap-on now reads {on_now}",
         off[0]
+    );
+}
+
+/// The value of an unlabelled Prometheus sample, if the text has it.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// `kanjo serve` in its own process, so the counters start at zero.
+#[test]
+#[ignore = "engine bug: kanjo_events_committed_total also counts rider records (see report)"]
+fn the_committed_events_counter_counts_events_not_rider_records() {
+    let dir = TempDir::new("api-metrics");
+    let server =
+        common::Server::start(&["--data", dir.join("store").to_str().expect("a UTF-8 path")]);
+    let riders: Vec<Value> = ["m-1", "m-2", "m-3"]
+        .iter()
+        .map(|rider| licence_returned_rider(rider))
+        .collect();
+    assert_eq!(
+        server
+            .post("/v1/riders", &Value::Array(riders).to_string())
+            .status,
+        200
+    );
+    let events = [
+        topup("m-t1", "m-1", "JPY", 100, "2026-11-26T07:00:00+09:00"),
+        topup("m-t2", "m-2", "JPY", 100, "2026-11-26T07:00:00+09:00"),
+    ];
+    assert_eq!(server.post("/v1/events", &array_body(&events)).status, 200);
+    let health = server.get("/healthz").json();
+    assert_eq!(health["committed_events"], 2, "{health}");
+    let metrics = server.get("/metrics").body;
+    assert_eq!(
+        sample(&metrics, "kanjo_events_committed_total"),
+        Some(2.0),
+        "{metrics}"
     );
 }
