@@ -28,6 +28,9 @@ use crate::taps::{NewTap, PendingTap, TapBook};
 pub const LEGS_PER_EVENT_MAX: usize = 2 + kanjo_rules::limits::MAX_GRANT_RULES;
 
 const NS_PER_MS: i128 = 1_000_000;
+/// How far ahead of its batch's clock an event's time may move the tap-expiry watermark: a
+/// device with a clock set years ahead must not expire everyone's taps.
+const WATERMARK_LEAD_MAX_NS: i128 = 10 * 60 * 1_000_000_000;
 
 #[derive(Clone, Debug)]
 pub struct MachineConfig {
@@ -350,7 +353,8 @@ impl Machine {
             ),
             EventKind::Redeem(redeem) => self.apply_redeem(prepared, redeem),
         };
-        self.watermark_ns = self.watermark_ns.max(at_ns);
+        let lead_limit_ns = i128::from(self.clock_ns) + WATERMARK_LEAD_MAX_NS;
+        self.watermark_ns = self.watermark_ns.max(at_ns.min(lead_limit_ns));
         self.events.insert(
             prepared.id_hash,
             EventRecord {

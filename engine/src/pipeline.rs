@@ -336,6 +336,12 @@ impl Engine {
             return Err(SubmitError::TooLarge(items.len()));
         }
         let count = items.len();
+        if count == 0 {
+            // Nothing to make durable: answered at once rather than waiting for a batch.
+            let (reply, answers) = oneshot::channel();
+            let _ = reply.send(Ok(Vec::new()));
+            return Ok(answers);
+        }
         let queued = self.shared.queued_events.fetch_add(count, Ordering::AcqRel);
         if queued + count > self.shared.queue_events_max && queued > 0 {
             self.shared.queued_events.fetch_sub(count, Ordering::AcqRel);
@@ -376,6 +382,10 @@ impl Engine {
             return Err(SubmitError::TooLarge(records.len()));
         }
         let (reply, results) = oneshot::channel();
+        if records.is_empty() {
+            let _ = reply.send(Ok(Vec::new()));
+            return Ok(results);
+        }
         self.commands
             .try_send(Command::Riders { records, reply })
             .map_err(|error| match error {
