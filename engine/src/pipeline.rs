@@ -155,6 +155,9 @@ enum CommitItem {
 struct Shared {
     queued_events: AtomicUsize,
     queue_events_max: usize,
+    /// No new work is taken (shut down or failed); what the machine applied still commits.
+    closed: AtomicBool,
+    /// A commit failed: nothing more is committed or answered.
     stopped: AtomicBool,
     stop_reason: std::sync::Mutex<String>,
     committed_seq: AtomicU64,
@@ -162,7 +165,8 @@ struct Shared {
 }
 
 impl Shared {
-    fn stop(&self, reason: String) {
+    /// Takes no new work; applied records still commit and answer.
+    fn close(&self, reason: String) {
         let mut stop_reason = self
             .stop_reason
             .lock()
@@ -170,6 +174,12 @@ impl Shared {
         if stop_reason.is_empty() {
             *stop_reason = reason;
         }
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// A commit failed: memory is ahead of the store, so nothing more may be answered.
+    fn stop(&self, reason: String) {
+        self.close(reason);
         self.stopped.store(true, Ordering::SeqCst);
     }
 
@@ -247,6 +257,7 @@ impl Engine {
         let shared = Arc::new(Shared {
             queued_events: AtomicUsize::new(0),
             queue_events_max: config.queue_events_max,
+            closed: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             stop_reason: std::sync::Mutex::new(String::new()),
             committed_seq: AtomicU64::new(last_seq),
@@ -320,7 +331,7 @@ impl Engine {
     }
 
     fn check_running(&self) -> Result<(), SubmitError> {
-        if self.shared.stopped.load(Ordering::Acquire) {
+        if self.shared.closed.load(Ordering::Acquire) {
             return Err(SubmitError::Stopped(self.shared.stop_reason()));
         }
         Ok(())
@@ -557,14 +568,15 @@ fn machine_loop(
                 Err(_) => return, // every Engine handle is gone: shut down
             },
         };
-        if shared.stopped.load(Ordering::Acquire) {
+        if shared.closed.load(Ordering::Acquire) {
             refuse(first, &shared.stop_reason());
             continue;
         }
         // A query between batches sees only applied batches; it is delivered after their commit.
         let first = match first {
             Command::Shutdown => {
-                shared.stop("the engine was shut down".into());
+                // Records already handed to the commit thread still commit and answer.
+                shared.close("the engine was shut down".into());
                 return;
             }
             Command::Query(query) => {
@@ -750,17 +762,14 @@ fn commit_loop(mut store: Box<dyn Store>, items: Receiver<CommitItem>, shared: &
                     Ok(()) => {
                         metrics::histogram!("kanjo_commit_seconds")
                             .record(started.elapsed().as_secs_f64());
-                        metrics::counter!("kanjo_events_committed_total")
-                            .increment(record.entries.len() as u64);
+                        let events = record
+                            .entries
+                            .iter()
+                            .filter(|entry| entry.kind == EntryKind::Event)
+                            .count() as u64;
+                        metrics::counter!("kanjo_events_committed_total").increment(events);
                         shared.committed_seq.store(record.seq, Ordering::Release);
-                        shared.committed_events.fetch_add(
-                            record
-                                .entries
-                                .iter()
-                                .filter(|entry| entry.kind == EntryKind::Event)
-                                .count() as u64,
-                            Ordering::AcqRel,
-                        );
+                        shared.committed_events.fetch_add(events, Ordering::AcqRel);
                         for waiting in pending {
                             match waiting {
                                 Pending::Events { answers, reply } => {

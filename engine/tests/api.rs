@@ -593,7 +593,6 @@ fn sample(metrics: &str, name: &str) -> Option<f64> {
 
 /// `kanjo serve` in its own process, so the counters start at zero.
 #[test]
-#[ignore = "engine bug: kanjo_events_committed_total also counts rider records (see report)"]
 fn the_committed_events_counter_counts_events_not_rider_records() {
     let dir = TempDir::new("api-metrics");
     let server =

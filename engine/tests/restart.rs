@@ -320,7 +320,6 @@ fn postgres_replays_two_records_to_the_same_state_and_keeps_idempotency() {
 /// `shutdown` promises to let queued work finish and commit; a submission queued just before it
 /// must be answered, not refused.
 #[test]
-#[ignore = "engine bug: shutdown refuses records the machine applied but the commit thread had not started (see report)"]
 fn shutdown_commits_what_was_queued_before_it() {
     let dir = TempDir::new("restart-shutdown");
     let store = sqlite(&dir.join("store"));
