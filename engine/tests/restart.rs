@@ -490,3 +490,79 @@ fn a_store_refuses_a_programme_other_than_the_one_it_was_written_with() {
     assert!(kept[0].as_ref().is_some_and(Outcome::is_accepted));
     engine.shutdown();
 }
+
+/// Fail-stop: a commit the store refuses is never acknowledged, the engine takes no more work,
+/// and a restart recovers exactly the committed records.
+#[test]
+fn a_refused_commit_stops_the_engine_unacknowledged_and_a_restart_recovers_the_committed_log() {
+    let db = TestDatabase::create()
+        .expect("the PostgreSQL test server is reachable (ops/scripts/test starts it)");
+    let store = StoreTarget::Postgres {
+        url: db.url().to_owned(),
+    };
+    let engine = start_engine(store.clone());
+    let first = vec![event(&topup(
+        "fs-1",
+        "r-f",
+        "JPY",
+        1_000,
+        "2026-11-26T07:00:00+09:00",
+    ))];
+    let first_answers = engine
+        .submit(first.clone())
+        .expect("the first record commits");
+    db.execute(
+        "CREATE FUNCTION kanjo_test_refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'disk full (test)'; END $$; \
+         CREATE TRIGGER kanjo_test_refuse BEFORE INSERT ON kanjo_log_record \
+         FOR EACH ROW EXECUTE FUNCTION kanjo_test_refuse();",
+    )
+    .expect("install a failing trigger");
+    let second = vec![event(&topup(
+        "fs-2",
+        "r-f",
+        "JPY",
+        500,
+        "2026-11-26T07:05:00+09:00",
+    ))];
+    match engine.submit(second.clone()) {
+        Err(SubmitError::Stopped(reason)) => assert!(reason.contains("record 2"), "{reason}"),
+        other => panic!("a refused commit is never acknowledged: {other:?}"),
+    }
+    assert!(
+        matches!(engine.submit(first.clone()), Err(SubmitError::Stopped(_))),
+        "a stopped engine takes no work"
+    );
+    assert!(
+        matches!(engine.query_blocking(|_| ()), Err(SubmitError::Stopped(_))),
+        "nor answers reads ahead of the log"
+    );
+    engine.shutdown();
+
+    db.execute("DROP TRIGGER kanjo_test_refuse ON kanjo_log_record;")
+        .expect("remove the trigger");
+    let engine = start_engine(store);
+    let known = stored_outcomes(&engine, &["fs-1".to_owned(), "fs-2".to_owned()]);
+    assert_eq!(
+        known,
+        [Some(first_answers[0].outcome.clone()), None],
+        "only the committed record is replayed"
+    );
+    let retried = engine.submit(second).expect("the retry commits");
+    assert!(retried[0].outcome.is_accepted(), "{retried:?}");
+    let wallet = engine
+        .query_blocking(|machine| {
+            let id = kanjo_engine::chart::AccountName::Rider {
+                rider: "r-f",
+                asset: "JPY",
+            }
+            .id();
+            machine
+                .ledger()
+                .account(id)
+                .map(|account| account.credits_posted - account.debits_posted)
+        })
+        .expect("a query");
+    assert_eq!(wallet, Some(1_500));
+    engine.shutdown();
+}
