@@ -730,3 +730,47 @@ fn events_naming_a_twelve_digit_rider_are_refused_and_never_stored() {
         );
     }
 }
+
+/// The log keeps an event's canonical form only: a ballot's content or any other field a client
+/// adds never reaches the store.
+#[test]
+fn fields_outside_the_event_schema_such_as_a_vote_are_dropped_before_the_log() {
+    let api = Api::start("api-ballot-content", |_| {});
+    let mut check_in = redeem(
+        "vote-x",
+        "r-v",
+        "ballot-2026",
+        "station-3",
+        "2026-12-13T08:00:00+09:00",
+    );
+    check_in["vote"] = json!("Candidate Sakura Tanaka");
+    check_in["note"] = json!("voted for Sakura Tanaka");
+    let results = api.post_events(&[
+        grant(
+            "ballot-x",
+            "r-v",
+            "ballot-2026",
+            1,
+            "2026-12-01T09:00:00+09:00",
+        ),
+        check_in,
+    ]);
+    assert!(
+        results.iter().all(|result| result["status"] == "accepted"),
+        "{results:?}"
+    );
+    api.engine.clone().shutdown();
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(api.dir.join("store")).expect("the store directory") {
+        stored
+            .extend(std::fs::read(entry.expect("a store file").path()).expect("read a store file"));
+    }
+    assert!(
+        stored.windows(6).any(|window| window == b"vote-x"),
+        "the check-in itself is stored"
+    );
+    assert!(
+        !stored.windows(6).any(|window| window == b"Tanaka"),
+        "the vote is not"
+    );
+}
