@@ -822,3 +822,20 @@ fn every_error_has_a_stable_snake_case_code() {
         assert!(!error.to_string().is_empty());
     }
 }
+
+#[test]
+fn a_preallocated_ledger_ends_in_the_same_state_as_a_growing_one() {
+    use kanjo_ledger::workload::{TransferGenerator, run, setup_ledger};
+    let accounts = 3_000;
+    let transfers = 20_000;
+    let mut preallocated = setup_ledger(accounts, transfers);
+    let mut growing = setup_ledger(accounts, 0);
+    for ledger in [&mut preallocated, &mut growing] {
+        let mut generator = TransferGenerator::new(accounts, false, 7);
+        let stats = run(ledger, &mut generator, transfers, |apply| apply());
+        assert_eq!((stats.transfers, stats.failed), (transfers, 0));
+        ledger.check_invariants().expect("invariants hold");
+    }
+    assert_eq!(preallocated.digest(), growing.digest());
+    assert_eq!(preallocated.transfer_count(), transfers as usize);
+}
