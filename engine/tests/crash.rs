@@ -292,6 +292,24 @@ fn check_balances(server: &Server, model: &Model) {
     );
 }
 
+/// The load's riders: licence-returned residents, acknowledged before any kill.
+fn register_riders(server: &Server) {
+    let riders: Vec<Value> = (0..RIDERS)
+        .map(|rider| licence_returned_rider(&format!("c-{rider}")))
+        .collect();
+    let response = server.post("/v1/riders", &Value::Array(riders).to_string());
+    assert_eq!(response.status, 200, "{}", response.body);
+    let results = response.json();
+    assert!(
+        results["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .all(|result| result["status"] == "accepted"),
+        "{results}"
+    );
+}
+
 #[test]
 fn sigkill_under_load_loses_no_acknowledged_event_and_half_applies_none() {
     let dir = TempDir::new("crash");
@@ -322,20 +340,7 @@ fn crash_repeatedly(store_args: &[&str], kills: usize) {
     for round in 0..=kills {
         let server = Server::start(store_args);
         if round == 0 {
-            let riders: Vec<Value> = (0..RIDERS)
-                .map(|rider| licence_returned_rider(&format!("c-{rider}")))
-                .collect();
-            let response = server.post("/v1/riders", &Value::Array(riders).to_string());
-            assert_eq!(response.status, 200, "{}", response.body);
-            let results = response.json();
-            assert!(
-                results["results"]
-                    .as_array()
-                    .expect("results")
-                    .iter()
-                    .all(|result| result["status"] == "accepted"),
-                "{results}"
-            );
+            register_riders(&server);
         } else {
             // Everything acknowledged before the kill reads back with the same answer.
             let mut sampled: Vec<&Batch> = last_round.iter().collect();
@@ -407,4 +412,45 @@ fn crash_repeatedly(store_args: &[&str], kills: usize) {
         batches > kills,
         "the load reached the server between kills ({batches} batches)"
     );
+}
+
+/// Ctrl-C is the graceful path: requests in flight are answered, the process exits 0, and
+/// everything answered is in the log.
+#[test]
+fn sigint_under_load_answers_what_is_in_flight_and_exits_cleanly() {
+    const SIGINT_EXIT_TIMEOUT_MS: u64 = 20_000;
+    let dir = TempDir::new("crash-sigint");
+    let data = dir.join("store");
+    let store_args = ["--data", data.to_str().expect("a UTF-8 temp path")];
+    let server = Server::start(&store_args);
+    register_riders(&server);
+    let next_index = AtomicU64::new(0);
+    let addr = server.addr;
+    let (acked, unanswered, status) = std::thread::scope(|scope| {
+        let driver = scope.spawn(|| drive(addr, &next_index));
+        std::thread::sleep(Duration::from_millis(200));
+        let status = server.interrupt(SIGINT_EXIT_TIMEOUT_MS);
+        let (acked, unanswered) = driver
+            .join()
+            .expect("the drivers check answers and do not panic");
+        (acked, unanswered, status)
+    });
+    assert!(status.success(), "kanjo serve exits 0 on SIGINT: {status}");
+    assert!(!acked.is_empty(), "the load reached the server");
+
+    let server = Server::start(&store_args);
+    let mut model = Model::default();
+    for (batch, results) in acked {
+        for (id, answer) in batch.ids().zip(&results) {
+            assert_eq!(
+                stored_answer(&server, id).as_ref(),
+                Some(answer),
+                "event {id} survives a graceful stop"
+            );
+        }
+        model.ack(batch, results);
+    }
+    // Requests that arrived after the listener closed were never taken: all or nothing, then retried.
+    settle_in_flight(&server, &mut model, unanswered);
+    check_balances(&server, &model);
 }

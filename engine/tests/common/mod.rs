@@ -156,6 +156,28 @@ impl Server {
         self.child.wait().expect("reap kanjo serve");
     }
 
+    /// SIGINT (Ctrl-C): the graceful path. Waits for the exit, at most `timeout_ms`.
+    pub fn interrupt(mut self, timeout_ms: u64) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -INT {pid}");
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll kanjo serve") {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_millis(timeout_ms),
+                "kanjo serve did not exit {timeout_ms} ms after SIGINT; stderr:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
