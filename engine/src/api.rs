@@ -247,9 +247,15 @@ async fn get_account_transfers(
         );
     };
     let limit = query.limit.unwrap_or(100).clamp(1, HISTORY_PAGE_MAX);
+    // `after` is the last timestamp of the previous page, in the page's own order.
+    let (timestamp_min, timestamp_max) = match (query.after, query.newest_first) {
+        (None, _) => (0, u64::MAX),
+        (Some(after), false) => (after.saturating_add(1), u64::MAX),
+        (Some(after), true) => (0, after.saturating_sub(1)),
+    };
     let filter = AccountFilter {
-        timestamp_min: query.after.map_or(0, |after| after.saturating_add(1)),
-        timestamp_max: u64::MAX,
+        timestamp_min,
+        timestamp_max,
         limit,
         reversed: query.newest_first,
         debits: true,

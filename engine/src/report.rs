@@ -12,10 +12,10 @@ use crate::machine::Machine;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TrialBalanceLine {
     pub asset: String,
-    pub debits_posted: u64,
-    pub credits_posted: u64,
-    pub debits_pending: u64,
-    pub credits_pending: u64,
+    pub debits_posted: u128,
+    pub credits_posted: u128,
+    pub debits_pending: u128,
+    pub credits_pending: u128,
     pub accounts: u64,
 }
 
@@ -54,10 +54,11 @@ pub fn trial_balance(machine: &Machine) -> TrialBalance {
             ));
             continue;
         };
-        line.debits_posted += account.debits_posted;
-        line.credits_posted += account.credits_posted;
-        line.debits_pending += account.debits_pending;
-        line.credits_pending += account.credits_pending;
+        // u128: many u64 balances can sum past u64.
+        line.debits_posted += u128::from(account.debits_posted);
+        line.credits_posted += u128::from(account.credits_posted);
+        line.debits_pending += u128::from(account.debits_pending);
+        line.credits_pending += u128::from(account.credits_pending);
         line.accounts += 1;
     }
     for (asset_id, line) in &sums {
@@ -74,8 +75,8 @@ pub fn trial_balance(machine: &Machine) -> TrialBalance {
             ));
         }
         let running: AssetTotals = ledger.totals(kanjo_ledger::AssetId(*asset_id));
-        if running.debits_posted != u128::from(line.debits_posted)
-            || running.credits_posted != u128::from(line.credits_posted)
+        if running.debits_posted != line.debits_posted
+            || running.credits_posted != line.credits_posted
         {
             problems.push(format!(
                 "{}: the ledger's running totals disagree with the account sums",
