@@ -75,23 +75,31 @@ impl std::ops::BitOrAssign for AccountFlags {
 }
 
 /// An account. On input to `create_accounts` the balances and `timestamp` must be zero.
+///
+/// Laid out as two cache lines: everything a transfer reads or writes (id, balances, asset,
+/// flags) in the first, the rest in the second, so applying a transfer touches one line per
+/// account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(64))]
 pub struct Account {
     pub id: AccountId,
-    pub asset: AssetId,
-    pub owner: OwnerKind,
-    pub flags: AccountFlags,
-    /// Free for the caller: account type/chart-of-accounts code.
-    pub code: u16,
-    pub user_data_128: u128,
-    pub user_data_64: u64,
     pub debits_pending: u64,
     pub debits_posted: u64,
     pub credits_pending: u64,
     pub credits_posted: u64,
+    pub asset: AssetId,
+    pub flags: AccountFlags,
+    /// Free for the caller: account type/chart-of-accounts code.
+    pub code: u16,
+    pub owner: OwnerKind,
+    pub user_data_128: u128,
+    pub user_data_64: u64,
     /// Ledger-assigned creation time (ns); 0 on input.
     pub timestamp: u64,
 }
+
+const _: () = assert!(std::mem::size_of::<Account>() == 128);
+const _: () = assert!(std::mem::offset_of!(Account, flags) < 64);
 
 impl Account {
     /// A new account with zero balances, code 0 and no user data.

@@ -38,14 +38,12 @@ pub(crate) fn previous_accounts(transfers: &[Transfer], k: usize) -> (AccountId,
     }
 }
 
-/// Prefetches both cache lines of an account record (a 96-byte Account spans two lines unless it
-/// happens to be aligned).
+/// Prefetches the cache line of an account record that transfers touch (see `Account`).
 #[inline]
 pub(crate) fn prefetch_account(accounts: &[Account], index: u32) {
     if index != NOT_FOUND {
         let record = accounts.as_ptr().wrapping_add(index as usize);
         prefetch_read(record);
-        prefetch_read(record.wrapping_add(1).cast::<u8>().wrapping_sub(1));
     }
 }
 
