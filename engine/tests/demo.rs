@@ -1,5 +1,6 @@
 //! `kanjo demo` runs a Muroran morning end to end on a fresh embedded store and ends balanced;
-//! the store it leaves replays, in another process, to the very reports it printed.
+//! the store it leaves replays, in another process, to the very reports it printed, and the
+//! operator report reconciles with the operators' ledger accounts.
 
 mod common;
 
@@ -48,4 +49,80 @@ fn kanjo_demo_exits_zero_prints_balanced_and_its_store_replays_to_the_same_repor
         stdout.contains(&*replayed),
         "the replayed operator report is the one the demo printed:\n{replayed}\n---\n{stdout}"
     );
+
+    reconcile_operators_with_the_ledger(data);
+}
+
+fn balance(data: &str, account: &str) -> i128 {
+    let output = kanjo(&["balance", "--data", data, account]);
+    assert!(
+        output.status.success(),
+        "kanjo balance {account}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let value: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("kanjo balance prints JSON");
+    value["balance"]
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .expect("a decimal balance")
+}
+
+/// The settlement report and the ledger are two views of the same postings: per operator, what
+/// riders paid is the fares account, the subsidy due is the subsidy account, cash is the cash
+/// account; every fare is paid, subsidised or waived by a cap.
+fn reconcile_operators_with_the_ledger(data: &str) {
+    let output = kanjo(&["report", "operators", "--json", "--data", data]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let days: Vec<serde_json::Value> =
+        serde_json::from_slice(&output.stdout).expect("the report as JSON");
+    assert!(!days.is_empty());
+    let mut operators: std::collections::BTreeMap<String, (i128, i128, i128)> = Default::default();
+    let number = |value: &serde_json::Value| i128::from(value.as_u64().expect("a count of yen"));
+    for day in &days {
+        let subsidy: i128 = day["subsidy_due"]
+            .as_object()
+            .expect("per budget")
+            .values()
+            .map(number)
+            .sum();
+        let paid = number(&day["paid_by_riders"]);
+        assert_eq!(
+            number(&day["fares"]),
+            paid + subsidy + number(&day["cap_waived"]),
+            "{day}"
+        );
+        assert_eq!(
+            paid,
+            number(&day["paid_wallet"]) + number(&day["paid_cash"]) + number(&day["paid_ic"]),
+            "{day}"
+        );
+        let totals = operators
+            .entry(day["operator"].as_str().expect("an operator").to_owned())
+            .or_default();
+        totals.0 += paid;
+        totals.1 += subsidy;
+        totals.2 += number(&day["paid_cash"]);
+    }
+    for (operator, (paid, subsidy, cash)) in operators {
+        assert_eq!(
+            balance(data, &format!("operator:{operator}:fares")),
+            paid,
+            "{operator} fares"
+        );
+        assert_eq!(
+            balance(data, &format!("operator:{operator}:subsidy")),
+            subsidy,
+            "{operator} subsidy"
+        );
+        assert_eq!(
+            balance(data, &format!("operator:{operator}:cash")),
+            cash,
+            "{operator} cash"
+        );
+    }
 }
