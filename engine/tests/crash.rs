@@ -419,6 +419,7 @@ fn crash_repeatedly(store_args: &[&str], kills: usize) {
 #[test]
 fn sigint_under_load_answers_what_is_in_flight_and_exits_cleanly() {
     const SIGINT_EXIT_TIMEOUT_MS: u64 = 20_000;
+    const SIGINT_AFTER_BATCHES: u64 = 30;
     let dir = TempDir::new("crash-sigint");
     let data = dir.join("store");
     let store_args = ["--data", data.to_str().expect("a UTF-8 temp path")];
@@ -428,7 +429,15 @@ fn sigint_under_load_answers_what_is_in_flight_and_exits_cleanly() {
     let addr = server.addr;
     let (acked, unanswered, status) = std::thread::scope(|scope| {
         let driver = scope.spawn(|| drive(addr, &next_index));
-        std::thread::sleep(Duration::from_millis(200));
+        // Interrupt once the load is flowing, however slow the machine.
+        let started = std::time::Instant::now();
+        while next_index.load(Ordering::SeqCst) < SIGINT_AFTER_BATCHES {
+            assert!(
+                started.elapsed() < Duration::from_millis(SIGINT_EXIT_TIMEOUT_MS),
+                "the load never flowed"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let status = server.interrupt(SIGINT_EXIT_TIMEOUT_MS);
         let (acked, unanswered) = driver
             .join()

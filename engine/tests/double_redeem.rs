@@ -18,8 +18,8 @@ const STATIONS: u64 = 12;
 const ASSET: &str = "ballot-2026";
 /// Events per submission: small, so each thread sends many and they interleave.
 const SUBMISSION_EVENTS: usize = 250;
-/// Threads per attempt: two send first attempts, two send second attempts, for the same voters.
-const THREADS_PER_ATTEMPT: u64 = 2;
+/// Threads per group of attempts (two groups race for the same voters).
+const THREADS_PER_GROUP: u64 = 2;
 
 fn voter(index: u64) -> String {
     format!("voter-{index:05}")
@@ -77,27 +77,29 @@ fn grant_ballots(engine: &Engine) {
     }
 }
 
-/// Sends the attempts from racing threads: thread k of attempt `which` takes every
-/// THREADS_PER_ATTEMPT-th chunk, first attempts in voter order and second attempts in reverse.
+/// Sends the attempts from racing threads in two groups: group g sends voter v's attempt
+/// (v + g) % 2, group 0 in voter order and group 1 in reverse, each group over THREADS_PER_GROUP
+/// threads taking alternate chunks. Each voter's two attempts so travel in different submissions
+/// from different threads, and however the threads are scheduled, both attempts win for some voters.
 fn race_check_ins(engine: &Engine) -> Vec<Answer> {
     std::thread::scope(|scope| {
         let mut threads = Vec::new();
-        for which in 0..2 {
-            for lane in 0..THREADS_PER_ATTEMPT {
+        for group in 0..2 {
+            for lane in 0..THREADS_PER_GROUP {
                 let engine = engine.clone();
                 threads.push(scope.spawn(move || {
                     let mut voters: Vec<u64> = (0..VOTERS).collect();
-                    if which == 1 {
+                    if group == 1 {
                         voters.reverse();
                     }
                     let mut answers = Vec::new();
                     for (number, chunk) in voters.chunks(SUBMISSION_EVENTS).enumerate() {
-                        if number as u64 % THREADS_PER_ATTEMPT != lane {
+                        if number as u64 % THREADS_PER_GROUP != lane {
                             continue;
                         }
                         let events = chunk
                             .iter()
-                            .map(|&index| attempt(index, which).event)
+                            .map(|&index| attempt(index, (index + group) % 2).event)
                             .collect();
                         answers.extend(
                             engine
