@@ -119,12 +119,23 @@ fn check_accepted_answer(id: &str, answer: &Value) {
     }
 }
 
-/// Drives the server until it dies: each thread posts batches one after another.
-/// Returns the acknowledged batches with their answers, and the ones sent without an answer.
-fn drive(addr: SocketAddr, next_index: &AtomicU64) -> (Vec<(Batch, Vec<Value>)>, Vec<Batch>) {
+/// What one run of load saw before the server went away.
+struct Driven {
+    /// Acknowledged batches with their answers.
+    acked: Vec<(Batch, Vec<Value>)>,
+    /// Batches sent without an answer.
+    unanswered: Vec<Batch>,
+    /// Answers a reader got from `GET /v1/events/{id}` for batches still in flight: a read
+    /// shows only durable state, so each must survive the kill.
+    read: Vec<(String, Value)>,
+}
+
+/// Drives the server until it dies: each driver posts batches one after another while a reader
+/// asks for the newest batches' top-ups.
+fn drive(addr: SocketAddr, next_index: &AtomicU64) -> Driven {
     let acked = Arc::new(Mutex::new(Vec::new()));
     let in_flight = Arc::new(Mutex::new(Vec::new()));
-    std::thread::scope(|scope| {
+    let read = std::thread::scope(|scope| {
         for _ in 0..DRIVERS {
             let acked = Arc::clone(&acked);
             let in_flight = Arc::clone(&in_flight);
@@ -153,10 +164,36 @@ fn drive(addr: SocketAddr, next_index: &AtomicU64) -> (Vec<(Batch, Vec<Value>)>,
                 }
             });
         }
+        let reader = scope.spawn(move || {
+            let mut read = Vec::new();
+            for attempt in 0u64.. {
+                let newest = next_index.load(Ordering::SeqCst);
+                let Some(index) = newest.checked_sub(1 + attempt % DRIVERS as u64) else {
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                };
+                let id = format!("b{index}-topup");
+                match common::http(addr, "GET", &format!("/v1/events/{id}"), None) {
+                    Ok(response) if response.status == 200 => read.push((id, response.json())),
+                    Ok(response) if response.status == 404 => {}
+                    Ok(response) => panic!("GET {id}: HTTP {} {}", response.status, response.body),
+                    Err(_) => break,
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            read
+        });
+        reader
+            .join()
+            .expect("the reader checks answers and does not panic")
     });
     let acked = std::mem::take(&mut *acked.lock().unwrap());
-    let in_flight = std::mem::take(&mut *in_flight.lock().unwrap());
-    (acked, in_flight)
+    let unanswered = std::mem::take(&mut *in_flight.lock().unwrap());
+    Driven {
+        acked,
+        unanswered,
+        read,
+    }
 }
 
 /// An event's answer as the restarted server reads it, `None` if it never saw the event.
@@ -218,6 +255,33 @@ struct RiderTotals {
     event_ids: Vec<String>,
 }
 
+/// The event of every transfer in an account's history, following `next_after` page by page.
+fn wallet_history_events(server: &Server, account: &str) -> Vec<String> {
+    const HISTORY_PAGES_MAX: usize = 100;
+    let mut events = Vec::new();
+    let mut path = format!("/v1/accounts/{account}/transfers?limit=1000");
+    for _ in 0..HISTORY_PAGES_MAX {
+        let response = server.get(&path);
+        assert_eq!(response.status, 200, "{}", response.body);
+        let page = response.json();
+        for transfer in page["transfers"].as_array().expect("transfers") {
+            events.push(
+                transfer["event"]
+                    .as_str()
+                    .expect("every transfer names its event")
+                    .to_owned(),
+            );
+        }
+        match page["next_after"].as_u64() {
+            Some(cursor) => {
+                path = format!("/v1/accounts/{account}/transfers?limit=1000&after={cursor}")
+            }
+            None => return events,
+        }
+    }
+    panic!("{account} has more than {HISTORY_PAGES_MAX} pages of history")
+}
+
 /// Every balance equals the sum of the effects of the acknowledged batches, each counted once.
 fn check_balances(server: &Server, model: &Model) {
     let mut riders: BTreeMap<&str, RiderTotals> = BTreeMap::new();
@@ -246,24 +310,7 @@ fn check_balances(server: &Server, model: &Model) {
             "rider {rider}"
         );
         // The wallet's history names each of the rider's events exactly once.
-        let response = server.get(&format!("/v1/accounts/{wallet}/transfers?limit=1000"));
-        assert_eq!(response.status, 200, "{}", response.body);
-        let history = response.json();
-        assert!(
-            history["next_after"].is_null(),
-            "one page holds the whole history: {history}"
-        );
-        let mut seen: Vec<String> = history["transfers"]
-            .as_array()
-            .expect("transfers")
-            .iter()
-            .map(|transfer| {
-                transfer["event"]
-                    .as_str()
-                    .expect("every transfer names its event")
-                    .to_owned()
-            })
-            .collect();
+        let mut seen = wallet_history_events(server, &wallet);
         seen.sort();
         let mut expected = totals.event_ids.clone();
         expected.sort();
@@ -336,6 +383,8 @@ fn crash_repeatedly(store_args: &[&str], kills: usize) {
     let mut in_flight: Vec<Batch> = Vec::new();
     let mut committed_unanswered = 0;
     let mut unanswered = 0;
+    let mut read_before_kill: Vec<(String, Value)> = Vec::new();
+    let mut reads = 0;
 
     for round in 0..=kills {
         let server = Server::start(store_args);
@@ -357,6 +406,14 @@ fn crash_repeatedly(store_args: &[&str], kills: usize) {
                     assert_eq!(stored, model.answers[id], "round {round}: event {id}");
                 }
             }
+            // Whatever a reader was shown before the kill was durable.
+            for (id, answer) in &read_before_kill {
+                assert_eq!(
+                    stored_answer(&server, id).as_ref(),
+                    Some(answer),
+                    "round {round}: {id} was read, then lost"
+                );
+            }
             unanswered += in_flight.len();
             committed_unanswered +=
                 settle_in_flight(&server, &mut model, std::mem::take(&mut in_flight));
@@ -377,7 +434,7 @@ fn crash_repeatedly(store_args: &[&str], kills: usize) {
 
         let delay_ms = rng.between(KILL_DELAY_MS_MIN, KILL_DELAY_MS_MAX);
         let addr = server.addr;
-        let (acked, flying) = std::thread::scope(|scope| {
+        let driven = std::thread::scope(|scope| {
             let driver = scope.spawn(|| drive(addr, &next_index));
             std::thread::sleep(Duration::from_millis(delay_ms));
             server.kill();
@@ -385,11 +442,17 @@ fn crash_repeatedly(store_args: &[&str], kills: usize) {
                 .join()
                 .expect("the drivers check answers and do not panic")
         });
-        last_round = acked.iter().map(|(batch, _)| batch.clone()).collect();
-        for (batch, results) in acked {
+        last_round = driven
+            .acked
+            .iter()
+            .map(|(batch, _)| batch.clone())
+            .collect();
+        for (batch, results) in driven.acked {
             model.ack(batch, results);
         }
-        in_flight = flying;
+        in_flight = driven.unanswered;
+        reads += driven.read.len();
+        read_before_kill = driven.read;
 
         // Another process replays the log the killed one left and finds it balanced.
         let report = kanjo(&[&["report", "trial-balance"], store_args].concat());
@@ -404,7 +467,7 @@ fn crash_repeatedly(store_args: &[&str], kills: usize) {
     let batches = model.acked.len();
     eprintln!(
         "{kills} kills on {}: {batches} batches, {} events; {unanswered} batches were unanswered at a kill, \
-         {committed_unanswered} of them already committed",
+         {committed_unanswered} of them already committed; {reads} reads during load survived",
         store_args[0],
         model.answers.len()
     );
@@ -427,7 +490,7 @@ fn sigint_under_load_answers_what_is_in_flight_and_exits_cleanly() {
     register_riders(&server);
     let next_index = AtomicU64::new(0);
     let addr = server.addr;
-    let (acked, unanswered, status) = std::thread::scope(|scope| {
+    let (driven, status) = std::thread::scope(|scope| {
         let driver = scope.spawn(|| drive(addr, &next_index));
         // Interrupt once the load is flowing, however slow the machine.
         let started = std::time::Instant::now();
@@ -439,15 +502,27 @@ fn sigint_under_load_answers_what_is_in_flight_and_exits_cleanly() {
             std::thread::sleep(Duration::from_millis(5));
         }
         let status = server.interrupt(SIGINT_EXIT_TIMEOUT_MS);
-        let (acked, unanswered) = driver
+        let driven = driver
             .join()
             .expect("the drivers check answers and do not panic");
-        (acked, unanswered, status)
+        (driven, status)
     });
+    let Driven {
+        acked,
+        unanswered,
+        read,
+    } = driven;
     assert!(status.success(), "kanjo serve exits 0 on SIGINT: {status}");
     assert!(!acked.is_empty(), "the load reached the server");
 
     let server = Server::start(&store_args);
+    for (id, answer) in &read {
+        assert_eq!(
+            stored_answer(&server, id).as_ref(),
+            Some(answer),
+            "{id} was read, then lost"
+        );
+    }
     let mut model = Model::default();
     for (batch, results) in acked {
         for (id, answer) in batch.ids().zip(&results) {
