@@ -29,7 +29,11 @@ impl Town {
             .expect("genesis");
         let mut town = Town {
             machine,
-            clock_ns: 1_000,
+            // The batch clock is the wall time of processing: after every event of these tests.
+            clock_ns: "2026-12-31T00:00:00Z"
+                .parse::<jiff::Timestamp>()
+                .expect("a valid instant")
+                .as_nanosecond() as u64,
         };
         town.riders(&[
             r#"{"rider":"senior","birth_date":"1948-05-02","residence":"012050","verified_at":"2026-04-01","valid_until":"2027-03-31"}"#,
