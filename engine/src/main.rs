@@ -79,12 +79,23 @@ struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// An engine that writes: takes the store's writer lock.
     fn start(&self) -> anyhow::Result<Engine> {
+        self.start_with(false)
+    }
+
+    /// An engine for reports and balances: replays, writes nothing, works beside a live server.
+    fn start_read_only(&self) -> anyhow::Result<Engine> {
+        self.start_with(true)
+    }
+
+    fn start_with(&self, read_only: bool) -> anyhow::Result<Engine> {
         let target = self.store.target();
         let programme = self.programme_path(&target)?;
         let mut config = EngineConfig::new(target.clone(), programme.clone());
         config.batch_wait_us = self.batch_wait_us;
         config.queue_events_max = self.queue_events_max;
+        config.read_only = read_only;
         Engine::start(config).with_context(|| format!("starting kanjo on {}", describe(&target)))
     }
 
@@ -230,7 +241,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args),
         Command::Import(args) => import(args),
         Command::Balance(args) => {
-            let engine = args.engine.start()?;
+            let engine = args.engine.start_read_only()?;
             let Some(id) = api::account_id_from_text(&args.account) else {
                 bail!(
                     "{:?} is neither an account name (rider:r-001:JPY) nor a 32-hex-digit id",
@@ -251,7 +262,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(ReportArgs {
             report: ReportKind::TrialBalance(common),
         }) => {
-            let engine = common.engine.start()?;
+            let engine = common.engine.start_read_only()?;
             let balance: TrialBalance = engine.query_blocking(report::trial_balance)?;
             engine.shutdown();
             if common.json {
@@ -268,7 +279,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(ReportArgs {
             report: ReportKind::Operators(common),
         }) => {
-            let engine = common.engine.start()?;
+            let engine = common.engine.start_read_only()?;
             let days: Vec<OperatorDay> =
                 engine.query_blocking(|machine: &Machine| machine.operator_days())?;
             engine.shutdown();

@@ -61,6 +61,9 @@ pub struct EngineConfig {
     pub batch_wait_us: u64,
     /// Events accepted into the queue but not yet taken by the machine; past it, `QueueFull`.
     pub queue_events_max: usize,
+    /// Replay and answer queries only: takes no writer lock, writes nothing, refuses submissions.
+    /// For reports and balances beside a running server.
+    pub read_only: bool,
 }
 
 impl EngineConfig {
@@ -72,6 +75,7 @@ impl EngineConfig {
             batch_events_max: BATCH_EVENTS_MAX,
             batch_wait_us: 2_000,
             queue_events_max: 8 * BATCH_EVENTS_MAX,
+            read_only: false,
         }
     }
 }
@@ -223,6 +227,10 @@ impl Engine {
         assert!(config.batch_events_max > 0 && config.batch_events_max <= BATCH_EVENTS_MAX);
         let (programme, assets) = load_programme(&config.programme)?;
         let mut store = store::open(&config.store)?;
+        if !config.read_only {
+            // Before anything is written: a second writer would race the first for the next seq.
+            store.claim_writer()?;
+        }
         let digest = format!("{:032x}", programme.source_digest());
         match store.meta(META_PROGRAMME_DIGEST)? {
             Some(stored) if stored != digest => {
@@ -232,9 +240,12 @@ impl Engine {
                 });
             }
             Some(_) => {}
+            None if config.read_only => {}
             None => store.set_meta(META_PROGRAMME_DIGEST, &digest)?,
         }
-        if let Ok(path) = std::fs::canonicalize(&config.programme) {
+        if !config.read_only
+            && let Ok(path) = std::fs::canonicalize(&config.programme)
+        {
             store.set_meta(META_PROGRAMME_PATH, &path.display().to_string())?;
         }
         let mut machine = Machine::new(
@@ -263,6 +274,9 @@ impl Engine {
             committed_seq: AtomicU64::new(last_seq),
             committed_events: AtomicU64::new(replayed_events),
         });
+        if config.read_only {
+            shared.close("this engine was started read-only (for reports and balances)".into());
+        }
         let (command_tx, command_rx) = channel::bounded(COMMAND_QUEUE_MAX);
         let (commit_tx, commit_rx) = channel::bounded(COMMIT_QUEUE_RECORDS_MAX);
         let backend = store.backend();
@@ -413,7 +427,10 @@ impl Engine {
         &self,
         read: impl FnOnce(&Machine) -> T + Send + 'static,
     ) -> Result<oneshot::Receiver<T>, SubmitError> {
-        self.check_running()?;
+        // Reads go on while the engine is closed to new work (read-only), not once it failed.
+        if self.shared.stopped.load(Ordering::Acquire) {
+            return Err(SubmitError::Stopped(self.shared.stop_reason()));
+        }
         let (reply, result) = oneshot::channel();
         let query: Query = Box::new(move |machine: &Machine| {
             let value = read(machine);
@@ -568,7 +585,9 @@ fn machine_loop(
                 Err(_) => return, // every Engine handle is gone: shut down
             },
         };
-        if shared.closed.load(Ordering::Acquire) {
+        if shared.closed.load(Ordering::Acquire)
+            && !matches!(first, Command::Query(_) | Command::Shutdown)
+        {
             refuse(first, &shared.stop_reason());
             continue;
         }

@@ -543,7 +543,6 @@ fn sigint_under_load_answers_what_is_in_flight_and_exits_cleanly() {
 /// refused or must coexist; it must never take the live server's next log position and so
 /// stop it.
 #[test]
-#[ignore = "engine bug: a second writer on a live store takes its next seq and the server fail-stops (see report)"]
 fn a_second_writer_on_a_live_store_does_not_stop_the_server() {
     let dir = TempDir::new("crash-second-writer");
     let data = dir.join("store");

@@ -461,6 +461,22 @@ fn check_migrate_is_idempotent(backend: &dyn Backend) {
     assert_eq!(store.last_seq().unwrap(), 0);
 }
 
+fn check_one_writer_at_a_time(backend: &dyn Backend) {
+    let mut first = backend.open();
+    first.claim_writer().unwrap();
+    first.claim_writer().expect("claiming again is a no-op");
+    let mut second = backend.open();
+    assert!(
+        matches!(second.claim_writer(), Err(store::StoreError::InUse { .. })),
+        "a second writer is refused while the first holds the log"
+    );
+    assert_eq!(second.last_seq().unwrap(), 0, "but it may still read");
+    drop(first);
+    second
+        .claim_writer()
+        .expect("the claim is free once its holder is gone");
+}
+
 macro_rules! conformance {
     ($backend:ident, $new:expr, $name:literal) => {
         mod $backend {
@@ -525,6 +541,10 @@ macro_rules! conformance {
             #[test]
             fn migrate_is_idempotent() {
                 check_migrate_is_idempotent(&backend());
+            }
+            #[test]
+            fn one_writer_at_a_time() {
+                check_one_writer_at_a_time(&backend());
             }
         }
     };

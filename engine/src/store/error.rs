@@ -21,6 +21,10 @@ pub enum RecordError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error(
+        "{what} is in use by another kanjo writer (a running `kanjo serve` or `kanjo import`); stop it first, or read through its API"
+    )]
+    InUse { what: String },
     #[error("record seq {seq} refused, nothing written: {source}")]
     InvalidRecord {
         seq: u64,

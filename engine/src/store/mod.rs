@@ -56,6 +56,9 @@ pub trait Store: Send {
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError>;
     /// For correctness checks (load test, crash test): how many entries of this kind are stored.
     fn count_entries(&mut self, kind: EntryKind) -> Result<u64, StoreError>;
+    /// Makes this store the log's only writer until it is dropped, or fails with `InUse`. Two
+    /// writers would race for the next seq, and the loser would have to stop.
+    fn claim_writer(&mut self) -> Result<(), StoreError>;
 }
 
 /// Where the log lives.

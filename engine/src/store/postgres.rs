@@ -51,7 +51,12 @@ pub struct PgStore {
     pool: Pool,
     /// Reused across appends for the checksum encoding.
     payload: Vec<u8>,
+    /// The pooled connection holding the writer's advisory lock, while this store is the writer.
+    writer_lock: Option<deadpool_postgres::Client>,
 }
+
+/// The advisory lock key of the kanjo writer ("kanjo-wr" as bytes): one writer per database.
+const WRITER_LOCK_KEY: i64 = i64::from_be_bytes(*b"kanjo-wr");
 
 fn runtime() -> Result<tokio::runtime::Runtime, StoreError> {
     tokio::runtime::Builder::new_current_thread()
@@ -205,6 +210,7 @@ impl PgStore {
             runtime: Some(runtime),
             pool,
             payload: Vec::new(),
+            writer_lock: None,
         };
         store.block_on(check_migrated(&store.pool, &store.url))?;
         Ok(store)
@@ -476,6 +482,32 @@ impl Drop for PgStore {
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         BACKEND
+    }
+
+    fn claim_writer(&mut self) -> Result<(), StoreError> {
+        if self.writer_lock.is_some() {
+            return Ok(());
+        }
+        let url = self.url.clone();
+        let pool = self.pool.clone();
+        // A session-level advisory lock on a connection this store keeps checked out: PostgreSQL
+        // releases it when that session ends, including when the process dies.
+        let (connection, locked) = self.block_on(async move {
+            let connection = client(&pool, &url).await?;
+            let row = connection
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])
+                .await
+                .map_err(pg(&url, "taking the writer lock"))?;
+            let locked: bool = row.get(0);
+            Ok((connection, locked))
+        })?;
+        if !locked {
+            return Err(StoreError::InUse {
+                what: format!("the PostgreSQL store at {}", self.url),
+            });
+        }
+        self.writer_lock = Some(connection);
+        Ok(())
     }
 
     fn last_seq(&mut self) -> Result<u64, StoreError> {

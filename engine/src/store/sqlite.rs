@@ -50,7 +50,12 @@ pub struct SqliteStore {
     checkpointer: Checkpointer,
     /// Reused across appends so the payload is encoded without reallocating.
     payload: Vec<u8>,
+    /// `<data_dir>/kanjo.lock`, locked while this store is the writer.
+    writer_lock: Option<std::fs::File>,
 }
+
+/// The file whose exclusive lock marks the one writer of a data directory.
+pub const WRITER_LOCK_FILE_NAME: &str = "kanjo.lock";
 
 impl SqliteStore {
     /// Opens `<data_dir>/kanjo.sqlite`, creating the directory, the file and the schema.
@@ -103,6 +108,7 @@ impl SqliteStore {
             conn,
             checkpointer,
             payload: Vec::new(),
+            writer_lock: None,
         };
         Ok((store, applied))
     }
@@ -254,6 +260,38 @@ fn read_in(
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         BACKEND
+    }
+
+    fn claim_writer(&mut self) -> Result<(), StoreError> {
+        if self.writer_lock.is_some() {
+            return Ok(());
+        }
+        let lock_path = self.path.with_file_name(WRITER_LOCK_FILE_NAME);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Io {
+                path: lock_path.clone(),
+                context: "opening the writer lock",
+                source,
+            })?;
+        // An OS lock: released by the kernel when the process dies, so a SIGKILL leaves none behind.
+        match file.try_lock() {
+            Ok(()) => {
+                self.writer_lock = Some(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse {
+                what: format!("the embedded store {}", self.path.display()),
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io {
+                path: lock_path,
+                context: "locking the writer lock",
+                source,
+            }),
+        }
     }
 
     fn last_seq(&mut self) -> Result<u64, StoreError> {
