@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use kanjo_engine::event::{Event, EventKind};
 
 use crate::checks::AnswerProblems;
-use crate::target::{Answer, Target};
+use crate::target::{Answer, Pending, Target};
 
 pub const LANES_MAX: usize = 64;
 /// Batches waiting per lane; beyond that the dispatcher waits (and the waiting shows in latency).
@@ -21,6 +21,8 @@ pub const LANE_QUEUE_BATCHES_MAX: usize = 256;
 /// Batches generated ahead of the dispatcher.
 pub const PREFETCH_BATCHES_MAX: usize = 64;
 pub const BATCH_EVENTS_MAX: usize = 10_000;
+/// Batches one lane may have handed over and not yet had answered.
+pub const IN_FLIGHT_BATCHES_MAX: usize = 64;
 /// Latency above this is recorded as this (a minute is already a failed run).
 pub const LATENCY_US_MAX: u64 = 60_000_000;
 pub const TIMELINE_BUCKET_MS: u64 = 100;
@@ -276,6 +278,43 @@ fn lane_worker(
     start: Instant,
     verdict: &Verdict<'_>,
 ) -> Result<LaneOutput> {
+    // The submitter hands batches over; the waiter takes their answers in order. Up to
+    // IN_FLIGHT_BATCHES_MAX batches per lane are in flight when the target allows it.
+    let (in_flight_tx, in_flight_rx) =
+        sync_channel::<(Instant, Vec<Event>, Box<dyn Pending>)>(IN_FLIGHT_BATCHES_MAX);
+    std::thread::scope(|scope| {
+        let waiter = scope.spawn(move || answer_waiter(target, in_flight_rx, start, verdict));
+        let mut submit_error = None;
+        while let Ok((intended, events)) = batches.recv() {
+            match target.begin(lane, &events) {
+                Ok(pending) => {
+                    if in_flight_tx.send((intended, events, pending)).is_err() {
+                        break; // the waiter failed; join reports why
+                    }
+                }
+                Err(error) => {
+                    submit_error = Some(error);
+                    break;
+                }
+            }
+        }
+        drop(in_flight_tx);
+        let output = waiter
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("an answer thread panicked")));
+        match submit_error {
+            Some(error) => Err(error),
+            None => output,
+        }
+    })
+}
+
+fn answer_waiter(
+    target: &dyn Target,
+    in_flight: Receiver<(Instant, Vec<Event>, Box<dyn Pending>)>,
+    start: Instant,
+    verdict: &Verdict<'_>,
+) -> Result<LaneOutput> {
     let mut output = LaneOutput {
         latency_us: new_histogram(),
         timeline: Vec::new(),
@@ -283,9 +322,9 @@ fn lane_worker(
         rejected_by_code: HashMap::new(),
         collected: Collected::default(),
     };
-    while let Ok((intended, events)) = batches.recv() {
+    while let Ok((intended, events, pending)) = in_flight.recv() {
         let count = events.len() as u64;
-        let answers = target.submit(lane, &events)?;
+        let answers = pending.wait()?;
         let done = Instant::now();
         if answers.len() != events.len() {
             return Err(anyhow!(

@@ -9,13 +9,16 @@ use anyhow::{Context, Result, anyhow, bail};
 use kanjo_engine::answer::Outcome;
 use kanjo_engine::event::Event;
 use kanjo_engine::machine::Machine;
-use kanjo_engine::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX, SubmitError};
+use kanjo_engine::machine::Prepared;
+use kanjo_engine::pipeline::{
+    Answer as EngineAnswer, Engine, EngineConfig, SUBMISSION_EVENTS_MAX, SubmitError,
+};
 use kanjo_engine::report::{self, TrialBalance};
 use kanjo_engine::store::{self, EntryKind, StoreTarget};
 use kanjo_engine::workload::RiderRecord;
 
 use crate::checks::CheckReport;
-use crate::target::{Answer, Target};
+use crate::target::{Answer, Pending, Target};
 
 /// How long a submission waits in total for room in a full queue before the run fails.
 const QUEUE_FULL_WAIT_MS_MAX: u64 = 30_000;
@@ -152,12 +155,19 @@ impl Target for InProcess {
         }
     }
 
-    fn submit(&self, _lane: usize, events: &[Event]) -> Result<Vec<Answer>> {
-        let mut answers = Vec::with_capacity(events.len());
+    fn submit(&self, lane: usize, events: &[Event]) -> Result<Vec<Answer>> {
+        self.begin(lane, events)?.wait()
+    }
+
+    /// The engine's queue is one FIFO, so a lane may have many batches in flight and still have
+    /// its events applied in order.
+    fn begin(&self, _lane: usize, events: &[Event]) -> Result<Box<dyn Pending>> {
+        let mut receivers = Vec::with_capacity(events.len().div_ceil(SUBMISSION_EVENTS_MAX));
         for chunk in events.chunks(SUBMISSION_EVENTS_MAX) {
             let mut waited_ms = 0;
-            let engine_answers = loop {
-                match self.engine.submit(chunk.to_vec()) {
+            let receiver = loop {
+                let items = chunk.iter().cloned().map(Prepared::new).collect();
+                match self.engine.submit_prepared(items) {
                     // Back-pressure: wait and retry; the wait counts in the batch's latency.
                     Err(SubmitError::QueueFull { .. }) if waited_ms < QUEUE_FULL_WAIT_MS_MAX => {
                         std::thread::sleep(std::time::Duration::from_millis(1));
@@ -166,6 +176,25 @@ impl Target for InProcess {
                     result => break result?,
                 }
             };
+            receivers.push(receiver);
+        }
+        Ok(Box::new(EngineAnswers { receivers }))
+    }
+}
+
+type EngineReply = tokio::sync::oneshot::Receiver<Result<Vec<EngineAnswer>, SubmitError>>;
+
+struct EngineAnswers {
+    receivers: Vec<EngineReply>,
+}
+
+impl Pending for EngineAnswers {
+    fn wait(self: Box<Self>) -> Result<Vec<Answer>> {
+        let mut answers = Vec::new();
+        for receiver in self.receivers {
+            let engine_answers = receiver
+                .blocking_recv()
+                .map_err(|_| anyhow!("the engine stopped before answering"))??;
             answers.extend(
                 engine_answers
                     .into_iter()

@@ -7,6 +7,7 @@ pub mod driver;
 pub mod fares;
 pub mod http;
 pub mod inproc;
+pub mod ledger;
 pub mod report;
 pub mod run;
 pub mod summary;

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use kanjo_loadtest::ledger::LedgerArgs;
 use kanjo_loadtest::run::{CommuterArgs, ElectionArgs, run_commuter, run_election};
 use kanjo_loadtest::summary::Summary;
 
@@ -23,6 +24,8 @@ enum Command {
     Commuter(CommuterArgs),
     /// A city votes: ballots granted, early votes, 07:00–20:00 check-ins, 2 % retries rejected.
     Election(ElectionArgs),
+    /// The in-process ledger benchmark: transfers straight into `kanjo_ledger`, no I/O.
+    Ledger(LedgerArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,11 +40,29 @@ fn main() -> ExitCode {
             let json = args.common.json;
             (run_election(&args, command_line), json)
         }
+        Command::Ledger(args) => return run_ledger(&args),
     };
     match result {
         Ok(summary) => finish(&summary, json),
         Err(error) => {
             eprintln!("kanjo-load: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_ledger(args: &LedgerArgs) -> ExitCode {
+    match kanjo_loadtest::ledger::run(args) {
+        Ok(report) => {
+            if args.json {
+                println!("{}", report.to_json());
+            } else {
+                println!("{}", report.to_text());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("kanjo-load ledger: {error:#}");
             ExitCode::FAILURE
         }
     }

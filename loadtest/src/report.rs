@@ -10,6 +10,9 @@ use plotters::prelude::*;
 use crate::driver::{StepResult, TIMELINE_BUCKET_MS};
 use crate::summary::{Summary, SystemRun};
 
+/// A row of the side-by-side table: how to print it for one system.
+type Column = dyn Fn(&SystemRun) -> String;
+
 const PLOT_SIZE_PX: (u32, u32) = (900, 480);
 /// Percentiles on the latency plot, as quantiles.
 const PLOT_QUANTILES: [f64; 9] = [0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999];
@@ -53,7 +56,7 @@ pub fn write(
     let cell = |run: Option<&SystemRun>, f: &dyn Fn(&SystemRun) -> String| {
         run.map(f).unwrap_or_else(|| "—".to_owned())
     };
-    let rows: [(&str, &dyn Fn(&SystemRun) -> String); 9] = [
+    let rows: [(&str, &Column); 9] = [
         ("target / store", &|run| {
             format!("{} / {}", run.target, run.store)
         }),

@@ -297,9 +297,11 @@ fn admin_sql(admin: &tokio_postgres::Config, sql: &str) -> Result<()> {
 }
 
 /// kanjo as driven in this run.
+// One value per run: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Kanjo {
     InProcess {
-        system: InProcess,
+        system: Box<InProcess>,
         store: KanjoStore,
     },
     Http {
@@ -314,7 +316,10 @@ impl Kanjo {
             TargetKind::Inproc => {
                 let store = KanjoStore::create(common)?;
                 let system = InProcess::start(store.target.clone(), &common.programme())?;
-                Ok(Kanjo::InProcess { system, store })
+                Ok(Kanjo::InProcess {
+                    system: Box::new(system),
+                    store,
+                })
             }
             TargetKind::Http => {
                 let url = common
@@ -340,7 +345,7 @@ impl Kanjo {
 
     fn target(&self) -> &dyn Target {
         match self {
-            Kanjo::InProcess { system, .. } => system,
+            Kanjo::InProcess { system, .. } => system.as_ref(),
             Kanjo::Http { system, .. } => system,
         }
     }
