@@ -231,7 +231,8 @@ fn timetable_pairs(rng: &mut Rng) -> Vec<(String, String, String)> {
     pairs
 }
 
-/// Ride events as strings: 90 % on the GTFS operator, over three days from 06:00 to 22:00.
+/// Ride events as strings: 90 % on the GTFS operator, over three days from 06:00 to 22:00
+/// (callers sort them by time).
 fn ride_fields(
     count: usize,
     riders: usize,
@@ -293,7 +294,9 @@ fn workload() -> Workload {
     let mut rng = Rng(SEED);
     let riders = riders(rider_count, &mut rng);
     let pairs = timetable_pairs(&mut rng);
-    let all = ride_fields(ride_count, rider_count, &pairs, &mut rng);
+    let mut all = ride_fields(ride_count, rider_count, &pairs, &mut rng);
+    // Events reach the rater in time order (all `at` share one offset, so text order is time).
+    all.sort_by(|a, b| a.at.cmp(&b.at));
     // Real timetable pairs without a fare rule (the feed has a few) are left out.
     let (fields, rides): (Vec<RideFields>, Vec<Ride>) = all
         .into_iter()
