@@ -541,7 +541,7 @@ impl Machine {
             },
             None => self
                 .programme
-                .resolve_ride(&self.riders, &parts.fields())
+                .resolve_ride_ref(&self.riders, &parts.as_ref())
                 .map_err(|error| rate_rejection(&error))?,
         };
         let rating = kanjo_rules::rate(&self.programme, &self.riders, &self.rating, &ride)
@@ -960,14 +960,14 @@ struct RideParts<'a> {
 }
 
 impl RideParts<'_> {
-    fn fields(&self) -> kanjo_rules::RideFields {
-        kanjo_rules::RideFields {
-            at: self.at.to_string(),
-            operator: self.operator.to_owned(),
-            route: self.route.map(str::to_owned),
-            from: self.from.map(str::to_owned),
-            to: self.to.map(str::to_owned),
-            rider: self.rider.map(str::to_owned),
+    fn as_ref(&self) -> kanjo_rules::RideRef<'_> {
+        kanjo_rules::RideRef {
+            at: self.at,
+            operator: self.operator,
+            route: self.route,
+            from: self.from,
+            to: self.to,
+            rider: self.rider,
         }
     }
 }

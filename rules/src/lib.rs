@@ -32,7 +32,7 @@ pub use ids::{AssetIx, BudgetIx, OperatorIx, RiderIx, RiderKey, RuleIx, RuleSet}
 pub use jiff::Timestamp;
 pub use programme::{Budget, FareSource, Programme, ProgrammeError};
 pub use rating::{Grant, Grants, Rating, RatingState, commit, rate};
-pub use ride::{Ride, RideFields};
+pub use ride::{Ride, RideFields, RideRef};
 pub use riders::{RiderError, RiderRecord, Riders};
 pub use rule::{Rounding, RuleKind};
 

@@ -22,6 +22,17 @@ pub struct RideFields {
     pub rider: Option<String>,
 }
 
+/// The ride part of an event with its instant already read and its strings borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RideRef<'a> {
+    pub at: Timestamp,
+    pub operator: &'a str,
+    pub route: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub rider: Option<&'a str>,
+}
+
 /// A resolved ride: everything `rate` needs, without strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ride {

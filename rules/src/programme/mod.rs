@@ -13,7 +13,7 @@ use crate::error::RateError;
 use crate::gtfs::{GtfsError, GtfsFares};
 use crate::ids::{AssetIx, BudgetIx, FNV_OFFSET_128, OperatorIx, RiderKey, RuleIx, fnv1a_128};
 use crate::limits::{MAX_PROGRAMME_FILE_BYTES, MAX_RIDER_ID_BYTES};
-use crate::ride::{Ride, RideFields};
+use crate::ride::{Ride, RideFields, RideRef};
 use crate::riders::Riders;
 use crate::rule::{CapRule, DiscountRule, GrantRule, RuleKind};
 
@@ -219,14 +219,30 @@ impl Programme {
             .at
             .parse()
             .map_err(|e| RateError::BadEvent(format!("`at` is not an RFC 3339 time: {e}")))?;
+        self.resolve_ride_ref(
+            riders,
+            &RideRef {
+                at,
+                operator: &ride.operator,
+                route: ride.route.as_deref(),
+                from: ride.from.as_deref(),
+                to: ride.to.as_deref(),
+                rider: ride.rider.as_deref(),
+            },
+        )
+    }
+
+    /// `resolve_ride` for a caller that already holds the instant and borrowed strings (the
+    /// engine): no allocation and no time parsing.
+    pub fn resolve_ride_ref(&self, riders: &Riders, ride: &RideRef) -> Result<Ride, RateError> {
+        let at = ride.at;
         let operator = self
-            .operator(&ride.operator)
-            .ok_or_else(|| RateError::UnknownOperator(ride.operator.clone()))?;
+            .operator(ride.operator)
+            .ok_or_else(|| RateError::UnknownOperator(ride.operator.to_owned()))?;
         let fare = match &self.operators[operator.index()].fares {
             FareSource::Flat(fare) => *fare,
             FareSource::Gtfs(fares) => {
-                let (Some(route), Some(from), Some(to)) = (&ride.route, &ride.from, &ride.to)
-                else {
+                let (Some(route), Some(from), Some(to)) = (ride.route, ride.from, ride.to) else {
                     return Err(RateError::BadEvent(format!(
                         "a ride on `{}` needs `route`, `from` and `to`",
                         ride.operator
@@ -234,10 +250,10 @@ impl Programme {
                 };
                 let origin = fares
                     .zone_of(from)
-                    .ok_or_else(|| RateError::UnknownStop(from.clone()))?;
+                    .ok_or_else(|| RateError::UnknownStop(from.to_owned()))?;
                 let destination = fares
                     .zone_of(to)
-                    .ok_or_else(|| RateError::UnknownStop(to.clone()))?;
+                    .ok_or_else(|| RateError::UnknownStop(to.to_owned()))?;
                 fares
                     .fare(fares.route(route), origin, destination)
                     .ok_or_else(|| {
@@ -245,7 +261,7 @@ impl Programme {
                     })?
             }
         };
-        let rider_key = match ride.rider.as_deref() {
+        let rider_key = match ride.rider {
             None => None,
             Some("") => return Err(RateError::BadEvent("`rider` is empty".into())),
             Some(id) if id.len() > MAX_RIDER_ID_BYTES => {
@@ -260,7 +276,7 @@ impl Programme {
             day: self.local_date(at),
             operator,
             fare,
-            rider: ride.rider.as_deref().and_then(|id| riders.get(id)),
+            rider: ride.rider.and_then(|id| riders.get(id)),
             rider_key,
         })
     }
