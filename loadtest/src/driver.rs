@@ -21,6 +21,8 @@ pub const LANE_QUEUE_BATCHES_MAX: usize = 256;
 /// Batches generated ahead of the dispatcher.
 pub const PREFETCH_BATCHES_MAX: usize = 64;
 pub const BATCH_EVENTS_MAX: usize = 10_000;
+/// The longest gap between two batches at low rates.
+pub const BATCH_INTERVAL_MS: f64 = 5.0;
 /// Batches one lane may have handed over and not yet had answered.
 pub const IN_FLIGHT_BATCHES_MAX: usize = 64;
 /// Latency above this is recorded as this (a minute is already a failed run).
@@ -135,6 +137,18 @@ pub fn run_step(
     );
     assert!((1..=BATCH_EVENTS_MAX).contains(&spec.batch_events));
     assert!(spec.rate_per_s > 0.0 && spec.duration_s > 0.0);
+    // Small batches at low rates: a batch leaves at least every BATCH_INTERVAL_MS, so a slow
+    // system is not handed its whole step at once (that would measure a burst, not a rate).
+    let batch_events = if spec.rate_per_s.is_finite() {
+        spec.batch_events
+            .min(((spec.rate_per_s * BATCH_INTERVAL_MS / 1000.0) as usize).max(1))
+    } else {
+        spec.batch_events
+    };
+    let spec = &LoadSpec {
+        batch_events,
+        ..spec.clone()
+    };
     let batch_interval_s = spec.batch_events as f64 / spec.rate_per_s;
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(spec.duration_s);

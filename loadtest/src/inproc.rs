@@ -41,6 +41,16 @@ impl InProcess {
         Ok(InProcess { engine, store })
     }
 
+    /// A second engine over a live server's store, for the checks: replays, takes no writer lock,
+    /// writes nothing.
+    pub fn start_read_only(store: StoreTarget, programme: &Path) -> Result<InProcess> {
+        let mut config = EngineConfig::new(store.clone(), programme);
+        config.read_only = true;
+        let engine =
+            Engine::start(config).context("replaying the server's store for the checks")?;
+        Ok(InProcess { engine, store })
+    }
+
     pub fn register_riders(&self, records: &[RiderRecord]) -> Result<()> {
         for chunk in records.chunks(SUBMISSION_EVENTS_MAX) {
             let mut items = Vec::with_capacity(chunk.len());

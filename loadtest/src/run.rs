@@ -372,7 +372,7 @@ impl Kanjo {
             }
             Kanjo::Http { system, store } => {
                 drop(system);
-                InProcess::start(store, &common.programme())?
+                InProcess::start_read_only(store, &common.programme())?
                     .check_and_shutdown(acknowledged, redeems)
             }
         }
