@@ -52,6 +52,13 @@ pub fn write(
         summary.ratio,
         summary.p99_bound_ms
     );
+    if !summary.kanjo_within_p99_bound || (baseline.is_some() && !summary.baseline_within_p99_bound)
+    {
+        let _ = writeln!(
+            md,
+            "Note: no step of at least one system kept p99 within the bound; its first step is shown, so the ratio is not at the same p99 bound.\n"
+        );
+    }
     let _ = writeln!(md, "| | kanjo | naive PostgreSQL |\n|---|---:|---:|");
     let cell = |run: Option<&SystemRun>, f: &dyn Fn(&SystemRun) -> String| {
         run.map(f).unwrap_or_else(|| "—".to_owned())

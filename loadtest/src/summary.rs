@@ -24,6 +24,11 @@ impl SystemRun {
         self.best().map_or(0.0, |step| step.events_per_sec)
     }
 
+    pub fn within_bound(&self) -> bool {
+        self.best()
+            .is_some_and(|step| step.quantile_ms(0.99) <= self.p99_bound_ms)
+    }
+
     fn quantile_ms(&self, quantile: f64) -> f64 {
         self.best().map_or(0.0, |step| step.quantile_ms(quantile))
     }
@@ -48,6 +53,10 @@ pub struct Summary {
     pub baseline_p99_ms: f64,
     pub baseline_p999_ms: f64,
     pub p99_bound_ms: f64,
+    /// Whether kanjo's / the baseline's reported step kept p99 within the bound (when none did,
+    /// the first step is reported and the ratio is not "at the same p99 bound").
+    pub kanjo_within_p99_bound: bool,
+    pub baseline_within_p99_bound: bool,
     pub correct: bool,
     pub kanjo_checks: CheckReport,
     pub baseline_checks: Option<CheckReport>,
@@ -85,6 +94,8 @@ impl Summary {
             baseline_p99_ms: baseline.map_or(0.0, |run| run.quantile_ms(0.99)),
             baseline_p999_ms: baseline.map_or(0.0, |run| run.quantile_ms(0.999)),
             p99_bound_ms: kanjo.p99_bound_ms,
+            kanjo_within_p99_bound: kanjo.within_bound(),
+            baseline_within_p99_bound: baseline.is_some_and(SystemRun::within_bound),
             correct: kanjo.checks.passed() && baseline.is_none_or(|run| run.checks.passed()),
             kanjo_checks: kanjo.checks.clone(),
             baseline_checks: baseline.map(|run| run.checks.clone()),
@@ -110,6 +121,11 @@ impl Summary {
                 "naive PostgreSQL baseline {:.0} events/s, p99 {:.2} ms; ratio {:.1}x (p99 bound {} ms)\n",
                 self.baseline_events_per_sec, self.baseline_p99_ms, self.ratio, self.p99_bound_ms
             ));
+        }
+        if !self.kanjo_within_p99_bound
+            || (self.baseline_events_per_sec > 0.0 && !self.baseline_within_p99_bound)
+        {
+            text.push_str("note: no step of a system kept p99 within the bound; the ratio is not at the same p99 bound\n");
         }
         text.push_str(&format!(
             "checks: {}\n",
