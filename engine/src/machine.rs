@@ -38,6 +38,9 @@ pub struct MachineConfig {
     pub tap_window_ms: u64,
     /// How long after the window a lone tap waits for a late upload before it expires.
     pub tap_upload_grace_ms: u64,
+    /// Events (and as many accounts and transfers) to allocate room for up front, so a large day
+    /// doesn't stall on growing tables mid-run; 0 grows on demand.
+    pub expected_events: usize,
 }
 
 impl Default for MachineConfig {
@@ -45,6 +48,7 @@ impl Default for MachineConfig {
         MachineConfig {
             tap_window_ms: 3 * 60 * 60 * 1000,
             tap_upload_grace_ms: 60 * 60 * 1000,
+            expected_events: 0,
         }
     }
 }
@@ -90,6 +94,13 @@ struct EventBook {
 }
 
 impl EventBook {
+    fn with_capacity(events: usize) -> EventBook {
+        EventBook {
+            index: HashMap::with_capacity(events),
+            records: Vec::with_capacity(events),
+        }
+    }
+
     fn len(&self) -> usize {
         self.records.len()
     }
@@ -173,13 +184,18 @@ impl Machine {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let expected_events = config.expected_events;
         let mut machine = Machine {
             config,
             assets,
-            ledger: Ledger::new(),
+            ledger: if expected_events > 0 {
+                Ledger::with_capacity(expected_events, expected_events)
+            } else {
+                Ledger::new()
+            },
             riders: Riders::new(),
             rating: RatingState::new(&programme),
-            events: EventBook::default(),
+            events: EventBook::with_capacity(expected_events),
             taps: TapBook::default(),
             redemptions: HashMap::new(),
             account_names: HashMap::new(),

@@ -30,13 +30,20 @@ pub struct InProcess {
 }
 
 impl InProcess {
-    pub fn start(store: StoreTarget, programme: &Path) -> Result<InProcess> {
+    /// `expected_events` sizes the engine's tables up front (0: grow on demand).
+    pub fn start(
+        store: StoreTarget,
+        programme: &Path,
+        expected_events: usize,
+    ) -> Result<InProcess> {
         if let StoreTarget::Postgres { url } = &store {
             let config: tokio_postgres::Config = url.parse().context("parsing --database-url")?;
             crate::baseline::check_loopback(&config)?;
             store::migrate(&store).context("migrating the kanjo PostgreSQL schema")?;
         }
-        let engine = Engine::start(EngineConfig::new(store.clone(), programme))
+        let mut config = EngineConfig::new(store.clone(), programme);
+        config.machine.expected_events = expected_events;
+        let engine = Engine::start(config)
             .with_context(|| format!("starting kanjo with {}", programme.display()))?;
         Ok(InProcess { engine, store })
     }

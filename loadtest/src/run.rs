@@ -311,11 +311,13 @@ enum Kanjo {
 }
 
 impl Kanjo {
-    fn start(common: &CommonArgs) -> Result<Kanjo> {
+    /// `expected_events`: the run's events, so the in-process engine sizes its tables up front.
+    fn start(common: &CommonArgs, expected_events: usize) -> Result<Kanjo> {
         match common.target {
             TargetKind::Inproc => {
                 let store = KanjoStore::create(common)?;
-                let system = InProcess::start(store.target.clone(), &common.programme())?;
+                let system =
+                    InProcess::start(store.target.clone(), &common.programme(), expected_events)?;
                 Ok(Kanjo::InProcess {
                     system: Box::new(system),
                     store,
@@ -478,7 +480,8 @@ pub fn run_commuter(args: &CommuterArgs, command: String) -> Result<Summary> {
     let no_verdict = |_: &Event, _: &Answer| None;
 
     let kanjo = {
-        let system = Kanjo::start(common)?;
+        // Tables grow on demand here: the morning's size is not known before it is generated.
+        let system = Kanjo::start(common, 0)?;
         let setup_start = Instant::now();
         system.register_riders(&riders)?;
         let setup_s = setup_start.elapsed().as_secs_f64();
@@ -611,7 +614,10 @@ pub fn run_election(args: &ElectionArgs, command: String) -> Result<Summary> {
     };
 
     let kanjo = {
-        let system = Kanjo::start(common)?;
+        let system = Kanjo::start(
+            common,
+            usize::try_from(totals.events()).unwrap_or(usize::MAX),
+        )?;
         let mut collected = Collected::default();
         let mut stream = election.events().peekable();
         let setup_start = Instant::now();
