@@ -318,14 +318,29 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             listener.local_addr()?
         );
         axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .with_graceful_shutdown(shutdown_signal())
             .await
             .context("serving HTTP")
     })?;
     engine.shutdown();
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT (a terminal) or SIGTERM (systemd, kill): stop taking requests, answer those in flight.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    eprintln!("kanjo: shutting down: answering requests in flight, then committing what is queued");
 }
 
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
