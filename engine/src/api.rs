@@ -13,6 +13,7 @@ use kanjo_ledger::{AccountFilter, AccountId};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use crate::chart::{AccountName, Reason};
 use crate::event::parse_batch;
@@ -80,6 +81,18 @@ fn submit_error_response(error: SubmitError) -> Response {
     }
 }
 
+/// Waits for a submission's answers (sent once its batch is durable), or says why there are none.
+async fn durable<T>(
+    submitted: Result<oneshot::Receiver<Result<T, SubmitError>>, SubmitError>,
+) -> Result<T, Response> {
+    match submitted.map_err(submit_error_response)?.await {
+        Ok(result) => result.map_err(submit_error_response),
+        Err(_) => Err(submit_error_response(SubmitError::Stopped(
+            "the pipeline ended".into(),
+        ))),
+    }
+}
+
 async fn post_events(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
     let started = std::time::Instant::now();
     let Ok(text) = std::str::from_utf8(&body) else {
@@ -110,20 +123,9 @@ async fn post_events(State(state): State<Arc<ApiState>>, body: Bytes) -> Respons
             }))),
         }
     }
-    let answers: Vec<Answer> = if prepared.is_empty() {
-        Vec::new()
-    } else {
-        let receiver = match state.engine.submit_prepared(prepared) {
-            Ok(receiver) => receiver,
-            Err(error) => return submit_error_response(error),
-        };
-        match receiver.await {
-            Ok(Ok(answers)) => answers,
-            Ok(Err(error)) => return submit_error_response(error),
-            Err(_) => {
-                return submit_error_response(SubmitError::Stopped("the pipeline ended".into()));
-            }
-        }
+    let answers: Vec<Answer> = match durable(state.engine.submit_prepared(prepared)).await {
+        Ok(answers) => answers,
+        Err(response) => return response,
     };
     let context = state.engine.answer_context();
     let results: Vec<Value> = slots
@@ -323,20 +325,9 @@ async fn post_riders(State(state): State<Arc<ApiState>>, body: Bytes) -> Respons
             }))),
         }
     }
-    let results = if good.is_empty() {
-        Vec::new()
-    } else {
-        let receiver = match state.engine.submit_riders(good) {
-            Ok(receiver) => receiver,
-            Err(error) => return submit_error_response(error),
-        };
-        match receiver.await {
-            Ok(Ok(results)) => results,
-            Ok(Err(error)) => return submit_error_response(error),
-            Err(_) => {
-                return submit_error_response(SubmitError::Stopped("the pipeline ended".into()));
-            }
-        }
+    let results = match durable(state.engine.submit_riders(good)).await {
+        Ok(results) => results,
+        Err(response) => return response,
     };
     let answers: Vec<Value> = slots
         .into_iter()

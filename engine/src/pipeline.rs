@@ -374,18 +374,23 @@ impl Engine {
             return Err(SubmitError::QueueFull { queued });
         }
         let (reply, answers) = oneshot::channel();
-        match self.commands.try_send(Command::Events { items, reply }) {
-            Ok(()) => Ok(answers),
-            Err(error) => {
+        self.send(Command::Events { items, reply })
+            .inspect_err(|_| {
                 self.shared.queued_events.fetch_sub(count, Ordering::AcqRel);
-                match error {
-                    TrySendError::Full(_) => Err(SubmitError::QueueFull { queued }),
-                    TrySendError::Disconnected(_) => {
-                        Err(SubmitError::Stopped(self.shared.stop_reason()))
-                    }
-                }
-            }
-        }
+            })?;
+        Ok(answers)
+    }
+
+    /// Queues a command without waiting: a full command queue is back-pressure, not a wait.
+    fn send(&self, command: Command) -> Result<(), SubmitError> {
+        self.commands
+            .try_send(command)
+            .map_err(|error| match error {
+                TrySendError::Full(_) => SubmitError::QueueFull {
+                    queued: self.queued_events(),
+                },
+                TrySendError::Disconnected(_) => SubmitError::Stopped(self.shared.stop_reason()),
+            })
     }
 
     /// Submits events and waits (blocking) until they are durable. Not for async contexts.
@@ -411,14 +416,7 @@ impl Engine {
             let _ = reply.send(Ok(Vec::new()));
             return Ok(results);
         }
-        self.commands
-            .try_send(Command::Riders { records, reply })
-            .map_err(|error| match error {
-                TrySendError::Full(_) => SubmitError::QueueFull {
-                    queued: self.queued_events(),
-                },
-                TrySendError::Disconnected(_) => SubmitError::Stopped(self.shared.stop_reason()),
-            })?;
+        self.send(Command::Riders { records, reply })?;
         Ok(results)
     }
 
@@ -438,14 +436,7 @@ impl Engine {
                 let _ = reply.send(value);
             })
         });
-        self.commands
-            .try_send(Command::Query(query))
-            .map_err(|error| match error {
-                TrySendError::Full(_) => SubmitError::QueueFull {
-                    queued: self.queued_events(),
-                },
-                TrySendError::Disconnected(_) => SubmitError::Stopped(self.shared.stop_reason()),
-            })?;
+        self.send(Command::Query(query))?;
         Ok(result)
     }
 
