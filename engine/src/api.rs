@@ -93,6 +93,20 @@ async fn durable<T>(
     }
 }
 
+/// Waits for a query's result (delivered once what it read is durable); `None` is a 404 of `what`.
+async fn found<T>(
+    queried: Result<oneshot::Receiver<Option<T>>, SubmitError>,
+    what: impl FnOnce() -> String,
+) -> Result<T, Response> {
+    match queried.map_err(submit_error_response)?.await {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(error_response(StatusCode::NOT_FOUND, "not_found", what())),
+        Err(_) => Err(submit_error_response(SubmitError::Stopped(
+            "the pipeline ended".into(),
+        ))),
+    }
+}
+
 async fn post_events(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
     let started = std::time::Instant::now();
     let Ok(text) = std::str::from_utf8(&body) else {
@@ -141,23 +155,14 @@ async fn post_events(State(state): State<Arc<ApiState>>, body: Bytes) -> Respons
 
 async fn get_event(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Response {
     let lookup = id.clone();
-    let receiver = match state
+    let queried = state
         .engine
-        .query(move |machine: &Machine| machine.outcome(&lookup).cloned())
-    {
-        Ok(receiver) => receiver,
-        Err(error) => return submit_error_response(error),
-    };
-    match receiver.await {
-        Ok(Some(outcome)) => {
+        .query(move |machine: &Machine| machine.outcome(&lookup).cloned());
+    match found(queried, || format!("no event {id:?}")).await {
+        Ok(outcome) => {
             axum::Json(state.engine.answer_context().to_json(&id, &outcome)).into_response()
         }
-        Ok(None) => error_response(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no event {id:?}"),
-        ),
-        Err(_) => submit_error_response(SubmitError::Stopped("the pipeline ended".into())),
+        Err(response) => response,
     }
 }
 
@@ -209,21 +214,12 @@ async fn get_account(State(state): State<Arc<ApiState>>, Path(text): Path<String
             format!("{text:?} is neither an account name nor a 32-hex-digit id"),
         );
     };
-    let receiver = match state
+    let queried = state
         .engine
-        .query(move |machine: &Machine| account_json(machine, id))
-    {
-        Ok(receiver) => receiver,
-        Err(error) => return submit_error_response(error),
-    };
-    match receiver.await {
-        Ok(Some(value)) => axum::Json(value).into_response(),
-        Ok(None) => error_response(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no account {text:?}"),
-        ),
-        Err(_) => submit_error_response(SubmitError::Stopped("the pipeline ended".into())),
+        .query(move |machine: &Machine| account_json(machine, id));
+    match found(queried, || format!("no account {text:?}")).await {
+        Ok(value) => axum::Json(value).into_response(),
+        Err(response) => response,
     }
 }
 
@@ -263,7 +259,7 @@ async fn get_account_transfers(
         debits: true,
         credits: true,
     };
-    let receiver = match state.engine.query(move |machine: &Machine| {
+    let queried = state.engine.query(move |machine: &Machine| {
         machine.ledger().account(id)?;
         let transfers = machine.ledger().account_transfers(id, &filter);
         let rows: Vec<Value> = transfers
@@ -289,18 +285,10 @@ async fn get_account_transfers(
             .then(|| transfers.last().map(|transfer| transfer.timestamp))
             .flatten();
         Some(json!({"account": machine.account_name(id), "transfers": rows, "next_after": next}))
-    }) {
-        Ok(receiver) => receiver,
-        Err(error) => return submit_error_response(error),
-    };
-    match receiver.await {
-        Ok(Some(value)) => axum::Json(value).into_response(),
-        Ok(None) => error_response(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no account {text:?}"),
-        ),
-        Err(_) => submit_error_response(SubmitError::Stopped("the pipeline ended".into())),
+    });
+    match found(queried, || format!("no account {text:?}")).await {
+        Ok(value) => axum::Json(value).into_response(),
+        Err(response) => response,
     }
 }
 
