@@ -32,7 +32,9 @@ pub const BATCH_EVENTS_MAX: usize = kanjo_ledger::TRANSFERS_PER_BATCH_MAX;
 /// One request or in-process submission; larger ones are split by the caller.
 pub const SUBMISSION_EVENTS_MAX: usize = BATCH_EVENTS_MAX;
 /// Records applied but not yet committed: the pipelining depth.
-const COMMIT_QUEUE_RECORDS_MAX: usize = 2;
+const COMMIT_QUEUE_RECORDS_MAX: usize = 4;
+/// Records that waited together are committed together, up to this many.
+const COMMIT_GROUP_RECORDS_MAX: usize = COMMIT_QUEUE_RECORDS_MAX;
 /// Commands (submissions, queries) waiting for the machine thread.
 const COMMAND_QUEUE_MAX: usize = 16 * 1024;
 /// Records read per page during replay.
@@ -755,7 +757,15 @@ fn refuse(command: Command, reason: &str) {
 }
 
 fn commit_loop(mut store: Box<dyn Store>, items: Receiver<CommitItem>, shared: &Shared) {
-    for item in items {
+    let mut held: Option<CommitItem> = None;
+    loop {
+        let item = match held.take() {
+            Some(item) => item,
+            None => match items.recv() {
+                Ok(item) => item,
+                Err(_) => return, // the machine thread ended and everything it sent is done
+            },
+        };
         match item {
             CommitItem::Deliver(deliver) => {
                 if !shared.stopped.load(Ordering::Acquire) {
@@ -763,44 +773,73 @@ fn commit_loop(mut store: Box<dyn Store>, items: Receiver<CommitItem>, shared: &
                 }
             }
             CommitItem::Record { record, pending } => {
-                if shared.stopped.load(Ordering::Acquire) {
-                    fail_pending(pending, &shared.stop_reason());
-                    continue;
+                // Records that waited while the last commit ran share the next one.
+                let mut group = vec![(record, pending)];
+                while group.len() < COMMIT_GROUP_RECORDS_MAX {
+                    match items.try_recv() {
+                        Ok(CommitItem::Record { record, pending }) => group.push((record, pending)),
+                        Ok(other) => {
+                            held = Some(other); // a query: delivered after this group commits
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
-                let started = Instant::now();
-                match store.append(&record) {
-                    Ok(()) => {
-                        metrics::histogram!("kanjo_commit_seconds")
-                            .record(started.elapsed().as_secs_f64());
-                        let events = record
-                            .entries
-                            .iter()
-                            .filter(|entry| entry.kind == EntryKind::Event)
-                            .count() as u64;
-                        metrics::counter!("kanjo_events_committed_total").increment(events);
-                        shared.committed_seq.store(record.seq, Ordering::Release);
-                        shared.committed_events.fetch_add(events, Ordering::AcqRel);
-                        for waiting in pending {
-                            match waiting {
-                                Pending::Events { answers, reply } => {
-                                    let _ = reply.send(Ok(answers));
-                                }
-                                Pending::Riders { results, reply } => {
-                                    let _ = reply.send(Ok(results));
-                                }
-                            }
+                commit_group(store.as_mut(), group, shared);
+            }
+        }
+    }
+}
+
+fn commit_group(store: &mut dyn Store, group: Vec<(LogRecord, Vec<Pending>)>, shared: &Shared) {
+    if shared.stopped.load(Ordering::Acquire) {
+        let reason = shared.stop_reason();
+        for (_, pending) in group {
+            fail_pending(pending, &reason);
+        }
+        return;
+    }
+    let (records, pendings): (Vec<LogRecord>, Vec<Vec<Pending>>) = group.into_iter().unzip();
+    let started = Instant::now();
+    match store.append_many(&records) {
+        Ok(()) => {
+            metrics::histogram!("kanjo_commit_seconds").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("kanjo_commit_records").record(records.len() as f64);
+            for (record, pending) in records.iter().zip(pendings) {
+                let events = record
+                    .entries
+                    .iter()
+                    .filter(|entry| entry.kind == EntryKind::Event)
+                    .count() as u64;
+                metrics::counter!("kanjo_events_committed_total").increment(events);
+                shared.committed_seq.store(record.seq, Ordering::Release);
+                shared.committed_events.fetch_add(events, Ordering::AcqRel);
+                for waiting in pending {
+                    match waiting {
+                        Pending::Events { answers, reply } => {
+                            let _ = reply.send(Ok(answers));
+                        }
+                        Pending::Riders { results, reply } => {
+                            let _ = reply.send(Ok(results));
                         }
                     }
-                    Err(error) => {
-                        let reason = format!(
-                            "committing record {} failed: {error}; restart to recover from the log",
-                            record.seq
-                        );
-                        tracing::error!("{reason}");
-                        shared.stop(reason.clone());
-                        fail_pending(pending, &reason);
-                    }
                 }
+            }
+        }
+        Err(error) => {
+            let seqs = match (records.first(), records.last()) {
+                (Some(first), Some(last)) if first.seq == last.seq => {
+                    format!("record {}", first.seq)
+                }
+                (Some(first), Some(last)) => format!("records {}..={}", first.seq, last.seq),
+                _ => "no record".to_owned(),
+            };
+            let reason =
+                format!("committing {seqs} failed: {error}; restart to recover from the log");
+            tracing::error!("{reason}");
+            shared.stop(reason.clone());
+            for pending in pendings {
+                fail_pending(pending, &reason);
             }
         }
     }

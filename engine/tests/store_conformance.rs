@@ -461,6 +461,30 @@ fn check_migrate_is_idempotent(backend: &dyn Backend) {
     assert_eq!(store.last_seq().unwrap(), 0);
 }
 
+fn check_append_many_stores_consecutive_records_and_skips_retries(backend: &dyn Backend) {
+    let mut store = backend.open();
+    store.append(&record(1)).unwrap();
+    store
+        .append_many(&[record(1), record(2), record(3)])
+        .expect("a retried record among new ones is skipped, the new ones stored");
+    assert_eq!(store.last_seq().unwrap(), 3);
+    assert_eq!(
+        read_all(store.as_mut()),
+        vec![record(1), record(2), record(3)]
+    );
+    let mut changed = record(3);
+    changed.clock_ns += 1;
+    assert!(
+        store.append_many(&[changed, record(4)]).is_err(),
+        "a conflicting record fails the call"
+    );
+    assert!(
+        store.append_many(&[record(5)]).is_err(),
+        "a gap is still out of order"
+    );
+    assert_eq!(store.last_seq().unwrap(), 3);
+}
+
 fn check_one_writer_at_a_time(backend: &dyn Backend) {
     let mut first = backend.open();
     first.claim_writer().unwrap();
@@ -541,6 +565,10 @@ macro_rules! conformance {
             #[test]
             fn migrate_is_idempotent() {
                 check_migrate_is_idempotent(&backend());
+            }
+            #[test]
+            fn append_many_stores_consecutive_records_and_skips_retries() {
+                check_append_many_stores_consecutive_records_and_skips_retries(&backend());
             }
             #[test]
             fn one_writer_at_a_time() {

@@ -47,6 +47,12 @@ pub trait Store: Send {
     /// retry after an unknown commit outcome); with different content it is `StoreError::Conflict`.
     /// An invalid record (`StoreError::InvalidRecord`) is rejected before anything is written.
     fn append(&mut self, record: &LogRecord) -> Result<(), StoreError>;
+    /// Consecutive records, durable on return: what the commit thread uses when several records
+    /// wait, so they can share one commit (SQLite: one transaction for all). The default appends
+    /// them one by one; each record is atomic either way, and a retry is idempotent.
+    fn append_many(&mut self, records: &[LogRecord]) -> Result<(), StoreError> {
+        records.iter().try_for_each(|record| self.append(record))
+    }
     /// Records with seq >= from_seq, ascending, at most max_records (replay pages through this
     /// until it gets an empty page). The caller bounds memory with `max_records`.
     fn read(&mut self, from_seq: u64, max_records: usize) -> Result<Vec<LogRecord>, StoreError>;

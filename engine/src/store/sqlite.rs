@@ -299,68 +299,82 @@ impl Store for SqliteStore {
     }
 
     fn append(&mut self, record: &LogRecord) -> Result<(), StoreError> {
-        record
-            .validate()
-            .map_err(|source: RecordError| StoreError::InvalidRecord {
-                seq: record.seq,
-                source,
-            })?;
-        self.payload.clear();
-        codec::encode(record, &mut self.payload);
-        let checksum = codec::checksum(record.seq, &self.payload);
+        self.append_many(std::slice::from_ref(record))
+    }
 
+    /// Every record in one transaction: one fsync for all of them.
+    fn append_many(&mut self, records: &[LogRecord]) -> Result<(), StoreError> {
+        for record in records {
+            record
+                .validate()
+                .map_err(|source: RecordError| StoreError::InvalidRecord {
+                    seq: record.seq,
+                    source,
+                })?;
+        }
         // IMMEDIATE takes the write lock first, so the seq check and the insert can't interleave
         // with another writer.
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sq(&self.path, "begin append"))?;
-        let last = last_seq_in(&tx, &self.path)?;
-        if record.seq <= last {
-            let stored = read_in(&tx, &self.path, record.seq, 1)?;
-            let Some(stored) = stored.first() else {
-                return Err(SqliteStore::corrupt(
-                    record.seq,
-                    "missing below the last seq",
-                ));
-            };
-            if *stored == *record {
-                return Ok(()); // retry of a committed append; tx rolls back, nothing written
+        let mut last = last_seq_in(&tx, &self.path)?;
+        let mut inserted_any = false;
+        for record in records {
+            if record.seq <= last {
+                let stored = read_in(&tx, &self.path, record.seq, 1)?;
+                let Some(stored) = stored.first() else {
+                    return Err(SqliteStore::corrupt(
+                        record.seq,
+                        "missing below the last seq",
+                    ));
+                };
+                if *stored == *record {
+                    continue; // retry of a committed append: nothing to write
+                }
+                return Err(StoreError::Conflict {
+                    backend: BACKEND,
+                    seq: record.seq,
+                });
             }
-            return Err(StoreError::Conflict {
-                backend: BACKEND,
-                seq: record.seq,
-            });
+            if record.seq != last + 1 {
+                return Err(StoreError::OutOfOrder {
+                    backend: BACKEND,
+                    expected_seq: last + 1,
+                    got_seq: record.seq,
+                });
+            }
+            self.payload.clear();
+            codec::encode(record, &mut self.payload);
+            let checksum = codec::checksum(record.seq, &self.payload);
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO kanjo_log (seq, clock_ns, event_count, rider_count, checksum, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        seq_column(record.seq),
+                        seq_column(record.clock_ns),
+                        record.count(EntryKind::Event) as i64,
+                        record.count(EntryKind::Rider) as i64,
+                        checksum as i64,
+                        &self.payload[..],
+                    ])
+                })
+                .map_err(sq(&self.path, "inserting record"))?;
+            assert_eq!(inserted, 1);
+            last = record.seq;
+            inserted_any = true;
         }
-        if record.seq != last + 1 {
-            return Err(StoreError::OutOfOrder {
-                backend: BACKEND,
-                expected_seq: last + 1,
-                got_seq: record.seq,
-            });
+        if !inserted_any {
+            return Ok(()); // only retries; the transaction rolls back, nothing written
         }
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO kanjo_log (seq, clock_ns, event_count, rider_count, checksum, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut statement| {
-                statement.execute(params![
-                    seq_column(record.seq),
-                    seq_column(record.clock_ns),
-                    record.count(EntryKind::Event) as i64,
-                    record.count(EntryKind::Rider) as i64,
-                    checksum as i64,
-                    &self.payload[..],
-                ])
-            })
-            .map_err(sq(&self.path, "inserting record"))?;
-        assert_eq!(inserted, 1);
         tx.commit().map_err(sq(&self.path, "commit append"))?;
         self.checkpointer.nudge();
         if self.checkpointer.wal_too_large() {
             // The background thread fell behind: restart the WAL now (waits for that thread).
-            // The record is already durable, so a failure here is only a warning.
+            // The records are already durable, so a failure here is only a warning.
             let restarted = self
                 .conn
                 .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
