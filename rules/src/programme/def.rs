@@ -271,11 +271,7 @@ fn compile_fare_tables(
     let mut operators = Vec::new();
     let mut by_code = HashMap::new();
     for (position, value) in values.into_iter().enumerate() {
-        let name = value
-            .get("operator")
-            .and_then(|v| v.as_str())
-            .map(|op| format!("fare table `{op}`"))
-            .unwrap_or_else(|| format!("fare table #{}", position + 1));
+        let name = table_name(&value, "fare table", "operator", position);
         let def: FareTableDef = ctx.parse(&name, value)?;
         if def.operator.is_empty() {
             return Err(ctx.invalid(name, "`operator` is empty"));
@@ -323,11 +319,7 @@ fn compile_budgets(ctx: &Ctx<'_>, values: Vec<toml::Value>) -> Result<Vec<Budget
     }
     let mut budgets: Vec<Budget> = Vec::new();
     for (position, value) in values.into_iter().enumerate() {
-        let name = value
-            .get("id")
-            .and_then(|v| v.as_str())
-            .map(|id| format!("budget `{id}`"))
-            .unwrap_or_else(|| format!("budget #{}", position + 1));
+        let name = table_name(&value, "budget", "id", position);
         let def: BudgetDef = ctx.parse(&name, value)?;
         if def.id.is_empty() {
             return Err(ctx.invalid(name, "`id` is empty"));
@@ -634,5 +626,13 @@ fn discount(ctx: &Ctx<'_>, name: &str, def: &DiscountDef) -> Result<Discount, Pr
             name,
             format!("discount.type: `{other}` is not `free`, `fixed_fare` or `percent_off`"),
         )),
+    }
+}
+
+/// How errors name a `[[table]]` entry: by its key when it has one, else by its position.
+fn table_name(value: &toml::Value, kind: &str, key: &str, position: usize) -> String {
+    match value.get(key).and_then(|v| v.as_str()) {
+        Some(name) => format!("{kind} `{name}`"),
+        None => format!("{kind} #{}", position + 1),
     }
 }
