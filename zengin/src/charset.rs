@@ -81,7 +81,10 @@ pub fn non_zengin_chars(text: &str) -> Vec<char> {
 /// Panics when `text` holds a non-Zengin character: callers validate first.
 pub fn encode(text: &str) -> Vec<u8> {
     let (bytes, _, had_errors) = SHIFT_JIS.encode(text);
-    assert!(!had_errors, "validated text must encode to Shift_JIS: {text:?}");
+    assert!(
+        !had_errors,
+        "validated text must encode to Shift_JIS: {text:?}"
+    );
     assert_eq!(
         bytes.len(),
         text.chars().count(),

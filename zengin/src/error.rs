@@ -115,13 +115,17 @@ impl BadTransferDate {
 /// Why a file does not read as a 総合振込 file. `record` numbers count from 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
-    #[error("file is {len_bytes} bytes, more than the {max_bytes} a file of at most {max_records} payees takes")]
+    #[error(
+        "file is {len_bytes} bytes, more than the {max_bytes} a file of at most {max_records} payees takes"
+    )]
     TooLarge {
         len_bytes: usize,
         max_bytes: usize,
         max_records: usize,
     },
-    #[error("file is {len_bytes} bytes, not a whole number of 120-byte records each followed by CR LF")]
+    #[error(
+        "file is {len_bytes} bytes, not a whole number of 120-byte records each followed by CR LF"
+    )]
     NotWholeRecords { len_bytes: usize },
     #[error("record {record}: does not end with CR LF after its 120 bytes")]
     MissingCrLf { record: usize },

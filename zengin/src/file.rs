@@ -75,7 +75,10 @@ impl SogoFurikomi {
         assert_eq!(trailer.record_count, records.len() as u64);
         assert_eq!(
             u128::from(trailer.total_yen),
-            records.iter().map(|r| u128::from(r.amount_yen)).sum::<u128>()
+            records
+                .iter()
+                .map(|r| u128::from(r.amount_yen))
+                .sum::<u128>()
         );
         Self {
             header,
@@ -122,10 +125,7 @@ impl SogoFurikomi {
     }
 }
 
-fn invalid(
-    remitter: Vec<crate::error::FieldError>,
-    payees: Vec<PayeeRejection>,
-) -> BuildError {
+fn invalid(remitter: Vec<crate::error::FieldError>, payees: Vec<PayeeRejection>) -> BuildError {
     BuildError::Invalid { remitter, payees }
 }
 

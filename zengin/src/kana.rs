@@ -174,7 +174,9 @@ fn convert_char(c: char) -> Option<Converted> {
         return katakana(code);
     }
     if (HALF_SMALL_FIRST..HALF_SMALL_FIRST + HALF_SMALL.len() as u32).contains(&code) {
-        return Some(Converted::Char(HALF_SMALL[(code - HALF_SMALL_FIRST) as usize]));
+        return Some(Converted::Char(
+            HALF_SMALL[(code - HALF_SMALL_FIRST) as usize],
+        ));
     }
     SYMBOLS
         .iter()
@@ -259,7 +261,10 @@ mod tests {
     fn kanji_and_ambiguous_kana_are_reported_not_guessed() {
         let conversion = to_zengin_kana("室蘭バス ヶ丘ヰヱ室");
         assert_eq!(conversion.kana, "ﾊﾞｽ ");
-        assert_eq!(conversion.unconvertible, vec!['室', '蘭', 'ヶ', '丘', 'ヰ', 'ヱ']);
+        assert_eq!(
+            conversion.unconvertible,
+            vec!['室', '蘭', 'ヶ', '丘', 'ヰ', 'ヱ']
+        );
         let err = conversion.into_result().unwrap_err();
         assert_eq!(err.code(), "unconvertible_chars");
         assert!(err.to_string().contains("'室'"), "{err}");

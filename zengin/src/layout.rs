@@ -143,8 +143,7 @@ pub mod data {
     pub const BRANCH_CODE: FieldSpec = field("branch_code", "被仕向支店番号", 20, 3, Numeric);
     pub const BRANCH_NAME: FieldSpec = field("branch_name", "被仕向支店名", 23, 15, Text);
     /// Unused by most banks: written as spaces; the reader also accepts 4 digits.
-    pub const CLEARING_HOUSE: FieldSpec =
-        field("clearing_house", "手形交換所番号", 38, 4, Numeric);
+    pub const CLEARING_HOUSE: FieldSpec = field("clearing_house", "手形交換所番号", 38, 4, Numeric);
     pub const ACCOUNT_TYPE: FieldSpec = field("account_type", "預金種目", 42, 1, Numeric);
     pub const ACCOUNT_NUMBER: FieldSpec = field("account_number", "口座番号", 43, 7, Numeric);
     pub const RECIPIENT_NAME: FieldSpec = field("recipient_name", "受取人名", 50, 30, Text);

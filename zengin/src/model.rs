@@ -269,7 +269,10 @@ mod tests {
     fn savings_accounts_can_be_paid_but_not_pay() {
         assert_eq!(AccountType::from_digit(4), Some(AccountType::Savings));
         assert_eq!(AccountType::remitter_from_digit(4), None);
-        assert_eq!(AccountType::remitter_from_digit(2), Some(AccountType::Current));
+        assert_eq!(
+            AccountType::remitter_from_digit(2),
+            Some(AccountType::Current)
+        );
         assert_eq!(AccountType::from_digit(9), None);
     }
 }

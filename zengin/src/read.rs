@@ -14,8 +14,7 @@ use crate::layout::{
     TYPE_CODE_SOGO_FURIKOMI, data, end, header, trailer,
 };
 use crate::model::{
-    AccountType, DataRecord, Header, NewCode, PayeeReference, Trailer, TransferDate,
-    TransferMethod,
+    AccountType, DataRecord, Header, NewCode, PayeeReference, Trailer, TransferDate, TransferMethod,
 };
 use crate::{FILE_BYTES_MAX, PAYEES_PER_FILE_MAX};
 
@@ -63,7 +62,7 @@ fn split(bytes: &[u8]) -> Result<Vec<&[u8]>, ReadError> {
             max_records: PAYEES_PER_FILE_MAX,
         });
     }
-    if bytes.is_empty() || bytes.len() % RECORD_STRIDE_BYTES != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD_STRIDE_BYTES) {
         // Say which record lost its CR LF when that is the likely reason.
         for (i, chunk) in bytes.chunks(RECORD_STRIDE_BYTES).enumerate() {
             if chunk.len() == RECORD_STRIDE_BYTES && &chunk[RECORD_LEN_BYTES..] != RECORD_TERMINATOR

@@ -94,8 +94,10 @@ pub(crate) fn data(d: &DataRecord) -> [u8; RECORD_LEN_BYTES] {
         PayeeReference::None => {}
         PayeeReference::CustomerCodes { code_1, code_2 } => {
             // Each code is blank or full width: a blank one stays spaces.
-            for (field, code) in [(data::CUSTOMER_CODE_1, code_1), (data::CUSTOMER_CODE_2, code_2)]
-            {
+            for (field, code) in [
+                (data::CUSTOMER_CODE_1, code_1),
+                (data::CUSTOMER_CODE_2, code_2),
+            ] {
                 if !code.is_empty() {
                     r.digits(field, code);
                 }

@@ -39,7 +39,10 @@ fn assert_detail_is_payee(detail: &general_transfer::Detail, payee: &Payee) {
     match &payee.reference {
         PayeeReference::None => {
             assert_eq!(detail.identification, "");
-            assert_eq!((detail.customer_code1.as_str(), detail.edi_info.as_str()), ("", ""));
+            assert_eq!(
+                (detail.customer_code1.as_str(), detail.edi_info.as_str()),
+                ("", "")
+            );
         }
         PayeeReference::CustomerCodes { code_1, code_2 } => {
             let padded = |c: &String| {

@@ -140,7 +140,10 @@ fn a_batch_with_bad_payees_is_refused_naming_every_bad_payee_and_field() {
     };
     assert!(remitter.is_empty());
     assert_eq!(payees.len(), 2);
-    assert_eq!((payees[0].index, payees[0].display_name.as_str()), (0, "道南バス"));
+    assert_eq!(
+        (payees[0].index, payees[0].display_name.as_str()),
+        (0, "道南バス")
+    );
     assert_eq!(payees[0].errors.len(), 1);
     assert_eq!(payees[0].errors[0].field(), data::BANK_CODE);
     assert_eq!(payees[0].errors[0].code(), "not_exact_digits");
@@ -149,10 +152,22 @@ fn a_batch_with_bad_payees_is_refused_naming_every_bad_payee_and_field() {
     let fields: Vec<&str> = payees[1].errors.iter().map(|e| e.field().name).collect();
     assert_eq!(
         fields,
-        ["branch_code", "account_type", "account_number", "recipient_name", "amount"]
+        [
+            "branch_code",
+            "account_type",
+            "account_number",
+            "recipient_name",
+            "amount"
+        ]
     );
     let message = err.to_string();
-    for needle in ["道南バス", "室蘭パン店", "被仕向銀行番号", "受取人名", "'ム'"] {
+    for needle in [
+        "道南バス",
+        "室蘭パン店",
+        "被仕向銀行番号",
+        "受取人名",
+        "'ム'",
+    ] {
         assert!(message.contains(needle), "{needle} in {message}");
     }
     assert!(!message.contains("カフェ"), "{message}");
@@ -232,7 +247,10 @@ fn the_reader_refuses_broken_structure() {
         (replace(&good, 0, 0, b"2"), "unexpected_record"),
         (replace(&good, 3, 0, b"9"), "unexpected_record"),
         (good[..4 * 122].to_vec(), "incomplete"),
-        ([good.clone(), good[..122].to_vec()].concat(), "unexpected_record"),
+        (
+            [good.clone(), good[..122].to_vec()].concat(),
+            "unexpected_record",
+        ),
         (Vec::new(), "not_whole_records"),
     ];
     for (bytes, code) in cases {
@@ -272,7 +290,12 @@ fn the_reader_refuses_bad_fields_naming_record_and_field() {
     ];
     for (record, offset, new, field) in cases {
         let err = read(&replace(&good, record, offset, new)).unwrap_err();
-        let ReadError::BadField { record: n, field: f, .. } = &err else {
+        let ReadError::BadField {
+            record: n,
+            field: f,
+            ..
+        } = &err
+        else {
             panic!("{field}: {err:?}");
         };
         assert_eq!((*n, f.name), (record + 1, field), "{err}");
@@ -325,5 +348,32 @@ proptest! {
             prop_assert_eq!(record.account_number.trim_start_matches('0'),
                 payee.account_number.trim_start_matches('0'));
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Whatever the reader accepts, the writer reproduces byte for byte; anything else is an
+    /// error, never a panic.
+    #[test]
+    fn a_file_with_any_one_byte_changed_reads_exactly_or_is_refused(
+        payees in valid_payees(),
+        position in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut bytes = SogoFurikomi::build(&remitter(), date(), &payees).unwrap().to_bytes();
+        let at = position.index(bytes.len());
+        bytes[at] = byte;
+        if let Ok(file) = read(&bytes) {
+            prop_assert_eq!(file.to_bytes(), bytes);
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_are_refused_without_panicking(
+        bytes in proptest::collection::vec(any::<u8>(), 0..800),
+    ) {
+        let _ = read(&bytes);
     }
 }

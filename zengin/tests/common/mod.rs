@@ -91,7 +91,11 @@ pub fn valid_payee() -> impl Strategy<Value = Payee> {
             zengin_text(30),
             1u64..=kanjo_zengin::AMOUNT_YEN_MAX,
         ),
-        (reference(), transfer_method(), "[a-z\u{5ba4}\u{862d} ]{1,12}"),
+        (
+            reference(),
+            transfer_method(),
+            "[a-z\u{5ba4}\u{862d} ]{1,12}",
+        ),
     )
         .prop_map(
             |(
