@@ -192,6 +192,24 @@ fn katakana(code: u32) -> Option<Converted> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Over kana, CJK, full-width and ASCII alike: the output is Zengin text only, and
+        /// every reported character really occurs in the input and has no conversion.
+        #[test]
+        fn output_is_always_zengin_text_and_every_report_is_true(
+            text in "[\\u{3000}-\\u{30FF}\\u{FF00}-\\u{FF9F}\\u{4E00}-\\u{4E2F} -~]{0,40}"
+        ) {
+            let conversion = to_zengin_kana(&text);
+            prop_assert!(conversion.kana.chars().all(is_zengin_char));
+            for c in &conversion.unconvertible {
+                prop_assert!(text.contains(*c));
+                prop_assert!(convert_char(*c).is_none());
+            }
+            prop_assert_eq!(conversion.is_complete(), text.chars().all(|c| convert_char(c).is_some()));
+        }
+    }
 
     fn convert(text: &str) -> String {
         to_zengin_kana(text)
