@@ -79,7 +79,7 @@ pub fn non_zengin_chars(text: &str) -> Vec<char> {
 /// Shift_JIS bytes of a text made only of Zengin characters: exactly one byte per character.
 ///
 /// Panics when `text` holds a non-Zengin character: callers validate first.
-pub fn encode(text: &str) -> Vec<u8> {
+pub(crate) fn encode(text: &str) -> Vec<u8> {
     let (bytes, _, had_errors) = SHIFT_JIS.encode(text);
     assert!(
         !had_errors,
@@ -95,7 +95,7 @@ pub fn encode(text: &str) -> Vec<u8> {
 }
 
 /// The text of Zengin bytes, or the first byte (with its index) that is not one.
-pub fn decode(bytes: &[u8]) -> Result<String, (usize, u8)> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<String, (usize, u8)> {
     if let Some(index) = bytes.iter().position(|b| !is_zengin_byte(*b)) {
         return Err((index, bytes[index]));
     }
