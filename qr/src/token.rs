@@ -33,7 +33,8 @@
 //!
 //! # Checks
 //!
-//! [`verify`] (or [`UnverifiedToken::parse`] then [`UnverifiedToken::verify`]) refuses, in this
+//! [`verify`] (or [`UnverifiedToken::parse`], then [`UnverifiedToken::verify`] or
+//! [`UnverifiedToken::verify_with_any`] for a rider with several devices) refuses, in this
 //! order: anything that does not decode as above, a lifetime over [`TOKEN_LIFETIME_MAX_S`] or an
 //! expiry before the issue time, a bad signature, an issue time more than
 //! [`TOKEN_CLOCK_SKEW_MAX_S`] ahead of `now` — all [`TokenError::Bad`] (`bad_token`) — and then
@@ -275,6 +276,24 @@ impl UnverifiedToken {
     }
 }
 
+impl UnverifiedToken {
+    /// Verifies with whichever of the rider's device keys signed the token. A signature that
+    /// none of them verifies is `bad_token`; a key that verifies decides the rest.
+    pub fn verify_with_any<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k VerifyingKey>,
+        now_unix_s: u64,
+    ) -> Result<VerifiedToken, TokenError> {
+        for key in keys {
+            match self.verify(key, now_unix_s) {
+                Err(TokenError::Bad(BadToken::BadSignature)) => continue,
+                decided => return decided,
+            }
+        }
+        Err(BadToken::BadSignature.into())
+    }
+}
+
 /// Parses `token` and verifies it with `key` at `now_unix_s`.
 pub fn verify(
     token: &str,
@@ -301,10 +320,10 @@ pub fn sign(claims: &TokenClaims, key: &SigningKey) -> Result<String, BadToken> 
 /// Why a device public key was refused (`bad_public_key`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    #[error("public key text is {chars} characters, not {PUBLIC_KEY_TEXT_CHARS}")]
+    TextLength { chars: usize },
     #[error("public key is not canonical unpadded base64url")]
     NotBase64,
-    #[error("public key is {bytes} bytes, not 32")]
-    Length { bytes: usize },
     #[error("public key is not a point on Ed25519's curve")]
     NotOnCurve,
     #[error("public key is a weak (small-order) point")]
@@ -319,10 +338,9 @@ impl KeyError {
 
 /// Reads a device public key from its text form: base64url, no padding, 43 characters.
 pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
-    if text.len() > PUBLIC_KEY_TEXT_CHARS {
-        return Err(KeyError::Length {
-            bytes: text.len() * 3 / 4,
-        });
+    let chars = text.chars().count();
+    if chars != PUBLIC_KEY_TEXT_CHARS {
+        return Err(KeyError::TextLength { chars });
     }
     let bytes = URL_SAFE_NO_PAD
         .decode(text)
@@ -330,7 +348,7 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
     let bytes: [u8; 32] = bytes
         .as_slice()
         .try_into()
-        .map_err(|_| KeyError::Length { bytes: bytes.len() })?;
+        .expect("43 base64 characters are 32 bytes");
     let key = VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::NotOnCurve)?;
     if key.is_weak() {
         return Err(KeyError::Weak);

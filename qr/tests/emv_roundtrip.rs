@@ -8,6 +8,7 @@ use kanjo_qr::emv::{
 };
 use proptest::collection::btree_map;
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 
 /// Printable ASCII, the EMV common character set.
 fn ascii(max: usize) -> BoxedStrategy<String> {
@@ -138,6 +139,19 @@ fn payload() -> impl Strategy<Value = MerchantPayload> {
             unreserved_templates: unreserved,
         }
     })
+}
+
+/// The round-trip property is only worth something if most generated payloads fit in 512
+/// characters and build; a too-large one is allowed to be refused, and only as too long.
+#[test]
+fn most_generated_payloads_fit_and_build() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = payload();
+    let samples = 1_000;
+    let built = (0..samples)
+        .filter(|_| build(&strategy.new_tree(&mut runner).unwrap().current()).is_ok())
+        .count();
+    assert!(built * 10 >= samples * 9, "only {built} of {samples} built");
 }
 
 proptest! {

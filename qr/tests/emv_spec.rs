@@ -504,3 +504,97 @@ fn every_single_ascii_substitution_of_the_example_is_refused() {
     }
     assert!(tried > 20_000);
 }
+
+#[test]
+fn every_error_has_its_own_stable_snake_case_code() {
+    let path = TagPath::top(59);
+    let errors = [
+        EmvError::TooLong {
+            chars: 513,
+            max: 512,
+        },
+        EmvError::NotUtf8 { byte_offset: 0 },
+        EmvError::ControlCharacter {
+            position: 0,
+            code_point: 0,
+        },
+        EmvError::BadTag {
+            scope: Scope::Top,
+            position: 0,
+            found: String::new(),
+        },
+        EmvError::TruncatedHeader {
+            scope: Scope::Top,
+            position: 0,
+            remaining: 0,
+        },
+        EmvError::BadLength {
+            path,
+            position: 0,
+            found: String::new(),
+        },
+        EmvError::LengthPastEnd {
+            path,
+            length: 0,
+            available: 0,
+        },
+        EmvError::EmptyValue { path },
+        EmvError::CrcMissing { last_tag: 0 },
+        EmvError::CrcNotLast { position: 0 },
+        EmvError::BadCrcField {
+            found: String::new(),
+        },
+        EmvError::CrcMismatch {
+            expected: String::new(),
+            found: String::new(),
+        },
+        EmvError::DuplicateTag { path },
+        EmvError::MissingTag { path, name: "" },
+        EmvError::MissingMerchantAccount,
+        EmvError::PayloadFormatIndicatorNotFirst,
+        EmvError::BadPayloadFormatIndicator {
+            found: String::new(),
+        },
+        EmvError::BadPointOfInitiation {
+            found: String::new(),
+        },
+        EmvError::BadMerchantCategoryCode {
+            found: String::new(),
+        },
+        EmvError::BadCurrency {
+            found: String::new(),
+        },
+        EmvError::BadAmount {
+            path,
+            found: String::new(),
+            reason: "",
+        },
+        EmvError::BadTip { reason: "" },
+        EmvError::BadCountry {
+            found: String::new(),
+        },
+        EmvError::BadLanguage {
+            found: String::new(),
+        },
+        EmvError::ValueTooLong {
+            path,
+            chars: 0,
+            max: 0,
+        },
+        EmvError::BadCharacters { path },
+        EmvError::TagOutOfRange { path, allowed: "" },
+    ];
+    let mut codes: Vec<&str> = errors.iter().map(EmvError::code).collect();
+    for code in &codes {
+        assert!(
+            code.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            "{code}"
+        );
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), errors.len(), "codes are unique");
+    assert_eq!(TagPath::sub(26, 1).to_string(), "26.01");
+    assert_eq!(TagPath::top(5).to_string(), "05");
+}

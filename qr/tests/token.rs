@@ -67,6 +67,25 @@ fn the_text_form_is_prefix_payload_dot_signature() {
     );
 }
 
+/// A known answer for device-side implementations: the key from seed 01 01 … 01 signing
+/// `claims()`. Ed25519 signatures are deterministic, so any RFC 8032 implementation that
+/// builds the same payload must produce this text (also in ops/formats/customer-token.md).
+const KNOWN_TOKEN: &str = "kq1.EnJpZGVyLW11cm9yYW4tMDAwNzAxMjM0NTY3ODlhYmNkZWYAAAAAaVW5AAAAAABpVbk8.750HM1ZchwTNAeBkGZYBxY373M77dXNFzQb2cNhRQO7l58zl_zyOlEW7UDxc6p4rGANlXqcDSdzSS5QtTF5rAw";
+
+#[test]
+fn the_known_answer_token_is_reproduced_and_verifies() {
+    assert_eq!(token(), KNOWN_TOKEN);
+    assert_eq!(
+        public_key_text(&device_key(1).verifying_key()),
+        "iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w"
+    );
+    let key = parse_public_key("iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w").unwrap();
+    assert_eq!(
+        verify(KNOWN_TOKEN, &key, ISSUED_AT).unwrap().claims(),
+        &claims()
+    );
+}
+
 #[test]
 fn signing_is_deterministic() {
     assert_eq!(
@@ -341,15 +360,45 @@ fn public_keys_are_43_characters_of_base64url() {
     let error = parse_public_key(&URL_SAFE_NO_PAD.encode(&key.as_bytes()[..31])).unwrap_err();
     assert_eq!(
         (error.code(), error),
-        ("bad_public_key", KeyError::Length { bytes: 31 })
+        ("bad_public_key", KeyError::TextLength { chars: 42 })
     );
     assert_eq!(
         parse_public_key(&format!("{text}=")),
-        Err(KeyError::Length { bytes: 33 })
+        Err(KeyError::TextLength { chars: 44 })
     );
-    assert_eq!(parse_public_key("not base64!"), Err(KeyError::NotBase64));
-    let hex = "0".repeat(64);
-    assert_eq!(parse_public_key(&hex).unwrap_err().code(), "bad_public_key");
+    let standard_alphabet = format!("{}+", &text[..42]);
+    assert_eq!(
+        parse_public_key(&standard_alphabet),
+        Err(KeyError::NotBase64),
+        "'+' is not base64url"
+    );
+    let hex = hex_of(key.as_bytes());
+    assert_eq!(
+        parse_public_key(&hex),
+        Err(KeyError::TextLength { chars: 64 }),
+        "hex is not read"
+    );
+}
+
+#[test]
+fn a_rider_with_several_devices_is_verified_by_the_key_that_signed() {
+    let unverified = UnverifiedToken::parse(&token()).unwrap();
+    let keys = [device_key(3), device_key(1), device_key(4)].map(|key| key.verifying_key());
+    let verified = unverified.verify_with_any(&keys, ISSUED_AT).unwrap();
+    assert_eq!(verified.claims(), &claims());
+    let expired = unverified
+        .verify_with_any(&keys, ISSUED_AT + 61)
+        .unwrap_err();
+    assert_eq!(expired.code(), "token_expired");
+    let others = [device_key(3), device_key(4)].map(|key| key.verifying_key());
+    let refused = unverified.verify_with_any(&others, ISSUED_AT);
+    assert_eq!(refused, Err(TokenError::Bad(BadToken::BadSignature)));
+    let no_keys = unverified.verify_with_any(&[], ISSUED_AT);
+    assert_eq!(no_keys, Err(TokenError::Bad(BadToken::BadSignature)));
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[test]
