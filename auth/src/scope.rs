@@ -50,7 +50,7 @@ pub const SCOPE_TABLE: [(ActionKind, [Rule; 7]); ActionKind::COUNT] = [
     (ActionKind::SubmitGrant,           [NO,        NO,        NO,        NO,        YES,       NO,        NO]),
     (ActionKind::SubmitVoucherPurchase, [NO,        NO,        NO,        NO,        YES,       NO,        NO]),
     (ActionKind::SubmitConvert,         [NO,        NO,        NO,        NO,        YES,       NO,        NO]),
-    (ActionKind::ReadEvent,             [SUBMITTER, SUBMITTER, SUBMITTER, SUBMITTER, SUBMITTER, SUBMITTER, YES]),
+    (ActionKind::ReadEvent,             [SUBMITTER, SUBMITTER, SUBMITTER, SUBMITTER, SUBMITTER, NO,        YES]),
     (ActionKind::ReadAccount,           [OWN,       OWN,       NO,        NO,        NO,        NO,        YES]),
     (ActionKind::ReadHistory,           [OWN,       OWN,       NO,        NO,        NO,        NO,        YES]),
     (ActionKind::ReadShop,              [NO,        OWN,       NO,        NO,        YES,       NO,        YES]),
