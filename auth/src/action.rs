@@ -39,6 +39,7 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use crate::NAME_BYTES_MAX;
 use crate::role::{RoleError, check_name};
 
 /// Anything a principal can ask for. See the module docs for which endpoint is which.
@@ -544,6 +545,9 @@ const PLAIN_REPORTS: [Report; 8] = [
     Report::FinancePage,
 ];
 
+/// The longest text form: a verb, an event type or report, a subject kind and a name.
+pub const ACTION_TEXT_BYTES_MAX: usize = 64 + NAME_BYTES_MAX;
+
 /// How a subject the engine could not look up is written.
 const UNRESOLVED: &str = "(unresolved)";
 /// How an account owner the engine could not classify is written.
@@ -587,6 +591,11 @@ impl Action {
 
     /// Parses the text form (see the module docs).
     pub fn parse(text: &str) -> Result<Action, ActionParseError> {
+        if text.len() > ACTION_TEXT_BYTES_MAX {
+            return Err(ActionParseError::TooLong {
+                length_bytes: text.len(),
+            });
+        }
         let (verb, rest) = match text.split_once(' ') {
             Some((verb, rest)) => (verb, Some(rest)),
             None => (text, None),
@@ -618,6 +627,8 @@ impl Action {
 /// Why an action's text form was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum ActionParseError {
+    #[error("action is {length_bytes} bytes, more than the {ACTION_TEXT_BYTES_MAX} allowed")]
+    TooLong { length_bytes: usize },
     #[error("unknown action {0:?}")]
     Unknown(String),
     #[error("action {0:?} has more than its text form holds")]

@@ -177,9 +177,14 @@ pub fn check_name(name: &str) -> Result<(), RoleError> {
     Ok(())
 }
 
-/// Error messages quote at most this much of an over-long name.
-fn truncated(name: &str) -> String {
-    name.chars().take(NAME_BYTES_MAX / 4).collect::<String>() + "…"
+/// Error messages quote at most this many characters of what they refuse.
+const QUOTED_CHARS_MAX: usize = 32;
+
+fn truncated(text: &str) -> String {
+    if text.chars().count() <= QUOTED_CHARS_MAX {
+        return text.to_owned();
+    }
+    text.chars().take(QUOTED_CHARS_MAX).collect::<String>() + "…"
 }
 
 impl Role {
