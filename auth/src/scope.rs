@@ -31,8 +31,8 @@ const OWN: Rule = Rule::Own;
 const SUBMITTER: Rule = Rule::Submitter;
 
 /// Who may do what. Columns in [`RoleKind::ALL`] order; rows in [`ActionKind::ALL`] order
-/// (checked when the crate builds). The scope matrix test (`auth/tests/scope_matrix.md`) spells the same
-/// decisions out for concrete principals and subjects.
+/// (checked when the crate builds). The scope matrix (`auth/tests/scope_matrix.md`) spells the
+/// same decisions out for concrete principals and subjects.
 #[rustfmt::skip]
 pub const SCOPE_TABLE: [(ActionKind, [Rule; 7]); ActionKind::COUNT] = [
     //                                 operator   shop       bank       election   admin      clerk      auditor
