@@ -254,9 +254,10 @@ fn openapi() -> Value {
     serde_json::from_str(include_str!("../src/openapi.json")).expect("the OpenAPI document")
 }
 
-/// `response` is a JSON error with this status and code, and the document lists the status for
-/// the operation with the error schema.
+/// `response` is a JSON error with this status and code, and the document the server serves
+/// lists the status for the operation, with the error schema.
 fn assert_documented_error(
+    server: &Server,
     response: &Response,
     method: &str,
     template: &str,
@@ -264,7 +265,7 @@ fn assert_documented_error(
     code: &str,
 ) {
     assert_json_error(response, status, code);
-    let document = openapi();
+    let document = server.get("/openapi.json").json();
     let answer = &document["paths"][template][method]["responses"][status.to_string()];
     let answer = match answer["$ref"].as_str() {
         Some(reference) => {
@@ -297,9 +298,17 @@ fn an_account_id_that_is_no_account_is_a_documented_400() {
     let dir = TempDir::new("edge-account-0");
     let server = serve(&dir);
     let response = server.get("/v1/accounts/0");
-    assert_documented_error(&response, "get", "/v1/accounts/{id}", 400, "bad_account");
+    assert_documented_error(
+        &server,
+        &response,
+        "get",
+        "/v1/accounts/{id}",
+        400,
+        "bad_account",
+    );
     let response = server.get("/v1/accounts/0/transfers");
     assert_documented_error(
+        &server,
         &response,
         "get",
         "/v1/accounts/{id}/transfers",
@@ -314,9 +323,9 @@ fn an_empty_body_is_a_documented_400() {
     let server = serve(&dir);
     for body in ["", "  \n\r\n"] {
         let response = server.post("/v1/events", body);
-        assert_documented_error(&response, "post", "/v1/events", 400, "bad_body");
+        assert_documented_error(&server, &response, "post", "/v1/events", 400, "bad_body");
         let response = server.post("/v1/riders", body);
-        assert_documented_error(&response, "post", "/v1/riders", 400, "bad_body");
+        assert_documented_error(&server, &response, "post", "/v1/riders", 400, "bad_body");
     }
     let document = openapi();
     assert_eq!(
@@ -330,10 +339,18 @@ fn an_event_lookup_without_an_id_is_a_documented_json_404() {
     let dir = TempDir::new("edge-empty-id");
     let server = serve(&dir);
     let response = server.get("/v1/events/");
-    assert_documented_error(&response, "get", "/v1/events/{id}", 404, "not_found");
+    assert_documented_error(
+        &server,
+        &response,
+        "get",
+        "/v1/events/{id}",
+        404,
+        "not_found",
+    );
     // An empty segment inside a path is an empty id: no account.
     let response = server.get("/v1/accounts//transfers");
     assert_documented_error(
+        &server,
         &response,
         "get",
         "/v1/accounts/{id}/transfers",
@@ -351,7 +368,7 @@ fn a_body_over_the_limit_is_a_documented_json_413() {
     // off by a reset.
     let body = " ".repeat(kanjo_engine::api::REQUEST_BODY_BYTES_MAX + 1);
     let response = server.post("/v1/events", &body);
-    assert_documented_error(&response, "post", "/v1/events", 413, "too_large");
+    assert_documented_error(&server, &response, "post", "/v1/events", 413, "too_large");
     assert_serving(&server, "after-413");
 }
 
@@ -368,7 +385,7 @@ fn a_bad_query_parameter_is_a_documented_json_400() {
         "limit=1001",
     ] {
         let response = server.get(&format!("/v1/accounts/rider:r-1:JPY/transfers?{query}"));
-        assert_documented_error(&response, "get", template, 400, "bad_query");
+        assert_documented_error(&server, &response, "get", template, 400, "bad_query");
     }
     let document = openapi();
     let limit = document["paths"][template]["get"]["parameters"]
@@ -389,7 +406,14 @@ fn a_path_that_is_not_utf8_is_a_documented_json_400() {
     let dir = TempDir::new("edge-path");
     let server = serve(&dir);
     let response = server.get("/v1/events/%FF");
-    assert_documented_error(&response, "get", "/v1/events/{id}", 400, "bad_path");
+    assert_documented_error(
+        &server,
+        &response,
+        "get",
+        "/v1/events/{id}",
+        400,
+        "bad_path",
+    );
 }
 
 #[test]
