@@ -67,7 +67,6 @@ fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_descri
         .and_then(|text| text.parse::<u32>().ok())
         .unwrap_or(EXAMPLES_PER_OPERATION);
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis.toml");
-    let report = dir.join("report");
     let output = Command::new("st")
         .arg("--config-file")
         .arg(&config)
@@ -78,12 +77,12 @@ fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_descri
         .args(["--seed", SEED])
         .args(["--max-examples", &examples.to_string()])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--workers", "2"])
+        // One worker: hypothesis's lambda descriptions race in CPython 3.11's `ast` with two.
+        .args(["--workers", "1"])
         .args(["--request-timeout", "30"])
         .args(["--generation-database", "none"])
         .arg("--no-color")
-        .arg("--report-dir")
-        .arg(&report)
+        .current_dir(dir.path())
         .output()
         .expect("run schemathesis");
     assert!(
