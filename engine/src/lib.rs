@@ -3,6 +3,7 @@
 
 pub mod answer;
 pub mod api;
+pub mod body;
 pub mod chart;
 pub mod demo;
 pub mod event;

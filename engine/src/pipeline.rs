@@ -21,16 +21,19 @@ use kanjo_rules::{Programme, RiderRecord};
 use thiserror::Error;
 use tokio::sync::oneshot;
 
-use crate::answer::{AnswerContext, Outcome};
+use crate::answer::{AnswerContext, Outcome, Rejection};
 use crate::chart::{AssetBook, AssetSection};
-use crate::event::Event;
+use crate::event::{Event, EventError};
 use crate::machine::{Machine, MachineConfig, Prepared};
-use crate::store::{self, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
+use crate::store::{self, EntryError, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
 
 /// The ledger's batch limit is also the largest group commit.
 pub const BATCH_EVENTS_MAX: usize = kanjo_ledger::TRANSFERS_PER_BATCH_MAX;
 /// One request or in-process submission; larger ones are split by the caller.
 pub const SUBMISSION_EVENTS_MAX: usize = BATCH_EVENTS_MAX;
+// A batch is one log record, so it holds no more entries than a record may.
+const _: () = assert!(BATCH_EVENTS_MAX <= store::LOG_ENTRIES_PER_RECORD_MAX);
+const _: () = assert!(SUBMISSION_EVENTS_MAX <= BATCH_EVENTS_MAX);
 /// Records applied but not yet committed: the pipelining depth.
 const COMMIT_QUEUE_RECORDS_MAX: usize = 4;
 /// Records that waited together are committed together, up to this many.
@@ -486,9 +489,23 @@ enum BatchItem {
     Rider(String, RiderRecord),
 }
 
+impl BatchItem {
+    /// The log's per-entry limits, as `LogRecord::validate` will check them at commit.
+    fn loggable(&self) -> Result<(), EntryError> {
+        match self {
+            BatchItem::Event(prepared) => {
+                store::check_entry(&prepared.event.id, prepared.canonical.len())
+            }
+            BatchItem::Rider(text, record) => store::check_entry(&record.rider, text.len()),
+        }
+    }
+}
+
 enum ItemResult {
     Event(Outcome),
     Rider(Result<(), String>),
+    /// Not applied and not logged: one such entry would fail the whole record at commit.
+    Unloggable(EntryError),
 }
 
 /// Applies one batch to the machine: the same code for live batches and for replay, so the two
@@ -497,9 +514,19 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
     machine.begin_batch(clock_ns);
     let results = items
         .iter()
-        .map(|item| match item {
-            BatchItem::Event(prepared) => ItemResult::Event(machine.apply(prepared)),
-            BatchItem::Rider(_, record) => ItemResult::Rider(machine.upsert_rider(record.clone())),
+        .map(|item| {
+            // Defence in depth: parsing refuses what the log can't hold, but an `Event` built in
+            // code could still carry it. Refused before the machine sees it, the item is neither
+            // applied nor logged, so memory and log agree and the rest of the batch commits.
+            if let Err(error) = item.loggable() {
+                return ItemResult::Unloggable(error);
+            }
+            match item {
+                BatchItem::Event(prepared) => ItemResult::Event(machine.apply(prepared)),
+                BatchItem::Rider(_, record) => {
+                    ItemResult::Rider(machine.upsert_rider(record.clone()))
+                }
+            }
         })
         .collect();
     machine.expire_taps();
@@ -707,6 +734,22 @@ fn seal_batch(
                     id: record.rider.clone(),
                     body: text.into_bytes(),
                 });
+            }
+            (BatchItem::Event(prepared), ItemResult::Unloggable(error)) => {
+                tracing::warn!(%error, "an event the parser should have refused reached a batch");
+                answers_by_item.push(Ok(Answer {
+                    id: prepared.event.id,
+                    outcome: Outcome::Rejected(Rejection::new(
+                        EventError::CODE,
+                        format!("the event can't be logged: {error}"),
+                    )),
+                }));
+            }
+            (BatchItem::Rider(..), ItemResult::Unloggable(error)) => {
+                tracing::warn!(%error, "a rider record the parser should have refused reached a batch");
+                answers_by_item.push(Err(Err(format!(
+                    "the rider record can't be logged: {error}"
+                ))));
             }
             _ => unreachable!("apply_batch answers each item with its own kind"),
         }

@@ -4,6 +4,9 @@
 use kanjo_rules::RiderRecord;
 use serde_json::Value;
 
+use crate::body::{BodyError, split_items};
+use crate::store::LOG_ENTRY_BODY_BYTES_MAX;
+
 /// Keys that would carry a My Number, a PIN or a ballot's content. A record with one is refused
 /// whole, so the value never reaches the log.
 const FORBIDDEN_KEYS: [&str; 8] = [
@@ -54,11 +57,12 @@ pub fn check_rider_value(value: &Value) -> Result<(String, RiderRecord), (Option
     }
     match rider.as_deref() {
         None => return fail("`rider` (a pseudonymous id) is missing".into()),
-        Some("") => return fail("`rider` is empty".into()),
-        Some(id) if id.len() > crate::event::REFERENCE_BYTES_MAX => {
-            return fail("`rider` is longer than 128 bytes".into());
+        // The rider id is the log entry's id: the log's limits (length, no NUL) apply.
+        Some(id) => {
+            if let Err(message) = crate::event::check_id("rider", id) {
+                return fail(message);
+            }
         }
-        Some(_) => {}
     }
     let record: RiderRecord = match serde_json::from_value(value.clone()) {
         Ok(record) => record,
@@ -67,23 +71,28 @@ pub fn check_rider_value(value: &Value) -> Result<(String, RiderRecord), (Option
     // serde_json's map keeps keys sorted, so this is one text per meaning.
     let canonical =
         serde_json::to_string(value).map_err(|error| (rider.clone(), error.to_string()))?;
+    if canonical.len() > LOG_ENTRY_BODY_BYTES_MAX {
+        return fail(format!(
+            "the record is {} bytes as canonical JSON, more than the {LOG_ENTRY_BODY_BYTES_MAX} a log entry holds",
+            canonical.len()
+        ));
+    }
     Ok((canonical, record))
 }
 
 /// A JSON array or NDJSON of rider records; each is checked on its own.
 pub fn parse_riders(body: &str) -> Result<Vec<RiderItem>, String> {
-    let trimmed = body.trim_start();
-    if trimmed.starts_with('[') {
-        let values: Vec<Value> = serde_json::from_str(trimmed)
-            .map_err(|error| format!("the body is not a JSON array of riders: {error}"))?;
-        return Ok(values.iter().map(check_rider_value).collect());
-    }
-    Ok(body
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| match serde_json::from_str::<Value>(line) {
-            Ok(value) => check_rider_value(&value),
-            Err(error) => Err((None, format!("not JSON: {error}"))),
+    parse_riders_at_most(body, usize::MAX).map_err(|error| error.to_string())
+}
+
+/// `parse_riders` for at most `items_max` records (a request); more is refused before parsing.
+pub fn parse_riders_at_most(body: &str, items_max: usize) -> Result<Vec<RiderItem>, BodyError> {
+    Ok(split_items(body, items_max)?
+        .into_iter()
+        .map(|item| match item.map(serde_json::from_str::<Value>) {
+            Ok(Ok(value)) => check_rider_value(&value),
+            Ok(Err(error)) => Err((None, format!("not JSON: {error}"))),
+            Err(error) => Err((None, error.to_string())),
         })
         .collect())
 }

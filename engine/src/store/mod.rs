@@ -19,13 +19,18 @@ use std::path::PathBuf;
 pub use error::{RecordError, StoreError};
 pub use migrations::{PG_MIGRATIONS, PgMigration};
 pub use postgres::PgStore;
-pub use record::{EntryKind, LogEntry, LogRecord};
+pub use record::{EntryError, EntryKind, LogEntry, LogRecord, check_entry, check_entry_id};
 pub use sqlite::{SQLITE_FILE_NAME, SqliteStore};
+
+// The log's limits are the engine's input limits: parsers check every one of them with
+// `check_entry_id` / `check_entry` before an input can reach a batch, and compile-time asserts
+// beside each parser's own limit keep the two sets from drifting apart.
 
 /// Most entries one record may hold (one group-committed batch).
 pub const LOG_ENTRIES_PER_RECORD_MAX: usize = 8190;
-/// Longest entry id, in UTF-8 bytes.
-pub const LOG_ENTRY_ID_BYTES_MAX: usize = 128;
+/// Longest entry id, in UTF-8 bytes. Entry ids are event ids and rider ids, and the rater keys
+/// its riders by the same ids, so its rider-id limit is this one: the number is written once.
+pub const LOG_ENTRY_ID_BYTES_MAX: usize = kanjo_rules::limits::MAX_RIDER_ID_BYTES;
 /// Largest entry body (canonical JSON), in bytes.
 pub const LOG_ENTRY_BODY_BYTES_MAX: usize = 16 * 1024;
 /// Longest meta key, in UTF-8 bytes.

@@ -49,6 +49,50 @@ pub struct LogRecord {
     pub entries: Vec<LogEntry>,
 }
 
+/// Why one input can't be an entry of the log. The parsers refuse such an input alone with this
+/// error, so it never reaches a record (a record with one would fail whole at commit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("id is {id_bytes} bytes, must be 1..={LOG_ENTRY_ID_BYTES_MAX}")]
+    IdLength { id_bytes: usize },
+    #[error("id contains a NUL character")]
+    IdHasNul,
+    #[error("body is {body_bytes} bytes as canonical JSON, at most {LOG_ENTRY_BODY_BYTES_MAX}")]
+    BodyTooLarge { body_bytes: usize },
+}
+
+impl EntryError {
+    fn at(self, index: usize) -> RecordError {
+        match self {
+            EntryError::IdLength { id_bytes } => RecordError::IdLength { index, id_bytes },
+            EntryError::IdHasNul => RecordError::IdHasNul { index },
+            EntryError::BodyTooLarge { body_bytes } => {
+                RecordError::BodyTooLarge { index, body_bytes }
+            }
+        }
+    }
+}
+
+/// An entry id: 1..=`LOG_ENTRY_ID_BYTES_MAX` bytes, no NUL (PostgreSQL text can't hold it).
+pub fn check_entry_id(id: &str) -> Result<(), EntryError> {
+    if id.is_empty() || id.len() > LOG_ENTRY_ID_BYTES_MAX {
+        return Err(EntryError::IdLength { id_bytes: id.len() });
+    }
+    if id.contains('\0') {
+        return Err(EntryError::IdHasNul);
+    }
+    Ok(())
+}
+
+/// Every per-entry limit: what `LogRecord::validate` checks for each entry.
+pub fn check_entry(id: &str, body_bytes: usize) -> Result<(), EntryError> {
+    check_entry_id(id)?;
+    if body_bytes > LOG_ENTRY_BODY_BYTES_MAX {
+        return Err(EntryError::BodyTooLarge { body_bytes });
+    }
+    Ok(())
+}
+
 /// Both stores keep seq and clock in signed 64-bit columns.
 const COLUMN_I64_MAX: u64 = i64::MAX as u64;
 
@@ -67,21 +111,7 @@ impl LogRecord {
             });
         }
         for (index, entry) in self.entries.iter().enumerate() {
-            if entry.id.is_empty() || entry.id.len() > LOG_ENTRY_ID_BYTES_MAX {
-                return Err(RecordError::IdLength {
-                    index,
-                    id_bytes: entry.id.len(),
-                });
-            }
-            if entry.id.contains('\0') {
-                return Err(RecordError::IdHasNul { index });
-            }
-            if entry.body.len() > LOG_ENTRY_BODY_BYTES_MAX {
-                return Err(RecordError::BodyTooLarge {
-                    index,
-                    body_bytes: entry.body.len(),
-                });
-            }
+            check_entry(&entry.id, entry.body.len()).map_err(|error| error.at(index))?;
         }
         Ok(())
     }
