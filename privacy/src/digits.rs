@@ -43,7 +43,8 @@ fn has_long_digit_run(chars: impl Iterator<Item = char>) -> bool {
     let mut separators_since_digit = 0usize;
     for c in chars {
         if is_digit(c) {
-            let continues = digits_in_run > 0 && separators_since_digit <= SEPARATORS_BETWEEN_DIGITS_MAX;
+            let continues =
+                digits_in_run > 0 && separators_since_digit <= SEPARATORS_BETWEEN_DIGITS_MAX;
             digits_in_run = if continues { digits_in_run + 1 } else { 1 };
             separators_since_digit = 0;
             if digits_in_run >= MY_NUMBER_DIGITS {

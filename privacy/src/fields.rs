@@ -226,7 +226,10 @@ mod tests {
                 format!(" {name} "),
             ];
             for spelling in spellings {
-                assert!(is_forbidden_field(&spelling), "{spelling:?} was let through");
+                assert!(
+                    is_forbidden_field(&spelling),
+                    "{spelling:?} was let through"
+                );
             }
         }
     }

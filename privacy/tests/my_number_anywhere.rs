@@ -24,8 +24,11 @@ fn digit() -> impl Strategy<Value = String> {
 
 /// What goes between two digits: nothing, or up to the allowed number of separators.
 fn gap() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(&SEPARATORS[..]), 0..=SEPARATORS_BETWEEN_DIGITS_MAX)
-        .prop_map(|chars| chars.into_iter().collect())
+    prop::collection::vec(
+        prop::sample::select(&SEPARATORS[..]),
+        0..=SEPARATORS_BETWEEN_DIGITS_MAX,
+    )
+    .prop_map(|chars| chars.into_iter().collect())
 }
 
 fn number(digits: usize) -> impl Strategy<Value = String> {
