@@ -23,7 +23,7 @@ use crate::chart::{AccountName, Reason};
 use crate::event::parse_batch;
 use crate::machine::{Machine, Prepared};
 use crate::pipeline::{Answer, Engine, SUBMISSION_EVENTS_MAX, SubmitError};
-use crate::riders::parse_riders_at_most;
+use crate::riders::{accepted_answer, parse_riders_at_most, rejected_answer};
 
 /// A request body larger than this is refused before it is read whole.
 pub const REQUEST_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
@@ -434,13 +434,12 @@ async fn post_riders(State(state): State<Arc<ApiState>>, Body(body): Body) -> Re
     let mut good = Vec::new();
     for item in parsed {
         match item {
-            Ok((canonical, record)) => {
-                slots.push(Ok((record.rider.clone(), good.len())));
-                good.push((canonical, record));
+            Ok(checked) => {
+                let ignored = checked.ignored_fields.clone();
+                slots.push(Ok((checked.record.rider.clone(), ignored, good.len())));
+                good.push(checked.into_entry());
             }
-            Err((rider, message)) => slots.push(Err(json!({
-                "rider": rider, "status": "rejected", "error": {"code": "bad_rider", "message": message},
-            }))),
+            Err((rider, message)) => slots.push(Err(rejected_answer(rider.as_deref(), &message))),
         }
     }
     let results = match durable(state.engine.submit_riders(good)).await {
@@ -450,9 +449,9 @@ async fn post_riders(State(state): State<Arc<ApiState>>, Body(body): Body) -> Re
     let answers: Vec<Value> = slots
         .into_iter()
         .map(|slot| match slot {
-            Ok((rider, index)) => match &results[index] {
-                Ok(()) => json!({"rider": rider, "status": "accepted"}),
-                Err(message) => json!({"rider": rider, "status": "rejected", "error": {"code": "bad_rider", "message": message}}),
+            Ok((rider, ignored, index)) => match &results[index] {
+                Ok(()) => accepted_answer(&rider, &ignored),
+                Err(message) => rejected_answer(Some(&rider), message),
             },
             Err(value) => value,
         })

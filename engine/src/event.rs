@@ -439,11 +439,13 @@ fn reference(id: &str, field: &'static str, text: &str) -> Result<String, EventE
     if text.is_empty() {
         return Err(EventError::new(Some(id), format!("`{field}` is empty")));
     }
-    if crate::riders::looks_like_my_number(text) {
+    if kanjo_privacy::contains_my_number(text) {
         // Refused before it can reach the log: kanjo never stores a My Number.
         return Err(EventError::new(
             Some(id),
-            format!("`{field}` looks like a 12-digit My Number; use a pseudonymous id"),
+            format!(
+                "`{field}` holds a 12-digit number, which could be a My Number; use a pseudonymous id"
+            ),
         ));
     }
     check_id(field, text).map_err(|message| EventError::new(Some(id), message))?;

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufWriter, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -119,19 +119,9 @@ impl EngineArgs {
 fn describe(target: &StoreTarget) -> String {
     match target {
         StoreTarget::Sqlite { data_dir } => format!("the embedded store in {}", data_dir.display()),
-        StoreTarget::Postgres { url } => format!("PostgreSQL at {}", redact(url)),
-    }
-}
-
-/// Never print a password from a URL.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        StoreTarget::Postgres { url } => {
+            format!("PostgreSQL at {}", kanjo_privacy::redact_database_url(url))
         }
-        _ => url.to_owned(),
     }
 }
 
@@ -163,7 +153,7 @@ struct ImportArgs {
     /// NDJSON rider records, loaded before the events.
     #[arg(long)]
     riders: Option<PathBuf>,
-    /// Print every answer (NDJSON) instead of a summary.
+    /// Print every answer (NDJSON: each rider record, then each event) instead of a summary.
     #[arg(long)]
     answers: bool,
 }
@@ -346,29 +336,7 @@ async fn shutdown_signal() {
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let engine = args.engine.start()?;
     if let Some(path) = &args.riders {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let items = kanjo_engine::riders::parse_riders(&text).map_err(anyhow::Error::msg)?;
-        let mut good = Vec::new();
-        for item in items {
-            match item {
-                Ok(pair) => good.push(pair),
-                Err((rider, message)) => {
-                    eprintln!("rider {}: {message}", rider.as_deref().unwrap_or("?"))
-                }
-            }
-        }
-        for chunk in good.chunks(SUBMISSION_EVENTS_MAX) {
-            let results = engine
-                .submit_riders(chunk.to_vec())?
-                .blocking_recv()
-                .context("the pipeline ended")??;
-            for (result, (_, record)) in results.iter().zip(chunk) {
-                if let Err(message) = result {
-                    eprintln!("rider {}: {message}", record.rider);
-                }
-            }
-        }
+        import_riders(&engine, path, args.answers)?;
     }
     let mut tally = Tally::default();
     if let Some(path) = &args.file {
@@ -418,6 +386,45 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Rider records, in chunks. With `--answers` one answer per record (NDJSON, in file order, naming
+/// `ignored_fields`); otherwise refusals and dropped field names go to stderr.
+fn import_riders(engine: &Engine, path: &Path, answers: bool) -> anyhow::Result<()> {
+    use kanjo_engine::riders::{accepted_answer, parse_riders, rejected_answer};
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let items = parse_riders(&text).map_err(anyhow::Error::msg)?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    for chunk in items.chunks(SUBMISSION_EVENTS_MAX) {
+        let good: Vec<_> = chunk
+            .iter()
+            .filter_map(|item| item.as_ref().ok())
+            .map(|checked| checked.clone().into_entry())
+            .collect();
+        let results = engine
+            .submit_riders(good)?
+            .blocking_recv()
+            .context("the pipeline ended")??;
+        let mut results = results.into_iter();
+        for item in chunk {
+            let answer = match item {
+                Ok(checked) => match results.next().expect("one result per record submitted") {
+                    Ok(()) => accepted_answer(&checked.record.rider, &checked.ignored_fields),
+                    Err(message) => rejected_answer(Some(&checked.record.rider), &message),
+                },
+                Err((rider, message)) => rejected_answer(rider.as_deref(), message),
+            };
+            if answers {
+                writeln!(out, "{answer}")?;
+            } else if answer["status"] != "accepted" || answer.get("ignored_fields").is_some() {
+                eprintln!("{}: rider {answer}", path.display());
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[derive(Default)]

@@ -576,10 +576,10 @@ proptest! {
             .expect("an array")
             .into_iter()
             .filter_map(Result::ok)
-            .map(|(canonical, record)| LogEntry {
+            .map(|checked| LogEntry {
                 kind: EntryKind::Rider,
-                id: record.rider,
-                body: canonical.into_bytes(),
+                id: checked.record.rider,
+                body: checked.canonical.into_bytes(),
             })
             .collect();
         prop_assert_eq!(record_of(entries).validate(), Ok(()));

@@ -64,6 +64,7 @@ impl InProcess {
             for record in chunk {
                 let value = serde_json::to_value(record).context("a rider record is JSON")?;
                 let item = kanjo_engine::riders::check_rider_value(&value)
+                    .map(kanjo_engine::riders::CheckedRider::into_entry)
                     .map_err(|(rider, message)| anyhow!("rider {rider:?} refused: {message}"))?;
                 items.push(item);
             }

@@ -117,37 +117,9 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// The URL with any password replaced, for error messages and logs.
-pub(crate) fn redact_url(url: &str) -> String {
-    if let Some(scheme_end) = url.find("://") {
-        let rest = &url[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        if let Some(at) = authority.rfind('@') {
-            let userinfo = &authority[..at];
-            if let Some(colon) = userinfo.find(':') {
-                return format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &rest[at..]
-                );
-            }
-        }
-        return url.to_owned();
-    }
-    // key=value form: blank out the value of password=.
-    url.split_whitespace()
-        .map(|pair| {
-            if pair.starts_with("password=") {
-                "password=***"
-            } else {
-                pair
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+/// The URL with any password replaced, for error messages and logs: the one redaction, from
+/// `kanjo-privacy`.
+pub(crate) use kanjo_privacy::redact_database_url as redact_url;
 
 #[cfg(test)]
 mod tests {
