@@ -23,6 +23,7 @@ use crate::chart::{AccountName, Reason};
 use crate::event::parse_batch;
 use crate::machine::{Machine, Prepared};
 use crate::pipeline::{Answer, Engine, SUBMISSION_EVENTS_MAX, SubmitError};
+use crate::recovery::Health;
 use crate::riders::{accepted_answer, parse_riders_at_most, rejected_answer};
 
 /// A request body larger than this is refused before it is read whole.
@@ -32,6 +33,10 @@ pub const HISTORY_PAGE_MAX: u32 = 1000;
 /// Of an error answer that is not JSON yet (made outside the handlers), this much text is kept.
 const FOREIGN_ERROR_BYTES_MAX: usize = 4 * 1024;
 const OPENAPI: &str = include_str!("openapi.json");
+/// `Retry-After` while the store recovers: reconnecting usually takes well under a second.
+const RETRY_AFTER_RECOVERING_S: &str = "1";
+/// `Retry-After` once the engine stopped: the process exits, and its supervisor restarts it.
+const RETRY_AFTER_STOPPED_S: &str = "5";
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -201,12 +206,23 @@ fn submit_error_response(error: SubmitError) -> Response {
             "too_large",
             error.to_string(),
         ),
-        SubmitError::Stopped(_) => error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopped",
-            error.to_string(),
-        ),
+        SubmitError::Stopped(_) => unavailable("stopped", error.to_string()),
+        SubmitError::Recovering(_) => unavailable("recovering", error.to_string()),
     }
+}
+
+/// 503 with `Retry-After`: `recovering` (the store is being reconnected) or `stopped`.
+fn unavailable(code: &str, message: String) -> Response {
+    let retry_after = if code == "recovering" {
+        RETRY_AFTER_RECOVERING_S
+    } else {
+        RETRY_AFTER_STOPPED_S
+    };
+    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, code, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(retry_after));
+    response
 }
 
 /// Waits for a submission's answers (sent once its batch is durable), or says why there are none.
@@ -479,24 +495,44 @@ async fn get_metrics(State(state): State<Arc<ApiState>>) -> Response {
     }
 }
 
+/// `ok` (a round trip through the pipeline succeeded), `recovering` (a commit is being retried
+/// after a transient store failure) or `stopped` (the engine failed and the process is exiting).
 async fn get_health(State(state): State<Arc<ApiState>>) -> Response {
-    let status = match state.engine.query(|_: &Machine| ()) {
-        Ok(receiver) => receiver.await.is_ok(),
-        Err(_) => false,
+    let mut changes = state.engine.watch_health();
+    let health = match state.engine.query(|_: &Machine| ()) {
+        // A probe queued behind a commit that starts recovering would wait for the recovery.
+        Ok(probe) => tokio::select! {
+            answered = probe => if answered.is_ok() { Health::Ok } else { Health::Failed },
+            _ = changes.wait_for(|health| *health != Health::Ok) => state.engine.health(),
+        },
+        Err(SubmitError::Recovering(_)) => Health::Recovering,
+        Err(_) => Health::Failed,
     };
-    let body = json!({
-        "status": if status { "ok" } else { "stopped" },
+    let mut body = json!({
+        "status": health.name(),
         "backend": state.engine.backend(),
         "committed_seq": state.engine.committed_seq(),
         "committed_events": state.engine.committed_events(),
         "queued_events": state.engine.queued_events(),
+        "store_recoveries": state.engine.recoveries(),
     });
-    let code = if status {
-        StatusCode::OK
+    match health {
+        Health::Ok => return (StatusCode::OK, axum::Json(body)).into_response(),
+        Health::Recovering => body["reason"] = json!(state.engine.recovering_reason()),
+        Health::Failed => {
+            body["reason"] = json!(state.engine.failure().map(|failure| failure.reason))
+        }
+    }
+    let retry_after = if health == Health::Recovering {
+        RETRY_AFTER_RECOVERING_S
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        RETRY_AFTER_STOPPED_S
     };
-    (code, axum::Json(body)).into_response()
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(retry_after));
+    response
 }
 
 async fn get_openapi() -> Response {

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod event;
 pub mod machine;
 pub mod pipeline;
+pub mod recovery;
 pub mod report;
 pub mod riders;
 pub mod store;

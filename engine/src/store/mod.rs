@@ -16,7 +16,7 @@ pub mod testdb;
 
 use std::path::PathBuf;
 
-pub use error::{RecordError, StoreError};
+pub use error::{ErrorClass, RecordError, StoreError};
 pub use migrations::{PG_MIGRATIONS, PgMigration};
 pub use postgres::PgStore;
 pub use record::{EntryError, EntryKind, LogEntry, LogRecord, check_entry, check_entry_id};
@@ -70,6 +70,10 @@ pub trait Store: Send {
     /// Makes this store the log's only writer until it is dropped, or fails with `InUse`. Two
     /// writers would race for the next seq, and the loser would have to stop.
     fn claim_writer(&mut self) -> Result<(), StoreError>;
+    /// After a transient failure (`StoreError::class`): drops broken connections, connects
+    /// again, and takes the writer claim again if this store held it and lost it. `InUse` here
+    /// may be the old session still ending, or another writer: the caller decides by the log.
+    fn reconnect(&mut self) -> Result<(), StoreError>;
 }
 
 /// Where the log lives.
