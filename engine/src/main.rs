@@ -150,7 +150,8 @@ Exit status:
   0  stopped by SIGTERM or SIGINT after answering requests in flight
   1  could not start (programme, store unreachable or in use by another writer, replay)
   2  usage error
-  3  the store stayed unreachable for longer than --recovery-timeout-s
+  3  the store stayed unreachable for longer than --recovery-timeout-s (or a SIGTERM or
+     SIGINT came while it was being reconnected: the waiting requests got 503)
   4  the store refused for good (another writer, corrupt or read-only log, failed fsync)";
 
 #[derive(Args)]

@@ -22,6 +22,8 @@ trait Backend {
     /// Makes the database itself fail any append of an entry whose id is `id`.
     fn arm_failure_on_entry_id(&self, id: &str);
     fn disarm_failure(&self);
+    /// Ends every database session of the store, as a server restart does (SQLite has none).
+    fn end_sessions(&self);
 
     fn open(&self) -> Box<dyn Store> {
         store::open(&self.target()).expect("open the store under test")
@@ -90,6 +92,8 @@ impl Backend for SqliteBackend {
             .execute_batch("DROP TRIGGER fail_append")
             .expect("drop failing trigger");
     }
+
+    fn end_sessions(&self) {}
 }
 
 struct PostgresBackend {
@@ -134,6 +138,16 @@ impl Backend for PostgresBackend {
         self.db
             .execute("DROP TRIGGER fail_append ON kanjo_log_entry; DROP FUNCTION fail_append();")
             .expect("drop failing trigger");
+    }
+
+    fn end_sessions(&self) {
+        self.db
+            .execute_admin(&format!(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+                 WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                self.db.name()
+            ))
+            .expect("terminate the store's sessions");
     }
 }
 
@@ -501,6 +515,43 @@ fn check_one_writer_at_a_time(backend: &dyn Backend) {
         .expect("the claim is free once its holder is gone");
 }
 
+fn check_a_writer_whose_sessions_ended_reconnects_and_keeps_the_log(backend: &dyn Backend) {
+    const RECONNECT_WAIT_MS: u64 = 5_000;
+    let mut writer = backend.open();
+    writer.claim_writer().unwrap();
+    writer.append(&record(1)).unwrap();
+    backend.end_sessions();
+    if let Err(error) = writer.append(&record(2)) {
+        assert_eq!(
+            error.class(),
+            store::ErrorClass::Transient,
+            "a lost session may heal: {error}"
+        );
+    }
+    let started = std::time::Instant::now();
+    loop {
+        match writer.reconnect() {
+            Ok(()) => break,
+            // The ended session may still be releasing the claim.
+            Err(StoreError::InUse { .. })
+                if started.elapsed().as_millis() < u128::from(RECONNECT_WAIT_MS) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(error) => panic!("reconnect: {error}"),
+        }
+    }
+    writer
+        .append(&record(2))
+        .expect("appends go on (an append that got through is an idempotent retry)");
+    assert_eq!(writer.last_seq().unwrap(), 2);
+    let mut second = backend.open();
+    assert!(
+        matches!(second.claim_writer(), Err(StoreError::InUse { .. })),
+        "the reconnected writer holds the claim again"
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $new:expr, $name:literal) => {
         mod $backend {
@@ -573,6 +624,10 @@ macro_rules! conformance {
             #[test]
             fn one_writer_at_a_time() {
                 check_one_writer_at_a_time(&backend());
+            }
+            #[test]
+            fn a_writer_whose_sessions_ended_reconnects_and_keeps_the_log() {
+                check_a_writer_whose_sessions_ended_reconnects_and_keeps_the_log(&backend());
             }
         }
     };

@@ -540,8 +540,9 @@ impl Store for PgStore {
     }
 
     fn reconnect(&mut self) -> Result<(), StoreError> {
-        // Pooled connections found closed are replaced at their next checkout; only the lock's
-        // connection is kept out of the pool, so only it is checked here.
+        // Idle pooled connections may be dead without knowing it yet (their FATAL message unread):
+        // drop them all, so the next checkout connects afresh instead of failing once more.
+        drop(self.pool.retain(|_, _| false));
         if !self.writer {
             return Ok(());
         }
