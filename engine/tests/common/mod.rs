@@ -164,18 +164,7 @@ impl Server {
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill -INT {pid}");
-        let started = std::time::Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("poll kanjo serve") {
-                return status;
-            }
-            assert!(
-                started.elapsed() < Duration::from_millis(timeout_ms),
-                "kanjo serve did not exit {timeout_ms} ms after SIGINT; stderr:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.exit_within(timeout_ms, "after SIGINT")
     }
 
     pub fn log(&self) -> String {
@@ -184,6 +173,11 @@ impl Server {
 
     /// Waits for the process to exit by itself, at most `timeout_ms`.
     pub fn wait_exit(mut self, timeout_ms: u64) -> std::process::ExitStatus {
+        self.exit_within(timeout_ms, "by itself")
+    }
+
+    /// Polls until the process has exited; fails the test after `timeout_ms`.
+    fn exit_within(&mut self, timeout_ms: u64, how: &str) -> std::process::ExitStatus {
         let started = std::time::Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("poll kanjo serve") {
@@ -191,10 +185,10 @@ impl Server {
             }
             assert!(
                 started.elapsed() < Duration::from_millis(timeout_ms),
-                "kanjo serve did not exit by itself within {timeout_ms} ms; stderr:\n{}",
+                "kanjo serve did not exit {how} within {timeout_ms} ms; stderr:\n{}",
                 self.log()
             );
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
