@@ -281,6 +281,53 @@ pub struct AssetSpec {
     /// Entitlements that each person may use once (ballots): a second use is `already_redeemed`.
     #[serde(default)]
     pub one_per_person: bool,
+    /// The most one topup, grant or redeem may carry, in minor units; larger is
+    /// `amount_too_large`. Absent: [`default_max_amount_per_event_minor`].
+    #[serde(default)]
+    pub max_amount_per_event: Option<u64>,
+}
+
+impl AssetSpec {
+    fn new(code: &str, kind: AssetKindName) -> AssetSpec {
+        AssetSpec {
+            code: code.to_owned(),
+            kind,
+            scale: 0,
+            one_per_person: false,
+            max_amount_per_event: None,
+        }
+    }
+
+    /// The declared bound, or the default for the asset's kind and scale.
+    pub fn max_amount_per_event_minor(&self) -> u64 {
+        self.max_amount_per_event
+            .unwrap_or_else(|| default_max_amount_per_event_minor(self.kind, self.scale))
+    }
+}
+
+/// No asset may declare a larger `max_amount_per_event`: 2^53, the largest integer every JSON
+/// client reads exactly. `LEGS_PER_EVENT_MAX` legs of it are far below `u64::MAX`, so no single
+/// event can fill an account's u64 debits or credits.
+pub const AMOUNT_PER_EVENT_CEILING_MINOR: u64 = 1 << 53;
+
+/// The default bound in major units: ¥1 000 000 for yen (a generous wallet top-up), 1 000 000
+/// coins of a stablecoin and 1 000 000 points (the same order as yen), 1 000 entitlements (a town
+/// grants them by the handful; one-per-person ones are 1 anyway).
+pub fn default_max_amount_per_event_major(kind: AssetKindName) -> u64 {
+    match kind {
+        AssetKindName::Yen | AssetKindName::Stablecoin | AssetKindName::Points => 1_000_000,
+        AssetKindName::Entitlement => 1_000,
+    }
+}
+
+/// [`default_max_amount_per_event_major`] in minor units (× 10^scale), at most the ceiling.
+pub fn default_max_amount_per_event_minor(kind: AssetKindName, scale: u8) -> u64 {
+    10u64
+        .checked_pow(u32::from(scale))
+        .and_then(|unit| default_max_amount_per_event_major(kind).checked_mul(unit))
+        .map_or(AMOUNT_PER_EVENT_CEILING_MINOR, |bound| {
+            bound.min(AMOUNT_PER_EVENT_CEILING_MINOR)
+        })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -328,12 +375,7 @@ impl AssetBook {
         };
         let mut specs: Vec<AssetSpec> = Vec::with_capacity(declared.len() + 1);
         if !declared.iter().any(|spec| spec.code == YEN) {
-            specs.push(AssetSpec {
-                code: YEN.to_owned(),
-                kind: AssetKindName::Yen,
-                scale: 0,
-                one_per_person: false,
-            });
+            specs.push(AssetSpec::new(YEN, AssetKindName::Yen));
         }
         for spec in declared {
             if spec.code.is_empty() || spec.code.len() > 32 || spec.code.contains(':') {
@@ -350,6 +392,14 @@ impl AssetBook {
                     "JPY must be of kind \"yen\" with scale 0".to_owned(),
                 ));
             }
+            if let Some(bound) = spec.max_amount_per_event
+                && !(1..=AMOUNT_PER_EVENT_CEILING_MINOR).contains(&bound)
+            {
+                return Err(invalid(format!(
+                    "asset {:?}: max_amount_per_event must be 1 to {AMOUNT_PER_EVENT_CEILING_MINOR}",
+                    spec.code
+                )));
+            }
             if spec.one_per_person && spec.kind != AssetKindName::Entitlement {
                 return Err(invalid(format!(
                     "asset {:?}: only entitlements can be one_per_person",
@@ -360,12 +410,7 @@ impl AssetBook {
         }
         for code in granted_by_rules {
             if !specs.iter().any(|known| known.code == *code) {
-                specs.push(AssetSpec {
-                    code: (*code).to_owned(),
-                    kind: AssetKindName::Points,
-                    scale: 0,
-                    one_per_person: false,
-                });
+                specs.push(AssetSpec::new(code, AssetKindName::Points));
             }
         }
         if specs.len() > ASSETS_MAX {
@@ -491,11 +536,43 @@ mod tests {
     #[test]
     fn only_entitlements_are_one_per_person() {
         let spec = AssetSpec {
-            code: "pt".into(),
-            kind: AssetKindName::Points,
-            scale: 0,
             one_per_person: true,
+            ..AssetSpec::new("pt", AssetKindName::Points)
         };
         assert!(AssetBook::new("p.toml", vec![spec], &[]).is_err());
+    }
+
+    #[test]
+    fn amounts_per_event_default_by_kind_and_scale_and_are_bounded() {
+        let book = AssetBook::new("p.toml", vec![], &["muro-pt"]).unwrap();
+        assert_eq!(
+            book.get(YEN).unwrap().1.max_amount_per_event_minor(),
+            1_000_000
+        );
+        let coin = AssetSpec {
+            scale: 2,
+            ..AssetSpec::new("SUZU", AssetKindName::Stablecoin)
+        };
+        assert_eq!(coin.max_amount_per_event_minor(), 100_000_000);
+        let ticket = AssetSpec::new("ticket", AssetKindName::Entitlement);
+        assert_eq!(ticket.max_amount_per_event_minor(), 1_000);
+        let tiny = AssetSpec {
+            scale: 18,
+            ..AssetSpec::new("tiny", AssetKindName::Points)
+        };
+        assert_eq!(
+            tiny.max_amount_per_event_minor(),
+            AMOUNT_PER_EVENT_CEILING_MINOR
+        );
+        for bound in [0, AMOUNT_PER_EVENT_CEILING_MINOR + 1, u64::MAX] {
+            let spec = AssetSpec {
+                max_amount_per_event: Some(bound),
+                ..AssetSpec::new("pt", AssetKindName::Points)
+            };
+            assert!(
+                AssetBook::new("p.toml", vec![spec], &[]).is_err(),
+                "{bound}"
+            );
+        }
     }
 }

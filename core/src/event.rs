@@ -11,12 +11,67 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// Ids are pseudonymous references, not documents.
-pub const EVENT_ID_BYTES_MAX: usize = 128;
-/// Operator, route, stop, vehicle, rider, asset and place references.
-pub const REFERENCE_BYTES_MAX: usize = 128;
+use crate::body::{BodyError, split_items};
+use crate::limits::{EntryError, LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX, check_entry_id};
+
+/// Ids are pseudonymous references, not documents. An event id is the log entry's id.
+pub const EVENT_ID_BYTES_MAX: usize = LOG_ENTRY_ID_BYTES_MAX;
+/// Operator, route, stop, vehicle, rider, asset and place references: they name what ids name
+/// (a rider reference is a rider id), so they obey the same limits.
+pub const REFERENCE_BYTES_MAX: usize = LOG_ENTRY_ID_BYTES_MAX;
 /// One event line; anything longer is not an event.
 pub const EVENT_LINE_BYTES_MAX: usize = 16 * 1024;
+
+/// Every key the canonical form can hold.
+const CANONICAL_KEYS: [&str; 16] = [
+    "id",
+    "type",
+    "at",
+    "direction",
+    "operator",
+    "route",
+    "from",
+    "to",
+    "stop",
+    "vehicle",
+    "rider",
+    "media",
+    "asset",
+    "amount",
+    "source",
+    "place",
+];
+/// Of those, the keys whose values are references (the id aside).
+const CANONICAL_REFERENCE_KEYS: usize = 10;
+/// serde_json writes a control character as `\u00XX`: 6 bytes for 1.
+const JSON_ESCAPED_BYTES_PER_BYTE_MAX: usize = 6;
+/// The longest instant jiff writes (`-009999-01-02T01:59:59.999999999Z` is 33 bytes).
+pub const CANONICAL_AT_BYTES_MAX: usize = 40;
+
+const fn canonical_keys_bytes() -> usize {
+    let mut bytes = 0;
+    let mut index = 0;
+    while index < CANONICAL_KEYS.len() {
+        bytes += CANONICAL_KEYS[index].len() + 4; // two quotes, a colon, a comma
+        index += 1;
+    }
+    bytes
+}
+
+/// The longest canonical form any accepted event can have: braces, every key, the id and every
+/// reference at their longest and fully escaped, the instant, a u64 amount, and the three enums
+/// (`type`, `direction`, `media`, each at most 6 bytes).
+pub const CANONICAL_EVENT_BYTES_MAX: usize = 2
+    + canonical_keys_bytes()
+    + (1 + CANONICAL_REFERENCE_KEYS) * (2 + JSON_ESCAPED_BYTES_PER_BYTE_MAX * EVENT_ID_BYTES_MAX)
+    + (2 + CANONICAL_AT_BYTES_MAX)
+    + 20
+    + 3 * (2 + 6);
+
+// Parsing checks the log's limits, so an accepted event always fits a log entry.
+const _: () = assert!(EVENT_ID_BYTES_MAX <= LOG_ENTRY_ID_BYTES_MAX);
+const _: () = assert!(REFERENCE_BYTES_MAX <= LOG_ENTRY_ID_BYTES_MAX);
+const _: () = assert!(CANONICAL_EVENT_BYTES_MAX <= LOG_ENTRY_BODY_BYTES_MAX);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
@@ -190,13 +245,9 @@ impl Event {
 
     fn from_wire(wire: WireEvent) -> Result<Event, EventError> {
         let id = match wire.id.as_deref() {
-            Some(id) if !id.is_empty() && id.len() <= EVENT_ID_BYTES_MAX => id.to_owned(),
-            Some("") => return Err(EventError::new(None, "`id` is empty")),
-            Some(_) => {
-                return Err(EventError::new(
-                    None,
-                    format!("`id` is longer than {EVENT_ID_BYTES_MAX} bytes"),
-                ));
+            Some(id) => {
+                check_id("id", id).map_err(|message| EventError::new(None, message))?;
+                id.to_owned()
             }
             None => return Err(EventError::new(None, "`id` is missing")),
         };
@@ -388,20 +439,32 @@ fn reference(id: &str, field: &'static str, text: &str) -> Result<String, EventE
     if text.is_empty() {
         return Err(EventError::new(Some(id), format!("`{field}` is empty")));
     }
-    if crate::riders::looks_like_my_number(text) {
+    if kanjo_privacy::contains_my_number(text) {
         // Refused before it can reach the log: kanjo never stores a My Number.
         return Err(EventError::new(
             Some(id),
-            format!("`{field}` looks like a 12-digit My Number; use a pseudonymous id"),
+            format!(
+                "`{field}` holds a 12-digit number, which could be a My Number; use a pseudonymous id"
+            ),
         ));
     }
-    if text.len() > REFERENCE_BYTES_MAX {
-        return Err(EventError::new(
-            Some(id),
-            format!("`{field}` is longer than {REFERENCE_BYTES_MAX} bytes"),
-        ));
-    }
+    check_id(field, text).map_err(|message| EventError::new(Some(id), message))?;
     Ok(text.to_owned())
+}
+
+/// Ids and references are what the log holds as an entry id: the store's own check, so the two
+/// can't disagree. The message names the field.
+pub(crate) fn check_id(field: &str, text: &str) -> Result<(), String> {
+    check_entry_id(text).map_err(|error| match error {
+        EntryError::IdLength { id_bytes: 0 } => format!("`{field}` is empty"),
+        EntryError::IdLength { id_bytes } => {
+            format!(
+                "`{field}` is {id_bytes} bytes, longer than the {LOG_ENTRY_ID_BYTES_MAX} allowed"
+            )
+        }
+        EntryError::IdHasNul => format!("`{field}` contains a NUL character"),
+        EntryError::BodyTooLarge { .. } => format!("`{field}`: {error}"),
+    })
 }
 
 /// Best effort: the id of a line that is JSON but not a valid event, so its error can name it.
@@ -410,23 +473,18 @@ fn id_of_unparsed(json: &str) -> Option<String> {
     value.get("id")?.as_str().map(str::to_owned)
 }
 
-/// Splits a request body into event texts: a JSON array, or NDJSON (one object per line).
-/// Each item is parsed on its own, so one bad item never costs the others.
-pub fn parse_batch(body: &str) -> Result<Vec<Result<Event, EventError>>, EventError> {
-    let trimmed = body.trim_start();
-    if trimmed.starts_with('[') {
-        let values: Vec<serde_json::Value> = serde_json::from_str(trimmed).map_err(|error| {
-            EventError::new(
-                None,
-                format!("the body is not a JSON array of events: {error}"),
-            )
-        })?;
-        return Ok(values.iter().map(Event::from_value).collect());
-    }
-    Ok(body
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(Event::parse)
+/// Cuts a request body (a JSON array, or NDJSON: one object per line) into at most `items_max`
+/// events. Each item is parsed on its own, so one bad item never costs the others.
+pub fn parse_batch(
+    body: &str,
+    items_max: usize,
+) -> Result<Vec<Result<Event, EventError>>, BodyError> {
+    Ok(split_items(body, items_max)?
+        .into_iter()
+        .map(|item| match item {
+            Ok(text) => Event::parse(text),
+            Err(error) => Err(EventError::new(None, error.to_string())),
+        })
         .collect())
 }
 
@@ -482,13 +540,53 @@ mod tests {
     }
 
     #[test]
+    fn ids_and_references_obey_the_log_limits() {
+        let with_id = |id: &str| {
+            serde_json::json!({"id": id, "type": "grant", "at": "2026-11-25T07:00:00Z", "rider": "r", "asset": "pt", "amount": 1})
+                .to_string()
+        };
+        let nul = Event::parse(&with_id("a\u{0}b")).unwrap_err();
+        assert_eq!(nul.message, "`id` contains a NUL character");
+        let long = Event::parse(&with_id(&"x".repeat(EVENT_ID_BYTES_MAX + 1))).unwrap_err();
+        assert!(long.message.contains("129 bytes"), "{}", long.message);
+        assert!(Event::parse(&with_id(&"x".repeat(EVENT_ID_BYTES_MAX))).is_ok());
+        let rider = Event::parse(r#"{"id":"g","type":"grant","at":"2026-11-25T07:00:00Z","rider":"r\u0000","asset":"pt","amount":1}"#).unwrap_err();
+        assert_eq!(rider.message, "`rider` contains a NUL character");
+        assert_eq!(rider.id.as_deref(), Some("g"));
+    }
+
+    #[test]
+    fn the_longest_canonical_event_fits_its_bound() {
+        for instant in [Timestamp::MIN, Timestamp::MAX] {
+            assert!(
+                instant.to_string().len() <= CANONICAL_AT_BYTES_MAX,
+                "{instant}"
+            );
+        }
+        // Control characters are escaped to 6 bytes each: the worst case for every string.
+        let worst = "\u{1}".repeat(REFERENCE_BYTES_MAX);
+        let tap = serde_json::json!({
+            "id": worst, "type": "tap", "direction": "off", "at": Timestamp::MIN.to_string(),
+            "operator": worst, "route": worst, "stop": worst, "vehicle": worst, "rider": worst,
+            "media": "wallet",
+        });
+        let event = Event::parse(&tap.to_string()).unwrap();
+        let canonical = event.canonical_json();
+        assert!(
+            canonical.len() > 6 * 6 * REFERENCE_BYTES_MAX,
+            "id and 5 references"
+        );
+        assert!(canonical.len() <= CANONICAL_EVENT_BYTES_MAX);
+    }
+
+    #[test]
     fn a_batch_keeps_good_items_beside_bad_ones() {
         let body = "{\"id\":\"a\",\"type\":\"grant\",\"at\":\"2026-11-25T07:00:00Z\",\"rider\":\"r\",\"asset\":\"pt\",\"amount\":3}\nnot json\n";
-        let items = parse_batch(body).unwrap();
+        let items = parse_batch(body, 10).unwrap();
         assert_eq!(items.len(), 2);
         assert!(items[0].is_ok());
         assert!(items[1].is_err());
-        let array = parse_batch("[{\"id\":\"a\",\"type\":\"grant\",\"at\":\"2026-11-25T07:00:00Z\",\"rider\":\"r\",\"asset\":\"pt\",\"amount\":3}, 5]").unwrap();
-        assert!(array[0].is_ok() && array[1].is_err());
+        let array = parse_batch("[{\"id\":\"a\",\"type\":\"grant\",\"at\":\"2026-11-25T07:00:00Z\",\"rider\":\"r\",\"asset\":\"pt\",\"amount\":3}, 5, NaN]", 10).unwrap();
+        assert!(array[0].is_ok() && array[1].is_err() && array[2].is_err());
     }
 }

@@ -4,8 +4,10 @@
 //! See ARCHITECTURE.md for the code map.
 
 pub mod answer;
+pub mod body;
 pub mod chart;
 pub mod event;
+pub mod limits;
 pub mod machine;
 pub mod report;
 pub mod riders;

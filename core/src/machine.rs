@@ -19,12 +19,18 @@ use thiserror::Error;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 
 use crate::answer::{GrantOutcome, Outcome, Rejection, RideOutcome};
-use crate::chart::{AccountName, AssetBook, DEFAULT_BANK, Reason};
+use crate::chart::{AMOUNT_PER_EVENT_CEILING_MINOR, AccountName, AssetBook, DEFAULT_BANK, Reason};
 use crate::event::{Event, EventKind, Media, Redeem, Ride, Tap, TapDirection};
 use crate::taps::{NewTap, PendingTap, TapBook};
 
 /// Transfers one event can post: fare, subsidy and a grant per rule at most.
 pub const LEGS_PER_EVENT_MAX: usize = 2 + kanjo_rules::limits::MAX_GRANT_RULES;
+
+// One event at the largest amount an asset may declare can fill no account: every later event
+// still finds room.
+const _: () = assert!(
+    LEGS_PER_EVENT_MAX as u128 * AMOUNT_PER_EVENT_CEILING_MINOR as u128 <= u64::MAX as u128 / 64
+);
 
 const NS_PER_MS: i128 = 1_000_000;
 /// How far ahead of its batch's clock an event's time may move the tap-expiry watermark: a
@@ -681,7 +687,10 @@ impl Machine {
                 });
             }
         }
-        self.post_legs(id_hash).map_err(|(leg, error)| {
+        self.post_legs(id_hash).map_err(|error| {
+            let PostError::Ledger { leg, error } = error else {
+                return self.post_rejection(&error);
+            };
             let code = self.legs[leg].code;
             if error == CreateTransferError::ExceedsCredits && code == Reason::FareWallet as u16 {
                 let balance = self
@@ -763,6 +772,9 @@ impl Machine {
                 format!("no asset {asset_code:?} in this programme"),
             ));
         };
+        if let Err(rejection) = check_amount_bound(asset_code, amount_minor, spec) {
+            return Outcome::Rejected(rejection);
+        }
         let kind = AssetKind::from(spec.kind);
         let one_per_person = spec.one_per_person;
         let clock_ns = self.clock_ns;
@@ -854,7 +866,7 @@ impl Machine {
                     amount_minor,
                 },
             },
-            Err((_, error)) => Outcome::Rejected(Rejection::new("ledger_refused", error.code())),
+            Err(error) => Outcome::Rejected(self.post_rejection(&error)),
         }
     }
 
@@ -873,6 +885,9 @@ impl Machine {
                 "wrong_asset_kind",
                 format!("{} is money: pay with it, don't redeem it", redeem.asset),
             ));
+        }
+        if let Err(rejection) = check_amount_bound(&redeem.asset, redeem.amount_minor, spec) {
+            return Outcome::Rejected(rejection);
         }
         let one_per_person = spec.one_per_person;
         let holder = AccountName::Rider {
@@ -941,16 +956,20 @@ impl Machine {
                     amount_minor: redeem.amount_minor,
                 }
             }
-            Err((_, error)) => Outcome::Rejected(Rejection::new("ledger_refused", error.code())),
+            Err(error) => Outcome::Rejected(self.post_rejection(&error)),
         }
     }
 
-    /// Posts `self.legs` as one linked chain; ids and references derive from the event.
-    fn post_legs(&mut self, id_hash: u128) -> Result<(), (usize, CreateTransferError)> {
+    /// Posts `self.legs` as one linked chain; ids and references derive from the event. A chain
+    /// that would overflow an account is refused before the ledger sees it.
+    fn post_legs(&mut self, id_hash: u128) -> Result<(), PostError> {
         if self.legs.is_empty() {
             return Ok(());
         }
         assert!(self.legs.len() <= LEGS_PER_EVENT_MAX);
+        if let Err(account) = legs_fit_accounts(&self.ledger, &self.legs) {
+            return Err(PostError::NoHeadroom { account });
+        }
         let last = self.legs.len() - 1;
         for (leg, transfer) in self.legs.iter_mut().enumerate() {
             transfer.id = transfer_id(id_hash, leg as u8);
@@ -967,9 +986,110 @@ impl Machine {
             .or(failures.first())
         {
             None => Ok(()),
-            Some(failure) => Err((failure.index as usize, failure.result)),
+            Some(failure) => {
+                debug_assert!(
+                    !matches!(
+                        failure.result,
+                        CreateTransferError::OverflowsDebitsPosted
+                            | CreateTransferError::OverflowsCreditsPosted
+                            | CreateTransferError::OverflowsDebitsPending
+                            | CreateTransferError::OverflowsCreditsPending
+                            | CreateTransferError::OverflowsDebits
+                            | CreateTransferError::OverflowsCredits
+                    ),
+                    "legs_fit_accounts let an overflow through: {:?}",
+                    failure.result
+                );
+                Err(PostError::Ledger {
+                    leg: failure.index as usize,
+                    error: failure.result,
+                })
+            }
         }
     }
+
+    /// The answer for a chain that could not be posted.
+    fn post_rejection(&self, error: &PostError) -> Rejection {
+        match error {
+            PostError::NoHeadroom { account } => Rejection::new(
+                "amount_too_large",
+                format!(
+                    "account {} can't take this amount: its running totals would pass the largest the ledger holds",
+                    self.account_name(*account).unwrap_or("?")
+                ),
+            ),
+            PostError::Ledger { error, .. } => Rejection::new("ledger_refused", error.code()),
+        }
+    }
+}
+
+/// Why `post_legs` posted nothing.
+enum PostError {
+    /// Posting would overflow this account's u64 debits or credits: the event's own amount is
+    /// the problem, so it alone is refused (`amount_too_large`), never later events.
+    NoHeadroom { account: AccountId },
+    /// The ledger refused the chain; `leg` is the leg that names the cause.
+    Ledger {
+        leg: usize,
+        error: CreateTransferError,
+    },
+}
+
+/// `amount_too_large` when a topup, grant or redeem carries more than its asset allows.
+fn check_amount_bound(
+    asset_code: &str,
+    amount_minor: u64,
+    spec: &crate::chart::AssetSpec,
+) -> Result<(), Rejection> {
+    let bound = spec.max_amount_per_event_minor();
+    if amount_minor <= bound {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        "amount_too_large",
+        format!(
+            "{amount_minor} {asset_code} is more than one event may carry ({bound}, max_amount_per_event)"
+        ),
+    ))
+}
+
+/// Checks that every account the legs touch has room for them: for each account and side, the
+/// legs' sum plus posted plus pending fits a u64 (what the ledger needs for this chain and for
+/// its `debits_posted + debits_pending` sums). Err names the first account without room.
+fn legs_fit_accounts(ledger: &Ledger, legs: &[Transfer]) -> Result<(), AccountId> {
+    debug_assert!(legs.len() <= LEGS_PER_EVENT_MAX);
+    // At most LEGS_PER_EVENT_MAX legs: summing per (account, side) by rescanning is cheaper than a map.
+    for (index, leg) in legs.iter().enumerate() {
+        for debit in [true, false] {
+            let side = |transfer: &Transfer| {
+                if debit {
+                    transfer.debit_account_id
+                } else {
+                    transfer.credit_account_id
+                }
+            };
+            let account = side(leg);
+            if legs[..index].iter().any(|earlier| side(earlier) == account) {
+                continue;
+            }
+            let adding: u128 = legs
+                .iter()
+                .filter(|other| side(other) == account)
+                .map(|other| u128::from(other.amount))
+                .sum();
+            let held = ledger.account(account).map_or(0, |held| {
+                if debit {
+                    u128::from(held.debits_posted) + u128::from(held.debits_pending)
+                } else {
+                    u128::from(held.credits_posted) + u128::from(held.credits_pending)
+                }
+            });
+            if held + adding > u128::from(u64::MAX) {
+                return Err(account);
+            }
+        }
+    }
+    Ok(())
 }
 
 enum Movement<'a> {

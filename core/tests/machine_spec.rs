@@ -58,7 +58,7 @@ impl Town {
         self.clock_ns += 1;
         self.machine.begin_batch(self.clock_ns);
         for item in parse_riders(&lines.join("\n")).unwrap() {
-            let (_, record) = item.unwrap();
+            let record = item.unwrap().record;
             self.machine.upsert_rider(record).unwrap();
         }
     }

@@ -25,8 +25,9 @@ fn main() -> anyhow::Result<()> {
     let mut clock_ns = 10;
     machine.begin_batch(clock_ns);
     for record in commuter.riders() {
-        let (_, record) = check_rider_value(&serde_json::to_value(record)?)
-            .map_err(|(_, message)| anyhow::anyhow!(message))?;
+        let record = check_rider_value(&serde_json::to_value(record)?)
+            .map_err(|(_, message)| anyhow::anyhow!(message))?
+            .record;
         machine.upsert_rider(record).map_err(anyhow::Error::msg)?;
     }
     let started = Instant::now();

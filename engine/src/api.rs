@@ -5,27 +5,38 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kanjo_ledger::{AccountFilter, AccountId};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::body::BodyError;
 use crate::chart::{AccountName, Reason};
 use crate::event::parse_batch;
 use crate::machine::{Machine, Prepared};
 use crate::pipeline::{Answer, Engine, SUBMISSION_EVENTS_MAX, SubmitError};
-use crate::riders::parse_riders;
+use crate::recovery::Health;
+use crate::riders::{accepted_answer, parse_riders_at_most, rejected_answer};
 
 /// A request body larger than this is refused before it is read whole.
 pub const REQUEST_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Transfers one history page returns at most.
 pub const HISTORY_PAGE_MAX: u32 = 1000;
+/// Of an error answer that is not JSON yet (made outside the handlers), this much text is kept.
+const FOREIGN_ERROR_BYTES_MAX: usize = 4 * 1024;
 const OPENAPI: &str = include_str!("openapi.json");
+/// `Retry-After` while the store recovers: reconnecting usually takes well under a second.
+const RETRY_AFTER_RECOVERING_S: &str = "1";
+/// `Retry-After` once the engine stopped: the process exits, and its supervisor restarts it.
+const RETRY_AFTER_STOPPED_S: &str = "5";
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -43,8 +54,130 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(get_health))
         .route("/openapi.json", get(get_openapi))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(json_errors))
         .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(Arc::new(state))
+}
+
+/// The request body, at most `REQUEST_BODY_BYTES_MAX` bytes; the rejections are JSON errors.
+struct Body(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Body, Response> {
+        Bytes::from_request(request, state)
+            .await
+            .map(Body)
+            .map_err(|rejection| match rejection {
+                BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                    error_response(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too_large",
+                        format!("the body is larger than {REQUEST_BODY_BYTES_MAX} bytes"),
+                    )
+                }
+                other => error_response(other.status(), "bad_body", other.body_text()),
+            })
+    }
+}
+
+/// The one path parameter, percent-decoded; one that is not UTF-8 is a JSON `bad_path`.
+struct PathText(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathText {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<PathText, Response> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(text)| PathText(text))
+            .map_err(|rejection| {
+                error_response(rejection.status(), "bad_path", rejection.body_text())
+            })
+    }
+}
+
+/// Query parameters; a malformed or mistyped one is a JSON `bad_query`.
+struct QueryOf<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryOf<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<QueryOf<T>, Response> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| QueryOf(value))
+            .map_err(|rejection| {
+                error_response(rejection.status(), "bad_query", rejection.body_text())
+            })
+    }
+}
+
+async fn no_route(method: Method, uri: Uri) -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {method} {}", uri.path()),
+    )
+}
+
+/// axum adds the `Allow` header.
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// Every error answer is the documented error JSON. Handlers and extractors make it themselves;
+/// this catches any error response made elsewhere (by axum or hyper) and rewrites it from its
+/// status, keeping its headers (`Allow`, `Retry-After`).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let reason = status.canonical_reason().unwrap_or("error");
+    let text = axum::body::to_bytes(body, FOREIGN_ERROR_BYTES_MAX)
+        .await
+        .ok()
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .filter(|text| !text.is_empty())
+        .unwrap_or_else(|| reason.to_owned());
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        status if status.is_server_error() => "server_error",
+        _ => "bad_request",
+    };
+    let mut headers = parts.headers;
+    headers.remove(header::CONTENT_TYPE);
+    headers.remove(header::CONTENT_LENGTH);
+    let mut answer = error_response(status, code, text);
+    answer.headers_mut().extend(headers);
+    answer
+}
+
+fn body_error_response(error: BodyError) -> Response {
+    let status = match error {
+        BodyError::TooManyItems { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyError::Empty | BodyError::NotAnArray { .. } => StatusCode::BAD_REQUEST,
+    };
+    let code = match error {
+        BodyError::TooManyItems { .. } => "too_large",
+        BodyError::Empty | BodyError::NotAnArray { .. } => "bad_body",
+    };
+    error_response(status, code, error.to_string())
 }
 
 fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -73,12 +206,23 @@ fn submit_error_response(error: SubmitError) -> Response {
             "too_large",
             error.to_string(),
         ),
-        SubmitError::Stopped(_) => error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopped",
-            error.to_string(),
-        ),
+        SubmitError::Stopped(_) => unavailable("stopped", error.to_string()),
+        SubmitError::Recovering(_) => unavailable("recovering", error.to_string()),
     }
+}
+
+/// 503 with `Retry-After`: `recovering` (the store is being reconnected) or `stopped`.
+fn unavailable(code: &str, message: String) -> Response {
+    let retry_after = if code == "recovering" {
+        RETRY_AFTER_RECOVERING_S
+    } else {
+        RETRY_AFTER_STOPPED_S
+    };
+    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, code, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(retry_after));
+    response
 }
 
 /// Waits for a submission's answers (sent once its batch is durable), or says why there are none.
@@ -107,20 +251,15 @@ async fn found<T>(
     }
 }
 
-async fn post_events(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
+async fn post_events(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
     let started = std::time::Instant::now();
     let Ok(text) = std::str::from_utf8(&body) else {
         return error_response(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8");
     };
-    let items = match parse_batch(text) {
+    let items = match parse_batch(text, SUBMISSION_EVENTS_MAX) {
         Ok(items) => items,
-        Err(error) => {
-            return error_response(StatusCode::BAD_REQUEST, "bad_body", error.to_string());
-        }
+        Err(error) => return body_error_response(error),
     };
-    if items.len() > SUBMISSION_EVENTS_MAX {
-        return submit_error_response(SubmitError::TooLarge(items.len()));
-    }
     // Bad items are answered here and never reach the log; good ones keep their place in the answer.
     let mut slots: Vec<Result<usize, Value>> = Vec::with_capacity(items.len());
     let mut prepared = Vec::with_capacity(items.len());
@@ -153,7 +292,7 @@ async fn post_events(State(state): State<Arc<ApiState>>, body: Bytes) -> Respons
     axum::Json(json!({"results": results})).into_response()
 }
 
-async fn get_event(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Response {
+async fn get_event(State(state): State<Arc<ApiState>>, PathText(id): PathText) -> Response {
     let lookup = id.clone();
     let queried = state
         .engine
@@ -206,7 +345,7 @@ pub fn account_json(machine: &Machine, id: AccountId) -> Option<Value> {
     }))
 }
 
-async fn get_account(State(state): State<Arc<ApiState>>, Path(text): Path<String>) -> Response {
+async fn get_account(State(state): State<Arc<ApiState>>, PathText(text): PathText) -> Response {
     let Some(id) = account_id_from_text(&text) else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -234,8 +373,8 @@ struct HistoryQuery {
 
 async fn get_account_transfers(
     State(state): State<Arc<ApiState>>,
-    Path(text): Path<String>,
-    Query(query): Query<HistoryQuery>,
+    PathText(text): PathText,
+    QueryOf(query): QueryOf<HistoryQuery>,
 ) -> Response {
     let Some(id) = account_id_from_text(&text) else {
         return error_response(
@@ -244,7 +383,14 @@ async fn get_account_transfers(
             format!("{text:?} is neither an account name nor a 32-hex-digit id"),
         );
     };
-    let limit = query.limit.unwrap_or(100).clamp(1, HISTORY_PAGE_MAX);
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=HISTORY_PAGE_MAX).contains(&limit) {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("`limit` must be 1..={HISTORY_PAGE_MAX}, not {limit}"),
+        );
+    }
     // `after` is the last timestamp of the previous page, in the page's own order.
     let (timestamp_min, timestamp_max) = match (query.after, query.newest_first) {
         (None, _) => (0, u64::MAX),
@@ -292,25 +438,24 @@ async fn get_account_transfers(
     }
 }
 
-async fn post_riders(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
+async fn post_riders(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
         return error_response(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8");
     };
-    let parsed = match parse_riders(text) {
+    let parsed = match parse_riders_at_most(text, SUBMISSION_EVENTS_MAX) {
         Ok(parsed) => parsed,
-        Err(error) => return error_response(StatusCode::BAD_REQUEST, "bad_body", error),
+        Err(error) => return body_error_response(error),
     };
     let mut slots = Vec::with_capacity(parsed.len());
     let mut good = Vec::new();
     for item in parsed {
         match item {
-            Ok((canonical, record)) => {
-                slots.push(Ok((record.rider.clone(), good.len())));
-                good.push((canonical, record));
+            Ok(checked) => {
+                let ignored = checked.ignored_fields.clone();
+                slots.push(Ok((checked.record.rider.clone(), ignored, good.len())));
+                good.push(checked.into_entry());
             }
-            Err((rider, message)) => slots.push(Err(json!({
-                "rider": rider, "status": "rejected", "error": {"code": "bad_rider", "message": message},
-            }))),
+            Err((rider, message)) => slots.push(Err(rejected_answer(rider.as_deref(), &message))),
         }
     }
     let results = match durable(state.engine.submit_riders(good)).await {
@@ -320,9 +465,9 @@ async fn post_riders(State(state): State<Arc<ApiState>>, body: Bytes) -> Respons
     let answers: Vec<Value> = slots
         .into_iter()
         .map(|slot| match slot {
-            Ok((rider, index)) => match &results[index] {
-                Ok(()) => json!({"rider": rider, "status": "accepted"}),
-                Err(message) => json!({"rider": rider, "status": "rejected", "error": {"code": "bad_rider", "message": message}}),
+            Ok((rider, ignored, index)) => match &results[index] {
+                Ok(()) => accepted_answer(&rider, &ignored),
+                Err(message) => rejected_answer(Some(&rider), message),
             },
             Err(value) => value,
         })
@@ -350,24 +495,44 @@ async fn get_metrics(State(state): State<Arc<ApiState>>) -> Response {
     }
 }
 
+/// `ok` (a round trip through the pipeline succeeded), `recovering` (a commit is being retried
+/// after a transient store failure) or `stopped` (the engine failed and the process is exiting).
 async fn get_health(State(state): State<Arc<ApiState>>) -> Response {
-    let status = match state.engine.query(|_: &Machine| ()) {
-        Ok(receiver) => receiver.await.is_ok(),
-        Err(_) => false,
+    let mut changes = state.engine.watch_health();
+    let health = match state.engine.query(|_: &Machine| ()) {
+        // A probe queued behind a commit that starts recovering would wait for the recovery.
+        Ok(probe) => tokio::select! {
+            answered = probe => if answered.is_ok() { Health::Ok } else { Health::Failed },
+            _ = changes.wait_for(|health| *health != Health::Ok) => state.engine.health(),
+        },
+        Err(SubmitError::Recovering(_)) => Health::Recovering,
+        Err(_) => Health::Failed,
     };
-    let body = json!({
-        "status": if status { "ok" } else { "stopped" },
+    let mut body = json!({
+        "status": health.name(),
         "backend": state.engine.backend(),
         "committed_seq": state.engine.committed_seq(),
         "committed_events": state.engine.committed_events(),
         "queued_events": state.engine.queued_events(),
+        "store_recoveries": state.engine.recoveries(),
     });
-    let code = if status {
-        StatusCode::OK
+    match health {
+        Health::Ok => return (StatusCode::OK, axum::Json(body)).into_response(),
+        Health::Recovering => body["reason"] = json!(state.engine.recovering_reason()),
+        Health::Failed => {
+            body["reason"] = json!(state.engine.failure().map(|failure| failure.reason))
+        }
+    }
+    let retry_after = if health == Health::Recovering {
+        RETRY_AFTER_RECOVERING_S
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        RETRY_AFTER_STOPPED_S
     };
-    (code, axum::Json(body)).into_response()
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(retry_after));
+    response
 }
 
 async fn get_openapi() -> Response {

@@ -18,7 +18,7 @@ use crate::event::{Event, EventKind, Grant};
 use crate::machine::Machine;
 use crate::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX};
 use crate::report;
-use crate::riders::check_rider_value;
+use crate::riders::{CheckedRider, check_rider_value};
 use crate::store::StoreTarget;
 use crate::workload::{Commuter, CommuterConfig, Election, ElectionConfig, Timetable};
 
@@ -91,6 +91,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             .iter()
             .map(|value| {
                 check_rider_value(value)
+                    .map(CheckedRider::into_entry)
                     .map_err(|(rider, message)| anyhow::anyhow!("rider {rider:?}: {message}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;

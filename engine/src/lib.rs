@@ -5,9 +5,10 @@
 pub mod api;
 pub mod demo;
 pub mod pipeline;
+pub mod recovery;
 
 // The lower crates' modules under the paths they had when they lived here, so the shell's
 // modules and code written against those paths keep building; new code names the owning crate.
-pub use kanjo_core::{answer, chart, event, machine, report, riders, taps};
+pub use kanjo_core::{answer, body, chart, event, limits, machine, report, riders, taps};
 pub use kanjo_store as store;
 pub use kanjo_workload as workload;

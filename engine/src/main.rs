@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufWriter, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use kanjo_engine::api::{self, ApiState};
 use kanjo_engine::machine::Machine;
 use kanjo_engine::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX};
+use kanjo_engine::recovery::{FailureKind, RECOVERY_TIMEOUT_S_DEFAULT, RECOVERY_TIMEOUT_S_MAX};
 use kanjo_engine::report::{self, OperatorDay, TrialBalance};
 use kanjo_engine::store::{self, StoreTarget};
 
@@ -27,6 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API.
+    #[command(after_help = SERVE_AFTER_HELP)]
     Serve(ServeArgs),
     /// Rate events against a programme (pure; writes nothing): the `kanjo rate` contract.
     Rate(RateArgs),
@@ -81,21 +83,22 @@ struct EngineArgs {
 impl EngineArgs {
     /// An engine that writes: takes the store's writer lock.
     fn start(&self) -> anyhow::Result<Engine> {
-        self.start_with(false)
+        self.start_with(false, RECOVERY_TIMEOUT_S_DEFAULT)
     }
 
     /// An engine for reports and balances: replays, writes nothing, works beside a live server.
     fn start_read_only(&self) -> anyhow::Result<Engine> {
-        self.start_with(true)
+        self.start_with(true, RECOVERY_TIMEOUT_S_DEFAULT)
     }
 
-    fn start_with(&self, read_only: bool) -> anyhow::Result<Engine> {
+    fn start_with(&self, read_only: bool, recovery_timeout_s: u64) -> anyhow::Result<Engine> {
         let target = self.store.target();
         let programme = self.programme_path(&target)?;
         let mut config = EngineConfig::new(target.clone(), programme.clone());
         config.batch_wait_us = self.batch_wait_us;
         config.queue_events_max = self.queue_events_max;
         config.read_only = read_only;
+        config.recovery_timeout = std::time::Duration::from_secs(recovery_timeout_s);
         Engine::start(config).with_context(|| format!("starting kanjo on {}", describe(&target)))
     }
 
@@ -119,21 +122,36 @@ impl EngineArgs {
 fn describe(target: &StoreTarget) -> String {
     match target {
         StoreTarget::Sqlite { data_dir } => format!("the embedded store in {}", data_dir.display()),
-        StoreTarget::Postgres { url } => format!("PostgreSQL at {}", redact(url)),
+        StoreTarget::Postgres { url } => {
+            format!("PostgreSQL at {}", kanjo_privacy::redact_database_url(url))
+        }
     }
 }
 
-/// Never print a password from a URL.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
+/// Exit status of `kanjo serve` when the store failed while serving (see `SERVE_AFTER_HELP`).
+const EXIT_STORE_UNREACHABLE: u8 = 3;
+const EXIT_STORE_REFUSED: u8 = 4;
+
+const SERVE_AFTER_HELP: &str = "\
+Store failures:
+  A commit that fails transiently (a lost database connection, a PostgreSQL restart or
+  failover, a busy or failing disk) is retried in the process: kanjo reconnects with backoff
+  (50 ms doubling to 2 s), takes the writer lock again, checks that the log ends where it
+  expects, finds by seq whether a commit whose outcome was unknown went through, and appends
+  what is missing. Meanwhile requests get 503 with Retry-After and GET /healthz says
+  \"recovering\"; the requests whose events are being committed wait for their answers.
+
+  If that fails for longer than --recovery-timeout-s, or the store refuses for good (another
+  writer appended, a conflicting or corrupt record, a read-only database, a failed fsync),
+  kanjo answers every pending request with 503 and exits non-zero. A supervisor (systemd
+  Restart=on-failure) restarts it; the restart replays the log, and nothing acknowledged is lost.
+
+Exit status:
+  0  stopped by SIGTERM or SIGINT after answering requests in flight
+  1  could not start (programme, store unreachable or in use by another writer, replay)
+  2  usage error
+  3  the store stayed unreachable for longer than --recovery-timeout-s
+  4  the store refused for good (another writer, corrupt or read-only log, failed fsync)";
 
 #[derive(Args)]
 struct ServeArgs {
@@ -142,6 +160,14 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// How long a commit that failed transiently is retried before kanjo exits (status 3);
+    /// 0 exits at the first failed commit.
+    #[arg(
+        long,
+        default_value_t = RECOVERY_TIMEOUT_S_DEFAULT,
+        value_parser = clap::value_parser!(u64).range(0..=RECOVERY_TIMEOUT_S_MAX)
+    )]
+    recovery_timeout_s: u64,
 }
 
 #[derive(Args)]
@@ -163,7 +189,7 @@ struct ImportArgs {
     /// NDJSON rider records, loaded before the events.
     #[arg(long)]
     riders: Option<PathBuf>,
-    /// Print every answer (NDJSON) instead of a summary.
+    /// Print every answer (NDJSON: each rider record, then each event) instead of a summary.
     #[arg(long)]
     answers: bool,
 }
@@ -297,7 +323,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("installing the Prometheus recorder")?;
-    let engine = args.engine.start()?;
+    let engine = args.engine.start_with(false, args.recovery_timeout_s)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("kanjo-http")
@@ -308,6 +334,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         metrics: Some(metrics),
     });
     let backend = engine.backend();
+    let watched = engine.clone();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -317,12 +344,36 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             listener.local_addr()?
         );
         axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(stop_serving(watched))
             .await
             .context("serving HTTP")
     })?;
+    let outcome = engine.clone();
     engine.shutdown();
-    Ok(ExitCode::SUCCESS)
+    let Some(failure) = outcome.failure() else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let status = match failure.kind {
+        FailureKind::Unreachable => EXIT_STORE_UNREACHABLE,
+        FailureKind::Refused => EXIT_STORE_REFUSED,
+    };
+    eprintln!(
+        "kanjo: exiting with status {status} so that a supervisor restarts kanjo: {}",
+        failure.reason
+    );
+    Ok(ExitCode::from(status))
+}
+
+/// Stops the server on a signal, or once the engine failed (its pending requests were answered
+/// 503 by then; axum still sends the answers in flight before it returns).
+async fn stop_serving(engine: Engine) {
+    tokio::select! {
+        () = shutdown_signal() => engine.request_shutdown(),
+        failure = engine.failed() => eprintln!(
+            "kanjo: the store failed, no longer serving: {}",
+            failure.reason
+        ),
+    }
 }
 
 /// SIGINT (a terminal) or SIGTERM (systemd, kill): stop taking requests, answer those in flight.
@@ -345,29 +396,7 @@ async fn shutdown_signal() {
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let engine = args.engine.start()?;
     if let Some(path) = &args.riders {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let items = kanjo_engine::riders::parse_riders(&text).map_err(anyhow::Error::msg)?;
-        let mut good = Vec::new();
-        for item in items {
-            match item {
-                Ok(pair) => good.push(pair),
-                Err((rider, message)) => {
-                    eprintln!("rider {}: {message}", rider.as_deref().unwrap_or("?"))
-                }
-            }
-        }
-        for chunk in good.chunks(SUBMISSION_EVENTS_MAX) {
-            let results = engine
-                .submit_riders(chunk.to_vec())?
-                .blocking_recv()
-                .context("the pipeline ended")??;
-            for (result, (_, record)) in results.iter().zip(chunk) {
-                if let Err(message) = result {
-                    eprintln!("rider {}: {message}", record.rider);
-                }
-            }
-        }
+        import_riders(&engine, path, args.answers)?;
     }
     let mut tally = Tally::default();
     if let Some(path) = &args.file {
@@ -417,6 +446,45 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Rider records, in chunks. With `--answers` one answer per record (NDJSON, in file order, naming
+/// `ignored_fields`); otherwise refusals and dropped field names go to stderr.
+fn import_riders(engine: &Engine, path: &Path, answers: bool) -> anyhow::Result<()> {
+    use kanjo_engine::riders::{accepted_answer, parse_riders, rejected_answer};
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let items = parse_riders(&text).map_err(anyhow::Error::msg)?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    for chunk in items.chunks(SUBMISSION_EVENTS_MAX) {
+        let good: Vec<_> = chunk
+            .iter()
+            .filter_map(|item| item.as_ref().ok())
+            .map(|checked| checked.clone().into_entry())
+            .collect();
+        let results = engine
+            .submit_riders(good)?
+            .blocking_recv()
+            .context("the pipeline ended")??;
+        let mut results = results.into_iter();
+        for item in chunk {
+            let answer = match item {
+                Ok(checked) => match results.next().expect("one result per record submitted") {
+                    Ok(()) => accepted_answer(&checked.record.rider, &checked.ignored_fields),
+                    Err(message) => rejected_answer(Some(&checked.record.rider), &message),
+                },
+                Err((rider, message)) => rejected_answer(rider.as_deref(), message),
+            };
+            if answers {
+                writeln!(out, "{answer}")?;
+            } else if answer["status"] != "accepted" || answer.get("ignored_fields").is_some() {
+                eprintln!("{}: rider {answer}", path.display());
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[derive(Default)]

@@ -7,8 +7,11 @@
 //! ```
 //! The machine applies batch N+1 while the store commits batch N. No answer leaves before its
 //! record is durable, and a read (a query) is delivered through the same FIFO, so it never shows
-//! state whose record is not durable yet. If a commit fails the pipeline stops (fail-stop): the
-//! in-memory state is ahead of the store, and only a restart (replay) makes them agree again.
+//! state whose record is not durable yet. A commit that fails transiently (a lost connection, a
+//! database restart) is retried in place (`recovery`): the engine is `Recovering` and refuses new
+//! work meanwhile. If a commit fails for good, or recovery times out, the pipeline stops
+//! (fail-stop): the in-memory state is ahead of the store, and only a restart (replay) makes them
+//! agree again, so the engine reports `Failed` and `kanjo serve` exits non-zero.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,16 +24,20 @@ use kanjo_rules::{Programme, RiderRecord};
 use thiserror::Error;
 use tokio::sync::oneshot;
 
-use crate::answer::{AnswerContext, Outcome};
+use crate::answer::{AnswerContext, Outcome, Rejection};
 use crate::chart::{AssetBook, AssetSection};
-use crate::event::Event;
+use crate::event::{Event, EventError};
 use crate::machine::{Machine, MachineConfig, Prepared};
-use crate::store::{self, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
+use crate::recovery::{self, Failure, Health, HealthCell, RECOVERY_TIMEOUT_S_DEFAULT};
+use crate::store::{self, EntryError, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
 
 /// The ledger's batch limit is also the largest group commit.
 pub const BATCH_EVENTS_MAX: usize = kanjo_ledger::TRANSFERS_PER_BATCH_MAX;
 /// One request or in-process submission; larger ones are split by the caller.
 pub const SUBMISSION_EVENTS_MAX: usize = BATCH_EVENTS_MAX;
+// A batch is one log record, so it holds no more entries than a record may.
+const _: () = assert!(BATCH_EVENTS_MAX <= store::LOG_ENTRIES_PER_RECORD_MAX);
+const _: () = assert!(SUBMISSION_EVENTS_MAX <= BATCH_EVENTS_MAX);
 /// Records applied but not yet committed: the pipelining depth.
 const COMMIT_QUEUE_RECORDS_MAX: usize = 4;
 /// Records that waited together are committed together, up to this many.
@@ -66,6 +73,9 @@ pub struct EngineConfig {
     /// Replay and answer queries only: takes no writer lock, writes nothing, refuses submissions.
     /// For reports and balances beside a running server.
     pub read_only: bool,
+    /// How long a commit that failed transiently is retried before the engine fails; zero
+    /// turns recovery off (the first failed commit stops the engine).
+    pub recovery_timeout: Duration,
 }
 
 impl EngineConfig {
@@ -78,6 +88,7 @@ impl EngineConfig {
             batch_wait_us: 2_000,
             queue_events_max: 8 * BATCH_EVENTS_MAX,
             read_only: false,
+            recovery_timeout: Duration::from_secs(RECOVERY_TIMEOUT_S_DEFAULT),
         }
     }
 }
@@ -110,6 +121,8 @@ pub enum SubmitError {
     TooLarge(usize),
     #[error("the engine stopped: {0}")]
     Stopped(String),
+    #[error("the store is unreachable and kanjo is reconnecting ({0}); retry shortly")]
+    Recovering(String),
 }
 
 /// One event's answer, as the submitter sees it.
@@ -168,6 +181,7 @@ struct Shared {
     stop_reason: std::sync::Mutex<String>,
     committed_seq: AtomicU64,
     committed_events: AtomicU64,
+    health: HealthCell,
 }
 
 impl Shared {
@@ -226,9 +240,18 @@ pub fn load_programme(path: &Path) -> Result<(Arc<Programme>, AssetBook), StartE
 impl Engine {
     /// Opens the store, replays its log, and starts the machine and commit threads.
     pub fn start(config: EngineConfig) -> Result<Engine, StartError> {
+        let store = store::open(&config.store)?;
+        Engine::start_with_store(config, store)
+    }
+
+    /// `start` on a store opened by the caller (`config.store` is not opened): for embedding,
+    /// and for tests that wrap a store to inject faults.
+    pub fn start_with_store(
+        config: EngineConfig,
+        mut store: Box<dyn Store>,
+    ) -> Result<Engine, StartError> {
         assert!(config.batch_events_max > 0 && config.batch_events_max <= BATCH_EVENTS_MAX);
         let (programme, assets) = load_programme(&config.programme)?;
-        let mut store = store::open(&config.store)?;
         if !config.read_only {
             // Before anything is written: a second writer would race the first for the next seq.
             store.claim_writer()?;
@@ -275,6 +298,7 @@ impl Engine {
             stop_reason: std::sync::Mutex::new(String::new()),
             committed_seq: AtomicU64::new(last_seq),
             committed_events: AtomicU64::new(replayed_events),
+            health: HealthCell::new(),
         });
         if config.read_only {
             shared.close("this engine was started read-only (for reports and balances)".into());
@@ -284,9 +308,10 @@ impl Engine {
         let backend = store.backend();
 
         let commit_shared = Arc::clone(&shared);
+        let recovery_timeout = config.recovery_timeout;
         let committer = std::thread::Builder::new()
             .name("kanjo-commit".into())
-            .spawn(move || commit_loop(store, commit_rx, &commit_shared))
+            .spawn(move || commit_loop(store, commit_rx, recovery_timeout, &commit_shared))
             .map_err(|source| StartError::Thread {
                 thread: "commit",
                 source,
@@ -346,9 +371,58 @@ impl Engine {
         self.shared.queued_events.load(Ordering::Acquire)
     }
 
+    /// `Ok`, `Recovering` (a commit is being retried; no new work is taken) or `Failed`.
+    pub fn health(&self) -> Health {
+        self.shared.health.get()
+    }
+
+    /// Follows `health` as it changes.
+    pub fn watch_health(&self) -> tokio::sync::watch::Receiver<Health> {
+        self.shared.health.subscribe()
+    }
+
+    /// Why the engine failed, once it has.
+    pub fn failure(&self) -> Option<Failure> {
+        self.shared.health.failure()
+    }
+
+    /// What the store said last while the engine recovers.
+    pub fn recovering_reason(&self) -> String {
+        self.shared.health.recovering_reason()
+    }
+
+    /// Transient store failures recovered from since start.
+    pub fn recoveries(&self) -> u64 {
+        self.shared.health.recoveries()
+    }
+
+    /// Resolves once the engine failed: its clients were answered with `Stopped`, and the
+    /// process should exit non-zero so that a supervisor restarts it and replay resumes.
+    pub async fn failed(&self) -> Failure {
+        let mut health = self.shared.health.subscribe();
+        if health
+            .wait_for(|health| *health == Health::Failed)
+            .await
+            .is_err()
+        {
+            std::future::pending::<()>().await; // the engine is gone; it never failed
+        }
+        self.failure().expect("set before Failed is sent")
+    }
+
+    /// A shutdown was asked for (a signal): a store recovery in progress gives up at its next
+    /// retry instead of waiting out its timeout, so the process stops in time. Work is still
+    /// taken until `shutdown`.
+    pub fn request_shutdown(&self) {
+        self.shared.health.request_shutdown();
+    }
+
     fn check_running(&self) -> Result<(), SubmitError> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(SubmitError::Stopped(self.shared.stop_reason()));
+        }
+        if self.shared.health.get() == Health::Recovering {
+            return Err(SubmitError::Recovering(self.recovering_reason()));
         }
         Ok(())
     }
@@ -427,9 +501,13 @@ impl Engine {
         &self,
         read: impl FnOnce(&Machine) -> T + Send + 'static,
     ) -> Result<oneshot::Receiver<T>, SubmitError> {
-        // Reads go on while the engine is closed to new work (read-only), not once it failed.
+        // Reads go on while the engine is closed to new work (read-only), not once it failed,
+        // nor while it recovers (a read would wait for the recovering commits).
         if self.shared.stopped.load(Ordering::Acquire) {
             return Err(SubmitError::Stopped(self.shared.stop_reason()));
+        }
+        if self.shared.health.get() == Health::Recovering {
+            return Err(SubmitError::Recovering(self.recovering_reason()));
         }
         let (reply, result) = oneshot::channel();
         let query: Query = Box::new(move |machine: &Machine| {
@@ -464,6 +542,7 @@ impl Engine {
         if threads.is_empty() {
             return; // another clone already shut it down
         }
+        self.request_shutdown();
         // A blocking send: the queue may be full, and the shutdown must not be lost.
         let _ = self.commands.send(Command::Shutdown);
         drop(self.commands);
@@ -486,9 +565,23 @@ enum BatchItem {
     Rider(String, RiderRecord),
 }
 
+impl BatchItem {
+    /// The log's per-entry limits, as `LogRecord::validate` will check them at commit.
+    fn loggable(&self) -> Result<(), EntryError> {
+        match self {
+            BatchItem::Event(prepared) => {
+                store::check_entry(&prepared.event.id, prepared.canonical.len())
+            }
+            BatchItem::Rider(text, record) => store::check_entry(&record.rider, text.len()),
+        }
+    }
+}
+
 enum ItemResult {
     Event(Outcome),
     Rider(Result<(), String>),
+    /// Not applied and not logged: one such entry would fail the whole record at commit.
+    Unloggable(EntryError),
 }
 
 /// Applies one batch to the machine: the same code for live batches and for replay, so the two
@@ -497,9 +590,19 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
     machine.begin_batch(clock_ns);
     let results = items
         .iter()
-        .map(|item| match item {
-            BatchItem::Event(prepared) => ItemResult::Event(machine.apply(prepared)),
-            BatchItem::Rider(_, record) => ItemResult::Rider(machine.upsert_rider(record.clone())),
+        .map(|item| {
+            // Defence in depth: parsing refuses what the log can't hold, but an `Event` built in
+            // code could still carry it. Refused before the machine sees it, the item is neither
+            // applied nor logged, so memory and log agree and the rest of the batch commits.
+            if let Err(error) = item.loggable() {
+                return ItemResult::Unloggable(error);
+            }
+            match item {
+                BatchItem::Event(prepared) => ItemResult::Event(machine.apply(prepared)),
+                BatchItem::Rider(_, record) => {
+                    ItemResult::Rider(machine.upsert_rider(record.clone()))
+                }
+            }
         })
         .collect();
     machine.expire_taps();
@@ -578,11 +681,16 @@ fn machine_loop(
                 Err(_) => return, // every Engine handle is gone: shut down
             },
         };
-        if shared.closed.load(Ordering::Acquire)
-            && !matches!(first, Command::Query(_) | Command::Shutdown)
-        {
-            refuse(first, &shared.stop_reason());
-            continue;
+        if !matches!(first, Command::Query(_) | Command::Shutdown) {
+            if shared.closed.load(Ordering::Acquire) {
+                refuse(first, SubmitError::Stopped(shared.stop_reason()), shared);
+                continue;
+            }
+            if shared.health.get() == Health::Recovering {
+                let reason = shared.health.recovering_reason();
+                refuse(first, SubmitError::Recovering(reason), shared);
+                continue;
+            }
         }
         // A query between batches sees only applied batches; it is delivered after their commit.
         let first = match first {
@@ -708,6 +816,22 @@ fn seal_batch(
                     body: text.into_bytes(),
                 });
             }
+            (BatchItem::Event(prepared), ItemResult::Unloggable(error)) => {
+                tracing::warn!(%error, "an event the parser should have refused reached a batch");
+                answers_by_item.push(Ok(Answer {
+                    id: prepared.event.id,
+                    outcome: Outcome::Rejected(Rejection::new(
+                        EventError::CODE,
+                        format!("the event can't be logged: {error}"),
+                    )),
+                }));
+            }
+            (BatchItem::Rider(..), ItemResult::Unloggable(error)) => {
+                tracing::warn!(%error, "a rider record the parser should have refused reached a batch");
+                answers_by_item.push(Err(Err(format!(
+                    "the rider record can't be logged: {error}"
+                ))));
+            }
             _ => unreachable!("apply_batch answers each item with its own kind"),
         }
     }
@@ -743,20 +867,27 @@ fn seal_batch(
     )
 }
 
-fn refuse(command: Command, reason: &str) {
-    let stopped = || SubmitError::Stopped(reason.to_owned());
+fn refuse(command: Command, error: SubmitError, shared: &Shared) {
     match command {
-        Command::Events { reply, .. } => {
-            let _ = reply.send(Err(stopped()));
+        Command::Events { items, reply } => {
+            shared
+                .queued_events
+                .fetch_sub(items.len(), Ordering::AcqRel);
+            let _ = reply.send(Err(error));
         }
         Command::Riders { reply, .. } => {
-            let _ = reply.send(Err(stopped()));
+            let _ = reply.send(Err(error));
         }
         Command::Query(_) | Command::Shutdown => {}
     }
 }
 
-fn commit_loop(mut store: Box<dyn Store>, items: Receiver<CommitItem>, shared: &Shared) {
+fn commit_loop(
+    mut store: Box<dyn Store>,
+    items: Receiver<CommitItem>,
+    recovery_timeout: Duration,
+    shared: &Shared,
+) {
     let mut held: Option<CommitItem> = None;
     loop {
         let item = match held.take() {
@@ -785,13 +916,18 @@ fn commit_loop(mut store: Box<dyn Store>, items: Receiver<CommitItem>, shared: &
                         Err(_) => break,
                     }
                 }
-                commit_group(store.as_mut(), group, shared);
+                commit_group(store.as_mut(), group, recovery_timeout, shared);
             }
         }
     }
 }
 
-fn commit_group(store: &mut dyn Store, group: Vec<(LogRecord, Vec<Pending>)>, shared: &Shared) {
+fn commit_group(
+    store: &mut dyn Store,
+    group: Vec<(LogRecord, Vec<Pending>)>,
+    recovery_timeout: Duration,
+    shared: &Shared,
+) {
     if shared.stopped.load(Ordering::Acquire) {
         let reason = shared.stop_reason();
         for (_, pending) in group {
@@ -801,7 +937,14 @@ fn commit_group(store: &mut dyn Store, group: Vec<(LogRecord, Vec<Pending>)>, sh
     }
     let (records, pendings): (Vec<LogRecord>, Vec<Vec<Pending>>) = group.into_iter().unzip();
     let started = Instant::now();
-    match store.append_many(&records) {
+    let committed_seq = shared.committed_seq.load(Ordering::Acquire);
+    match recovery::commit(
+        store,
+        &records,
+        committed_seq,
+        recovery_timeout,
+        &shared.health,
+    ) {
         Ok(()) => {
             metrics::histogram!("kanjo_commit_seconds").record(started.elapsed().as_secs_f64());
             metrics::histogram!("kanjo_commit_records").record(records.len() as f64);
@@ -835,12 +978,17 @@ fn commit_group(store: &mut dyn Store, group: Vec<(LogRecord, Vec<Pending>)>, sh
                 _ => "no record".to_owned(),
             };
             let reason =
-                format!("committing {seqs} failed: {error}; restart to recover from the log");
+                format!("committing {seqs} failed: {error}; a restart replays the log and resumes");
             tracing::error!("{reason}");
             shared.stop(reason.clone());
             for pending in pendings {
                 fail_pending(pending, &reason);
             }
+            // After the answers: a server waiting for this stops only once they are sent.
+            shared.health.fail(Failure {
+                kind: error.kind(),
+                reason,
+            });
         }
     }
 }

@@ -255,33 +255,6 @@ struct RiderTotals {
     event_ids: Vec<String>,
 }
 
-/// The event of every transfer in an account's history, following `next_after` page by page.
-fn wallet_history_events(server: &Server, account: &str) -> Vec<String> {
-    const HISTORY_PAGES_MAX: usize = 100;
-    let mut events = Vec::new();
-    let mut path = format!("/v1/accounts/{account}/transfers?limit=1000");
-    for _ in 0..HISTORY_PAGES_MAX {
-        let response = server.get(&path);
-        assert_eq!(response.status, 200, "{}", response.body);
-        let page = response.json();
-        for transfer in page["transfers"].as_array().expect("transfers") {
-            events.push(
-                transfer["event"]
-                    .as_str()
-                    .expect("every transfer names its event")
-                    .to_owned(),
-            );
-        }
-        match page["next_after"].as_u64() {
-            Some(cursor) => {
-                path = format!("/v1/accounts/{account}/transfers?limit=1000&after={cursor}")
-            }
-            None => return events,
-        }
-    }
-    panic!("{account} has more than {HISTORY_PAGES_MAX} pages of history")
-}
-
 /// Every balance equals the sum of the effects of the acknowledged batches, each counted once.
 fn check_balances(server: &Server, model: &Model) {
     let mut riders: BTreeMap<&str, RiderTotals> = BTreeMap::new();
@@ -310,7 +283,7 @@ fn check_balances(server: &Server, model: &Model) {
             "rider {rider}"
         );
         // The wallet's history names each of the rider's events exactly once.
-        let mut seen = wallet_history_events(server, &wallet);
+        let mut seen = common::account_history_events(server, &wallet);
         seen.sort();
         let mut expected = totals.event_ids.clone();
         expected.sort();

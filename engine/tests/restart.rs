@@ -14,7 +14,7 @@ use kanjo_engine::pipeline::{
     Answer, Engine, EngineConfig, SUBMISSION_EVENTS_MAX, StartError, SubmitError,
 };
 use kanjo_engine::report::{self, OperatorDay, TrialBalance};
-use kanjo_engine::riders::check_rider_value;
+use kanjo_engine::riders::{CheckedRider, check_rider_value};
 use kanjo_engine::store::StoreTarget;
 use kanjo_engine::store::testdb::TestDatabase;
 use kanjo_engine::workload::timetable::muroran_feed_dir;
@@ -103,6 +103,7 @@ fn commuter_morning() -> Morning {
         .map(|record| {
             let value = serde_json::to_value(record).expect("a generated rider serialises");
             check_rider_value(&value)
+                .map(CheckedRider::into_entry)
                 .unwrap_or_else(|error| panic!("a generated rider is valid: {error:?}"))
         })
         .collect();
@@ -411,8 +412,9 @@ fn a_budget_used_up_before_a_restart_stays_used_up_after_it() {
     let start =
         || Engine::start(EngineConfig::new(store.clone(), &programme)).expect("the engine starts");
     let engine = start();
-    let (canonical, record) =
-        check_rider_value(&common::licence_returned_rider("r-b")).expect("a valid rider");
+    let (canonical, record) = check_rider_value(&common::licence_returned_rider("r-b"))
+        .expect("a valid rider")
+        .into_entry();
     submit_riders(&engine, &[(canonical, record)]);
     engine
         .submit(vec![event(&topup(

@@ -19,6 +19,10 @@ const HEADER_LINES_MAX: usize = 100;
 /// Total time one batch may spend waiting out 429s before the run fails.
 const BACKPRESSURE_WAIT_MS_MAX: u64 = 30_000;
 const BACKPRESSURE_PAUSE_MS: u64 = 2;
+/// Total time one batch may spend waiting out 503 `recovering` (the server reconnecting to its
+/// store) before the run fails.
+const RECOVERING_WAIT_MS_MAX: u64 = 120_000;
+const RECOVERING_PAUSE_MS: u64 = 20;
 const IO_TIMEOUT_S: u64 = 120;
 pub const RIDERS_PER_REQUEST_MAX: usize = 8_000;
 
@@ -118,6 +122,12 @@ impl Http {
         }
         Ok(())
     }
+}
+
+/// The `error.code` of an error answer.
+fn response_code(response: &Response) -> Option<String> {
+    let value: Value = serde_json::from_slice(&response.body).ok()?;
+    value["error"]["code"].as_str().map(str::to_owned)
 }
 
 fn reused_connection_closed(error: &anyhow::Error) -> bool {
@@ -223,12 +233,22 @@ impl Target for Http {
             body.push(b'\n');
         }
         let mut waited_ms = 0;
+        let mut recovering_ms = 0;
         let response = loop {
             let response = self.request(lane, "POST", "/v1/events", &body)?;
             // Back-pressure: wait and resend; the wait counts in the batch's latency.
             if response.status == 429 && waited_ms < BACKPRESSURE_WAIT_MS_MAX {
                 std::thread::sleep(Duration::from_millis(BACKPRESSURE_PAUSE_MS));
                 waited_ms += BACKPRESSURE_PAUSE_MS;
+                continue;
+            }
+            // The server is reconnecting to its store; the batch was not taken, so resend it.
+            if response.status == 503
+                && recovering_ms < RECOVERING_WAIT_MS_MAX
+                && response_code(&response) == Some("recovering".to_owned())
+            {
+                std::thread::sleep(Duration::from_millis(RECOVERING_PAUSE_MS));
+                recovering_ms += RECOVERING_PAUSE_MS;
                 continue;
             }
             break response;

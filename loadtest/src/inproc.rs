@@ -20,8 +20,11 @@ use kanjo_workload::RiderRecord;
 use crate::checks::CheckReport;
 use crate::target::{Answer, Pending, Target};
 
-/// How long a submission waits in total for room in a full queue before the run fails.
+/// How long a submission waits in total for room in a full queue, or for the store to recover,
+/// before the run fails.
 const QUEUE_FULL_WAIT_MS_MAX: u64 = 30_000;
+const RECOVERING_WAIT_MS_MAX: u64 = 120_000;
+const RECOVERING_PAUSE_MS: u64 = 20;
 const LOG_PAGE_RECORDS: usize = 64;
 
 pub struct InProcess {
@@ -64,6 +67,7 @@ impl InProcess {
             for record in chunk {
                 let value = serde_json::to_value(record).context("a rider record is JSON")?;
                 let item = kanjo_core::riders::check_rider_value(&value)
+                    .map(kanjo_core::riders::CheckedRider::into_entry)
                     .map_err(|(rider, message)| anyhow!("rider {rider:?} refused: {message}"))?;
                 items.push(item);
             }
@@ -182,6 +186,7 @@ impl Target for InProcess {
         let mut receivers = Vec::with_capacity(events.len().div_ceil(SUBMISSION_EVENTS_MAX));
         for chunk in events.chunks(SUBMISSION_EVENTS_MAX) {
             let mut waited_ms = 0;
+            let mut recovering_ms = 0;
             let receiver = loop {
                 let items = chunk.iter().cloned().map(Prepared::new).collect();
                 match self.engine.submit_prepared(items) {
@@ -189,6 +194,11 @@ impl Target for InProcess {
                     Err(SubmitError::QueueFull { .. }) if waited_ms < QUEUE_FULL_WAIT_MS_MAX => {
                         std::thread::sleep(std::time::Duration::from_millis(1));
                         waited_ms += 1;
+                    }
+                    // The store is being reconnected: as a client honouring 503 + Retry-After.
+                    Err(SubmitError::Recovering(_)) if recovering_ms < RECOVERING_WAIT_MS_MAX => {
+                        std::thread::sleep(std::time::Duration::from_millis(RECOVERING_PAUSE_MS));
+                        recovering_ms += RECOVERING_PAUSE_MS;
                     }
                     result => break result?,
                 }

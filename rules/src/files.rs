@@ -104,7 +104,11 @@ pub fn read_riders(path: &Path) -> Result<Riders, RateFilesError> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let record: RiderRecord = serde_json::from_slice(&line)
+        let value: serde_json::Value = serde_json::from_slice(&line)
+            .map_err(|e| problem(line_no, format!("not a rider record: {e}")))?;
+        // A My Number, PIN or ballot field anywhere fails the run, as any bad riders line does.
+        kanjo_privacy::check_json(&value).map_err(|e| problem(line_no, e.to_string()))?;
+        let record: RiderRecord = serde_json::from_value(value)
             .map_err(|e| problem(line_no, format!("not a rider record: {e}")))?;
         riders
             .upsert(record)

@@ -16,7 +16,7 @@ use crate::limits::MAX_RIDER_ID_BYTES;
 use crate::municipality::{self, MunicipalityCodeError};
 
 /// One line of the riders file (spec/rating.md "Riders"). Missing optional fields mean false or
-/// none; unknown fields are ignored.
+/// none; unknown fields are ignored here (the engine drops them before anything is stored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RiderRecord {
     pub rider: String,
@@ -34,6 +34,21 @@ pub struct RiderRecord {
     pub valid_until: Option<LocalDate>,
 }
 
+impl RiderRecord {
+    /// Every field name a rider record may carry (with the `licence_returned_on` spelling).
+    /// Anything else is not part of a rider record.
+    pub const FIELDS: [&'static str; 8] = [
+        "rider",
+        "birth_date",
+        "residence",
+        "license_returned_on",
+        "licence_returned_on",
+        "disability",
+        "verified_at",
+        "valid_until",
+    ];
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RiderError {
     #[error("rider id is empty")]
@@ -41,7 +56,9 @@ pub enum RiderError {
     #[error("rider id is longer than {MAX_RIDER_ID_BYTES} bytes")]
     IdTooLong,
     /// A 12-digit id could be an individual number (マイナンバー), which must never be stored.
-    #[error("rider id is 12 digits and could be a My Number; use a pseudonymous id")]
+    #[error(
+        "rider id holds a 12-digit number, which could be a My Number; use a pseudonymous id without one"
+    )]
     IdLooksLikeMyNumber,
     #[error("rider `{rider}`: {source}")]
     Residence {
@@ -81,7 +98,8 @@ impl RiderAttrs {
     }
 }
 
-/// Validates a rider id: non-empty, bounded, and not shaped like a My Number.
+/// Validates a rider id: non-empty, bounded, and holding no 12-digit number however written
+/// (`kanjo_privacy::contains_my_number`: `r-123456789012`, `1234.5678.9012`, full-width digits).
 pub fn check_rider_id(rider: &str) -> Result<(), RiderError> {
     if rider.is_empty() {
         return Err(RiderError::EmptyId);
@@ -89,7 +107,7 @@ pub fn check_rider_id(rider: &str) -> Result<(), RiderError> {
     if rider.len() > MAX_RIDER_ID_BYTES {
         return Err(RiderError::IdTooLong);
     }
-    if rider.len() == 12 && rider.bytes().all(|b| b.is_ascii_digit()) {
+    if kanjo_privacy::contains_my_number(rider) {
         return Err(RiderError::IdLooksLikeMyNumber);
     }
     Ok(())
@@ -160,5 +178,51 @@ impl Riders {
     #[inline]
     pub(crate) fn attrs(&self, ix: RiderIx) -> Option<&RiderAttrs> {
         self.attrs.get(ix.index())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_names_every_field_of_the_record() {
+        let record = RiderRecord {
+            rider: "r-1".into(),
+            birth_date: Some(LocalDate::new(1950, 6, 1).unwrap()),
+            residence: Some("012050".into()),
+            license_returned_on: Some(LocalDate::new(2025, 3, 1).unwrap()),
+            disability: Some(true),
+            verified_at: Some(LocalDate::new(2026, 4, 1).unwrap()),
+            valid_until: Some(LocalDate::new(2027, 3, 31).unwrap()),
+        };
+        let value = serde_json::to_value(&record).unwrap();
+        let names = value.as_object().unwrap().keys();
+        assert_eq!(names.len(), 7);
+        for name in names {
+            assert!(RiderRecord::FIELDS.contains(&name.as_str()), "{name}");
+        }
+        let alias = r#"{"rider":"r-1","licence_returned_on":"2025-03-01"}"#;
+        let parsed: RiderRecord = serde_json::from_str(alias).unwrap();
+        assert!(parsed.license_returned_on.is_some());
+    }
+
+    #[test]
+    fn rider_ids_holding_twelve_digits_are_refused_however_written() {
+        for id in [
+            "123456789012",
+            "r-123456789012",
+            "1234.5678.9012",
+            "1234-5678-9012",
+            "1234 5678 9012",
+            "１２３４５６７８９０１２",
+        ] {
+            assert_eq!(
+                check_rider_id(id),
+                Err(RiderError::IdLooksLikeMyNumber),
+                "{id}"
+            );
+        }
+        assert_eq!(check_rider_id("r-001"), Ok(()));
     }
 }

@@ -1,5 +1,6 @@
 //! Typed store errors; each names the file or (password-free) URL and the seq involved.
 
+use std::error::Error as _;
 use std::path::PathBuf;
 
 /// Why a record was refused before anything was written.
@@ -100,6 +101,103 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{what}: the session holding the writer claim ended; it must be taken again")]
+    WriterClaimLost { what: String },
+}
+
+/// Whether an operation that failed may succeed if it is retried once the store heals.
+///
+/// The commit path retries `Transient` failures (reconnecting, with bounded backoff) and stops at
+/// once on `Permanent` ones. Misjudging a permanent error as transient costs at most the recovery
+/// timeout; misjudging a transient one as permanent costs a process restart. So anything about
+/// the connection or the server's state is transient, anything about the log's content is not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The connection, the server or the disk may heal: a lost connection, a server restarting
+    /// or shutting down, too many connections, a busy or locked file, an I/O error, a full disk.
+    Transient,
+    /// Retrying can't help: another writer, a conflicting or corrupt record, a refused record, a
+    /// read-only database, a failed fsync, a schema or configuration problem.
+    Permanent,
+}
+
+impl StoreError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::Postgres { source, .. } => postgres_class(source),
+            StoreError::PgPool { source, .. } => match source {
+                deadpool_postgres::PoolError::Timeout(_) => ErrorClass::Transient,
+                deadpool_postgres::PoolError::Backend(source) => postgres_class(source),
+                deadpool_postgres::PoolError::Closed
+                | deadpool_postgres::PoolError::NoRuntimeSpecified
+                | deadpool_postgres::PoolError::PostCreateHook(_) => ErrorClass::Permanent,
+            },
+            StoreError::Sqlite { source, .. } => sqlite_class(source),
+            StoreError::Io { .. } | StoreError::WriterClaimLost { .. } => ErrorClass::Transient,
+            StoreError::InUse { .. }
+            | StoreError::InvalidRecord { .. }
+            | StoreError::InvalidMeta { .. }
+            | StoreError::OutOfOrder { .. }
+            | StoreError::Conflict { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::SqliteNoWal { .. }
+            | StoreError::SqliteNotKanjo { .. }
+            | StoreError::SqliteSchemaTooNew { .. }
+            | StoreError::PgConfig { .. }
+            | StoreError::SchemaNotMigrated { .. }
+            | StoreError::MigrationChanged { .. }
+            | StoreError::Runtime { .. } => ErrorClass::Permanent,
+        }
+    }
+}
+
+/// By the server's SQLSTATE class when there is one; otherwise the error arose on the client's
+/// side of the connection (closed, I/O, timeout), which a new connection may not have.
+fn postgres_class(error: &tokio_postgres::Error) -> ErrorClass {
+    let Some(state) = error.code() else {
+        let protocol_misuse = error.source().is_some_and(|source| {
+            !source.is::<std::io::Error>() && !source.is::<tokio_postgres::error::DbError>()
+        });
+        return if error.is_closed() || !protocol_misuse {
+            ErrorClass::Transient
+        } else {
+            ErrorClass::Permanent // a value that did not convert: a bug, not an outage
+        };
+    };
+    if *state == tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION {
+        return ErrorClass::Transient; // a standby that is being promoted after a failover
+    }
+    match &state.code()[..2] {
+        // connection exception, transaction rollback (serialization, deadlock, completion
+        // unknown), insufficient resources, object in use / not ready, operator intervention
+        // (shutdown, restart, cannot connect now), system error (I/O)
+        "08" | "40" | "53" | "55" | "57" | "58" => ErrorClass::Transient,
+        _ => ErrorClass::Permanent,
+    }
+}
+
+/// SQLite: busy, locked, I/O, full disk and open failures may heal. A failed fsync may not have
+/// written what it was asked to and the kernel may have dropped the pages, so it is permanent:
+/// a restart re-reads the file, as PostgreSQL does after one. A read-only database stays so.
+fn sqlite_class(error: &rusqlite::Error) -> ErrorClass {
+    use rusqlite::ErrorCode;
+    let Some(failure) = error.sqlite_error() else {
+        return ErrorClass::Permanent;
+    };
+    let fsync_failed = matches!(
+        failure.extended_code,
+        rusqlite::ffi::SQLITE_IOERR_FSYNC | rusqlite::ffi::SQLITE_IOERR_DIR_FSYNC
+    );
+    match failure.code {
+        ErrorCode::SystemIoFailure if fsync_failed => ErrorClass::Permanent,
+        ErrorCode::DatabaseBusy
+        | ErrorCode::DatabaseLocked
+        | ErrorCode::SystemIoFailure
+        | ErrorCode::DiskFull
+        | ErrorCode::CannotOpen
+        | ErrorCode::OutOfMemory => ErrorClass::Transient,
+        _ => ErrorClass::Permanent,
+    }
 }
 
 /// `error: cause: cause…` — tokio-postgres keeps the server's message in the source chain.
@@ -117,41 +215,62 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// The URL with any password replaced, for error messages and logs.
-pub(crate) fn redact_url(url: &str) -> String {
-    if let Some(scheme_end) = url.find("://") {
-        let rest = &url[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        if let Some(at) = authority.rfind('@') {
-            let userinfo = &authority[..at];
-            if let Some(colon) = userinfo.find(':') {
-                return format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &rest[at..]
-                );
-            }
-        }
-        return url.to_owned();
-    }
-    // key=value form: blank out the value of password=.
-    url.split_whitespace()
-        .map(|pair| {
-            if pair.starts_with("password=") {
-                "password=***"
-            } else {
-                pair
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+/// The URL with any password replaced, for error messages and logs: the one redaction, from
+/// `kanjo-privacy`.
+pub(crate) use kanjo_privacy::redact_database_url as redact_url;
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{ErrorClass, StoreError, redact_url};
+
+    fn sqlite_error(result_code: i32) -> StoreError {
+        StoreError::Sqlite {
+            path: "kanjo.sqlite".into(),
+            context: "commit append",
+            source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(result_code), None),
+        }
+    }
+
+    #[test]
+    fn sqlite_errors_that_may_heal_are_transient_and_the_rest_permanent() {
+        use rusqlite::ffi;
+        for code in [
+            ffi::SQLITE_BUSY,
+            ffi::SQLITE_LOCKED,
+            ffi::SQLITE_IOERR_WRITE,
+            ffi::SQLITE_FULL,
+            ffi::SQLITE_CANTOPEN,
+        ] {
+            assert_eq!(sqlite_error(code).class(), ErrorClass::Transient, "{code}");
+        }
+        for code in [
+            ffi::SQLITE_IOERR_FSYNC,
+            ffi::SQLITE_IOERR_DIR_FSYNC,
+            ffi::SQLITE_READONLY,
+            ffi::SQLITE_READONLY_DBMOVED,
+            ffi::SQLITE_CORRUPT,
+            ffi::SQLITE_CONSTRAINT,
+        ] {
+            assert_eq!(sqlite_error(code).class(), ErrorClass::Permanent, "{code}");
+        }
+    }
+
+    #[test]
+    fn errors_about_the_logs_content_are_permanent() {
+        let conflict = StoreError::Conflict {
+            backend: "postgres",
+            seq: 7,
+        };
+        assert_eq!(conflict.class(), ErrorClass::Permanent);
+        let in_use = StoreError::InUse {
+            what: "the store".into(),
+        };
+        assert_eq!(in_use.class(), ErrorClass::Permanent);
+        let lost = StoreError::WriterClaimLost {
+            what: "the store".into(),
+        };
+        assert_eq!(lost.class(), ErrorClass::Transient);
+    }
 
     #[test]
     fn passwords_never_reach_messages() {

@@ -16,18 +16,20 @@ pub mod testdb;
 
 use std::path::PathBuf;
 
-pub use error::{RecordError, StoreError};
+pub use error::{ErrorClass, RecordError, StoreError};
+pub use kanjo_core::limits::{
+    EntryError, LOG_ENTRIES_PER_RECORD_MAX, LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX,
+    check_entry, check_entry_id,
+};
 pub use migrations::{PG_MIGRATIONS, PgMigration};
 pub use postgres::PgStore;
 pub use record::{EntryKind, LogEntry, LogRecord};
 pub use sqlite::{SQLITE_FILE_NAME, SqliteStore};
 
-/// Most entries one record may hold (one group-committed batch).
-pub const LOG_ENTRIES_PER_RECORD_MAX: usize = 8190;
-/// Longest entry id, in UTF-8 bytes.
-pub const LOG_ENTRY_ID_BYTES_MAX: usize = 128;
-/// Largest entry body (canonical JSON), in bytes.
-pub const LOG_ENTRY_BODY_BYTES_MAX: usize = 16 * 1024;
+// The log's limits are the engine's input limits: parsers check every one of them with
+// `check_entry_id` / `check_entry` before an input can reach a batch, and compile-time asserts
+// beside each parser's own limit keep the two sets from drifting apart.
+
 /// Longest meta key, in UTF-8 bytes.
 pub const META_KEY_BYTES_MAX: usize = 128;
 /// Largest meta value, in UTF-8 bytes.
@@ -65,6 +67,10 @@ pub trait Store: Send {
     /// Makes this store the log's only writer until it is dropped, or fails with `InUse`. Two
     /// writers would race for the next seq, and the loser would have to stop.
     fn claim_writer(&mut self) -> Result<(), StoreError>;
+    /// After a transient failure (`StoreError::class`): drops broken connections, connects
+    /// again, and takes the writer claim again if this store held it and lost it. `InUse` here
+    /// may be the old session still ending, or another writer: the caller decides by the log.
+    fn reconnect(&mut self) -> Result<(), StoreError>;
 }
 
 /// Where the log lives.

@@ -25,6 +25,9 @@ const BACKEND: &str = "postgres";
 /// The store is used by one writer thread; a second connection serves a read during a retry.
 const POOL_CONNECTIONS_MAX: usize = 2;
 const CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// Data sent and not acknowledged for this long closes the connection: a server that vanished
+/// (network cut, failover) becomes an error the commit path recovers from, not a hang.
+const TCP_USER_TIMEOUT_MS: u64 = 20_000;
 const POOL_WAIT_TIMEOUT_MS: u64 = 30_000;
 
 /// Inserts the header only when `seq` is the next one; 0 rows means "resolve why".
@@ -53,6 +56,8 @@ pub struct PgStore {
     payload: Vec<u8>,
     /// The pooled connection holding the writer's advisory lock, while this store is the writer.
     writer_lock: Option<deadpool_postgres::Client>,
+    /// This store claimed the log; `reconnect` takes the claim again when its session ended.
+    writer: bool,
 }
 
 /// The advisory lock key of the kanjo writer ("kanjo-wr" as bytes): one writer per database.
@@ -83,6 +88,7 @@ fn pg_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
             reason: format!("invalid connection URL: {error}"),
         })?;
     config.connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS));
+    config.tcp_user_timeout(Duration::from_millis(TCP_USER_TIMEOUT_MS));
     config.application_name("kanjo");
     Ok(config)
 }
@@ -211,6 +217,7 @@ impl PgStore {
             pool,
             payload: Vec::new(),
             writer_lock: None,
+            writer: false,
         };
         store.block_on(check_migrated(&store.pool, &store.url))?;
         Ok(store)
@@ -222,6 +229,46 @@ impl PgStore {
     ) -> Result<T, StoreError> {
         let runtime = self.runtime.as_ref().expect("present until drop");
         run_on(runtime, future)
+    }
+
+    /// Takes the advisory lock on a connection kept checked out, or fails with `InUse`.
+    fn take_writer_lock(&mut self) -> Result<(), StoreError> {
+        debug_assert!(self.writer_lock.is_none());
+        let url = self.url.clone();
+        let pool = self.pool.clone();
+        // A session-level advisory lock on a connection this store keeps checked out: PostgreSQL
+        // releases it when that session ends, including when the process dies.
+        let (connection, locked) = self.block_on(async move {
+            let connection = client(&pool, &url).await?;
+            let row = connection
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])
+                .await
+                .map_err(pg(&url, "taking the writer lock"))?;
+            let locked: bool = row.get(0);
+            Ok((connection, locked))
+        })?;
+        if !locked {
+            return Err(StoreError::InUse {
+                what: format!("the PostgreSQL store at {}", self.url),
+            });
+        }
+        self.writer_lock = Some(connection);
+        Ok(())
+    }
+
+    /// A writer appends only while its lock's session lives. The check reads the client's state
+    /// (no round trip), so it notices a session end the connection task has already seen.
+    fn check_writer_claim(&self) -> Result<(), StoreError> {
+        let held = self
+            .writer_lock
+            .as_ref()
+            .is_some_and(|lock| !lock.is_closed());
+        if self.writer && !held {
+            return Err(StoreError::WriterClaimLost {
+                what: format!("the PostgreSQL store at {}", self.url),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -485,29 +532,33 @@ impl Store for PgStore {
     }
 
     fn claim_writer(&mut self) -> Result<(), StoreError> {
-        if self.writer_lock.is_some() {
+        if self.writer_lock.is_none() {
+            self.take_writer_lock()?;
+        }
+        self.writer = true;
+        Ok(())
+    }
+
+    fn reconnect(&mut self) -> Result<(), StoreError> {
+        // Pooled connections found closed are replaced at their next checkout; only the lock's
+        // connection is kept out of the pool, so only it is checked here.
+        if !self.writer {
             return Ok(());
         }
-        let url = self.url.clone();
-        let pool = self.pool.clone();
-        // A session-level advisory lock on a connection this store keeps checked out: PostgreSQL
-        // releases it when that session ends, including when the process dies.
-        let (connection, locked) = self.block_on(async move {
-            let connection = client(&pool, &url).await?;
-            let row = connection
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])
-                .await
-                .map_err(pg(&url, "taking the writer lock"))?;
-            let locked: bool = row.get(0);
-            Ok((connection, locked))
-        })?;
-        if !locked {
-            return Err(StoreError::InUse {
-                what: format!("the PostgreSQL store at {}", self.url),
-            });
+        if let Some(lock) = self.writer_lock.take() {
+            let (lock, alive) = self.block_on(async move {
+                let alive = lock.simple_query("SELECT 1").await.is_ok();
+                Ok((lock, alive))
+            })?;
+            if alive {
+                // The session, and so the lock, outlived whatever failed.
+                self.writer_lock = Some(lock);
+                return Ok(());
+            }
+            // Out of the pool for good: its session, and the lock with it, is gone.
+            drop(deadpool_postgres::Object::take(lock));
         }
-        self.writer_lock = Some(connection);
-        Ok(())
+        self.take_writer_lock()
     }
 
     fn last_seq(&mut self) -> Result<u64, StoreError> {
@@ -524,6 +575,7 @@ impl Store for PgStore {
                 seq: record.seq,
                 source,
             })?;
+        self.check_writer_claim()?;
         self.payload.clear();
         codec::encode(record, &mut self.payload);
         let checksum = codec::checksum(record.seq, &self.payload);

@@ -1,8 +1,6 @@
 //! The unit of the command log and its limits.
 
-use super::{
-    LOG_ENTRIES_PER_RECORD_MAX, LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX, RecordError,
-};
+use super::{EntryError, LOG_ENTRIES_PER_RECORD_MAX, RecordError, check_entry};
 
 /// What an entry carries; stored as this `u8`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -52,6 +50,15 @@ pub struct LogRecord {
 /// Both stores keep seq and clock in signed 64-bit columns.
 const COLUMN_I64_MAX: u64 = i64::MAX as u64;
 
+/// Names the entry that broke a per-entry limit.
+fn entry_error_at(error: EntryError, index: usize) -> RecordError {
+    match error {
+        EntryError::IdLength { id_bytes } => RecordError::IdLength { index, id_bytes },
+        EntryError::IdHasNul => RecordError::IdHasNul { index },
+        EntryError::BodyTooLarge { body_bytes } => RecordError::BodyTooLarge { index, body_bytes },
+    }
+}
+
 impl LogRecord {
     /// Checks every limit, so a bad record is refused before anything is written.
     pub fn validate(&self) -> Result<(), RecordError> {
@@ -67,21 +74,8 @@ impl LogRecord {
             });
         }
         for (index, entry) in self.entries.iter().enumerate() {
-            if entry.id.is_empty() || entry.id.len() > LOG_ENTRY_ID_BYTES_MAX {
-                return Err(RecordError::IdLength {
-                    index,
-                    id_bytes: entry.id.len(),
-                });
-            }
-            if entry.id.contains('\0') {
-                return Err(RecordError::IdHasNul { index });
-            }
-            if entry.body.len() > LOG_ENTRY_BODY_BYTES_MAX {
-                return Err(RecordError::BodyTooLarge {
-                    index,
-                    body_bytes: entry.body.len(),
-                });
-            }
+            check_entry(&entry.id, entry.body.len())
+                .map_err(|error| entry_error_at(error, index))?;
         }
         Ok(())
     }
@@ -98,6 +92,7 @@ impl LogRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX};
 
     fn record_with(entry: LogEntry) -> LogRecord {
         LogRecord {

@@ -294,6 +294,12 @@ impl Store for SqliteStore {
         }
     }
 
+    /// Nothing to redo: the connection outlives a failed transaction (SQLite rolls it back), and
+    /// the writer claim is an OS lock on a file this process keeps open, which can't be lost.
+    fn reconnect(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn last_seq(&mut self) -> Result<u64, StoreError> {
         last_seq_in(&self.conn, &self.path)
     }

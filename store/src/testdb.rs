@@ -105,6 +105,24 @@ impl TestDatabase {
                 })
         })
     }
+
+    /// Runs `sql` in the admin database (`KANJO_TEST_PG_URL`): for tests that act on the test
+    /// database from outside, e.g. `ALTER DATABASE … ALLOW_CONNECTIONS false` or terminating its
+    /// sessions as a PostgreSQL restart would.
+    pub fn execute_admin(&self, sql: &str) -> Result<(), StoreError> {
+        let redacted = redact_url(&self.admin_url);
+        block_on(async {
+            let client = connect(&self.admin_url).await?;
+            client
+                .batch_execute(sql)
+                .await
+                .map_err(|source| StoreError::Postgres {
+                    url: redacted.clone(),
+                    context: "executing test SQL in the admin database",
+                    source,
+                })
+        })
+    }
 }
 
 impl Drop for TestDatabase {

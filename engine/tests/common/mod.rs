@@ -182,6 +182,22 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits for the process to exit by itself, at most `timeout_ms`.
+    pub fn wait_exit(mut self, timeout_ms: u64) -> std::process::ExitStatus {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll kanjo serve") {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_millis(timeout_ms),
+                "kanjo serve did not exit by itself within {timeout_ms} ms; stderr:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn get(&self, path: &str) -> Response {
         http(self.addr, "GET", path, None)
             .unwrap_or_else(|error| panic!("GET {path}: {error}\n{}", self.log()))
@@ -213,6 +229,33 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The event of every transfer in an account's history, following `next_after` page by page.
+pub fn account_history_events(server: &Server, account: &str) -> Vec<String> {
+    const HISTORY_PAGES_MAX: usize = 100;
+    let mut events = Vec::new();
+    let mut path = format!("/v1/accounts/{account}/transfers?limit=1000");
+    for _ in 0..HISTORY_PAGES_MAX {
+        let response = server.get(&path);
+        assert_eq!(response.status, 200, "{}", response.body);
+        let page = response.json();
+        for transfer in page["transfers"].as_array().expect("transfers") {
+            events.push(
+                transfer["event"]
+                    .as_str()
+                    .expect("every transfer names its event")
+                    .to_owned(),
+            );
+        }
+        match page["next_after"].as_u64() {
+            Some(cursor) => {
+                path = format!("/v1/accounts/{account}/transfers?limit=1000&after={cursor}")
+            }
+            None => return events,
+        }
+    }
+    panic!("{account} has more than {HISTORY_PAGES_MAX} pages of history")
 }
 
 pub fn balance_of(account: &Value) -> i128 {
