@@ -338,7 +338,7 @@ impl Kanjo {
                     ),
                 };
                 Ok(Kanjo::Http {
-                    system: Http::connect(url, common.lanes)?,
+                    system: Http::connect(url)?,
                     store,
                 })
             }
