@@ -25,6 +25,7 @@ use crate::answer::{AnswerContext, Outcome};
 use crate::chart::{AssetBook, AssetSection};
 use crate::event::Event;
 use crate::machine::{Machine, MachineConfig, Prepared};
+use kanjo_core::shops::ShopSpec;
 use crate::store::{self, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
 
 /// The ledger's batch limit is also the largest group commit.
@@ -134,6 +135,11 @@ enum Command {
         records: Vec<(String, RiderRecord)>,
         reply: RiderReply,
     },
+    /// Shop records: canonical JSON and the record; answered like rider records.
+    Shops {
+        records: Vec<(String, ShopSpec)>,
+        reply: RiderReply,
+    },
     Query(Query),
     /// Finish what is queued before this, then stop.
     Shutdown,
@@ -218,7 +224,7 @@ pub fn load_programme(path: &Path) -> Result<(Arc<Programme>, AssetBook), StartE
     let text = std::fs::read_to_string(path).map_err(|error| failed(error.to_string()))?;
     let section: AssetSection = toml::from_str(&text).map_err(|error| failed(error.to_string()))?;
     let granted: Vec<&str> = programme.assets().map(|(_, code)| code).collect();
-    let assets = AssetBook::new(&path.display().to_string(), section.assets, &granted)
+    let assets = AssetBook::from_section(&path.display().to_string(), section, &granted)
         .map_err(|error| failed(error.to_string()))?;
     Ok((Arc::new(programme), assets))
 }
@@ -422,6 +428,25 @@ impl Engine {
         Ok(results)
     }
 
+    /// Adds or replaces shops (checked records and their canonical JSON); durable when the
+    /// receiver yields.
+    pub fn submit_shops(
+        &self,
+        records: Vec<(String, ShopSpec)>,
+    ) -> Result<oneshot::Receiver<Result<RiderResults, SubmitError>>, SubmitError> {
+        self.check_running()?;
+        if records.len() > SUBMISSION_EVENTS_MAX {
+            return Err(SubmitError::TooLarge(records.len()));
+        }
+        let (reply, results) = oneshot::channel();
+        if records.is_empty() {
+            let _ = reply.send(Ok(Vec::new()));
+            return Ok(results);
+        }
+        self.send(Command::Shops { records, reply })?;
+        Ok(results)
+    }
+
     /// Runs `read` on the machine thread; the result arrives once everything it saw is durable.
     pub fn query<T: Send + 'static>(
         &self,
@@ -484,11 +509,13 @@ fn now_ns() -> u64 {
 enum BatchItem {
     Event(Prepared),
     Rider(String, RiderRecord),
+    Shop(String, ShopSpec),
 }
 
 enum ItemResult {
     Event(Outcome),
     Rider(Result<(), String>),
+    Shop(Result<(), String>),
 }
 
 /// Applies one batch to the machine: the same code for live batches and for replay, so the two
@@ -500,9 +527,11 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
         .map(|item| match item {
             BatchItem::Event(prepared) => ItemResult::Event(machine.apply(prepared)),
             BatchItem::Rider(_, record) => ItemResult::Rider(machine.upsert_rider(record.clone())),
+            BatchItem::Shop(_, spec) => ItemResult::Shop(machine.upsert_shop(spec.clone())),
         })
         .collect();
     machine.expire_taps();
+    machine.expire_authorizations();
     results
 }
 
@@ -552,6 +581,9 @@ fn decode_entry(entry: &LogEntry) -> Result<BatchItem, String> {
         EntryKind::Rider => serde_json::from_str::<RiderRecord>(text)
             .map(|record| BatchItem::Rider(text.to_owned(), record))
             .map_err(|error| format!("rider {}: {error}", entry.id)),
+        EntryKind::Shop => serde_json::from_str::<ShopSpec>(text)
+            .map(|spec| BatchItem::Shop(text.to_owned(), spec))
+            .map_err(|error| format!("shop {}: {error}", entry.id)),
     }
 }
 
@@ -622,6 +654,7 @@ fn machine_loop(
             let size = match &command {
                 Command::Events { items, .. } => items.len(),
                 Command::Riders { records, .. } => records.len(),
+                Command::Shops { records, .. } => records.len(),
                 Command::Query(_) | Command::Shutdown => 0,
             };
             if size > 0 && items.len() + size > limits.events_max {
@@ -645,6 +678,15 @@ fn machine_loop(
                         records
                             .into_iter()
                             .map(|(text, record)| BatchItem::Rider(text, record)),
+                    );
+                }
+                Command::Shops { records, reply } => {
+                    // Answered as rider records are: one result per record.
+                    shapes.push((records.len(), PendingShape::Riders(reply)));
+                    items.extend(
+                        records
+                            .into_iter()
+                            .map(|(text, spec)| BatchItem::Shop(text, spec)),
                     );
                 }
                 command @ (Command::Query(_) | Command::Shutdown) => {
@@ -708,6 +750,14 @@ fn seal_batch(
                     body: text.into_bytes(),
                 });
             }
+            (BatchItem::Shop(text, spec), ItemResult::Shop(result)) => {
+                answers_by_item.push(Err(result));
+                entries.push(LogEntry {
+                    kind: EntryKind::Shop,
+                    id: spec.id,
+                    body: text.into_bytes(),
+                });
+            }
             _ => unreachable!("apply_batch answers each item with its own kind"),
         }
     }
@@ -749,7 +799,7 @@ fn refuse(command: Command, reason: &str) {
         Command::Events { reply, .. } => {
             let _ = reply.send(Err(stopped()));
         }
-        Command::Riders { reply, .. } => {
+        Command::Riders { reply, .. } | Command::Shops { reply, .. } => {
             let _ = reply.send(Err(stopped()));
         }
         Command::Query(_) | Command::Shutdown => {}

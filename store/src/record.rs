@@ -10,6 +10,8 @@ use super::{
 pub enum EntryKind {
     Event = 1,
     Rider = 2,
+    /// A shop record (`POST /v1/shops`): an upsert of one shop, replayed like a rider record.
+    Shop = 3,
 }
 
 impl EntryKind {
@@ -17,6 +19,7 @@ impl EntryKind {
         match value {
             1 => Some(EntryKind::Event),
             2 => Some(EntryKind::Rider),
+            3 => Some(EntryKind::Shop),
             _ => None,
         }
     }
@@ -25,11 +28,12 @@ impl EntryKind {
         match self {
             EntryKind::Event => "event",
             EntryKind::Rider => "rider",
+            EntryKind::Shop => "shop",
         }
     }
 }
 
-/// One input of a batch: an event or a rider record, by its idempotency id.
+/// One input of a batch: an event, a rider record or a shop record, by its idempotency id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogEntry {
     pub kind: EntryKind,
