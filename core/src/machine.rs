@@ -21,7 +21,6 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 use crate::answer::{GrantOutcome, Outcome, Rejection, RideOutcome};
 use crate::chart::{AccountName, AssetBook, DEFAULT_BANK, Reason};
 use crate::event::{Event, EventKind, Media, Redeem, Ride, Tap, TapDirection};
-use crate::report::OperatorDay;
 use crate::taps::{NewTap, PendingTap, TapBook};
 
 mod payments;
@@ -178,16 +177,18 @@ pub struct Machine {
     payments: payments::PaymentBook,
 }
 
+/// One operator's local day of rides, as posted: what the settlement report is built from.
 #[derive(Clone, Debug, Default)]
-struct DayTotals {
-    rides: u64,
-    fares: u64,
-    paid_wallet: u64,
-    paid_cash: u64,
-    paid_ic: u64,
-    subsidy_by_budget: std::collections::BTreeMap<u16, u64>,
-    cap_waived: u64,
-    unfinished_rides: u64,
+pub struct DayTotals {
+    pub rides: u64,
+    pub fares: u64,
+    pub paid_wallet: u64,
+    pub paid_cash: u64,
+    pub paid_ic: u64,
+    /// Budget index → subsidy.
+    pub subsidy_by_budget: std::collections::BTreeMap<u16, u64>,
+    pub cap_waived: u64,
+    pub unfinished_rides: u64,
 }
 
 impl Machine {
@@ -772,32 +773,11 @@ impl Machine {
         totals.unfinished_rides += u64::from(unfinished);
     }
 
-    /// The settlement report: per operator and local day, in operator then date order.
-    pub fn operator_days(&self) -> Vec<OperatorDay> {
-        let budgets = self.programme.budgets();
-        self.operator_days
-            .iter()
-            .map(|((operator, day), totals)| {
-                let paid = totals.paid_wallet + totals.paid_cash + totals.paid_ic;
-                OperatorDay {
-                    operator: self.programme.operator_code(*operator).to_owned(),
-                    date: day.to_string(),
-                    rides: totals.rides,
-                    fares: totals.fares,
-                    paid_by_riders: paid,
-                    paid_wallet: totals.paid_wallet,
-                    paid_cash: totals.paid_cash,
-                    paid_ic: totals.paid_ic,
-                    subsidy_due: totals
-                        .subsidy_by_budget
-                        .iter()
-                        .map(|(budget, amount)| (budgets[usize::from(*budget)].id.clone(), *amount))
-                        .collect(),
-                    cap_waived: totals.cap_waived,
-                    unfinished_rides: totals.unfinished_rides,
-                }
-            })
-            .collect()
+    /// Settlement totals per (operator, local day), in operator then date order.
+    pub fn operator_day_totals(
+        &self,
+    ) -> &std::collections::BTreeMap<(OperatorIx, LocalDate), DayTotals> {
+        &self.operator_days
     }
 
     fn apply_movement(

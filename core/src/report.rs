@@ -1,5 +1,6 @@
 //! Statements a finance clerk runs: the trial balance and the operator settlement report.
-//! Both read the machine's state; the machine keeps the per-operator-day totals as it posts.
+//! Both read the machine's state (the machine keeps the per-operator-day totals as it posts);
+//! the machine knows nothing of them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -147,6 +148,36 @@ impl OperatorDay {
     pub fn subsidy_total(&self) -> u64 {
         self.subsidy_due.values().sum()
     }
+}
+
+/// The settlement report: per operator and local day, in operator then date order.
+pub fn operator_days(machine: &Machine) -> Vec<OperatorDay> {
+    let programme = machine.programme();
+    let budgets = programme.budgets();
+    machine
+        .operator_day_totals()
+        .iter()
+        .map(|((operator, day), totals)| {
+            let paid = totals.paid_wallet + totals.paid_cash + totals.paid_ic;
+            OperatorDay {
+                operator: programme.operator_code(*operator).to_owned(),
+                date: day.to_string(),
+                rides: totals.rides,
+                fares: totals.fares,
+                paid_by_riders: paid,
+                paid_wallet: totals.paid_wallet,
+                paid_cash: totals.paid_cash,
+                paid_ic: totals.paid_ic,
+                subsidy_due: totals
+                    .subsidy_by_budget
+                    .iter()
+                    .map(|(budget, amount)| (budgets[usize::from(*budget)].id.clone(), *amount))
+                    .collect(),
+                cap_waived: totals.cap_waived,
+                unfinished_rides: totals.unfinished_rides,
+            }
+        })
+        .collect()
 }
 
 pub fn operators_to_text(days: &[OperatorDay]) -> String {

@@ -55,7 +55,7 @@ pub fn check_rider_value(value: &Value) -> Result<(String, RiderRecord), (Option
     match rider.as_deref() {
         None => return fail("`rider` (a pseudonymous id) is missing".into()),
         Some("") => return fail("`rider` is empty".into()),
-        Some(id) if id.len() > crate::event::REFERENCE_BYTES_MAX => {
+        Some(id) if id.len() > kanjo_rules::limits::MAX_RIDER_ID_BYTES => {
             return fail("`rider` is longer than 128 bytes".into());
         }
         Some(_) => {}

@@ -1,19 +1,30 @@
 //! The state machine's rules, one test each, on the repository's Muroran programme.
 //! No store and no threads: events go straight into `Machine::apply`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kanjo_engine::answer::Outcome;
-use kanjo_engine::chart::AccountName;
-use kanjo_engine::event::Event;
-use kanjo_engine::machine::{Machine, MachineConfig, Prepared};
-use kanjo_engine::pipeline::load_programme;
-use kanjo_engine::report::trial_balance;
-use kanjo_engine::riders::parse_riders;
+use kanjo_core::answer::Outcome;
+use kanjo_core::chart::{AccountName, AssetBook, AssetSection};
+use kanjo_core::event::Event;
+use kanjo_core::machine::{Machine, MachineConfig, Prepared};
+use kanjo_core::report::trial_balance;
+use kanjo_core::riders::parse_riders;
+use kanjo_rules::Programme;
 
 fn programme_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/muroran/programme.toml")
+}
+
+/// The programme and its `[[assets]]` section, read as the engine reads them.
+fn load_programme(path: &Path) -> Result<(Arc<Programme>, AssetBook), String> {
+    let programme = Programme::load(path).map_err(|error| error.to_string())?;
+    let text = std::fs::read_to_string(path).map_err(|error| error.to_string())?;
+    let section: AssetSection = toml::from_str(&text).map_err(|error| error.to_string())?;
+    let granted: Vec<&str> = programme.assets().map(|(_, code)| code).collect();
+    let assets = AssetBook::new(&path.display().to_string(), section.assets, &granted)
+        .map_err(|error| error.to_string())?;
+    Ok((Arc::new(programme), assets))
 }
 
 struct Town {

@@ -280,8 +280,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report: ReportKind::Operators(common),
         }) => {
             let engine = common.engine.start_read_only()?;
-            let days: Vec<OperatorDay> =
-                engine.query_blocking(|machine: &Machine| machine.operator_days())?;
+            let days: Vec<OperatorDay> = engine.query_blocking(report::operator_days)?;
             engine.shutdown();
             if common.json {
                 println!("{}", serde_json::to_string_pretty(&days)?);

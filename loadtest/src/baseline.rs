@@ -12,8 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use jiff::civil::Date;
-use kanjo_engine::event::{Event, EventKind, Media, TapDirection, media_name};
-use kanjo_engine::workload::RiderRecord;
+use kanjo_core::event::{Event, EventKind, Media, TapDirection, media_name};
+use kanjo_workload::RiderRecord;
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, Statement, Transaction};

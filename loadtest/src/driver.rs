@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use hdrhistogram::Histogram;
-use kanjo_engine::event::{Event, EventKind};
+use kanjo_core::event::{Event, EventKind};
 
 use crate::checks::AnswerProblems;
 use crate::target::{Answer, Pending, Target};

@@ -222,8 +222,7 @@ mod tests {
 
     #[test]
     fn the_muroran_fare_table_prices_a_known_trip() {
-        let table =
-            FareTable::load(&kanjo_engine::workload::timetable::muroran_feed_dir()).unwrap();
+        let table = FareTable::load(&kanjo_workload::timetable::muroran_feed_dir()).unwrap();
         assert_eq!(table.fare("100100", "0122_A", "0123_A"), Some(210));
         assert_eq!(table.fare("100100", "nowhere", "0123_A"), None);
     }

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use kanjo_engine::event::Event;
-use kanjo_engine::workload::RiderRecord;
+use kanjo_core::event::Event;
+use kanjo_workload::RiderRecord;
 use serde_json::Value;
 
 use crate::target::{Answer, Target};

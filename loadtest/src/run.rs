@@ -8,11 +8,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use kanjo_engine::event::Event;
-use kanjo_engine::store::StoreTarget;
-use kanjo_engine::workload::election::Fate;
-use kanjo_engine::workload::timetable::muroran_feed_dir;
-use kanjo_engine::workload::{
+use kanjo_core::event::Event;
+use kanjo_store::StoreTarget;
+use kanjo_workload::election::Fate;
+use kanjo_workload::timetable::muroran_feed_dir;
+use kanjo_workload::{
     Commuter, CommuterConfig, Election, ElectionConfig, ElectionRole, RiderRecord, Timetable,
 };
 use tokio_postgres::NoTls;

@@ -1,7 +1,7 @@
 //! Append and replay throughput of the durable stores with full records of realistic entries.
 //!
 //! ```text
-//! cargo run --release -p kanjo-engine --example store_throughput -- [--records 40] [--backend both]
+//! cargo run --release -p kanjo-store --example store_throughput -- [--records 40] [--backend both]
 //! ```
 //! SQLite writes to a fresh directory under the temp dir (or `--data-dir`); PostgreSQL to a fresh
 //! `kanjo_test_*` database on `KANJO_TEST_PG_URL` (or a migrated `--pg-url`). Every append is a
@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use clap::{Parser, ValueEnum};
-use kanjo_engine::store::{
-    self, EntryKind, LOG_ENTRIES_PER_RECORD_MAX, LogEntry, LogRecord, StoreTarget,
-    testdb::TestDatabase,
+use kanjo_store::{
+    EntryKind, LOG_ENTRIES_PER_RECORD_MAX, LogEntry, LogRecord, StoreTarget, testdb::TestDatabase,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -107,7 +106,7 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
 }
 
 fn measure(target: &StoreTarget, records: &[LogRecord]) -> anyhow::Result<()> {
-    let mut store = store::open(target).context("opening the store")?;
+    let mut store = kanjo_store::open(target).context("opening the store")?;
     let backend = store.backend();
     ensure!(store.last_seq()? == 0, "{backend}: the log must be empty");
 

@@ -3,7 +3,7 @@
 //! The engine keeps its whole state in memory and persists only its inputs: each group-committed
 //! batch is one [`LogRecord`], appended in one database transaction before any client is answered.
 //! Restart replays every record in `seq` order. So a store must be durable on return, atomic per
-//! record, ordered and gap-free. See `ARCHITECTURE-store.md` beside this file.
+//! record, ordered and gap-free. See `ARCHITECTURE-store.md` in this crate.
 
 mod codec;
 mod error;

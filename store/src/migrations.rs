@@ -15,11 +15,11 @@ pub struct PgMigration {
 pub const PG_MIGRATIONS: &[PgMigration] = &[
     PgMigration {
         name: "0001_log",
-        sql: include_str!("../../../ops/sql/0001_log.sql"),
+        sql: include_str!("../../ops/sql/0001_log.sql"),
     },
     PgMigration {
         name: "0002_clerk_views",
-        sql: include_str!("../../../ops/sql/0002_clerk_views.sql"),
+        sql: include_str!("../../ops/sql/0002_clerk_views.sql"),
     },
     PgMigration {
         name: "0003_shop_entries",

@@ -1,6 +1,6 @@
 //! The store contract, checked against every backend.
 //!
-//! Each `check_*` function states one rule of `kanjo_engine::store::Store`; the `conformance!`
+//! Each `check_*` function states one rule of `kanjo_store::Store`; the `conformance!`
 //! macro runs all of them against one backend. PostgreSQL tests need a reachable server
 //! (`KANJO_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`); they fail, never skip,
 //! when it is down. Each test gets its own SQLite directory or PostgreSQL database.
@@ -8,10 +8,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use kanjo_engine::store::{
-    self, EntryKind, LOG_ENTRIES_PER_RECORD_MAX, LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX,
-    LogEntry, LogRecord, RecordError, SQLITE_FILE_NAME, Store, StoreError, StoreTarget,
-    testdb::TestDatabase,
+use kanjo_store::{
+    self as store, EntryKind, LOG_ENTRIES_PER_RECORD_MAX, LOG_ENTRY_BODY_BYTES_MAX,
+    LOG_ENTRY_ID_BYTES_MAX, LogEntry, LogRecord, RecordError, SQLITE_FILE_NAME, Store, StoreError,
+    StoreTarget, testdb::TestDatabase,
 };
 
 /// One backend under test: where it lives, and the test-only ways to damage it.

@@ -16,7 +16,7 @@ use super::clock::LocalDay;
 use super::rider::{RiderKind, RiderMix, RiderRecord, record_for};
 use super::rng::{SplitMix64, mix, reduce};
 use super::timetable::Timetable;
-use crate::event::{Event, EventKind, Media, Tap, TapDirection, Topup};
+use kanjo_core::event::{Event, EventKind, Media, Tap, TapDirection, Topup};
 
 /// Streams of `mix` so per-item fates are independent of each other.
 const STREAM_RIDER_KIND: u64 = 1;

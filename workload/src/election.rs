@@ -16,7 +16,7 @@ use jiff::civil::{Date, date};
 use super::clock::LocalDay;
 use super::rider::{KOBE_CODE, RiderRecord};
 use super::rng::{mix, reduce};
-use crate::event::{Event, EventKind, Grant, Redeem};
+use kanjo_core::event::{Event, EventKind, Grant, Redeem};
 
 const STREAM_FATE: u64 = 11;
 const STREAM_RETRY: u64 = 12;
