@@ -407,7 +407,8 @@ pub fn check_shop_value(value: &Value, assets: &AssetBook) -> ShopItem {
     let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
     let spec = ShopSpec::deserialize(value)
         .map_err(|error| (id.clone(), format!("not a shop record: {error}")))?;
-    spec.check(assets).map_err(|problem| (id.clone(), problem))?;
+    spec.check(assets)
+        .map_err(|problem| (id.clone(), problem))?;
     let canonical = serde_json::to_string(&spec).expect("a shop is strings and integers");
     Ok((canonical, spec))
 }

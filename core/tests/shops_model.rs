@@ -27,14 +27,45 @@ const GRACE_S: i64 = 120;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Fund { rider: usize, asset: usize, amount: u64 },
-    Purchase { rider: usize, shop: usize, amount: u64, pay_with: Option<u8> },
-    Authorize { rider: usize, shop: usize, amount: u64, pay_with: Option<u8> },
-    Capture { auth: usize, amount: u64, after_s: i64 },
-    Void { auth: usize, after_s: i64 },
-    Refund { purchase: usize, amount: u64 },
-    Send { from: usize, to: usize, asset: usize, amount: u64 },
-    Wait { seconds: i64 },
+    Fund {
+        rider: usize,
+        asset: usize,
+        amount: u64,
+    },
+    Purchase {
+        rider: usize,
+        shop: usize,
+        amount: u64,
+        pay_with: Option<u8>,
+    },
+    Authorize {
+        rider: usize,
+        shop: usize,
+        amount: u64,
+        pay_with: Option<u8>,
+    },
+    Capture {
+        auth: usize,
+        amount: u64,
+        after_s: i64,
+    },
+    Void {
+        auth: usize,
+        after_s: i64,
+    },
+    Refund {
+        purchase: usize,
+        amount: u64,
+    },
+    Send {
+        from: usize,
+        to: usize,
+        asset: usize,
+        amount: u64,
+    },
+    Wait {
+        seconds: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -101,7 +132,15 @@ fees_bp = {{ JPY = {}, COIN = {} }}
 }
 
 fn fee_bp() -> impl Strategy<Value = u32> {
-    prop_oneof![Just(0u32), Just(1), Just(50), Just(300), Just(3333), Just(9999), Just(10_000)]
+    prop_oneof![
+        Just(0u32),
+        Just(1),
+        Just(50),
+        Just(300),
+        Just(3333),
+        Just(9999),
+        Just(10_000)
+    ]
 }
 
 // ---- The reference model ----
@@ -160,7 +199,11 @@ fn is_money(asset: usize) -> bool {
 }
 
 fn bp_of(shop: usize, asset: usize, fees: &[[u32; 2]; 2]) -> u64 {
-    if is_money(asset) { u64::from(fees[shop][asset]) } else { 0 }
+    if is_money(asset) {
+        u64::from(fees[shop][asset])
+    } else {
+        0
+    }
 }
 
 fn amounts(pairs: impl IntoIterator<Item = (usize, u64)>) -> Value {
@@ -184,7 +227,14 @@ impl Model {
     }
 
     /// The payment order at `shop`: restricted points it accepts, points, coin, yen.
-    fn plan(&self, rider: usize, shop: usize, amount: u64, pay_with: Option<u8>, fees: &[[u32; 2]; 2]) -> Option<Vec<ModelPart>> {
+    fn plan(
+        &self,
+        rider: usize,
+        shop: usize,
+        amount: u64,
+        pay_with: Option<u8>,
+        fees: &[[u32; 2]; 2],
+    ) -> Option<Vec<ModelPart>> {
         let order: &[usize] = if shop == 0 { &[2, 3, 1, 0] } else { &[3, 1, 0] };
         let mut left = amount;
         let mut parts = Vec::new();
@@ -195,7 +245,12 @@ impl Model {
             let take = self.available(rider, asset).min(left);
             if take > 0 {
                 left -= take;
-                parts.push(ModelPart { asset, amount: take, refunded: 0, bp: bp_of(shop, asset, fees) });
+                parts.push(ModelPart {
+                    asset,
+                    amount: take,
+                    refunded: 0,
+                    bp: bp_of(shop, asset, fees),
+                });
             }
         }
         (left == 0).then_some(parts)
@@ -222,23 +277,42 @@ impl Model {
     /// Applies one step: the expected answer (error messages left out).
     fn apply(&mut self, id: &str, op: &Op, at_s: i64, fees: &[[u32; 2]; 2]) -> Value {
         let answer = match *op {
-            Op::Fund { rider, asset, amount } => {
+            Op::Fund {
+                rider,
+                asset,
+                amount,
+            } => {
                 *self.posted.entry((rider, asset)).or_default() += amount;
                 let kind = if is_money(asset) { "topup" } else { "grant" };
                 json!({"id": id, "status": "accepted", "type": kind, "asset": ASSETS[asset], "amount": amount})
             }
-            Op::Purchase { rider, shop, amount, pay_with } => match self.plan(rider, shop, amount, pay_with, fees) {
+            Op::Purchase {
+                rider,
+                shop,
+                amount,
+                pay_with,
+            } => match self.plan(rider, shop, amount, pay_with, fees) {
                 None => rejected(id, "insufficient_funds"),
                 Some(parts) => {
                     for part in &parts {
                         *self.posted.get_mut(&(rider, part.asset)).unwrap() -= part.amount;
                     }
                     let answer = purchase_answer(id, "purchase", &parts);
-                    self.purchases.push(ModelPurchase { id: id.into(), shop, rider, parts });
+                    self.purchases.push(ModelPurchase {
+                        id: id.into(),
+                        shop,
+                        rider,
+                        parts,
+                    });
                     answer
                 }
             },
-            Op::Authorize { rider, shop, amount, pay_with } => match self.plan(rider, shop, amount, pay_with, fees) {
+            Op::Authorize {
+                rider,
+                shop,
+                amount,
+                pay_with,
+            } => match self.plan(rider, shop, amount, pay_with, fees) {
                 None => rejected(id, "insufficient_funds"),
                 Some(parts) => {
                     for part in &parts {
@@ -246,14 +320,26 @@ impl Model {
                     }
                     let answer = json!({"id": id, "status": "accepted", "type": "authorize",
                         "held": amounts(parts.iter().map(|part| (part.asset, part.amount)))});
-                    self.auths.push(ModelAuth { id: id.into(), at_s, shop, rider, parts, state: AuthState::Held });
+                    self.auths.push(ModelAuth {
+                        id: id.into(),
+                        at_s,
+                        shop,
+                        rider,
+                        parts,
+                        state: AuthState::Held,
+                    });
                     answer
                 }
             },
             Op::Capture { auth, amount, .. } => self.capture(id, auth, amount, at_s),
             Op::Void { auth, .. } => self.void(id, auth, at_s),
             Op::Refund { purchase, amount } => self.refund(id, purchase, amount),
-            Op::Send { from, to, asset, amount } => {
+            Op::Send {
+                from,
+                to,
+                asset,
+                amount,
+            } => {
                 if asset != 1 {
                     rejected(id, "not_transferable")
                 } else if self.available(from, asset) < amount {
@@ -310,7 +396,10 @@ impl Model {
             let take = part.amount.min(left);
             left -= take;
             if take > 0 {
-                paid.push(ModelPart { amount: take, ..part.clone() });
+                paid.push(ModelPart {
+                    amount: take,
+                    ..part.clone()
+                });
             }
             released.push((part.asset, part.amount - take));
         }
@@ -319,7 +408,12 @@ impl Model {
         }
         let mut answer = purchase_answer(id, "capture", &paid);
         answer["released"] = amounts(released);
-        self.purchases.push(ModelPurchase { id: id.into(), shop, rider, parts: paid });
+        self.purchases.push(ModelPurchase {
+            id: id.into(),
+            shop,
+            rider,
+            parts: paid,
+        });
         answer
     }
 
@@ -340,7 +434,11 @@ impl Model {
         }
         let purchase = purchase % self.purchases.len();
         let record = &mut self.purchases[purchase];
-        let left_total: u64 = record.parts.iter().map(|part| part.amount - part.refunded).sum();
+        let left_total: u64 = record
+            .parts
+            .iter()
+            .map(|part| part.amount - part.refunded)
+            .sum();
         if amount > left_total {
             return rejected(id, "refund_exceeds_purchase");
         }
@@ -363,11 +461,19 @@ impl Model {
     }
 
     fn purchase_id(&self, purchase: usize) -> String {
-        if self.purchases.is_empty() { "p-none".into() } else { self.purchases[purchase % self.purchases.len()].id.clone() }
+        if self.purchases.is_empty() {
+            "p-none".into()
+        } else {
+            self.purchases[purchase % self.purchases.len()].id.clone()
+        }
     }
 
     fn auth_id(&self, auth: usize) -> String {
-        if self.auths.is_empty() { "a-none".into() } else { self.auths[auth % self.auths.len()].id.clone() }
+        if self.auths.is_empty() {
+            "a-none".into()
+        } else {
+            self.auths[auth % self.auths.len()].id.clone()
+        }
     }
 }
 
@@ -393,25 +499,72 @@ fn event(id: &str, op: &Op, at_s: i64, model: &Model) -> String {
     let pay_with = |mask: Option<u8>| match mask {
         None => String::new(),
         Some(mask) => {
-            let codes: Vec<&str> = (0..4).filter(|asset| mask & (1 << asset) != 0).map(|asset| ASSETS[asset]).collect();
+            let codes: Vec<&str> = (0..4)
+                .filter(|asset| mask & (1 << asset) != 0)
+                .map(|asset| ASSETS[asset])
+                .collect();
             format!(r#","pay_with":{}"#, serde_json::to_string(&codes).unwrap())
         }
     };
     let t = time(at_s);
     match *op {
-        Op::Fund { rider, asset, amount } => {
+        Op::Fund {
+            rider,
+            asset,
+            amount,
+        } => {
             let kind = if is_money(asset) { "topup" } else { "grant" };
-            format!(r#"{{"id":"{id}","type":"{kind}","at":"{t}","rider":"{}","asset":"{}","amount":{amount}}}"#, RIDERS[rider], ASSETS[asset])
+            format!(
+                r#"{{"id":"{id}","type":"{kind}","at":"{t}","rider":"{}","asset":"{}","amount":{amount}}}"#,
+                RIDERS[rider], ASSETS[asset]
+            )
         }
-        Op::Purchase { rider, shop, amount, pay_with: mask } | Op::Authorize { rider, shop, amount, pay_with: mask } => {
-            let kind = if matches!(op, Op::Purchase { .. }) { "purchase" } else { "authorize" };
-            format!(r#"{{"id":"{id}","type":"{kind}","at":"{t}","shop":"{}","rider":"{}","amount":{amount}{}}}"#, SHOPS[shop], RIDERS[rider], pay_with(mask))
+        Op::Purchase {
+            rider,
+            shop,
+            amount,
+            pay_with: mask,
         }
-        Op::Capture { auth, amount, .. } => format!(r#"{{"id":"{id}","type":"capture","at":"{t}","authorization":"{}","amount":{amount}}}"#, model.auth_id(auth)),
-        Op::Void { auth, .. } => format!(r#"{{"id":"{id}","type":"void","at":"{t}","authorization":"{}"}}"#, model.auth_id(auth)),
-        Op::Refund { purchase, amount } => format!(r#"{{"id":"{id}","type":"refund","at":"{t}","purchase":"{}","amount":{amount}}}"#, model.purchase_id(purchase)),
-        Op::Send { from, to, asset, amount } => {
-            format!(r#"{{"id":"{id}","type":"send","at":"{t}","from":"{}","to":"{}","asset":"{}","amount":{amount}}}"#, RIDERS[from], RIDERS[to], ASSETS[asset])
+        | Op::Authorize {
+            rider,
+            shop,
+            amount,
+            pay_with: mask,
+        } => {
+            let kind = if matches!(op, Op::Purchase { .. }) {
+                "purchase"
+            } else {
+                "authorize"
+            };
+            format!(
+                r#"{{"id":"{id}","type":"{kind}","at":"{t}","shop":"{}","rider":"{}","amount":{amount}{}}}"#,
+                SHOPS[shop],
+                RIDERS[rider],
+                pay_with(mask)
+            )
+        }
+        Op::Capture { auth, amount, .. } => format!(
+            r#"{{"id":"{id}","type":"capture","at":"{t}","authorization":"{}","amount":{amount}}}"#,
+            model.auth_id(auth)
+        ),
+        Op::Void { auth, .. } => format!(
+            r#"{{"id":"{id}","type":"void","at":"{t}","authorization":"{}"}}"#,
+            model.auth_id(auth)
+        ),
+        Op::Refund { purchase, amount } => format!(
+            r#"{{"id":"{id}","type":"refund","at":"{t}","purchase":"{}","amount":{amount}}}"#,
+            model.purchase_id(purchase)
+        ),
+        Op::Send {
+            from,
+            to,
+            asset,
+            amount,
+        } => {
+            format!(
+                r#"{{"id":"{id}","type":"send","at":"{t}","from":"{}","to":"{}","asset":"{}","amount":{amount}}}"#,
+                RIDERS[from], RIDERS[to], ASSETS[asset]
+            )
         }
         Op::Wait { .. } => unreachable!(),
     }
@@ -420,15 +573,25 @@ fn event(id: &str, op: &Op, at_s: i64, model: &Model) -> String {
 /// The same answer, with an error's free-text message left out.
 fn without_message(mut answer: Value) -> Value {
     if let Some(error) = answer.get_mut("error").and_then(Value::as_object_mut) {
-        assert!(error.remove("message").is_some_and(|message| message.is_string()));
+        assert!(
+            error
+                .remove("message")
+                .is_some_and(|message| message.is_string())
+        );
     }
     answer
 }
 
 fn check_invariants(town: &Town, model: &Model) {
     for account in town.machine.ledger().accounts() {
-        if account.flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) {
-            assert!(account.debits_posted + account.debits_pending <= account.credits_posted, "no balance negative");
+        if account
+            .flags
+            .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
+        {
+            assert!(
+                account.debits_posted + account.debits_pending <= account.credits_posted,
+                "no balance negative"
+            );
         }
     }
     for (rider, name) in RIDERS.iter().enumerate() {
@@ -436,35 +599,65 @@ fn check_invariants(town: &Town, model: &Model) {
             let account = format!("rider:{name}:{code}");
             let posted = model.posted.get(&(rider, asset)).copied().unwrap_or(0);
             assert_eq!(town.balance(&account), i128::from(posted), "{account}");
-            assert_eq!(town.available(&account), model.available(rider, asset), "{account} available");
+            assert_eq!(
+                town.available(&account),
+                model.available(rider, asset),
+                "{account} available"
+            );
         }
     }
     for purchase in &model.purchases {
         for part in &purchase.parts {
-            assert!(part.refunded <= part.amount, "a refund never exceeds what was paid");
+            assert!(
+                part.refunded <= part.amount,
+                "a refund never exceeds what was paid"
+            );
         }
     }
     // Per shop and asset: net + fees = paid and not refunded.
     for (shop, shop_name) in SHOPS.iter().enumerate() {
         for (asset, code) in ASSETS.iter().enumerate() {
             let (mut kept, mut fees) = (0u64, 0u64);
-            for part in model.purchases.iter().filter(|p| p.shop == shop).flat_map(|p| &p.parts).filter(|part| part.asset == asset) {
+            for part in model
+                .purchases
+                .iter()
+                .filter(|p| p.shop == shop)
+                .flat_map(|p| &p.parts)
+                .filter(|part| part.asset == asset)
+            {
                 kept += part.amount - part.refunded;
                 fees += part.fee();
             }
             let net = town.balance(&format!("shop:{shop_name}:{code}"));
-            assert_eq!(net + i128::from(fees), i128::from(kept), "shop:{shop_name}:{code} net + fees = kept");
+            assert_eq!(
+                net + i128::from(fees),
+                i128::from(kept),
+                "shop:{shop_name}:{code} net + fees = kept"
+            );
         }
     }
     for (asset, code) in ASSETS.iter().enumerate() {
-        let fees: u64 = model.purchases.iter().flat_map(|p| &p.parts).filter(|part| part.asset == asset).map(ModelPart::fee).sum();
-        assert_eq!(town.balance(&format!("fees:{code}")), i128::from(fees), "fees:{code}");
+        let fees: u64 = model
+            .purchases
+            .iter()
+            .flat_map(|p| &p.parts)
+            .filter(|part| part.asset == asset)
+            .map(ModelPart::fee)
+            .sum();
+        assert_eq!(
+            town.balance(&format!("fees:{code}")),
+            i128::from(fees),
+            "fees:{code}"
+        );
     }
 }
 
 fn run_day(fees: [[u32; 2]; 2], ops: &[Op]) -> (Vec<Value>, u128) {
     let text = programme(fees[0], fees[1]);
-    let config = MachineConfig { authorization_grace_ms: GRACE_S as u64 * 1000, ..MachineConfig::default() };
+    let config = MachineConfig {
+        authorization_grace_ms: GRACE_S as u64 * 1000,
+        ..MachineConfig::default()
+    };
     let mut town = Town::from_toml(&example_programme(), &text, config);
     let mut model = Model::default();
     let mut now_s = 0i64;
@@ -472,9 +665,17 @@ fn run_day(fees: [[u32; 2]; 2], ops: &[Op]) -> (Vec<Value>, u128) {
     for (step, op) in ops.iter().enumerate() {
         let op = &match *op {
             // A send goes to someone else.
-            Op::Send { from, to, asset, amount } if from == to => {
-                Op::Send { from, to: (to + 1) % RIDERS.len(), asset, amount }
-            }
+            Op::Send {
+                from,
+                to,
+                asset,
+                amount,
+            } if from == to => Op::Send {
+                from,
+                to: (to + 1) % RIDERS.len(),
+                asset,
+                amount,
+            },
             ref other => other.clone(),
         };
         if let Op::Wait { seconds } = op {
@@ -483,7 +684,9 @@ fn run_day(fees: [[u32; 2]; 2], ops: &[Op]) -> (Vec<Value>, u128) {
         }
         let id = format!("e-{step}");
         let at_s = match *op {
-            Op::Capture { auth, after_s, .. } | Op::Void { auth, after_s } if !model.auths.is_empty() => {
+            Op::Capture { auth, after_s, .. } | Op::Void { auth, after_s }
+                if !model.auths.is_empty() =>
+            {
                 model.auths[auth % model.auths.len()].at_s + after_s
             }
             _ => now_s,
@@ -495,8 +698,15 @@ fn run_day(fees: [[u32; 2]; 2], ops: &[Op]) -> (Vec<Value>, u128) {
         if got["status"] == "accepted" {
             for key in ["paid", "returned"] {
                 if let Some(list) = got.get(key) {
-                    let sum: u64 = list.as_array().unwrap().iter().map(|part| part["amount"].as_u64().unwrap()).sum();
-                    let amount: u64 = serde_json::from_str::<Value>(&json).unwrap()["amount"].as_u64().unwrap();
+                    let sum: u64 = list
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|part| part["amount"].as_u64().unwrap())
+                        .sum();
+                    let amount: u64 = serde_json::from_str::<Value>(&json).unwrap()["amount"]
+                        .as_u64()
+                        .unwrap();
                     assert_eq!(sum, amount, "paid = Σ per asset: {json}");
                 }
             }

@@ -32,18 +32,30 @@ fn town_with_rider() -> Town {
 #[test]
 fn shops_come_from_the_programme() {
     let town = Town::example();
-    let books = town.machine.shop("books").expect("books is in the programme");
+    let books = town
+        .machine
+        .shop("books")
+        .expect("books is in the programme");
     assert_eq!(books.name_kana, "ﾑﾛﾗﾝｼﾖﾃﾝ");
     assert_eq!(books.fees_bp["SUZU"], 50);
-    assert_eq!(town.machine.shop("closed").unwrap().status, ShopStatus::Suspended);
+    assert_eq!(
+        town.machine.shop("closed").unwrap().status,
+        ShopStatus::Suspended
+    );
     assert_eq!(town.machine.shops_known(), 4);
 }
 
 #[test]
 fn an_unknown_shop_is_unknown_shop_and_a_suspended_one_shop_suspended() {
     let mut town = town_with_rider();
-    assert_eq!(refused(&town.one(purchase("p-1", "10:00", "nowhere", "r-1", 100))), "unknown_shop");
-    assert_eq!(refused(&town.one(purchase("p-2", "10:00", "closed", "r-1", 100))), "shop_suspended");
+    assert_eq!(
+        refused(&town.one(purchase("p-1", "10:00", "nowhere", "r-1", 100))),
+        "unknown_shop"
+    );
+    assert_eq!(
+        refused(&town.one(purchase("p-2", "10:00", "closed", "r-1", 100))),
+        "shop_suspended"
+    );
     assert_eq!(
         refused(&town.one(authorize("a-1", "10:00", "closed", "r-1", 100))),
         "shop_suspended"
@@ -56,7 +68,10 @@ fn a_shop_record_adds_a_shop_or_replaces_the_one_with_its_id() {
     let mut books = town.machine.shop("books").unwrap().clone();
     books.status = ShopStatus::Suspended;
     town.machine.upsert_shop(books).unwrap();
-    assert_eq!(refused(&town.one(purchase("p-1", "10:00", "books", "r-1", 100))), "shop_suspended");
+    assert_eq!(
+        refused(&town.one(purchase("p-1", "10:00", "books", "r-1", 100))),
+        "shop_suspended"
+    );
 
     let bakery = ShopSpec {
         id: "bakery".into(),
@@ -67,7 +82,14 @@ fn a_shop_record_adds_a_shop_or_replaces_the_one_with_its_id() {
         status: ShopStatus::Active,
     };
     town.machine.upsert_shop(bakery).unwrap();
-    let answer = town.one(purchase_with("p-2", "10:01", "bakery", "r-1", 300, &["SUZU"]));
+    let answer = town.one(purchase_with(
+        "p-2",
+        "10:01",
+        "bakery",
+        "r-1",
+        300,
+        &["SUZU"],
+    ));
     assert_eq!(answer["fees"], list(&[("SUZU", 3)]));
     assert_eq!(town.machine.shops_known(), 5);
 }
@@ -92,7 +114,12 @@ fn restricted_points_the_shop_accepts_pay_first_then_points_then_coin_then_yen()
     let answer = town.one(purchase("p-1", "10:00", "taxi", "r-1", 1500));
     assert_eq!(
         answer["paid"],
-        list(&[("bus-pt", 400), ("muro-pt", 500), ("SUZU", 300), ("JPY", 300)])
+        list(&[
+            ("bus-pt", 400),
+            ("muro-pt", 500),
+            ("SUZU", 300),
+            ("JPY", 300)
+        ])
     );
 }
 
@@ -142,7 +169,14 @@ fn within_a_group_assets_pay_in_programme_order_and_entitlements_never_pay() {
 #[test]
 fn pay_with_removes_the_other_assets_but_keeps_the_order() {
     let mut town = town_with_rider();
-    let answer = town.one(purchase_with("p-1", "10:00", "books", "r-1", 700, &["JPY", "muro-pt"]));
+    let answer = town.one(purchase_with(
+        "p-1",
+        "10:00",
+        "books",
+        "r-1",
+        700,
+        &["JPY", "muro-pt"],
+    ));
     assert_eq!(answer["paid"], list(&[("muro-pt", 500), ("JPY", 200)]));
     assert_eq!(answer["fees"], list(&[("JPY", 1)]));
     assert_eq!(town.balance("rider:r-1:SUZU"), 3000);
@@ -160,12 +194,24 @@ fn short_funds_are_insufficient_funds_and_nothing_moves() {
     let mut town = town_with_rider();
     let before = town.digest();
     // 500 muro-pt + 3000 SUZU + 5000 JPY can pay at books; 8501 is one yen short.
-    assert_eq!(refused(&town.one(purchase("p-1", "10:00", "books", "r-1", 8501))), "insufficient_funds");
-    assert_eq!(refused(&town.one(authorize("a-1", "10:00", "books", "r-1", 8501))), "insufficient_funds");
-    assert_eq!(refused(&town.one(purchase("p-2", "10:00", "books", "nobody", 1))), "insufficient_funds");
+    assert_eq!(
+        refused(&town.one(purchase("p-1", "10:00", "books", "r-1", 8501))),
+        "insufficient_funds"
+    );
+    assert_eq!(
+        refused(&town.one(authorize("a-1", "10:00", "books", "r-1", 8501))),
+        "insufficient_funds"
+    );
+    assert_eq!(
+        refused(&town.one(purchase("p-2", "10:00", "books", "nobody", 1))),
+        "insufficient_funds"
+    );
     assert_eq!(town.digest(), before, "not a unit moved, no account opened");
     let answer = town.one(purchase("p-3", "10:00", "books", "r-1", 8500));
-    assert_eq!(answer["paid"], list(&[("muro-pt", 500), ("SUZU", 3000), ("JPY", 5000)]));
+    assert_eq!(
+        answer["paid"],
+        list(&[("muro-pt", 500), ("SUZU", 3000), ("JPY", 5000)])
+    );
 }
 
 // ---- Fees ----
@@ -180,7 +226,11 @@ fn the_fee_is_the_floor_of_part_times_bp_on_each_money_part_and_points_pay_none(
     assert_eq!(answer["net"], list(&[("muro-pt", 500), ("SUZU", 697)]));
 
     let answer = town.one(purchase_with("p-2", "10:01", "books", "r-1", 199, &["JPY"]));
-    assert_eq!(answer["fees"], json!([]), "199 × 50 / 10 000 rounds down to nothing");
+    assert_eq!(
+        answer["fees"],
+        json!([]),
+        "199 × 50 / 10 000 rounds down to nothing"
+    );
 }
 
 #[test]
@@ -202,7 +252,12 @@ fn every_accepted_payment_is_one_linked_chain() {
     town.one(purchase("p-1", "10:00", "books", "r-1", 1200));
     let event = event_id_hash("p-1");
     let legs: Vec<_> = (0..=3u8)
-        .map(|leg| town.machine.ledger().transfer(transfer_id(event, leg)).copied())
+        .map(|leg| {
+            town.machine
+                .ledger()
+                .transfer(transfer_id(event, leg))
+                .copied()
+        })
         .collect();
     // muro-pt part, SUZU part, SUZU fee: linked, linked, last.
     assert!(legs[3].is_none(), "three legs, no more");
@@ -211,7 +266,11 @@ fn every_accepted_payment_is_one_linked_chain() {
         .map(|leg| leg.expect("posted").flags.contains(TransferFlags::LINKED))
         .collect();
     assert_eq!(flags, [true, true, false]);
-    assert!(legs[..3].iter().all(|leg| leg.unwrap().user_data_128 == event));
+    assert!(
+        legs[..3]
+            .iter()
+            .all(|leg| leg.unwrap().user_data_128 == event)
+    );
 }
 
 // ---- Authorisations ----
@@ -220,8 +279,15 @@ fn every_accepted_payment_is_one_linked_chain() {
 fn an_authorization_holds_the_parts_without_paying() {
     let mut town = town_with_rider();
     let answer = town.one(authorize("a-1", "10:00", "kids", "r-1", 1000));
-    assert_eq!(answer["held"], list(&[("kids-voucher", 300), ("muro-pt", 500), ("SUZU", 200)]));
-    assert_eq!(town.available("rider:r-1:SUZU"), 2800, "held, so not spendable");
+    assert_eq!(
+        answer["held"],
+        list(&[("kids-voucher", 300), ("muro-pt", 500), ("SUZU", 200)])
+    );
+    assert_eq!(
+        town.available("rider:r-1:SUZU"),
+        2800,
+        "held, so not spendable"
+    );
     assert_eq!(town.balance("rider:r-1:SUZU"), 3000, "but not paid");
     assert_eq!(town.balance("shop:kids:SUZU"), 0);
 }
@@ -232,7 +298,10 @@ fn a_capture_pays_the_held_parts_in_held_order_up_to_its_amount_and_releases_the
     town.one(authorize("a-1", "10:00", "kids", "r-1", 1000));
     let answer = town.one(capture("c-1", "10:05", "a-1", 700));
     assert_eq!(answer["type"], "capture");
-    assert_eq!(answer["paid"], list(&[("kids-voucher", 300), ("muro-pt", 400)]));
+    assert_eq!(
+        answer["paid"],
+        list(&[("kids-voucher", 300), ("muro-pt", 400)])
+    );
     assert_eq!(answer["fees"], json!([]));
     assert_eq!(answer["released"], list(&[("muro-pt", 100), ("SUZU", 200)]));
     assert_eq!(town.available("rider:r-1:SUZU"), 3000);
@@ -257,9 +326,15 @@ fn a_capture_for_more_than_was_held_is_refused_and_changes_nothing() {
     let mut town = town_with_rider();
     town.one(authorize("a-1", "10:00", "books", "r-1", 300));
     let before = town.digest();
-    assert_eq!(refused(&town.one(capture("c-1", "10:05", "a-1", 301))), "amount_exceeds_authorized");
+    assert_eq!(
+        refused(&town.one(capture("c-1", "10:05", "a-1", 301))),
+        "amount_exceeds_authorized"
+    );
     assert_eq!(town.digest(), before);
-    assert_eq!(town.one(capture("c-2", "10:06", "a-1", 300))["status"], "accepted");
+    assert_eq!(
+        town.one(capture("c-2", "10:06", "a-1", 300))["status"],
+        "accepted"
+    );
 }
 
 #[test]
@@ -270,11 +345,23 @@ fn an_authorization_is_captured_or_voided_at_most_once() {
         authorize("a-2", "10:00", "books", "r-1", 100),
     ]);
     town.one(capture("c-1", "10:01", "a-1", 50));
-    assert_eq!(refused(&town.one(capture("c-2", "10:02", "a-1", 50))), "already_captured");
-    assert_eq!(refused(&town.one(void("v-1", "10:02", "a-1"))), "already_captured");
+    assert_eq!(
+        refused(&town.one(capture("c-2", "10:02", "a-1", 50))),
+        "already_captured"
+    );
+    assert_eq!(
+        refused(&town.one(void("v-1", "10:02", "a-1"))),
+        "already_captured"
+    );
     town.one(void("v-2", "10:01", "a-2"));
-    assert_eq!(refused(&town.one(void("v-3", "10:02", "a-2"))), "already_voided");
-    assert_eq!(refused(&town.one(capture("c-3", "10:02", "a-2", 10))), "already_voided");
+    assert_eq!(
+        refused(&town.one(void("v-3", "10:02", "a-2"))),
+        "already_voided"
+    );
+    assert_eq!(
+        refused(&town.one(capture("c-3", "10:02", "a-2", 10))),
+        "already_voided"
+    );
 }
 
 #[test]
@@ -282,7 +369,10 @@ fn a_void_releases_everything() {
     let mut town = town_with_rider();
     town.one(authorize("a-1", "10:00", "kids", "r-1", 1000));
     let answer = town.one(void("v-1", "10:01", "a-1"));
-    assert_eq!(answer["released"], list(&[("kids-voucher", 300), ("muro-pt", 500), ("SUZU", 200)]));
+    assert_eq!(
+        answer["released"],
+        list(&[("kids-voucher", 300), ("muro-pt", 500), ("SUZU", 200)])
+    );
     for (name, amount) in [
         ("rider:r-1:kids-voucher", 300),
         ("rider:r-1:muro-pt", 500),
@@ -297,8 +387,14 @@ fn a_void_releases_everything() {
 fn unknown_authorizations_are_refused() {
     let mut town = town_with_rider();
     town.one(purchase("p-1", "10:00", "books", "r-1", 100));
-    assert_eq!(refused(&town.one(capture("c-1", "10:01", "nothing", 1))), "unknown_authorization");
-    assert_eq!(refused(&town.one(void("v-1", "10:01", "p-1"))), "unknown_authorization");
+    assert_eq!(
+        refused(&town.one(capture("c-1", "10:01", "nothing", 1))),
+        "unknown_authorization"
+    );
+    assert_eq!(
+        refused(&town.one(void("v-1", "10:01", "p-1"))),
+        "unknown_authorization"
+    );
 }
 
 #[test]
@@ -309,18 +405,31 @@ fn a_capture_exactly_at_the_deadline_succeeds_and_one_later_expires_and_releases
         authorize("a-2", "10:00", "books", "r-1", 300),
     ]);
     // The programme's timeout is 600 s: the deadline is 10:10:00.
-    assert_eq!(town.one(capture("c-1", "10:10:00", "a-1", 300))["status"], "accepted");
+    assert_eq!(
+        town.one(capture("c-1", "10:10:00", "a-1", 300))["status"],
+        "accepted"
+    );
     let answer = town.one(capture("c-2", "10:10:00.000000001", "a-2", 300));
     assert_eq!(refused(&answer), "authorization_expired");
-    assert_eq!(town.machine.ledger().pending_count(), 0, "the hold is released");
-    assert_eq!(refused(&town.one(void("v-1", "10:11", "a-2"))), "authorization_expired");
+    assert_eq!(
+        town.machine.ledger().pending_count(),
+        0,
+        "the hold is released"
+    );
+    assert_eq!(
+        refused(&town.one(void("v-1", "10:11", "a-2"))),
+        "authorization_expired"
+    );
 }
 
 #[test]
 fn a_void_later_than_the_deadline_is_expired_too() {
     let mut town = town_with_rider();
     town.one(authorize("a-1", "10:00", "books", "r-1", 300));
-    assert_eq!(refused(&town.one(void("v-1", "10:10:01", "a-1"))), "authorization_expired");
+    assert_eq!(
+        refused(&town.one(void("v-1", "10:10:01", "a-1"))),
+        "authorization_expired"
+    );
     assert_eq!(town.available("rider:r-1:muro-pt"), 500);
 }
 
@@ -328,13 +437,19 @@ fn a_void_later_than_the_deadline_is_expired_too() {
 fn the_timeout_is_the_programmes_authorization_timeout_s() {
     let text = std::fs::read_to_string(example_programme())
         .unwrap()
-        .replace("authorization_timeout_s = 600", "authorization_timeout_s = 60");
+        .replace(
+            "authorization_timeout_s = 600",
+            "authorization_timeout_s = 60",
+        );
     let mut town = Town::from_toml(&example_programme(), &text, MachineConfig::default());
     town.batch(&[
         grant("g-1", "09:00", "r-1", "muro-pt", 500),
         authorize("a-1", "10:00", "books", "r-1", 100),
     ]);
-    assert_eq!(refused(&town.one(capture("c-1", "10:01:01", "a-1", 100))), "authorization_expired");
+    assert_eq!(
+        refused(&town.one(capture("c-1", "10:01:01", "a-1", 100))),
+        "authorization_expired"
+    );
 }
 
 #[test]
@@ -345,9 +460,16 @@ fn a_hold_nobody_comes_back_for_is_released_once_event_time_passes_the_deadline_
     town.one(grant("g-9", "11:10", "r-2", "muro-pt", 1));
     assert_eq!(town.machine.ledger().pending_count(), 1, "still held");
     town.one(grant("g-10", "11:10:01", "r-2", "muro-pt", 1));
-    assert_eq!(town.machine.ledger().pending_count(), 0, "released by the sweep");
+    assert_eq!(
+        town.machine.ledger().pending_count(),
+        0,
+        "released by the sweep"
+    );
     assert_eq!(town.available("rider:r-1:muro-pt"), 500);
-    assert_eq!(refused(&town.one(capture("c-1", "10:05", "a-1", 300))), "authorization_expired");
+    assert_eq!(
+        refused(&town.one(capture("c-1", "10:05", "a-1", 300))),
+        "authorization_expired"
+    );
 }
 
 // ---- Refunds ----
@@ -359,11 +481,17 @@ fn a_refund_goes_back_in_reverse_paid_order_and_never_more_than_is_unrefunded() 
     let answer = town.one(refund("f-1", "10:10", "p-1", 800));
     assert_eq!(answer["returned"], list(&[("SUZU", 700), ("muro-pt", 100)]));
     assert_eq!(answer["fees_returned"], list(&[("SUZU", 3)]));
-    assert_eq!(refused(&town.one(refund("f-2", "10:11", "p-1", 401))), "refund_exceeds_purchase");
+    assert_eq!(
+        refused(&town.one(refund("f-2", "10:11", "p-1", 401))),
+        "refund_exceeds_purchase"
+    );
     let answer = town.one(refund("f-3", "10:12", "p-1", 400));
     assert_eq!(answer["returned"], list(&[("muro-pt", 400)]));
     assert_eq!(answer["fees_returned"], json!([]));
-    assert_eq!(refused(&town.one(refund("f-4", "10:13", "p-1", 1))), "refund_exceeds_purchase");
+    assert_eq!(
+        refused(&town.one(refund("f-4", "10:13", "p-1", 1))),
+        "refund_exceeds_purchase"
+    );
     assert_eq!(town.balance("rider:r-1:SUZU"), 3000);
     assert_eq!(town.balance("rider:r-1:muro-pt"), 500);
     assert_eq!(town.balance("shop:books:SUZU"), 0);
@@ -392,7 +520,10 @@ fn a_capture_counts_as_a_purchase_under_the_captures_id() {
     let mut town = town_with_rider();
     town.one(authorize("a-1", "10:00", "books", "r-1", 1500));
     town.one(capture("c-1", "10:05", "a-1", 1000));
-    assert_eq!(refused(&town.one(refund("f-1", "10:06", "a-1", 10))), "unknown_purchase");
+    assert_eq!(
+        refused(&town.one(refund("f-1", "10:06", "a-1", 10))),
+        "unknown_purchase"
+    );
     let answer = town.one(refund("f-2", "10:06", "c-1", 1000));
     assert_eq!(answer["returned"], list(&[("SUZU", 500), ("muro-pt", 500)]));
     assert_eq!(answer["fees_returned"], list(&[("SUZU", 2)]));
@@ -401,9 +532,15 @@ fn a_capture_counts_as_a_purchase_under_the_captures_id() {
 #[test]
 fn a_refund_of_nothing_known_is_unknown_purchase() {
     let mut town = town_with_rider();
-    assert_eq!(refused(&town.one(refund("f-1", "10:00", "p-404", 1))), "unknown_purchase");
+    assert_eq!(
+        refused(&town.one(refund("f-1", "10:00", "p-404", 1))),
+        "unknown_purchase"
+    );
     town.one(purchase("p-1", "10:00", "nowhere", "r-1", 100)); // refused, so not a purchase
-    assert_eq!(refused(&town.one(refund("f-2", "10:00", "p-1", 1))), "unknown_purchase");
+    assert_eq!(
+        refused(&town.one(refund("f-2", "10:00", "p-1", 1))),
+        "unknown_purchase"
+    );
 }
 
 // ---- Sends ----
@@ -412,23 +549,43 @@ fn a_refund_of_nothing_known_is_unknown_purchase() {
 fn sends_move_only_transferable_assets() {
     let mut town = town_with_rider();
     let answer = town.one(send("s-1", "10:00", "r-1", "r-2", "SUZU", 200));
-    assert_eq!(answer, json!({"id": "s-1", "status": "accepted", "type": "send", "asset": "SUZU", "amount": 200}));
+    assert_eq!(
+        answer,
+        json!({"id": "s-1", "status": "accepted", "type": "send", "asset": "SUZU", "amount": 200})
+    );
     assert_eq!(town.balance("rider:r-2:SUZU"), 200);
-    assert_eq!(refused(&town.one(send("s-2", "10:00", "r-1", "r-2", "muro-pt", 10))), "not_transferable");
-    assert_eq!(refused(&town.one(send("s-3", "10:00", "r-1", "r-2", "JPY", 10))), "not_transferable");
-    assert_eq!(refused(&town.one(send("s-4", "10:00", "r-2", "r-1", "SUZU", 201))), "insufficient_funds");
-    assert_eq!(refused(&town.one(send("s-5", "10:00", "r-2", "r-1", "DOGE", 1))), "unknown_asset");
+    assert_eq!(
+        refused(&town.one(send("s-2", "10:00", "r-1", "r-2", "muro-pt", 10))),
+        "not_transferable"
+    );
+    assert_eq!(
+        refused(&town.one(send("s-3", "10:00", "r-1", "r-2", "JPY", 10))),
+        "not_transferable"
+    );
+    assert_eq!(
+        refused(&town.one(send("s-4", "10:00", "r-2", "r-1", "SUZU", 201))),
+        "insufficient_funds"
+    );
+    assert_eq!(
+        refused(&town.one(send("s-5", "10:00", "r-2", "r-1", "DOGE", 1))),
+        "unknown_asset"
+    );
 }
 
 #[test]
 fn points_marked_transferable_move() {
-    let text = std::fs::read_to_string(example_programme()).unwrap().replace(
-        "code = \"muro-pt\"\nkind = \"points\"",
-        "code = \"muro-pt\"\nkind = \"points\"\ntransferable = true",
-    );
+    let text = std::fs::read_to_string(example_programme())
+        .unwrap()
+        .replace(
+            "code = \"muro-pt\"\nkind = \"points\"",
+            "code = \"muro-pt\"\nkind = \"points\"\ntransferable = true",
+        );
     let mut town = Town::from_toml(&example_programme(), &text, MachineConfig::default());
     town.one(grant("g-1", "09:00", "r-1", "muro-pt", 50));
-    assert_eq!(town.one(send("s-1", "10:00", "r-1", "r-2", "muro-pt", 50))["status"], "accepted");
+    assert_eq!(
+        town.one(send("s-1", "10:00", "r-1", "r-2", "muro-pt", 50))["status"],
+        "accepted"
+    );
 }
 
 // ---- Idempotency ----
@@ -438,14 +595,36 @@ fn the_same_id_and_body_answers_the_same_and_another_body_is_id_conflict() {
     let mut town = town_with_rider();
     let first = town.one(purchase("p-1", "10:00", "books", "r-1", 1200));
     let before = town.digest();
-    assert_eq!(town.one(purchase("p-1", "10:00", "books", "r-1", 1200)), first);
-    assert_eq!(refused(&town.one(purchase("p-1", "10:50", "books", "r-1", 999))), "id_conflict");
+    assert_eq!(
+        town.one(purchase("p-1", "10:00", "books", "r-1", 1200)),
+        first
+    );
+    assert_eq!(
+        refused(&town.one(purchase("p-1", "10:50", "books", "r-1", 999))),
+        "id_conflict"
+    );
     assert_eq!(town.digest(), before);
 }
 
 #[test]
 fn pay_with_in_another_order_is_the_same_purchase() {
-    let one = Event::parse(&purchase_with("p", "10:00", "books", "r", 5, &["SUZU", "JPY"])).unwrap();
-    let two = Event::parse(&purchase_with("p", "10:00", "books", "r", 5, &["JPY", "SUZU"])).unwrap();
+    let one = Event::parse(&purchase_with(
+        "p",
+        "10:00",
+        "books",
+        "r",
+        5,
+        &["SUZU", "JPY"],
+    ))
+    .unwrap();
+    let two = Event::parse(&purchase_with(
+        "p",
+        "10:00",
+        "books",
+        "r",
+        5,
+        &["JPY", "SUZU"],
+    ))
+    .unwrap();
     assert_eq!(one.canonical_json(), two.canonical_json());
 }

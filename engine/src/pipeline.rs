@@ -25,8 +25,8 @@ use crate::answer::{AnswerContext, Outcome};
 use crate::chart::{AssetBook, AssetSection};
 use crate::event::Event;
 use crate::machine::{Machine, MachineConfig, Prepared};
-use kanjo_core::shops::ShopSpec;
 use crate::store::{self, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
+use kanjo_core::shops::ShopSpec;
 
 /// The ledger's batch limit is also the largest group commit.
 pub const BATCH_EVENTS_MAX: usize = kanjo_ledger::TRANSFERS_PER_BATCH_MAX;

@@ -56,7 +56,10 @@ fn contract_view(line: &str) -> Value {
         }
     }
     if let Some(error) = answer.get("error") {
-        assert!(error["message"].is_string(), "an error has a message: {line}");
+        assert!(
+            error["message"].is_string(),
+            "an error has a message: {line}"
+        );
         view.insert("error.code".into(), error["code"].clone());
     }
     Value::Object(view)
@@ -148,12 +151,7 @@ fn importing_the_example_again_replays_the_log_and_answers_the_same() {
         lines(&first.stdout),
         "every id answers its first answer"
     );
-    let balance = kanjo(&[
-        "report",
-        "trial-balance",
-        "--data",
-        data.to_str().unwrap(),
-    ]);
+    let balance = kanjo(&["report", "trial-balance", "--data", data.to_str().unwrap()]);
     assert!(
         balance.status.success(),
         "{}",

@@ -50,25 +50,43 @@ fn shops_are_added_read_back_and_replayed_and_purchases_show_their_state() {
     ];
     let response = api.post("/v1/events", &array_body(&events));
     let results = response.json()["results"].clone();
-    assert_eq!(results[1]["paid"], json!([{"asset": "SUZU", "amount": 400}]));
+    assert_eq!(
+        results[1]["paid"],
+        json!([{"asset": "SUZU", "amount": 400}])
+    );
     assert_eq!(results[1]["fees"], json!([{"asset": "SUZU", "amount": 2}]));
-    assert_eq!(results[2]["fees_returned"], json!([{"asset": "SUZU", "amount": 1}]));
+    assert_eq!(
+        results[2]["fees_returned"],
+        json!([{"asset": "SUZU", "amount": 1}])
+    );
     assert_eq!(api.balance("shop:bakery:SUZU"), 300 - 1);
     assert_eq!(api.balance("fees:SUZU"), 1);
 
     let purchase = api.get("/v1/events/p-1").json();
     assert_eq!(purchase["type"], "purchase");
-    assert_eq!(purchase["state"]["refunded"], json!([{"asset": "SUZU", "amount": 100}]));
-    assert_eq!(purchase["state"]["refundable"], json!([{"asset": "SUZU", "amount": 300}]));
+    assert_eq!(
+        purchase["state"]["refunded"],
+        json!([{"asset": "SUZU", "amount": 100}])
+    );
+    assert_eq!(
+        purchase["state"]["refundable"],
+        json!([{"asset": "SUZU", "amount": 300}])
+    );
     let held = api.get("/v1/events/a-1").json();
     assert_eq!(held["state"]["authorization"], "held");
 
     drop(api);
     let api = Server::start(&store_args);
     assert_eq!(api.get("/v1/shops/bakery").json(), shop.json(), "replayed");
-    let capture = json!({"id": "c-1", "type": "capture", "at": AT, "authorization": "a-1", "amount": 200});
+    let capture =
+        json!({"id": "c-1", "type": "capture", "at": AT, "authorization": "a-1", "amount": 200});
     let response = api.post("/v1/events", &array_body(&[capture]));
-    assert_eq!(response.json()["results"][0]["status"], "accepted", "{}", response.body);
+    assert_eq!(
+        response.json()["results"][0]["status"],
+        "accepted",
+        "{}",
+        response.body
+    );
     let held = api.get("/v1/events/a-1").json();
     assert_eq!(held["state"]["authorization"], "captured");
     assert_eq!(held["state"]["by"], "c-1");

@@ -187,13 +187,20 @@ mod tests {
             r#""type":"send","from":"r-1","to":"r-2","asset":"SUZU","amount":200"#,
         ] {
             let event = parse(body).unwrap_or_else(|error| panic!("{body}: {error}"));
-            assert_eq!(Event::parse(&event.canonical_json()).unwrap(), event, "{body}");
+            assert_eq!(
+                Event::parse(&event.canonical_json()).unwrap(),
+                event,
+                "{body}"
+            );
         }
     }
 
     #[test]
     fn pay_with_in_another_order_is_the_same_body() {
-        let a = parse(r#""type":"purchase","shop":"s","rider":"r","amount":5,"pay_with":["SUZU","JPY"]"#).unwrap();
+        let a = parse(
+            r#""type":"purchase","shop":"s","rider":"r","amount":5,"pay_with":["SUZU","JPY"]"#,
+        )
+        .unwrap();
         let b = parse(r#""type":"purchase","shop":"s","rider":"r","amount":5,"pay_with":["JPY","SUZU","JPY"]"#).unwrap();
         assert_eq!(a.canonical_json(), b.canonical_json());
     }
@@ -202,13 +209,25 @@ mod tests {
     fn missing_fields_zero_amounts_and_empty_choices_are_bad_events() {
         for (body, says) in [
             (r#""type":"purchase","rider":"r","amount":5"#, "`shop`"),
-            (r#""type":"purchase","shop":"s","rider":"r","amount":0"#, "`amount`"),
-            (r#""type":"purchase","shop":"s","rider":"r","amount":5,"pay_with":[]"#, "`pay_with`"),
+            (
+                r#""type":"purchase","shop":"s","rider":"r","amount":0"#,
+                "`amount`",
+            ),
+            (
+                r#""type":"purchase","shop":"s","rider":"r","amount":5,"pay_with":[]"#,
+                "`pay_with`",
+            ),
             (r#""type":"capture","authorization":"a""#, "`amount`"),
             (r#""type":"void""#, "`authorization`"),
             (r#""type":"refund","amount":5"#, "`purchase`"),
-            (r#""type":"send","from":"r","to":"r","asset":"SUZU","amount":5"#, "same rider"),
-            (r#""type":"purchase","shop":"s","rider":"123456789012","amount":5"#, "My Number"),
+            (
+                r#""type":"send","from":"r","to":"r","asset":"SUZU","amount":5"#,
+                "same rider",
+            ),
+            (
+                r#""type":"purchase","shop":"s","rider":"123456789012","amount":5"#,
+                "My Number",
+            ),
         ] {
             let error = parse(body).unwrap_err();
             assert_eq!(error.id.as_deref(), Some("e"));

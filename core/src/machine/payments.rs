@@ -195,8 +195,8 @@ impl Machine {
             );
         }
         self.post_payment(prepared.id_hash, 0)?;
-        let deadline_ns = prepared.event.at.as_nanosecond()
-            + self.assets.payments().authorization_timeout_ns();
+        let deadline_ns =
+            prepared.event.at.as_nanosecond() + self.assets.payments().authorization_timeout_ns();
         self.payments
             .deadlines
             .insert((deadline_ns, prepared.id_hash));
@@ -259,7 +259,10 @@ impl Machine {
         }
         debug_assert_eq!(left, 0);
         self.post_payment(prepared.id_hash, 0)?;
-        self.close_authorization(authorization, AuthorizationState::Captured(prepared.id_hash));
+        self.close_authorization(
+            authorization,
+            AuthorizationState::Captured(prepared.id_hash),
+        );
         self.remember_purchase(prepared.id_hash, shop, &rider, &paid);
         Ok(Outcome::Capture {
             paid: amounts(paid.iter().map(|part| (part.asset, part.amount))),
@@ -446,9 +449,8 @@ impl Machine {
                 format!("no accepted authorization {name:?}"),
             ));
         };
-        let by = |machine: &Machine, event: u128| {
-            machine.event_id_of(event).unwrap_or("?").to_owned()
-        };
+        let by =
+            |machine: &Machine, event: u128| machine.event_id_of(event).unwrap_or("?").to_owned();
         match held.state {
             AuthorizationState::Held => {}
             AuthorizationState::Captured(event) => {
@@ -526,13 +528,7 @@ impl Machine {
         assert!(removed, "a held authorization waits in the deadline queue");
     }
 
-    fn remember_purchase(
-        &mut self,
-        id_hash: u128,
-        shop: ShopIx,
-        rider: &str,
-        parts: &[Part],
-    ) {
+    fn remember_purchase(&mut self, id_hash: u128, shop: ShopIx, rider: &str, parts: &[Part]) {
         let parts = parts
             .iter()
             .map(|part| PaidPart {
@@ -557,10 +553,7 @@ impl Machine {
     /// The shop a purchase or authorisation may pay: known and active.
     fn paying_shop(&self, id: &str) -> Result<ShopIx, Rejection> {
         match self.shops.get(id) {
-            None => Err(Rejection::new(
-                "unknown_shop",
-                format!("no shop {id:?}"),
-            )),
+            None => Err(Rejection::new("unknown_shop", format!("no shop {id:?}"))),
             Some((_, shop)) if !shop.is_active() => Err(Rejection::new(
                 "shop_suspended",
                 format!("shop {id} is suspended and takes no payments"),
@@ -635,7 +628,12 @@ impl Machine {
     }
 
     /// The rider's account (it pays, so it exists) and the shop's, opened on first use.
-    fn part_accounts(&mut self, shop: ShopIx, rider: &str, asset: AssetId) -> (AccountId, AccountId) {
+    fn part_accounts(
+        &mut self,
+        shop: ShopIx,
+        rider: &str,
+        asset: AssetId,
+    ) -> (AccountId, AccountId) {
         let code = self.asset_code(asset);
         let rider = AccountName::Rider {
             rider,
@@ -703,10 +701,7 @@ impl Machine {
     fn post_payment(&mut self, id_hash: u128, first_leg: u8) -> Result<(), Rejection> {
         self.post_legs_from(id_hash, first_leg)
             .map_err(|(leg, error)| {
-                Rejection::new(
-                    "ledger_refused",
-                    format!("{} (leg {leg})", error.code()),
-                )
+                Rejection::new("ledger_refused", format!("{} (leg {leg})", error.code()))
             })
     }
 

@@ -83,7 +83,11 @@ impl Town {
             return 0;
         };
         let credits = i128::from(account.credits_posted) - i128::from(account.debits_posted);
-        if parsed.is_credit_normal() { credits } else { -credits }
+        if parsed.is_credit_normal() {
+            credits
+        } else {
+            -credits
+        }
     }
 
     /// What a rider's (or shop's) account can still pay: posted less holds.
@@ -102,23 +106,43 @@ impl Town {
 
 /// `2026-11-26` at `hh:mm[:ss]` Tokyo time.
 pub fn at(time: &str) -> String {
-    let time = if time.len() == 5 { format!("{time}:00") } else { time.to_owned() };
+    let time = if time.len() == 5 {
+        format!("{time}:00")
+    } else {
+        time.to_owned()
+    };
     format!("2026-11-26T{time}+09:00")
 }
 
 pub fn topup(id: &str, time: &str, rider: &str, asset: &str, amount: u64) -> String {
-    format!(r#"{{"id":"{id}","type":"topup","at":"{}","rider":"{rider}","asset":"{asset}","amount":{amount}}}"#, at(time))
+    format!(
+        r#"{{"id":"{id}","type":"topup","at":"{}","rider":"{rider}","asset":"{asset}","amount":{amount}}}"#,
+        at(time)
+    )
 }
 
 pub fn grant(id: &str, time: &str, rider: &str, asset: &str, amount: u64) -> String {
-    format!(r#"{{"id":"{id}","type":"grant","at":"{}","rider":"{rider}","asset":"{asset}","amount":{amount}}}"#, at(time))
+    format!(
+        r#"{{"id":"{id}","type":"grant","at":"{}","rider":"{rider}","asset":"{asset}","amount":{amount}}}"#,
+        at(time)
+    )
 }
 
 pub fn purchase(id: &str, time: &str, shop: &str, rider: &str, amount: u64) -> String {
-    format!(r#"{{"id":"{id}","type":"purchase","at":"{}","shop":"{shop}","rider":"{rider}","amount":{amount}}}"#, at(time))
+    format!(
+        r#"{{"id":"{id}","type":"purchase","at":"{}","shop":"{shop}","rider":"{rider}","amount":{amount}}}"#,
+        at(time)
+    )
 }
 
-pub fn purchase_with(id: &str, time: &str, shop: &str, rider: &str, amount: u64, pay_with: &[&str]) -> String {
+pub fn purchase_with(
+    id: &str,
+    time: &str,
+    shop: &str,
+    rider: &str,
+    amount: u64,
+    pay_with: &[&str],
+) -> String {
     format!(
         r#"{{"id":"{id}","type":"purchase","at":"{}","shop":"{shop}","rider":"{rider}","amount":{amount},"pay_with":{}}}"#,
         at(time),
@@ -127,23 +151,38 @@ pub fn purchase_with(id: &str, time: &str, shop: &str, rider: &str, amount: u64,
 }
 
 pub fn authorize(id: &str, time: &str, shop: &str, rider: &str, amount: u64) -> String {
-    format!(r#"{{"id":"{id}","type":"authorize","at":"{}","shop":"{shop}","rider":"{rider}","amount":{amount}}}"#, at(time))
+    format!(
+        r#"{{"id":"{id}","type":"authorize","at":"{}","shop":"{shop}","rider":"{rider}","amount":{amount}}}"#,
+        at(time)
+    )
 }
 
 pub fn capture(id: &str, time: &str, authorization: &str, amount: u64) -> String {
-    format!(r#"{{"id":"{id}","type":"capture","at":"{}","authorization":"{authorization}","amount":{amount}}}"#, at(time))
+    format!(
+        r#"{{"id":"{id}","type":"capture","at":"{}","authorization":"{authorization}","amount":{amount}}}"#,
+        at(time)
+    )
 }
 
 pub fn void(id: &str, time: &str, authorization: &str) -> String {
-    format!(r#"{{"id":"{id}","type":"void","at":"{}","authorization":"{authorization}"}}"#, at(time))
+    format!(
+        r#"{{"id":"{id}","type":"void","at":"{}","authorization":"{authorization}"}}"#,
+        at(time)
+    )
 }
 
 pub fn refund(id: &str, time: &str, purchase: &str, amount: u64) -> String {
-    format!(r#"{{"id":"{id}","type":"refund","at":"{}","purchase":"{purchase}","amount":{amount}}}"#, at(time))
+    format!(
+        r#"{{"id":"{id}","type":"refund","at":"{}","purchase":"{purchase}","amount":{amount}}}"#,
+        at(time)
+    )
 }
 
 pub fn send(id: &str, time: &str, from: &str, to: &str, asset: &str, amount: u64) -> String {
-    format!(r#"{{"id":"{id}","type":"send","at":"{}","from":"{from}","to":"{to}","asset":"{asset}","amount":{amount}}}"#, at(time))
+    format!(
+        r#"{{"id":"{id}","type":"send","at":"{}","from":"{from}","to":"{to}","asset":"{asset}","amount":{amount}}}"#,
+        at(time)
+    )
 }
 
 /// The error code of a refused answer (panics on an accepted one).
