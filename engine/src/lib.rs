@@ -1,8 +1,9 @@
 //! kanjo-engine: the I/O shell around the pure core. The pipeline (queue, machine thread, group
-//! commit, replay), the HTTP API and the demo; the `kanjo` binary is `main.rs`.
+//! commit, replay), the HTTP API, a client for it, and the demo; the `kanjo` binary is `main.rs`.
 //! See ARCHITECTURE.md for the code map.
 
 pub mod api;
+pub mod client;
 pub mod demo;
 pub mod pipeline;
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 use hdrhistogram::Histogram;
 use kanjo_core::event::{Event, EventKind};
+use kanjo_rules::ids::{FNV_OFFSET_128, fnv1a_128};
 
 use crate::checks::AnswerProblems;
 use crate::target::{Answer, Pending, Target};
@@ -109,11 +110,8 @@ pub fn lane_of(event: &Event, lanes: usize) -> usize {
         EventKind::Refund(refund) => refund.purchase.as_str(),
     };
     // FNV-1a: tiny, stable across runs and platforms.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in key.as_bytes() {
-        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash % lanes as u64) as usize
+    let hash = fnv1a_128(FNV_OFFSET_128, key.as_bytes());
+    (hash % lanes as u128) as usize
 }
 
 struct LaneOutput {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use kanjo_rules::gtfs::csv::{CsvError, for_each_record};
 use thiserror::Error;
 
 use super::clock::parse_gtfs_time;
@@ -168,54 +169,55 @@ fn read(path: &Path) -> Result<String, TimetableError> {
         .unwrap_or(text))
 }
 
-/// Calls `each` with the named columns of every data row. The feeds we read have no quoted fields;
-/// a quote is refused rather than misread.
+/// Columns one reader may pick from a file.
+const WANTED_COLUMNS_MAX: usize = 8;
+
+/// Calls `each` with the named columns of every data row, read with the workspace's one RFC 4180
+/// reader (BOM, CRLF, quoted fields).
 fn for_each_row(
     path: &Path,
     text: &str,
     wanted: &[&str],
     mut each: impl FnMut(&[&str]),
 ) -> Result<(), TimetableError> {
+    assert!(wanted.len() <= WANTED_COLUMNS_MAX);
     let format_error = |message: String| TimetableError::Format {
         path: path.to_owned(),
         message,
     };
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .collect();
-    let positions: Vec<usize> = wanted
-        .iter()
-        .map(|name| {
-            header
+    let mut positions: Option<Vec<usize>> = None;
+    for_each_record(text, |_, fields| {
+        let Some(positions) = &positions else {
+            let found = wanted
                 .iter()
-                .position(|column| column == name)
-                .ok_or_else(|| format_error(format!("no `{name}` column")))
-        })
-        .collect::<Result<_, _>>()?;
-    let mut fields: Vec<&str> = Vec::with_capacity(header.len());
-    let mut picked: Vec<&str> = Vec::with_capacity(wanted.len());
-    for (line_index, line) in lines.enumerate() {
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            continue;
+                .map(|name| {
+                    fields
+                        .iter()
+                        .position(|column| column.trim() == *name)
+                        .ok_or_else(|| format_error(format!("no `{name}` column")))
+                })
+                .collect::<Result<_, _>>()?;
+            positions = Some(found);
+            return Ok(());
+        };
+        let mut picked = [""; WANTED_COLUMNS_MAX];
+        for (slot, &position) in picked.iter_mut().zip(positions) {
+            *slot = fields.get(position).map_or("", |field| field.trim());
         }
-        if line.contains('"') {
-            return Err(format_error(format!(
-                "line {}: quoted fields are not supported",
-                line_index + 2
-            )));
+        each(&picked[..wanted.len()]);
+        Ok(())
+    })
+    .map_err(|error| match error {
+        CsvError::Record(error) => error,
+        CsvError::UnclosedQuote { line_no } => {
+            format_error(format!("line {line_no}: a quoted field is not closed"))
         }
-        fields.clear();
-        fields.extend(line.split(','));
-        picked.clear();
-        for &position in &positions {
-            picked.push(fields.get(position).copied().unwrap_or("").trim());
+        CsvError::AfterQuote { line_no } => {
+            format_error(format!("line {line_no}: text after a closing quote"))
         }
-        each(&picked);
+    })?;
+    if positions.is_none() {
+        return Err(format_error("no header line".into()));
     }
     Ok(())
 }
