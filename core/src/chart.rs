@@ -562,6 +562,11 @@ mod tests {
                 place: "station-12",
                 asset: "ballot-2026",
             },
+            AccountName::Shop {
+                shop: "books:2",
+                asset: "SUZU",
+            },
+            AccountName::Fees { asset: "SUZU" },
         ];
         for name in names {
             let text = name.to_string();
@@ -581,6 +586,11 @@ mod tests {
                 budget: "b",
                 fiscal_year: 2026,
             },
+            AccountName::Shop {
+                shop: "books",
+                asset: YEN,
+            },
+            AccountName::Fees { asset: YEN },
         ] {
             assert!(
                 name.flags()
