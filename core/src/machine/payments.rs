@@ -78,6 +78,14 @@ struct Part {
     fee_bp: u16,
 }
 
+/// One part of a refund: the part's index, what goes back, and the fee the shop gets back.
+struct RefundStep {
+    part: usize,
+    asset: AssetId,
+    take: u64,
+    fee_back: u64,
+}
+
 struct Authorization {
     shop: ShopIx,
     rider: Box<str>,
@@ -257,7 +265,7 @@ impl Machine {
                 released.push((part.asset, part.amount - take));
             }
         }
-        debug_assert_eq!(left, 0);
+        assert_eq!(left, 0, "the hold covers the capture");
         self.post_payment(prepared.id_hash, 0)?;
         self.close_authorization(
             authorization,
@@ -281,6 +289,54 @@ impl Machine {
 
     fn apply_refund(&mut self, prepared: &Prepared, refund: &Refund) -> Result<Outcome, Rejection> {
         let purchase = event_id_hash(&refund.purchase);
+        let steps = self.plan_refund(purchase, refund)?;
+        let record = &self.payments.purchases[&purchase];
+        let (shop, rider) = (record.shop, record.rider.clone());
+        self.legs.clear();
+        for step in &steps {
+            let (rider_account, shop_account) = self.part_accounts(shop, &rider, step.asset);
+            if step.fee_back > 0 {
+                // The fee first, so the shop holds what it gives back whatever else it sold.
+                let fees = self.fee_account(step.asset);
+                self.legs.push(Transfer::new(
+                    0,
+                    fees,
+                    shop_account,
+                    step.fee_back,
+                    step.asset,
+                    Reason::FeeReturn as u16,
+                ));
+            }
+            self.legs.push(Transfer::new(
+                0,
+                shop_account,
+                rider_account,
+                step.take,
+                step.asset,
+                Reason::Refund as u16,
+            ));
+        }
+        self.post_payment(prepared.id_hash, 0)?;
+        let record = self
+            .payments
+            .purchases
+            .get_mut(&purchase)
+            .expect("planned above");
+        for step in &steps {
+            let part = &mut record.parts[step.part];
+            part.refunded += step.take;
+            part.fee -= step.fee_back;
+            assert_eq!(part.fee, fee_minor(part.kept(), part.fee_bp));
+        }
+        Ok(Outcome::Refund {
+            returned: amounts(steps.iter().map(|step| (step.asset, step.take))),
+            fees_returned: amounts(steps.iter().map(|step| (step.asset, step.fee_back))),
+        })
+    }
+
+    /// What a refund gives back, part by part in reverse paid order, and the fee each part no
+    /// longer owes; or why it can't.
+    fn plan_refund(&self, purchase: u128, refund: &Refund) -> Result<Vec<RefundStep>, Rejection> {
         let Some(record) = self.payments.purchases.get(&purchase) else {
             return Err(Rejection::new(
                 "unknown_purchase",
@@ -300,72 +356,23 @@ impl Machine {
                 ),
             ));
         }
-        // (part index, value returned, fee returned), in reverse paid order.
-        let mut plan = Vec::with_capacity(record.parts.len());
+        let mut steps = Vec::with_capacity(record.parts.len());
         let mut left = refund.amount_minor;
         for (index, part) in record.parts.iter().enumerate().rev() {
             let take = part.kept().min(left);
             left -= take;
             if take > 0 {
                 let fee_after = fee_minor(part.kept() - take, part.fee_bp);
-                plan.push((index, take, part.fee - fee_after));
+                steps.push(RefundStep {
+                    part: index,
+                    asset: part.asset,
+                    take,
+                    fee_back: part.fee - fee_after,
+                });
             }
         }
-        debug_assert_eq!(left, 0);
-        let (shop, rider) = (record.shop, record.rider.clone());
-        self.legs.clear();
-        for &(index, take, fee_back) in &plan {
-            let asset = self.payments.purchases[&purchase].parts[index].asset;
-            let (rider_account, shop_account) = self.part_accounts(shop, &rider, asset);
-            if fee_back > 0 {
-                // The fee first, so the shop holds what it gives back whatever else it sold.
-                let fees = self.fee_account(asset);
-                self.legs.push(Transfer::new(
-                    0,
-                    fees,
-                    shop_account,
-                    fee_back,
-                    asset,
-                    Reason::FeeReturn as u16,
-                ));
-            }
-            self.legs.push(Transfer::new(
-                0,
-                shop_account,
-                rider_account,
-                take,
-                asset,
-                Reason::Refund as u16,
-            ));
-        }
-        self.post_payment(prepared.id_hash, 0)?;
-        let record = self
-            .payments
-            .purchases
-            .get_mut(&purchase)
-            .expect("looked up above");
-        for &(index, take, fee_back) in &plan {
-            let part = &mut record.parts[index];
-            part.refunded += take;
-            part.fee -= fee_back;
-            assert_eq!(part.fee, fee_minor(part.kept(), part.fee_bp));
-        }
-        let assets: Vec<AssetId> = plan
-            .iter()
-            .map(|&(index, _, _)| record.parts[index].asset)
-            .collect();
-        Ok(Outcome::Refund {
-            returned: amounts(
-                plan.iter()
-                    .zip(&assets)
-                    .map(|(&(_, take, _), asset)| (*asset, take)),
-            ),
-            fees_returned: amounts(
-                plan.iter()
-                    .zip(&assets)
-                    .map(|(&(_, _, fee_back), asset)| (*asset, fee_back)),
-            ),
-        })
+        assert_eq!(left, 0, "the refundable total covers the refund");
+        Ok(steps)
     }
 
     fn apply_send(&mut self, prepared: &Prepared, send: &SendValue) -> Result<Outcome, Rejection> {
