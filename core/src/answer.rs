@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use crate::chart::AssetBook;
 use crate::event::{Media, media_name};
 
+mod shop_answers;
+pub use shop_answers::{AssetAmount, AssetAmounts};
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Ride(RideOutcome),
@@ -37,6 +40,33 @@ pub enum Outcome {
         amount_minor: u64,
     },
     Redeem {
+        asset: AssetId,
+        amount_minor: u64,
+    },
+    /// Paid per asset in payment order, and the shop's fee per asset.
+    Purchase {
+        paid: AssetAmounts,
+        fees: AssetAmounts,
+    },
+    /// Held per asset in payment order.
+    Authorize {
+        held: AssetAmounts,
+    },
+    /// A purchase made of a hold: paid in held order, the fees, and what was let go.
+    Capture {
+        paid: AssetAmounts,
+        fees: AssetAmounts,
+        released: AssetAmounts,
+    },
+    Void {
+        released: AssetAmounts,
+    },
+    /// Given back in reverse paid order, and the fees given back to the shop.
+    Refund {
+        returned: AssetAmounts,
+        fees_returned: AssetAmounts,
+    },
+    Send {
         asset: AssetId,
         amount_minor: u64,
     },
@@ -132,6 +162,15 @@ impl AnswerContext<'_> {
                 asset,
                 amount_minor,
             } => self.movement_json(id, "redeem", *asset, *amount_minor),
+            Outcome::Send {
+                asset,
+                amount_minor,
+            } => self.movement_json(id, "send", *asset, *amount_minor),
+            Outcome::Purchase { .. }
+            | Outcome::Authorize { .. }
+            | Outcome::Capture { .. }
+            | Outcome::Void { .. }
+            | Outcome::Refund { .. } => self.shop_json(id, outcome),
         }
     }
 

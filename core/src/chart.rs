@@ -34,6 +34,18 @@ pub enum Reason {
     Grant = 21,
     /// An entitlement or points used at a place.
     Redeem = 22,
+    /// A part of a shop purchase (or of a capture): rider → shop, in the part's asset.
+    Purchase = 30,
+    /// The town's fee on a yen or stablecoin part: shop → fee account.
+    ShopFee = 31,
+    /// Value a refund gives back: shop → rider.
+    Refund = 32,
+    /// The fee a refund gives back to the shop: fee account → shop.
+    FeeReturn = 33,
+    /// Person to person: rider → rider, transferable assets only.
+    Send = 34,
+    /// An authorisation's hold (a pending rider → shop transfer), and its capture, void or expiry.
+    Authorization = 35,
 }
 
 impl Reason {
@@ -48,6 +60,12 @@ impl Reason {
             Reason::Topup => "topup",
             Reason::Grant => "grant",
             Reason::Redeem => "redeem",
+            Reason::Purchase => "purchase",
+            Reason::ShopFee => "shop_fee",
+            Reason::Refund => "refund",
+            Reason::FeeReturn => "fee_return",
+            Reason::Send => "send",
+            Reason::Authorization => "authorization",
         }
     }
 
@@ -62,6 +80,12 @@ impl Reason {
             Reason::Topup,
             Reason::Grant,
             Reason::Redeem,
+            Reason::Purchase,
+            Reason::ShopFee,
+            Reason::Refund,
+            Reason::FeeReturn,
+            Reason::Send,
+            Reason::Authorization,
         ]
         .into_iter()
         .find(|reason| *reason as u16 == code)
@@ -91,6 +115,11 @@ pub enum AccountName<'a> {
     Issuer { asset: &'a str },
     /// Points and entitlements used at a place: a shop, a polling station (credit balance).
     Place { place: &'a str, asset: &'a str },
+    /// What a shop was paid in one asset, net of the town's fee (credit balance). Can never go
+    /// negative: refunds take back at most what the purchase left with the shop.
+    Shop { shop: &'a str, asset: &'a str },
+    /// The town's fees on shop payments in one asset (credit balance). Can never go negative.
+    Fees { asset: &'a str },
 }
 
 impl AccountName<'_> {
@@ -145,6 +174,15 @@ impl AccountName<'_> {
                 part(place);
                 part(asset);
             }
+            AccountName::Shop { shop, asset } => {
+                part("shop");
+                part(shop);
+                part(asset);
+            }
+            AccountName::Fees { asset } => {
+                part("fees");
+                part(asset);
+            }
         }
         let id = hasher.digest128();
         // Zero is the ledger's "no account"; a 2^-128 chance, but the ledger would reject it loudly.
@@ -161,14 +199,18 @@ impl AccountName<'_> {
             AccountName::IcClearing => OwnerKind::System,
             AccountName::Budget { .. } | AccountName::Treasury { .. } => OwnerKind::TownBudget,
             AccountName::Bank { .. } | AccountName::Issuer { .. } => OwnerKind::Issuer,
-            AccountName::Place { .. } => OwnerKind::Shop,
+            AccountName::Place { .. } | AccountName::Shop { .. } => OwnerKind::Shop,
+            AccountName::Fees { .. } => OwnerKind::System,
         }
     }
 
     /// Limits are the ledger's to enforce: a wallet or a budget can't be overdrawn, whatever the rating said.
     pub fn flags(&self) -> AccountFlags {
         match self {
-            AccountName::Rider { .. } | AccountName::Budget { .. } => {
+            AccountName::Rider { .. }
+            | AccountName::Budget { .. }
+            | AccountName::Shop { .. }
+            | AccountName::Fees { .. } => {
                 AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags::HISTORY
             }
             AccountName::OperatorFares { .. }
@@ -194,6 +236,9 @@ impl<'a> AccountName<'a> {
         if kind == "issuer" {
             return (!rest.is_empty()).then_some(AccountName::Issuer { asset: rest });
         }
+        if kind == "fees" {
+            return (!rest.is_empty()).then_some(AccountName::Fees { asset: rest });
+        }
         let (middle, last) = rest.rsplit_once(':')?;
         if middle.is_empty() || last.is_empty() {
             return None;
@@ -217,6 +262,10 @@ impl<'a> AccountName<'a> {
             },
             ("place", asset) => AccountName::Place {
                 place: middle,
+                asset,
+            },
+            ("shop", asset) => AccountName::Shop {
+                shop: middle,
                 asset,
             },
             _ => return None,
@@ -253,6 +302,8 @@ impl fmt::Display for AccountName<'_> {
             AccountName::Bank { source, asset } => write!(f, "bank:{source}:{asset}"),
             AccountName::Issuer { asset } => write!(f, "issuer:{asset}"),
             AccountName::Place { place, asset } => write!(f, "place:{place}:{asset}"),
+            AccountName::Shop { shop, asset } => write!(f, "shop:{shop}:{asset}"),
+            AccountName::Fees { asset } => write!(f, "fees:{asset}"),
         }
     }
 }
@@ -264,11 +315,16 @@ pub const DEFAULT_BANK: &str = "default";
 /// More assets than a town runs is a configuration mistake.
 pub const ASSETS_MAX: usize = 256;
 
-/// The engine's part of a programme file: `[[assets]]` tables, which the rating crate ignores.
+/// The engine's part of a programme file: `[[assets]]`, `[payments]` and `[[shops]]`, which the
+/// rating crate ignores.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct AssetSection {
     #[serde(default)]
     pub assets: Vec<AssetSpec>,
+    #[serde(default)]
+    pub payments: crate::shops::PaymentSettings,
+    #[serde(default)]
+    pub shops: Vec<crate::shops::ShopSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -285,6 +341,12 @@ pub struct AssetSpec {
     /// `amount_too_large`. Absent: [`default_max_amount_per_event_minor`].
     #[serde(default)]
     pub max_amount_per_event: Option<u64>,
+    /// Points only: the shop categories they pay at (`["transport"]`); absent = every shop.
+    #[serde(default)]
+    pub usable_at: Option<Vec<String>>,
+    /// Whether `send` may move it between riders; absent = true for a stablecoin, else false.
+    #[serde(default)]
+    pub transferable: Option<bool>,
 }
 
 impl AssetSpec {
@@ -295,6 +357,8 @@ impl AssetSpec {
             scale: 0,
             one_per_person: false,
             max_amount_per_event: None,
+            usable_at: None,
+            transferable: None,
         }
     }
 
@@ -354,12 +418,18 @@ impl From<AssetKindName> for AssetKind {
 pub enum ChartError {
     #[error("{file}: `[[assets]]` is not valid: {reason}")]
     Invalid { file: String, reason: String },
+    #[error("{file}: `[payments]` or `[[shops]]` is not valid: {reason}")]
+    InvalidShops { file: String, reason: String },
 }
 
 /// The assets of one programme, in a fixed order: JPY is always asset 1.
 #[derive(Clone, Debug)]
 pub struct AssetBook {
     specs: Vec<AssetSpec>,
+    /// `[payments]`: shop payment settings.
+    payments: crate::shops::PaymentSettings,
+    /// `[[shops]]`, each checked against these assets.
+    shops: Vec<crate::shops::ShopSpec>,
 }
 
 impl AssetBook {
@@ -406,6 +476,7 @@ impl AssetBook {
                     spec.code
                 )));
             }
+            crate::shops::check_spending(&spec).map_err(invalid)?;
             specs.push(spec);
         }
         for code in granted_by_rules {
@@ -419,7 +490,12 @@ impl AssetBook {
                 specs.len()
             )));
         }
-        Ok(AssetBook { specs })
+        crate::shops::check_spendable_count(&specs).map_err(invalid)?;
+        Ok(AssetBook {
+            specs,
+            payments: crate::shops::PaymentSettings::default(),
+            shops: Vec::new(),
+        })
     }
 
     pub fn get(&self, code: &str) -> Option<(AssetId, &AssetSpec)> {
@@ -438,6 +514,41 @@ impl AssetBook {
 
     pub fn yen(&self) -> AssetId {
         self.get(YEN).expect("JPY is always in the book").0
+    }
+
+    /// The whole engine section: the assets, then `[payments]` and `[[shops]]` checked against them.
+    pub fn from_section(
+        file: &str,
+        section: AssetSection,
+        granted_by_rules: &[&str],
+    ) -> Result<AssetBook, ChartError> {
+        let mut book = AssetBook::new(file, section.assets, granted_by_rules)?;
+        let invalid = |reason: String| ChartError::InvalidShops {
+            file: file.to_owned(),
+            reason,
+        };
+        section.payments.check().map_err(invalid)?;
+        crate::shops::check_programme_shops(&section.shops, &book).map_err(invalid)?;
+        book.payments = section.payments;
+        book.shops = section.shops;
+        Ok(book)
+    }
+
+    /// `[payments]`.
+    pub fn payments(&self) -> crate::shops::PaymentSettings {
+        self.payments
+    }
+
+    /// The programme's `[[shops]]`, checked.
+    pub fn shops(&self) -> &[crate::shops::ShopSpec] {
+        &self.shops
+    }
+
+    /// The assets by id (ids are dense from 1, in book order).
+    pub fn spec(&self, asset: AssetId) -> Option<&AssetSpec> {
+        (asset.0 as usize)
+            .checked_sub(1)
+            .and_then(|index| self.specs.get(index))
     }
 }
 
@@ -494,6 +605,11 @@ mod tests {
                 place: "station-12",
                 asset: "ballot-2026",
             },
+            AccountName::Shop {
+                shop: "books:2",
+                asset: "SUZU",
+            },
+            AccountName::Fees { asset: "SUZU" },
         ];
         for name in names {
             let text = name.to_string();
@@ -513,6 +629,11 @@ mod tests {
                 budget: "b",
                 fiscal_year: 2026,
             },
+            AccountName::Shop {
+                shop: "books",
+                asset: YEN,
+            },
+            AccountName::Fees { asset: YEN },
         ] {
             assert!(
                 name.flags()

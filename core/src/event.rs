@@ -14,6 +14,9 @@ use thiserror::Error;
 use crate::body::{BodyError, split_items};
 use crate::limits::{EntryError, LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX, check_entry_id};
 
+mod shop_events;
+pub use shop_events::{Capture, PAY_WITH_ASSETS_MAX, Refund, SendValue, ShopPayment, Void};
+
 /// Ids are pseudonymous references, not documents. An event id is the log entry's id.
 pub const EVENT_ID_BYTES_MAX: usize = LOG_ENTRY_ID_BYTES_MAX;
 /// Operator, route, stop, vehicle, rider, asset and place references: they name what ids name
@@ -87,6 +90,15 @@ pub enum EventKind {
     Topup(Topup),
     Grant(Grant),
     Redeem(Redeem),
+    /// Pay a shop now (spec/purchases.md).
+    Purchase(ShopPayment),
+    /// Hold a shop payment for a later capture or void.
+    Authorize(ShopPayment),
+    Capture(Capture),
+    Void(Void),
+    Refund(Refund),
+    /// Person to person, transferable assets only.
+    Send(SendValue),
 }
 
 /// How the rider's share of a fare is paid.
@@ -212,6 +224,14 @@ struct WireEvent<'a> {
     source: Option<Cow<'a, str>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     place: Option<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    shop: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pay_with: Option<Vec<String>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    authorization: Option<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    purchase: Option<Cow<'a, str>>,
 }
 
 impl Event {
@@ -344,9 +364,12 @@ impl Event {
                 place: required("place", &wire.place)?,
                 amount_minor: positive_amount(Some(1))?,
             }),
+            "purchase" | "authorize" | "capture" | "void" | "refund" | "send" => {
+                shop_events::kind_from_wire(&id, kind, &wire)?
+            }
             other => {
                 return Err(fail(format!(
-                    "unknown event type {other:?}: expected ride, tap, topup, grant or redeem"
+                    "unknown event type {other:?}: expected ride, tap, topup, grant, redeem, purchase, authorize, capture, void, refund or send"
                 )));
             }
         };
@@ -404,6 +427,7 @@ impl Event {
                 wire.place = text(&redeem.place);
                 wire.amount = Some(redeem.amount_minor);
             }
+            kind => shop_events::fill_wire(kind, &mut wire),
         }
         serde_json::to_string(&wire).expect("a WireEvent has only strings and integers")
     }
@@ -415,6 +439,12 @@ impl Event {
             EventKind::Topup(_) => "topup",
             EventKind::Grant(_) => "grant",
             EventKind::Redeem(_) => "redeem",
+            EventKind::Purchase(_) => "purchase",
+            EventKind::Authorize(_) => "authorize",
+            EventKind::Capture(_) => "capture",
+            EventKind::Void(_) => "void",
+            EventKind::Refund(_) => "refund",
+            EventKind::Send(_) => "send",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod machine;
 pub mod report;
 pub mod riders;
+pub mod shops;
 pub mod taps;
 
 // A rider id is a reference like any other in an event: the two limits must agree.

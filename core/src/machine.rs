@@ -23,13 +23,24 @@ use crate::chart::{AMOUNT_PER_EVENT_CEILING_MINOR, AccountName, AssetBook, DEFAU
 use crate::event::{Event, EventKind, Media, Redeem, Ride, Tap, TapDirection};
 use crate::taps::{NewTap, PendingTap, TapBook};
 
-/// Transfers one event can post: fare, subsidy and a grant per rule at most.
-pub const LEGS_PER_EVENT_MAX: usize = 2 + kanjo_rules::limits::MAX_GRANT_RULES;
+mod payments;
+pub use payments::{PAYMENT_LEGS_MAX, PAYMENT_PARTS_MAX};
 
-// One event at the largest amount an asset may declare can fill no account: every later event
-// still finds room.
+/// Transfers one event can post: fare, subsidy and a grant per rule at most; or a shop payment's
+/// part and fee per asset.
+pub const LEGS_PER_EVENT_MAX: usize = {
+    let ride_legs = 2 + kanjo_rules::limits::MAX_GRANT_RULES;
+    if ride_legs > PAYMENT_LEGS_MAX {
+        ride_legs
+    } else {
+        PAYMENT_LEGS_MAX
+    }
+};
+
+// One event at the largest amount an asset may declare can fill no account: an account has room
+// for at least 16 of the largest events, and `legs_fit_accounts` refuses the one that would pass.
 const _: () = assert!(
-    LEGS_PER_EVENT_MAX as u128 * AMOUNT_PER_EVENT_CEILING_MINOR as u128 <= u64::MAX as u128 / 64
+    LEGS_PER_EVENT_MAX as u128 * AMOUNT_PER_EVENT_CEILING_MINOR as u128 <= u64::MAX as u128 / 16
 );
 
 const NS_PER_MS: i128 = 1_000_000;
@@ -46,6 +57,9 @@ pub struct MachineConfig {
     /// Events (and as many accounts and transfers) to allocate room for up front, so a large day
     /// doesn't stall on growing tables mid-run; 0 grows on demand.
     pub expected_events: usize,
+    /// How long past its deadline (event time) an authorisation nobody captured or voided keeps
+    /// its hold, for late uploads, before the end-of-batch sweep releases it.
+    pub authorization_grace_ms: u64,
 }
 
 impl Default for MachineConfig {
@@ -54,6 +68,7 @@ impl Default for MachineConfig {
             tap_window_ms: 3 * 60 * 60 * 1000,
             tap_upload_grace_ms: 60 * 60 * 1000,
             expected_events: 0,
+            authorization_grace_ms: 60 * 60 * 1000,
         }
     }
 }
@@ -62,6 +77,8 @@ impl Default for MachineConfig {
 pub enum MachineError {
     #[error("the ledger refused the chart of accounts: {0}")]
     Genesis(String),
+    #[error("the programme's shops: {0}")]
+    Shops(String),
 }
 
 /// An event ready for the machine: parsed, with its id and body hashed off the machine thread.
@@ -160,6 +177,10 @@ pub struct Machine {
     clock_ns: u64,
     watermark_ns: i128,
     legs: Vec<Transfer>,
+    /// Shops from the programme and from shop records.
+    shops: crate::shops::ShopBook,
+    /// Purchases (for refunds) and authorisations (for captures, voids and expiry).
+    payments: payments::PaymentBook,
 }
 
 /// One operator's local day of rides, as posted: what the settlement report is built from.
@@ -213,8 +234,11 @@ impl Machine {
             watermark_ns: i128::MIN,
             legs: Vec::with_capacity(LEGS_PER_EVENT_MAX),
             programme,
+            shops: crate::shops::ShopBook::default(),
+            payments: payments::PaymentBook::default(),
         };
         machine.genesis()?;
+        machine.open_programme_shops()?;
         Ok(machine)
     }
 
@@ -407,6 +431,12 @@ impl Machine {
                 },
             ),
             EventKind::Redeem(redeem) => self.apply_redeem(prepared, redeem),
+            EventKind::Purchase(_)
+            | EventKind::Authorize(_)
+            | EventKind::Capture(_)
+            | EventKind::Void(_)
+            | EventKind::Refund(_)
+            | EventKind::Send(_) => self.apply_shop_event(prepared),
         };
         let lead_limit_ns = i128::from(self.clock_ns) + WATERMARK_LEAD_MAX_NS;
         self.watermark_ns = self.watermark_ns.max(at_ns.min(lead_limit_ns));
@@ -963,16 +993,23 @@ impl Machine {
     /// Posts `self.legs` as one linked chain; ids and references derive from the event. A chain
     /// that would overflow an account is refused before the ledger sees it.
     fn post_legs(&mut self, id_hash: u128) -> Result<(), PostError> {
+        self.post_legs_from(id_hash, 0)
+    }
+
+    /// `post_legs` with the legs numbered from `first_leg`: a second chain under the same event
+    /// (an authorisation's expiry) gets transfer ids of its own.
+    fn post_legs_from(&mut self, id_hash: u128, first_leg: u8) -> Result<(), PostError> {
         if self.legs.is_empty() {
             return Ok(());
         }
         assert!(self.legs.len() <= LEGS_PER_EVENT_MAX);
+        assert!(usize::from(first_leg) + self.legs.len() <= usize::from(u8::MAX));
         if let Err(account) = legs_fit_accounts(&self.ledger, &self.legs) {
             return Err(PostError::NoHeadroom { account });
         }
         let last = self.legs.len() - 1;
         for (leg, transfer) in self.legs.iter_mut().enumerate() {
-            transfer.id = transfer_id(id_hash, leg as u8);
+            transfer.id = transfer_id(id_hash, first_leg + leg as u8);
             transfer.user_data_128 = id_hash;
             if leg < last {
                 transfer.flags |= TransferFlags::LINKED;

@@ -592,6 +592,13 @@ impl Baseline {
                     ),
                 ])
             }
+            // The naive baseline models the transit and election scenarios only.
+            EventKind::Purchase(_)
+            | EventKind::Authorize(_)
+            | EventKind::Capture(_)
+            | EventKind::Void(_)
+            | EventKind::Refund(_)
+            | EventKind::Send(_) => Outcome::Rejected("not_in_baseline"),
         })
     }
 

@@ -102,6 +102,12 @@ pub fn lane_of(event: &Event, lanes: usize) -> usize {
         EventKind::Topup(topup) => topup.rider.as_str(),
         EventKind::Grant(grant) => grant.rider.as_str(),
         EventKind::Redeem(redeem) => redeem.rider.as_str(),
+        EventKind::Purchase(payment) | EventKind::Authorize(payment) => payment.rider.as_str(),
+        EventKind::Send(send) => send.from.as_str(),
+        // No scenario sends these yet; a shops scenario must keep them in their payment's lane.
+        EventKind::Capture(capture) => capture.authorization.as_str(),
+        EventKind::Void(void) => void.authorization.as_str(),
+        EventKind::Refund(refund) => refund.purchase.as_str(),
     };
     // FNV-1a: tiny, stable across runs and platforms.
     let hash = fnv1a_128(FNV_OFFSET_128, key.as_bytes());

@@ -21,6 +21,10 @@ pub const PG_MIGRATIONS: &[PgMigration] = &[
         name: "0002_clerk_views",
         sql: include_str!("../../ops/sql/0002_clerk_views.sql"),
     },
+    PgMigration {
+        name: "0003_shop_entries",
+        sql: include_str!("../../ops/sql/0003_shop_entries.sql"),
+    },
 ];
 
 /// Created before any migration runs; tracks what has been applied.

@@ -8,6 +8,8 @@ use super::{EntryError, LOG_ENTRIES_PER_RECORD_MAX, RecordError, check_entry};
 pub enum EntryKind {
     Event = 1,
     Rider = 2,
+    /// A shop record (`POST /v1/shops`): an upsert of one shop, replayed like a rider record.
+    Shop = 3,
 }
 
 impl EntryKind {
@@ -15,6 +17,7 @@ impl EntryKind {
         match value {
             1 => Some(EntryKind::Event),
             2 => Some(EntryKind::Rider),
+            3 => Some(EntryKind::Shop),
             _ => None,
         }
     }
@@ -23,11 +26,12 @@ impl EntryKind {
         match self {
             EntryKind::Event => "event",
             EntryKind::Rider => "rider",
+            EntryKind::Shop => "shop",
         }
     }
 }
 
-/// One input of a batch: an event or a rider record, by its idempotency id.
+/// One input of a batch: an event, a rider record or a shop record, by its idempotency id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogEntry {
     pub kind: EntryKind,

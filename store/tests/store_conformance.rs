@@ -449,6 +449,27 @@ fn check_count_entries_counts_each_kind(backend: &dyn Backend) {
     assert_eq!(store.count_entries(EntryKind::Rider).unwrap(), 5);
 }
 
+fn check_shop_records_round_trip_and_are_counted(backend: &dyn Backend) {
+    let mut store = backend.open();
+    append_records(store.as_mut(), 1..=2);
+    let mut with_shop = record(3);
+    with_shop.entries.insert(
+        1,
+        LogEntry {
+            kind: EntryKind::Shop,
+            id: "books".to_owned(),
+            body: r#"{"id":"books","name":"室蘭書店","name_kana":"ﾑﾛﾗﾝｼﾖﾃﾝ"}"#
+                .as_bytes()
+                .to_vec(),
+        },
+    );
+    store.append(&with_shop).unwrap();
+    assert_eq!(store.read(3, 1).unwrap(), [with_shop]);
+    assert_eq!(store.count_entries(EntryKind::Shop).unwrap(), 1);
+    assert_eq!(store.count_entries(EntryKind::Event).unwrap(), 6);
+    assert_eq!(store.count_entries(EntryKind::Rider).unwrap(), 3);
+}
+
 fn check_migrate_is_idempotent(backend: &dyn Backend) {
     let first = store::migrate(&backend.target()).unwrap();
     let second = store::migrate(&backend.target()).unwrap();
@@ -561,6 +582,10 @@ macro_rules! conformance {
             #[test]
             fn count_entries_counts_each_kind() {
                 check_count_entries_counts_each_kind(&backend());
+            }
+            #[test]
+            fn shop_records_round_trip_and_are_counted() {
+                check_shop_records_round_trip_and_are_counted(&backend());
             }
             #[test]
             fn migrate_is_idempotent() {
