@@ -1,7 +1,7 @@
 //! Rating throughput (issue 3): the Muroran GTFS-JP feed loaded, a realistic rider mix
 //! (15 % aged 75+, 5 % licence returned, 10 % school children, 20 % visitors, the rest adult
 //! residents; 3 % with a disability; 5 % of rides by riders not in the registry) riding real
-//! (route, from, to) pairs taken from stop_times.txt / trips.txt.
+//! (route, from, to) pairs of the feed's weekday trips (kanjo-workload's `Timetable`).
 //!
 //! - `rating/rate_commit`: the hot path, `rate` + `commit` on resolved rides (goal ≥ 3 M/s
 //!   on one core). Each pass over the rides moves them three days on and forgets older day
@@ -20,6 +20,9 @@ use kanjo_benches::bench_mode;
 use kanjo_rules::{
     LocalDate, Programme, RatingState, Ride, RideFields, RiderRecord, Riders, commit, rate,
 };
+use kanjo_workload::Timetable;
+use kanjo_workload::rng::SplitMix64 as Rng;
+use kanjo_workload::timetable::muroran_feed_dir;
 
 /// Riders in the registry (test mode: fewer): about everyone in Muroran (pop. ~78 000).
 const RIDERS_BENCH: usize = 80_000;
@@ -31,25 +34,8 @@ const RIDES_TEST_MODE: usize = 5_000;
 const PAIRS_MAX: usize = 20_000;
 const SEED: u64 = 0x6b61_6e6a_6f5f_7261;
 
-/// splitmix64: a small deterministic generator, so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn feed_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/gtfs-jp/donan-bus-muroran")
+    muroran_feed_dir()
 }
 
 /// A programme like a town would run: the spec example's rules plus a junior-high discount.
@@ -194,38 +180,18 @@ fn riders(count: usize, rng: &mut Rng) -> Riders {
 
 /// (route, from, to) pairs of real trips: boarding before alighting on one trip.
 fn timetable_pairs(rng: &mut Rng) -> Vec<(String, String, String)> {
-    let read = |name: &str| {
-        std::fs::read_to_string(feed_dir().join(name))
-            .expect("the Muroran feed is in the repository")
-    };
-    let trips = read("trips.txt");
-    let mut route_of_trip = std::collections::HashMap::new();
-    for line in trips.lines().skip(1) {
-        let fields: Vec<&str> = line.split(',').collect();
-        route_of_trip.insert(fields[2].to_string(), fields[0].to_string());
-    }
-    let stop_times = read("stop_times.txt");
-    let mut trips_stops: Vec<(String, Vec<String>)> = Vec::new();
-    for line in stop_times.lines().skip(1) {
-        let fields: Vec<&str> = line.split(',').collect();
-        let (trip, stop) = (fields[0], fields[3]);
-        match trips_stops.last_mut() {
-            Some((current, stops)) if current == trip => stops.push(stop.to_string()),
-            _ => trips_stops.push((trip.to_string(), vec![stop.to_string()])),
-        }
-    }
+    let timetable =
+        Timetable::load(&feed_dir(), "weekday").expect("the Muroran feed is in the repository");
     let mut pairs = Vec::with_capacity(PAIRS_MAX);
     while pairs.len() < PAIRS_MAX {
-        let (trip, stops) = &trips_stops[rng.below(trips_stops.len() as u64) as usize];
-        if stops.len() < 2 {
-            continue;
-        }
-        let from = rng.below(stops.len() as u64 - 1) as usize;
-        let to = from + 1 + rng.below((stops.len() - from - 1) as u64) as usize;
+        let trip = &timetable.trips[rng.below(timetable.trips.len() as u64) as usize];
+        let calls = &trip.calls;
+        let from = rng.below(calls.len() as u64 - 1) as usize;
+        let to = from + 1 + rng.below((calls.len() - from - 1) as u64) as usize;
         pairs.push((
-            route_of_trip[trip].clone(),
-            stops[from].clone(),
-            stops[to].clone(),
+            trip.route_id.clone(),
+            timetable.stops[calls[from].stop as usize].clone(),
+            timetable.stops[calls[to].stop as usize].clone(),
         ));
     }
     pairs
@@ -291,7 +257,7 @@ fn workload() -> Workload {
     };
     let programme = Programme::from_toml(Path::new("bench-programme.toml"), &programme_text())
         .expect("bench programme");
-    let mut rng = Rng(SEED);
+    let mut rng = Rng::new(SEED);
     let riders = riders(rider_count, &mut rng);
     let pairs = timetable_pairs(&mut rng);
     let mut all = ride_fields(ride_count, rider_count, &pairs, &mut rng);

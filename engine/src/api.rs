@@ -51,6 +51,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/accounts/{id}", get(get_account))
         .route("/v1/accounts/{id}/transfers", get(get_account_transfers))
         .route("/v1/riders", post(post_riders))
+        .route("/v1/shops", post(post_shops))
+        .route("/v1/shops/{id}", get(get_shop))
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(get_health))
         .route("/openapi.json", get(get_openapi))
@@ -294,12 +296,18 @@ async fn post_events(State(state): State<Arc<ApiState>>, Body(body): Body) -> Re
 
 async fn get_event(State(state): State<Arc<ApiState>>, PathText(id): PathText) -> Response {
     let lookup = id.clone();
-    let queried = state
-        .engine
-        .query(move |machine: &Machine| machine.outcome(&lookup).cloned());
+    let queried = state.engine.query(move |machine: &Machine| {
+        let outcome = machine.outcome(&lookup).cloned()?;
+        Some((outcome, machine.payment_state_json(&lookup)))
+    });
     match found(queried, || format!("no event {id:?}")).await {
-        Ok(outcome) => {
-            axum::Json(state.engine.answer_context().to_json(&id, &outcome)).into_response()
+        Ok((outcome, payment_state)) => {
+            let mut answer = state.engine.answer_context().to_json(&id, &outcome);
+            // A purchase's refunds so far, or what became of an authorisation's hold.
+            if let Some(payment_state) = payment_state {
+                answer["state"] = payment_state;
+            }
+            axum::Json(answer).into_response()
         }
         Err(response) => response,
     }
@@ -473,6 +481,59 @@ async fn post_riders(State(state): State<Arc<ApiState>>, Body(body): Body) -> Re
         })
         .collect();
     axum::Json(json!({"results": answers})).into_response()
+}
+
+/// Adds or replaces shops; each record is checked on its own, logged and replayed.
+async fn post_shops(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return error_response(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8");
+    };
+    let assets = state.engine.answer_context().assets;
+    let parsed = match kanjo_core::shops::parse_shops(text, assets, SUBMISSION_EVENTS_MAX) {
+        Ok(parsed) => parsed,
+        Err(error) => return body_error_response(error),
+    };
+    let mut slots = Vec::with_capacity(parsed.len());
+    let mut good = Vec::new();
+    for item in parsed {
+        match item {
+            Ok((canonical, spec)) => {
+                slots.push(Ok((spec.id.clone(), good.len())));
+                good.push((canonical, spec));
+            }
+            Err((shop, message)) => slots.push(Err(json!({
+                "shop": shop, "status": "rejected", "error": {"code": "bad_shop", "message": message},
+            }))),
+        }
+    }
+    let results = match durable(state.engine.submit_shops(good)).await {
+        Ok(results) => results,
+        Err(response) => return response,
+    };
+    let answers: Vec<Value> = slots
+        .into_iter()
+        .map(|slot| match slot {
+            Ok((shop, index)) => match &results[index] {
+                Ok(()) => json!({"shop": shop, "status": "accepted"}),
+                Err(message) => json!({"shop": shop, "status": "rejected", "error": {"code": "bad_shop", "message": message}}),
+            },
+            Err(value) => value,
+        })
+        .collect();
+    axum::Json(json!({"results": answers})).into_response()
+}
+
+async fn get_shop(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Response {
+    let lookup = id.clone();
+    let queried = state.engine.query(move |machine: &Machine| {
+        machine
+            .shop(&lookup)
+            .map(kanjo_core::shops::ShopSpec::to_json)
+    });
+    match found(queried, || format!("no shop {id:?}")).await {
+        Ok(value) => axum::Json(value).into_response(),
+        Err(response) => response,
+    }
 }
 
 async fn get_metrics(State(state): State<Arc<ApiState>>) -> Response {

@@ -146,7 +146,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
 
     let (days, balance, taps_waiting) = engine.query_blocking(|machine: &Machine| {
         (
-            machine.operator_days(),
+            report::operator_days(machine),
             report::trial_balance(machine),
             machine.pending_taps(),
         )

@@ -307,8 +307,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report: ReportKind::Operators(common),
         }) => {
             let engine = common.engine.start_read_only()?;
-            let days: Vec<OperatorDay> =
-                engine.query_blocking(|machine: &Machine| machine.operator_days())?;
+            let days: Vec<OperatorDay> = engine.query_blocking(report::operator_days)?;
             engine.shutdown();
             if common.json {
                 println!("{}", serde_json::to_string_pretty(&days)?);
@@ -407,6 +406,9 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         let stdout = std::io::stdout();
         let mut out = BufWriter::new(stdout.lock());
         let mut batch = Vec::new();
+        // Each line's answer in input order: `None` is the engine's next answer, `Some` a line
+        // refused at parsing (only kept with --answers).
+        let mut slots: Vec<Option<serde_json::Value>> = Vec::new();
         for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
             let line =
                 line.with_context(|| format!("reading {} line {}", path.display(), number + 1))?;
@@ -414,21 +416,25 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
             match kanjo_engine::event::Event::parse(&line) {
-                Ok(event) => batch.push(event),
+                Ok(event) => {
+                    batch.push(event);
+                    slots.push(None);
+                }
                 Err(error) => {
                     tally.rejected += 1;
                     let answer = serde_json::json!({"id": error.id, "status": "rejected", "error": {"code": "bad_event", "message": error.message}});
                     if args.answers {
-                        writeln!(out, "{answer}")?;
+                        slots.push(Some(answer));
                     } else {
                         eprintln!("{}:{}: {}", path.display(), number + 1, error.message);
                     }
                 }
             }
-            if batch.len() == SUBMISSION_EVENTS_MAX {
+            if batch.len() == SUBMISSION_EVENTS_MAX || slots.len() >= IMPORT_SLOTS_MAX {
                 tally.submit(
                     &engine,
                     std::mem::take(&mut batch),
+                    std::mem::take(&mut slots),
                     args.answers.then_some(&mut out as &mut dyn Write),
                 )?;
             }
@@ -436,6 +442,7 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         tally.submit(
             &engine,
             batch,
+            slots,
             args.answers.then_some(&mut out as &mut dyn Write),
         )?;
         out.flush()?;
@@ -450,15 +457,16 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Rider records, in chunks. With `--answers` one answer per record (NDJSON, in file order, naming
-/// `ignored_fields`); otherwise refusals and dropped field names go to stderr.
+/// Rider records, in chunks. With `--answers` one answer per record (NDJSON on stderr, in file
+/// order, naming `ignored_fields`: stdout holds one answer per event, the contract of
+/// spec/purchases.md); otherwise refusals and dropped field names go to stderr.
 fn import_riders(engine: &Engine, path: &Path, answers: bool) -> anyhow::Result<()> {
     use kanjo_engine::riders::{accepted_answer, parse_riders, rejected_answer};
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let items = parse_riders(&text).map_err(anyhow::Error::msg)?;
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let stderr = std::io::stderr();
+    let mut out = BufWriter::new(stderr.lock());
     for chunk in items.chunks(SUBMISSION_EVENTS_MAX) {
         let good: Vec<_> = chunk
             .iter()
@@ -481,13 +489,17 @@ fn import_riders(engine: &Engine, path: &Path, answers: bool) -> anyhow::Result<
             if answers {
                 writeln!(out, "{answer}")?;
             } else if answer["status"] != "accepted" || answer.get("ignored_fields").is_some() {
-                eprintln!("{}: rider {answer}", path.display());
+                writeln!(out, "{}: rider {answer}", path.display())?;
             }
         }
     }
     out.flush()?;
     Ok(())
 }
+
+/// Lines (events and refused lines) held for one submission at most, so a file of mostly
+/// unparseable lines still prints in bounded memory.
+const IMPORT_SLOTS_MAX: usize = 4 * SUBMISSION_EVENTS_MAX;
 
 #[derive(Default)]
 struct Tally {
@@ -496,29 +508,42 @@ struct Tally {
 }
 
 impl Tally {
-    /// Submits one batch, counts its answers, and prints them when asked to.
+    /// Submits one batch, counts its answers, and prints them when asked to, in input order:
+    /// `slots` has one `None` per event of `batch` and the parse refusals between them.
     fn submit(
         &mut self,
         engine: &Engine,
         batch: Vec<kanjo_engine::event::Event>,
+        slots: Vec<Option<serde_json::Value>>,
         out: Option<&mut dyn Write>,
     ) -> anyhow::Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let answers = engine.submit(batch)?;
-        let context = engine.answer_context();
-        let mut out = out;
-        for answer in answers {
+        let answers = if batch.is_empty() {
+            Vec::new()
+        } else {
+            engine.submit(batch)?
+        };
+        for answer in &answers {
             if answer.outcome.is_accepted() {
                 self.accepted += 1;
             } else {
                 self.rejected += 1;
             }
-            if let Some(out) = out.as_deref_mut() {
-                writeln!(out, "{}", context.to_json(&answer.id, &answer.outcome))?;
+        }
+        let Some(out) = out else {
+            return Ok(());
+        };
+        let context = engine.answer_context();
+        let mut answers = answers.iter();
+        for slot in slots {
+            match slot {
+                Some(refused) => writeln!(out, "{refused}")?,
+                None => {
+                    let answer = answers.next().expect("one answer per submitted event");
+                    writeln!(out, "{}", context.to_json(&answer.id, &answer.outcome))?;
+                }
             }
         }
+        assert!(answers.next().is_none(), "every answer has its line");
         Ok(())
     }
 }

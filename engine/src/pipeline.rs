@@ -30,6 +30,7 @@ use crate::event::{Event, EventError};
 use crate::machine::{Machine, MachineConfig, Prepared};
 use crate::recovery::{self, Failure, Health, HealthCell, RECOVERY_TIMEOUT_S_DEFAULT};
 use crate::store::{self, EntryError, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
+use kanjo_core::shops::ShopSpec;
 
 /// The ledger's batch limit is also the largest group commit.
 pub const BATCH_EVENTS_MAX: usize = kanjo_ledger::TRANSFERS_PER_BATCH_MAX;
@@ -147,6 +148,11 @@ enum Command {
         records: Vec<(String, RiderRecord)>,
         reply: RiderReply,
     },
+    /// Shop records: canonical JSON and the record; answered like rider records.
+    Shops {
+        records: Vec<(String, ShopSpec)>,
+        reply: RiderReply,
+    },
     Query(Query),
     /// Finish what is queued before this, then stop.
     Shutdown,
@@ -232,7 +238,7 @@ pub fn load_programme(path: &Path) -> Result<(Arc<Programme>, AssetBook), StartE
     let text = std::fs::read_to_string(path).map_err(|error| failed(error.to_string()))?;
     let section: AssetSection = toml::from_str(&text).map_err(|error| failed(error.to_string()))?;
     let granted: Vec<&str> = programme.assets().map(|(_, code)| code).collect();
-    let assets = AssetBook::new(&path.display().to_string(), section.assets, &granted)
+    let assets = AssetBook::from_section(&path.display().to_string(), section, &granted)
         .map_err(|error| failed(error.to_string()))?;
     Ok((Arc::new(programme), assets))
 }
@@ -496,6 +502,25 @@ impl Engine {
         Ok(results)
     }
 
+    /// Adds or replaces shops (checked records and their canonical JSON); durable when the
+    /// receiver yields.
+    pub fn submit_shops(
+        &self,
+        records: Vec<(String, ShopSpec)>,
+    ) -> Result<oneshot::Receiver<Result<RiderResults, SubmitError>>, SubmitError> {
+        self.check_running()?;
+        if records.len() > SUBMISSION_EVENTS_MAX {
+            return Err(SubmitError::TooLarge(records.len()));
+        }
+        let (reply, results) = oneshot::channel();
+        if records.is_empty() {
+            let _ = reply.send(Ok(Vec::new()));
+            return Ok(results);
+        }
+        self.send(Command::Shops { records, reply })?;
+        Ok(results)
+    }
+
     /// Runs `read` on the machine thread; the result arrives once everything it saw is durable.
     pub fn query<T: Send + 'static>(
         &self,
@@ -563,6 +588,7 @@ fn now_ns() -> u64 {
 enum BatchItem {
     Event(Prepared),
     Rider(String, RiderRecord),
+    Shop(String, ShopSpec),
 }
 
 impl BatchItem {
@@ -573,6 +599,7 @@ impl BatchItem {
                 store::check_entry(&prepared.event.id, prepared.canonical.len())
             }
             BatchItem::Rider(text, record) => store::check_entry(&record.rider, text.len()),
+            BatchItem::Shop(text, spec) => store::check_entry(&spec.id, text.len()),
         }
     }
 }
@@ -580,6 +607,7 @@ impl BatchItem {
 enum ItemResult {
     Event(Outcome),
     Rider(Result<(), String>),
+    Shop(Result<(), String>),
     /// Not applied and not logged: one such entry would fail the whole record at commit.
     Unloggable(EntryError),
 }
@@ -602,10 +630,12 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
                 BatchItem::Rider(_, record) => {
                     ItemResult::Rider(machine.upsert_rider(record.clone()))
                 }
+                BatchItem::Shop(_, spec) => ItemResult::Shop(machine.upsert_shop(spec.clone())),
             }
         })
         .collect();
     machine.expire_taps();
+    machine.expire_authorizations();
     results
 }
 
@@ -655,6 +685,9 @@ fn decode_entry(entry: &LogEntry) -> Result<BatchItem, String> {
         EntryKind::Rider => serde_json::from_str::<RiderRecord>(text)
             .map(|record| BatchItem::Rider(text.to_owned(), record))
             .map_err(|error| format!("rider {}: {error}", entry.id)),
+        EntryKind::Shop => serde_json::from_str::<ShopSpec>(text)
+            .map(|spec| BatchItem::Shop(text.to_owned(), spec))
+            .map_err(|error| format!("shop {}: {error}", entry.id)),
     }
 }
 
@@ -730,6 +763,7 @@ fn machine_loop(
             let size = match &command {
                 Command::Events { items, .. } => items.len(),
                 Command::Riders { records, .. } => records.len(),
+                Command::Shops { records, .. } => records.len(),
                 Command::Query(_) | Command::Shutdown => 0,
             };
             if size > 0 && items.len() + size > limits.events_max {
@@ -753,6 +787,15 @@ fn machine_loop(
                         records
                             .into_iter()
                             .map(|(text, record)| BatchItem::Rider(text, record)),
+                    );
+                }
+                Command::Shops { records, reply } => {
+                    // Answered as rider records are: one result per record.
+                    shapes.push((records.len(), PendingShape::Riders(reply)));
+                    items.extend(
+                        records
+                            .into_iter()
+                            .map(|(text, spec)| BatchItem::Shop(text, spec)),
                     );
                 }
                 command @ (Command::Query(_) | Command::Shutdown) => {
@@ -816,6 +859,14 @@ fn seal_batch(
                     body: text.into_bytes(),
                 });
             }
+            (BatchItem::Shop(text, spec), ItemResult::Shop(result)) => {
+                answers_by_item.push(Err(result));
+                entries.push(LogEntry {
+                    kind: EntryKind::Shop,
+                    id: spec.id,
+                    body: text.into_bytes(),
+                });
+            }
             (BatchItem::Event(prepared), ItemResult::Unloggable(error)) => {
                 tracing::warn!(%error, "an event the parser should have refused reached a batch");
                 answers_by_item.push(Ok(Answer {
@@ -826,11 +877,9 @@ fn seal_batch(
                     )),
                 }));
             }
-            (BatchItem::Rider(..), ItemResult::Unloggable(error)) => {
-                tracing::warn!(%error, "a rider record the parser should have refused reached a batch");
-                answers_by_item.push(Err(Err(format!(
-                    "the rider record can't be logged: {error}"
-                ))));
+            (BatchItem::Rider(..) | BatchItem::Shop(..), ItemResult::Unloggable(error)) => {
+                tracing::warn!(%error, "a record the parser should have refused reached a batch");
+                answers_by_item.push(Err(Err(format!("the record can't be logged: {error}"))));
             }
             _ => unreachable!("apply_batch answers each item with its own kind"),
         }
@@ -875,7 +924,7 @@ fn refuse(command: Command, error: SubmitError, shared: &Shared) {
                 .fetch_sub(items.len(), Ordering::AcqRel);
             let _ = reply.send(Err(error));
         }
-        Command::Riders { reply, .. } => {
+        Command::Riders { reply, .. } | Command::Shops { reply, .. } => {
             let _ = reply.send(Err(error));
         }
         Command::Query(_) | Command::Shutdown => {}

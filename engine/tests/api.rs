@@ -219,6 +219,8 @@ fn every_endpoint_answers() {
         "/v1/accounts/{id}",
         "/v1/accounts/{id}/transfers",
         "/v1/riders",
+        "/v1/shops",
+        "/v1/shops/{id}",
         "/metrics",
         "/healthz",
         "/openapi.json",

@@ -283,9 +283,12 @@ fn kanjo_import_answers_name_the_ignored_fields() {
         "--answers",
     ]);
     assert!(output.status.success(), "{output:?}");
-    let answers: Vec<Value> = String::from_utf8(output.stdout)
+    // Rider answers go to stderr: stdout is one answer per event (spec/purchases.md).
+    assert!(output.stdout.is_empty(), "{output:?}");
+    let answers: Vec<Value> = String::from_utf8(output.stderr)
         .expect("UTF-8 answers")
         .lines()
+        .filter(|line| line.starts_with('{'))
         .map(|line| serde_json::from_str(line).expect("an NDJSON answer"))
         .collect();
     assert_eq!(answers.len(), 3, "{answers:?}");

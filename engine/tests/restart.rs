@@ -69,7 +69,7 @@ fn snapshot(engine: &Engine) -> (Snapshot, u128) {
                 accounts,
                 transfers,
                 trial_balance: report::trial_balance(machine),
-                operator_days: machine.operator_days(),
+                operator_days: report::operator_days(machine),
                 pending_taps: machine.pending_taps(),
                 events_seen: machine.events_seen(),
                 riders_known: machine.riders_known(),

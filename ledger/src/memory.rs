@@ -21,14 +21,7 @@ pub(crate) fn advise_huge_pages<T>(vector: &Vec<T>) {
 
 #[cfg(target_os = "linux")]
 fn advise(start: *const u8, bytes: usize) {
-    use std::ffi::c_void;
-
     const PAGE_BYTES: usize = 4096;
-    const MADV_HUGEPAGE: i32 = 14;
-
-    unsafe extern "C" {
-        fn madvise(addr: *mut c_void, length: usize, advice: i32) -> i32;
-    }
 
     let start_address = start as usize;
     let aligned = start_address.next_multiple_of(PAGE_BYTES);
@@ -44,7 +37,8 @@ fn advise(start: *const u8, bytes: usize) {
     // MADV_HUGEPAGE only changes how the kernel backs those pages, never their contents or
     // mapping, so no Rust-visible memory changes. The result is ignored on purpose: a refused
     // hint (THP disabled, old kernel) leaves ordinary pages, which is correct, only slower.
-    let _refused = unsafe { madvise(aligned as *mut c_void, length, MADV_HUGEPAGE) };
+    let _refused =
+        unsafe { libc::madvise(aligned as *mut libc::c_void, length, libc::MADV_HUGEPAGE) };
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -2,6 +2,9 @@
 //! itself): M accounts of one asset and batches of transfers between uniformly random pairs, or
 //! from random riders to one hot operator account.
 
+use rand_xoshiro::SplitMix64;
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+
 use crate::account::{Account, AccountFlags, AccountId, OwnerKind};
 use crate::asset::{Asset, AssetId, AssetKind};
 use crate::errors::CreateTransferResult;
@@ -18,30 +21,11 @@ pub const WORKLOAD_CLOCK_START_NS: u64 = 1_767_225_600_000_000_000;
 /// Clock advance between workload batches.
 pub const WORKLOAD_CLOCK_STEP_NS: u64 = 1_000_000;
 
-/// SplitMix64: tiny, fast, deterministic; statistical quality is ample for picking accounts.
-#[derive(Clone, Debug)]
-pub struct SplitMix64 {
-    state: u64,
-}
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> SplitMix64 {
-        SplitMix64 { state: seed }
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..bound` (Lemire's multiply-shift; the bias is below 2^-32 for our bounds).
-    pub fn below(&mut self, bound: u64) -> u64 {
-        assert!(bound > 0);
-        ((u128::from(self.next_u64()) * u128::from(bound)) >> 64) as u64
-    }
+/// Uniform in `0..bound` from the workspace's one seeded generator, `rand_xoshiro`'s SplitMix64
+/// (Lemire's multiply-shift; the bias is below 2^-32 for our bounds).
+fn below(rng: &mut SplitMix64, bound: u64) -> u64 {
+    assert!(bound > 0);
+    ((u128::from(rng.next_u64()) * u128::from(bound)) >> 64) as u64
 }
 
 /// The id of workload account `k` (0-based): spread over the high half too, like real 128-bit ids.
@@ -100,7 +84,7 @@ impl TransferGenerator {
     pub fn new(accounts: u64, hot: bool, seed: u64) -> TransferGenerator {
         assert!(accounts >= 2, "a workload needs at least two accounts");
         TransferGenerator {
-            rng: SplitMix64::new(seed),
+            rng: SplitMix64::seed_from_u64(seed),
             accounts,
             hot,
             next_id: 1,
@@ -113,17 +97,17 @@ impl TransferGenerator {
         batch.clear();
         for _ in 0..count {
             let (debit, credit) = if self.hot {
-                (1 + self.rng.below(self.accounts - 1), 0)
+                (1 + below(&mut self.rng, self.accounts - 1), 0)
             } else {
-                let debit = self.rng.below(self.accounts);
+                let debit = below(&mut self.rng, self.accounts);
                 // Uniform over the other accounts.
-                let mut credit = self.rng.below(self.accounts - 1);
+                let mut credit = below(&mut self.rng, self.accounts - 1);
                 if credit >= debit {
                     credit += 1;
                 }
                 (debit, credit)
             };
-            let amount = 1 + self.rng.below(WORKLOAD_AMOUNT_MAX);
+            let amount = 1 + below(&mut self.rng, WORKLOAD_AMOUNT_MAX);
             let id = self.next_id;
             self.next_id += 1;
             let mut transfer = Transfer::new(

@@ -1,6 +1,6 @@
 //! The naive PostgreSQL ledger: how most teams start. One database transaction per event that reads
-//! and locks balances, rates in the application, updates balance rows and inserts entry rows, then
-//! commits. Several connections so it is not artificially serial; a rider's events stay on one
+//! and locks balances, rates in the application (with kanjo-rules, the code kanjo rates with, see
+//! `rating`), updates balance rows and inserts entry rows, then commits. Several connections so it is not artificially serial; a rider's events stay on one
 //! connection (lane) so their order holds. Accounts are locked in name order to avoid deadlocks,
 //! and a deadlock or serialization failure is retried.
 //!
@@ -11,14 +11,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use jiff::civil::Date;
-use kanjo_engine::event::{Event, EventKind, Media, TapDirection, media_name};
-use kanjo_engine::workload::RiderRecord;
+use jiff::Timestamp;
+use kanjo_core::event::{Event, EventKind, Media, TapDirection, media_name};
+use kanjo_rules::{Rating, RideRef};
+use kanjo_workload::RiderRecord;
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, Statement, Transaction};
 
-use crate::fares::{FareTable, RiderAttributes, rate};
+use crate::rating::{Rated, Rater};
 use crate::target::{Answer, Target};
 
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -27,14 +28,11 @@ pub const CONNECTIONS_MAX: usize = 64;
 const BULK_ROWS_MAX: usize = 10_000;
 /// A deadlock or serialization failure is retried this many times before it is an error.
 const TRANSACTION_ATTEMPTS_MAX: u32 = 5;
-const JST_OFFSET_S: i64 = 9 * 3600;
 
 const SCHEMA: &str = "
 CREATE TABLE riders (
     rider TEXT PRIMARY KEY,
-    birth_date DATE NOT NULL,
-    residence TEXT NOT NULL,
-    license_returned_on DATE
+    record TEXT NOT NULL
 );
 CREATE TABLE events (
     id TEXT PRIMARY KEY,
@@ -115,10 +113,10 @@ impl Statements {
                 )
                 .await?,
             close_tap: client
-                .prepare("DELETE FROM open_taps WHERE rider = $1 AND vehicle = $2 RETURNING route, stop")
+                .prepare("DELETE FROM open_taps WHERE rider = $1 AND vehicle = $2 RETURNING route, stop, at_s")
                 .await?,
             rider: client
-                .prepare("SELECT birth_date::TEXT, residence, license_returned_on::TEXT FROM riders WHERE rider = $1")
+                .prepare("SELECT record FROM riders WHERE rider = $1")
                 .await?,
             lock_balance: client.prepare("SELECT balance FROM accounts WHERE id = $1 FOR UPDATE").await?,
             // UPDATE first, INSERT when the account is new: an upsert would check the floor on the
@@ -145,6 +143,9 @@ impl Statements {
 struct Lane {
     client: Client,
     statements: Statements,
+    /// The event this lane rated last and its rating: a retried transaction posts the same
+    /// rating again instead of rating (and committing caps and budgets) twice.
+    rated: Option<(String, Rating)>,
 }
 
 /// One leg of a posting: (account, asset, signed amount, may the balance go below zero?).
@@ -174,7 +175,7 @@ pub struct Baseline {
     lanes: Vec<Mutex<Lane>>,
     admin: Config,
     dbname: String,
-    fares: Arc<FareTable>,
+    rater: Arc<Rater>,
     keep_database: bool,
 }
 
@@ -183,7 +184,7 @@ impl Baseline {
     pub fn create(
         pg_url: &str,
         connections: usize,
-        fares: Arc<FareTable>,
+        rater: Arc<Rater>,
         keep_database: bool,
     ) -> Result<Baseline> {
         assert!(
@@ -225,7 +226,11 @@ impl Baseline {
                 let statements = Statements::prepare(&client)
                     .await
                     .context("preparing baseline statements")?;
-                lanes.push(Mutex::new(Lane { client, statements }));
+                lanes.push(Mutex::new(Lane {
+                    client,
+                    statements,
+                    rated: None,
+                }));
             }
             anyhow::Ok(lanes)
         })?;
@@ -234,7 +239,7 @@ impl Baseline {
             lanes,
             admin,
             dbname,
-            fares,
+            rater,
             keep_database,
         })
     }
@@ -251,14 +256,15 @@ impl Baseline {
         self.runtime.block_on(async {
             for chunk in riders.chunks(BULK_ROWS_MAX) {
                 let ids: Vec<&str> = chunk.iter().map(|r| r.rider.as_str()).collect();
-                let births: Vec<&str> = chunk.iter().map(|r| r.birth_date.as_str()).collect();
-                let residences: Vec<&str> = chunk.iter().map(|r| r.residence.as_str()).collect();
-                let returned: Vec<Option<&str>> = chunk.iter().map(|r| r.license_returned_on.as_deref()).collect();
+                let records = chunk
+                    .iter()
+                    .map(serde_json::to_string)
+                    .collect::<Result<Vec<String>, _>>()?;
                 lane.client
                     .execute(
-                        "INSERT INTO riders SELECT r, b::DATE, s, l::DATE FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS t(r, b, s, l)
+                        "INSERT INTO riders SELECT r, j FROM unnest($1::TEXT[], $2::TEXT[]) AS t(r, j)
                          ON CONFLICT (rider) DO NOTHING",
-                        &[&ids, &births, &residences, &returned],
+                        &[&ids, &records],
                     )
                     .await
                     .context("loading baseline riders")?;
@@ -273,7 +279,9 @@ impl Baseline {
         let mut lane = self.lanes[0]
             .lock()
             .map_err(|_| anyhow::anyhow!("a baseline lane panicked earlier"))?;
-        let Lane { client, statements } = &mut *lane;
+        let Lane {
+            client, statements, ..
+        } = &mut *lane;
         self.runtime.block_on(async {
             let mut answers = Vec::with_capacity(grants.len());
             for chunk in grants.chunks(BULK_ROWS_MAX) {
@@ -398,12 +406,12 @@ impl Baseline {
         }
     }
 
-    async fn apply_once(
-        &self,
-        lane: &mut Lane,
-        event: &Event,
-    ) -> Result<Answer, tokio_postgres::Error> {
-        let Lane { client, statements } = lane;
+    async fn apply_once(&self, lane: &mut Lane, event: &Event) -> Result<Answer> {
+        let Lane {
+            client,
+            statements,
+            rated,
+        } = lane;
         let body = event.canonical_json();
         let tx = client.transaction().await?;
         let inserted = tx
@@ -429,7 +437,7 @@ impl Baseline {
                 }
             });
         }
-        let outcome = self.decide(&tx, statements, event).await?;
+        let outcome = self.decide(&tx, statements, rated, event).await?;
         let answer = match outcome {
             Outcome::Posted(mut legs) => {
                 debug_assert!(balanced(&legs), "every posting balances per asset");
@@ -474,8 +482,9 @@ impl Baseline {
         &self,
         tx: &Transaction<'_>,
         statements: &Statements,
+        rated: &mut Option<(String, Rating)>,
         event: &Event,
-    ) -> Result<Outcome, tokio_postgres::Error> {
+    ) -> Result<Outcome> {
         let at_s = event.at.as_second();
         Ok(match &event.kind {
             EventKind::Tap(tap) if tap.direction == TapDirection::On => {
@@ -495,37 +504,31 @@ impl Baseline {
                 };
                 let route: Option<String> = row.get(0);
                 let from: String = row.get(1);
-                let route = route.or_else(|| tap.route.clone()).unwrap_or_default();
-                self.rate_ride(
-                    tx,
-                    statements,
-                    &tap.operator,
-                    &route,
-                    &from,
-                    &tap.stop,
-                    Some(&tap.rider),
-                    tap.media,
-                    at_s,
-                )
-                .await?
+                let on_at_s: i64 = row.get(2);
+                let route = route.or_else(|| tap.route.clone());
+                // As kanjo: the ride is rated at the tap-on's time.
+                let ride = RideRef {
+                    at: Timestamp::from_second(on_at_s).unwrap_or(event.at),
+                    operator: &tap.operator,
+                    route: route.as_deref(),
+                    from: Some(&from),
+                    to: Some(&tap.stop),
+                    rider: Some(&tap.rider),
+                };
+                self.rate_ride(tx, statements, rated, &event.id, &ride, tap.media)
+                    .await?
             }
             EventKind::Ride(ride) => {
-                let (Some(route), Some(from), Some(to)) = (&ride.route, &ride.from, &ride.to)
-                else {
-                    return Ok(Outcome::Rejected("no_fare"));
+                let ride_ref = RideRef {
+                    at: event.at,
+                    operator: &ride.operator,
+                    route: ride.route.as_deref(),
+                    from: ride.from.as_deref(),
+                    to: ride.to.as_deref(),
+                    rider: ride.rider.as_deref(),
                 };
-                self.rate_ride(
-                    tx,
-                    statements,
-                    &ride.operator,
-                    route,
-                    from,
-                    to,
-                    ride.rider.as_deref(),
-                    ride.media,
-                    at_s,
-                )
-                .await?
+                self.rate_ride(tx, statements, rated, &event.id, &ride_ref, ride.media)
+                    .await?
             }
             EventKind::Topup(topup) => {
                 let clearing = format!(
@@ -589,96 +592,124 @@ impl Baseline {
                     ),
                 ])
             }
+            // The naive baseline models the transit and election scenarios only.
+            EventKind::Purchase(_)
+            | EventKind::Authorize(_)
+            | EventKind::Capture(_)
+            | EventKind::Void(_)
+            | EventKind::Refund(_)
+            | EventKind::Send(_) => Outcome::Rejected("not_in_baseline"),
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Rates a ride with kanjo-rules, reading the rider's record (and wallet) from the database
+    /// first, and turns the rating into legs: what the rider pays, what the budget funds, what
+    /// the operator is owed, and the grants.
     async fn rate_ride(
         &self,
         tx: &Transaction<'_>,
         statements: &Statements,
-        operator: &str,
-        route: &str,
-        from: &str,
-        to: &str,
-        rider: Option<&str>,
+        rated: &mut Option<(String, Rating)>,
+        event_id: &str,
+        ride: &RideRef<'_>,
         media: Media,
-        at_s: i64,
-    ) -> Result<Outcome, tokio_postgres::Error> {
-        let Some(fare_yen) = self.fares.fare(route, from, to) else {
-            return Ok(Outcome::Rejected("no_fare"));
-        };
-        let attributes = match rider {
+    ) -> Result<Outcome> {
+        let record = match ride.rider {
             Some(rider) => tx
                 .query_opt(&statements.rider, &[&rider])
                 .await?
-                .and_then(|row| {
-                    let birth: String = row.get(0);
-                    let returned: Option<String> = row.get(2);
-                    Some(RiderAttributes {
-                        birth_date: birth.parse().ok()?,
-                        residence: row.get(1),
-                        license_returned_on: returned.and_then(|text| text.parse().ok()),
-                    })
-                }),
+                .and_then(|row| serde_json::from_str(row.get::<_, &str>(0)).ok()),
             None => None,
         };
-        let local_date = local_date(at_s);
-        let rated = rate(fare_yen, attributes.as_ref(), local_date);
-        let pays = rated.rider_pays_yen as i64;
-        let discount = (rated.fare_yen - rated.rider_pays_yen) as i64;
+        let wallet = match (media, ride.rider) {
+            (Media::Wallet, Some(rider)) => {
+                let account = format!("rider:{rider}:JPY");
+                let balance: i64 = tx
+                    .query_opt(&statements.lock_balance, &[&account])
+                    .await?
+                    .map(|row| row.get(0))
+                    .unwrap_or(0);
+                Some((account, balance))
+            }
+            _ => None,
+        };
+        let rating = match rated.as_ref() {
+            // A retry of the transaction: the rating was committed on the first attempt.
+            Some((id, rating)) if id == event_id => *rating,
+            _ => {
+                let can_pay = |rating: &Rating| {
+                    wallet
+                        .as_ref()
+                        .is_none_or(|(_, balance)| *balance >= rating.rider_pays as i64)
+                };
+                let rating = match self.rater.rate(ride, record, can_pay)? {
+                    Err(error) => return Ok(Outcome::Rejected(error.code())),
+                    Ok(Rated::Declined(_)) => return Ok(Outcome::Rejected("insufficient_funds")),
+                    Ok(Rated::Posted(rating)) => rating,
+                };
+                *rated = Some((event_id.to_owned(), rating));
+                rating
+            }
+        };
+        Ok(Outcome::Posted(
+            self.ride_legs(ride, media, wallet, &rating),
+        ))
+    }
+
+    fn ride_legs(
+        &self,
+        ride: &RideRef<'_>,
+        media: Media,
+        wallet: Option<(String, i64)>,
+        rating: &Rating,
+    ) -> Vec<Leg> {
+        let programme = self.rater.programme();
+        let operator = ride.operator;
+        let pays = rating.rider_pays as i64;
+        let discount = rating.discount as i64;
         let mut legs = vec![leg(
             format!("operator:{operator}:JPY"),
             "JPY",
-            rated.fare_yen as i64,
+            pays + discount,
             false,
         )];
-        if discount > 0 {
+        if let (Some(budget), true) = (rating.funded_by, discount > 0) {
             legs.push(leg(
-                "budget:fare-discounts:JPY".to_owned(),
+                format!("budget:{}:JPY", programme.budget(budget).id),
                 "JPY",
                 -discount,
                 false,
             ));
         }
         if pays > 0 {
-            let payer = match (media, rider) {
-                (Media::Wallet, Some(rider)) => {
-                    let account = format!("rider:{rider}:JPY");
-                    let balance: i64 = tx
-                        .query_opt(&statements.lock_balance, &[&account])
-                        .await?
-                        .map(|row| row.get(0))
-                        .unwrap_or(0);
-                    if balance < pays {
-                        return Ok(Outcome::Rejected("insufficient_funds"));
-                    }
-                    leg(account, "JPY", -pays, true)
-                }
-                (media, _) => leg(
+            legs.push(match wallet {
+                Some((account, _)) => leg(account, "JPY", -pays, true),
+                None => leg(
                     format!("{}:{operator}:JPY", media_name(media)),
                     "JPY",
                     -pays,
                     false,
                 ),
-            };
-            legs.push(payer);
+            });
         }
-        if let (Some(rider), true) = (rider, rated.points > 0) {
-            legs.push(leg(
-                "issuer:muro-pt".to_owned(),
-                "muro-pt",
-                -(rated.points as i64),
-                false,
-            ));
-            legs.push(leg(
-                format!("rider:{rider}:muro-pt"),
-                "muro-pt",
-                rated.points as i64,
-                true,
-            ));
+        if let Some(rider) = ride.rider {
+            for grant in rating.grants.as_slice() {
+                let asset = programme.asset_code(grant.asset);
+                legs.push(leg(
+                    format!("issuer:{asset}"),
+                    asset,
+                    -(grant.amount as i64),
+                    false,
+                ));
+                legs.push(leg(
+                    format!("rider:{rider}:{asset}"),
+                    asset,
+                    grant.amount as i64,
+                    true,
+                ));
+            }
         }
-        Ok(Outcome::Posted(legs))
+        legs
     }
 }
 
@@ -780,8 +811,11 @@ async fn connect(config: &Config) -> Result<Client> {
     Ok(client)
 }
 
-fn is_retryable(error: &tokio_postgres::Error) -> bool {
-    matches!(error.code(), Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE)
+fn is_retryable(error: &anyhow::Error) -> bool {
+    let code = error
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code);
+    matches!(code, Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE)
 }
 
 fn balanced(legs: &[Leg]) -> bool {
@@ -790,11 +824,4 @@ fn balanced(legs: &[Leg]) -> bool {
         *sums.entry(&leg.asset).or_default() += leg.amount;
     }
     sums.values().all(|&sum| sum == 0)
-}
-
-fn local_date(at_s: i64) -> Date {
-    let days = (at_s + JST_OFFSET_S).div_euclid(86_400);
-    jiff::civil::date(1970, 1, 1)
-        .checked_add(jiff::Span::new().days(days))
-        .expect("event times are within the civil calendar")
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use hdrhistogram::Histogram;
-use kanjo_engine::event::{Event, EventKind};
+use kanjo_core::event::{Event, EventKind};
+use kanjo_rules::ids::{FNV_OFFSET_128, fnv1a_128};
 
 use crate::checks::AnswerProblems;
 use crate::target::{Answer, Pending, Target};
@@ -101,13 +102,16 @@ pub fn lane_of(event: &Event, lanes: usize) -> usize {
         EventKind::Topup(topup) => topup.rider.as_str(),
         EventKind::Grant(grant) => grant.rider.as_str(),
         EventKind::Redeem(redeem) => redeem.rider.as_str(),
+        EventKind::Purchase(payment) | EventKind::Authorize(payment) => payment.rider.as_str(),
+        EventKind::Send(send) => send.from.as_str(),
+        // No scenario sends these yet; a shops scenario must keep them in their payment's lane.
+        EventKind::Capture(capture) => capture.authorization.as_str(),
+        EventKind::Void(void) => void.authorization.as_str(),
+        EventKind::Refund(refund) => refund.purchase.as_str(),
     };
     // FNV-1a: tiny, stable across runs and platforms.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in key.as_bytes() {
-        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash % lanes as u64) as usize
+    let hash = fnv1a_128(FNV_OFFSET_128, key.as_bytes());
+    (hash % lanes as u128) as usize
 }
 
 struct LaneOutput {

@@ -6,16 +6,16 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use kanjo_engine::answer::Outcome;
-use kanjo_engine::event::Event;
-use kanjo_engine::machine::Machine;
-use kanjo_engine::machine::Prepared;
+use kanjo_core::answer::Outcome;
+use kanjo_core::event::Event;
+use kanjo_core::machine::Machine;
+use kanjo_core::machine::Prepared;
+use kanjo_core::report::{self, TrialBalance};
 use kanjo_engine::pipeline::{
     Answer as EngineAnswer, Engine, EngineConfig, SUBMISSION_EVENTS_MAX, SubmitError,
 };
-use kanjo_engine::report::{self, TrialBalance};
-use kanjo_engine::store::{self, EntryKind, StoreTarget};
-use kanjo_engine::workload::RiderRecord;
+use kanjo_store::{self as store, EntryKind, StoreTarget};
+use kanjo_workload::RiderRecord;
 
 use crate::checks::CheckReport;
 use crate::target::{Answer, Pending, Target};
@@ -66,8 +66,8 @@ impl InProcess {
             let mut items = Vec::with_capacity(chunk.len());
             for record in chunk {
                 let value = serde_json::to_value(record).context("a rider record is JSON")?;
-                let item = kanjo_engine::riders::check_rider_value(&value)
-                    .map(kanjo_engine::riders::CheckedRider::into_entry)
+                let item = kanjo_core::riders::check_rider_value(&value)
+                    .map(kanjo_core::riders::CheckedRider::into_entry)
                     .map_err(|(rider, message)| anyhow!("rider {rider:?} refused: {message}"))?;
                 items.push(item);
             }

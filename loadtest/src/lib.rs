@@ -4,10 +4,10 @@
 pub mod baseline;
 pub mod checks;
 pub mod driver;
-pub mod fares;
 pub mod http;
 pub mod inproc;
 pub mod ledger;
+pub mod rating;
 pub mod report;
 pub mod run;
 pub mod summary;

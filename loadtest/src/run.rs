@@ -8,11 +8,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use kanjo_engine::event::Event;
-use kanjo_engine::store::StoreTarget;
-use kanjo_engine::workload::election::Fate;
-use kanjo_engine::workload::timetable::muroran_feed_dir;
-use kanjo_engine::workload::{
+use kanjo_core::event::Event;
+use kanjo_store::StoreTarget;
+use kanjo_workload::election::Fate;
+use kanjo_workload::timetable::muroran_feed_dir;
+use kanjo_workload::{
     Commuter, CommuterConfig, Election, ElectionConfig, ElectionRole, RiderRecord, Timetable,
 };
 use tokio_postgres::NoTls;
@@ -20,9 +20,9 @@ use tokio_postgres::NoTls;
 use crate::baseline::{Baseline, DEFAULT_PG_URL, check_loopback};
 use crate::checks::CheckReport;
 use crate::driver::{self, Collected, LoadSpec, Source, StepResult, Verdict};
-use crate::fares::FareTable;
 use crate::http::Http;
 use crate::inproc::InProcess;
+use crate::rating::Rater;
 use crate::summary::{Summary, SystemRun};
 use crate::target::{Answer, Target};
 
@@ -338,7 +338,7 @@ impl Kanjo {
                     ),
                 };
                 Ok(Kanjo::Http {
-                    system: Http::connect(url, common.lanes)?,
+                    system: Http::connect(url)?,
                     store,
                 })
             }
@@ -511,11 +511,10 @@ pub fn run_commuter(args: &CommuterArgs, command: String) -> Result<Summary> {
     let baseline = if common.no_baseline {
         None
     } else {
-        let fares = Arc::new(FareTable::load(&muroran_feed_dir())?);
         let system = Baseline::create(
             &common.pg_url,
             common.baseline_connections,
-            fares,
+            Arc::new(Rater::load(&common.programme())?),
             common.keep,
         )?;
         let setup_start = Instant::now();
@@ -550,7 +549,7 @@ pub fn run_commuter(args: &CommuterArgs, command: String) -> Result<Summary> {
             common.seed
         ),
         "The generator and both systems share this machine's cores; generation runs one batch queue ahead.".to_owned(),
-        "Baseline rating is a simple equivalent of the programme (fare table + senior/licence/child/resident discounts + points, no daily cap); a missing tap-off is not charged there.".to_owned(),
+        "The baseline rates with kanjo-rules on the same programme (the same rating code as kanjo), reading each rider's record from its riders table; a missing tap-off is not charged there.".to_owned(),
     ];
     finish("commuter", common, command, kanjo, baseline, notes)
 }
@@ -660,7 +659,7 @@ pub fn run_election(args: &ElectionArgs, command: String) -> Result<Summary> {
         let system = Baseline::create(
             &common.pg_url,
             common.baseline_connections,
-            Arc::new(FareTable::default()),
+            Arc::new(Rater::load(&common.programme())?),
             common.keep,
         )?;
         let mut collected = Collected::default();

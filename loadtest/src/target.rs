@@ -1,7 +1,7 @@
 //! What the driver needs from a system under test: submit a batch, get one answer per event.
 
 use anyhow::Result;
-use kanjo_engine::event::Event;
+use kanjo_core::event::Event;
 
 /// One event's answer, reduced to what the load test counts and checks.
 #[derive(Clone, Debug, PartialEq, Eq)]

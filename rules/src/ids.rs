@@ -58,11 +58,13 @@ impl RiderKey {
     }
 }
 
-pub(crate) const FNV_OFFSET_128: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+/// FNV-1a's 128-bit offset basis: the state to start `fnv1a_128` from.
+pub const FNV_OFFSET_128: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
 const FNV_PRIME_128: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
 
-/// FNV-1a, 128 bits, continuing from `state` (start with `FNV_OFFSET_128`).
-pub(crate) fn fnv1a_128(mut state: u128, bytes: &[u8]) -> u128 {
+/// FNV-1a, 128 bits, continuing from `state` (start with `FNV_OFFSET_128`). The workspace's one
+/// FNV: rider keys, the programme digest, and wherever a small stable hash is wanted.
+pub fn fnv1a_128(mut state: u128, bytes: &[u8]) -> u128 {
     for &byte in bytes {
         state ^= u128::from(byte);
         state = state.wrapping_mul(FNV_PRIME_128);

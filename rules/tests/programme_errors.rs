@@ -301,6 +301,20 @@ fn engine_only_tables_are_ignored() {
 }
 
 #[test]
+fn a_programme_of_only_a_town_assets_and_shops_loads() {
+    // spec/purchases-example: a town paying shops, with no fares, budgets or rules.
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../spec/purchases-example/programme.toml"),
+    )
+    .expect("the purchases example");
+    let p = programme(&text);
+    assert_eq!(p.operators().count(), 0);
+    assert!(p.budgets().is_empty());
+    assert_eq!(p.rule_count(), 0);
+}
+
+#[test]
 fn the_compiled_programme_lists_operators_budgets_rules_and_assets() {
     let p = with_rules(
         r#"

@@ -1,17 +1,18 @@
 //! Shared helpers for the engine's integration tests: temporary stores, the `kanjo` binary as a
-//! child process, a small blocking HTTP/1.1 client, and event builders.
+//! child process, HTTP through `kanjo_engine::client`, and event builders.
 //!
 //! Each test binary uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
+use kanjo_engine::client::{HttpClient, HttpError};
 use kanjo_engine::pipeline::{Engine, EngineConfig};
 use kanjo_engine::store::StoreTarget;
 use serde_json::{Value, json};
@@ -20,8 +21,6 @@ use serde_json::{Value, json};
 const SERVER_START_TIMEOUT_MS: u64 = 30_000;
 /// How long one HTTP exchange may take before the test calls it a hang.
 const HTTP_TIMEOUT_MS: u64 = 60_000;
-/// A response larger than this is a bug in the test or the server.
-const RESPONSE_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Server stderr kept for failure messages.
 const SERVER_LOG_BYTES_MAX: usize = 64 * 1024;
 
@@ -280,92 +279,26 @@ impl Response {
     }
 }
 
-/// One HTTP/1.1 exchange on a fresh connection (`Connection: close`, so the body ends at EOF).
+/// One HTTP exchange through kanjo's client (one per test process, pooled connections).
 /// An error means no complete response arrived: the server may or may not have acted on it.
 pub fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
     body: Option<&str>,
-) -> std::io::Result<Response> {
-    let timeout = Some(Duration::from_millis(HTTP_TIMEOUT_MS));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(HTTP_TIMEOUT_MS))?;
-    stream.set_read_timeout(timeout)?;
-    stream.set_write_timeout(timeout)?;
-    let body = body.unwrap_or("");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(request.as_bytes())?;
-    stream.write_all(body.as_bytes())?;
-    stream.flush()?;
-    let mut raw = Vec::new();
-    stream
-        .take(RESPONSE_BYTES_MAX as u64)
-        .read_to_end(&mut raw)?;
-    parse_response(&raw)
-}
-
-fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
-    let invalid =
-        |what: &str| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, what.to_owned());
-    let split = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .ok_or_else(|| invalid("the response ended inside its head"))?;
-    let head = std::str::from_utf8(&raw[..split]).map_err(|_| invalid("the head is not UTF-8"))?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().ok_or_else(|| invalid("no status line"))?;
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| invalid("no status code"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers.iter().any(|(key, value)| {
-        key.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked")
+) -> Result<Response, HttpError> {
+    static CLIENT: OnceLock<HttpClient> = OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        HttpClient::new(Duration::from_millis(HTTP_TIMEOUT_MS)).expect("start the HTTP client")
     });
-    if chunked {
-        body = dechunk(&body).ok_or_else(|| invalid("a chunked body ended early"))?;
-    } else if let Some(length) = headers
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.parse::<usize>().ok())
-    {
-        if body.len() < length {
-            return Err(invalid("the body is shorter than its content-length"));
-        }
-        body.truncate(length);
-    }
-    let body = String::from_utf8(body).map_err(|_| invalid("the body is not UTF-8"))?;
+    let body = body.unwrap_or("").as_bytes().to_vec();
+    let response = client.request(&addr.to_string(), method, path, "application/json", body)?;
+    let text = String::from_utf8(response.body).expect("kanjo answers in UTF-8");
     Ok(Response {
-        status,
-        headers,
-        body,
+        status: response.status,
+        headers: response.headers,
+        body: text,
     })
-}
-
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|window| window == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        if data.len() < size + 2 {
-            return None;
-        }
-        out.extend_from_slice(&data[..size]);
-        data = &data[size + 2..];
-    }
 }
 
 /// A local time on the test day (2026-11-26, JST) `seconds` after 06:00.

@@ -1,12 +1,13 @@
 //! A small RFC 4180 CSV reader for GTFS text files: UTF-8 with or without a BOM, LF or CRLF
 //! line ends, quoted fields with doubled quotes. Fields borrow from the file text unless they
-//! contain an escaped quote.
+//! contain an escaped quote. The workspace's one CSV reader: the fare tables, the load
+//! generators' timetable and the benches all read GTFS through it.
 
 use std::borrow::Cow;
 
 /// Reads records from `text`, calling `on_record(line_no, fields)` for each non-empty record
 /// (the header included; `line_no` is 1-based, the line where the record starts).
-pub(crate) fn for_each_record<'a, E>(
+pub fn for_each_record<'a, E>(
     text: &'a str,
     mut on_record: impl FnMut(usize, &[Cow<'a, str>]) -> Result<(), E>,
 ) -> Result<(), CsvError<E>> {
@@ -104,10 +105,14 @@ fn utf8_len(first_byte: u8) -> usize {
     }
 }
 
+/// What stopped the reading: the text is not CSV at a line, or the record callback failed.
 #[derive(Debug)]
-pub(crate) enum CsvError<E> {
+pub enum CsvError<E> {
+    /// A quoted field starting in the record at `line_no` never ends.
     UnclosedQuote { line_no: usize },
+    /// Something other than a comma or a line end follows a closing quote.
     AfterQuote { line_no: usize },
+    /// The callback's own error.
     Record(E),
 }
 

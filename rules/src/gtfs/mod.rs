@@ -5,7 +5,7 @@
 //! Matching follows spec/rating.md: a rule matches when each of its route/origin/destination
 //! fields is empty or equal; the most non-empty fields win, then the lowest price.
 
-mod csv;
+pub mod csv;
 mod fares;
 
 pub use fares::{GtfsError, GtfsFares, NO_ZONE};

@@ -67,14 +67,50 @@ struct EligibleDef {
     school_stage: Option<String>,
 }
 
+/// `discount = { type = ... }`: serde picks the variant by `type` and refuses a key that does
+/// not belong to it (`amount` on `free`), naming the key.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DiscountDef {
-    #[serde(rename = "type")]
-    kind: String,
-    amount: Option<u64>,
-    percent: Option<toml::Value>,
-    round: Option<String>,
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum DiscountDef {
+    Free {},
+    FixedFare {
+        amount: u64,
+    },
+    PercentOff {
+        percent: toml::Value,
+        round: Option<RoundDef>,
+    },
+}
+
+#[derive(Clone, Copy, Deserialize)]
+enum RoundDef {
+    #[serde(rename = "up_10")]
+    Up10,
+    #[serde(rename = "down_10")]
+    Down10,
+    #[serde(rename = "none")]
+    Yen,
+}
+
+/// One `[[rules]]` entry: serde picks the variant by `kind`.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum RuleDef {
+    FareDiscount(FareDiscountDef),
+    DailyCap(DailyCapDef),
+    RideReward(RideRewardDef),
+    PointsPerRide(PointsDef),
+}
+
+impl RuleDef {
+    fn kind(&self) -> RuleKind {
+        match self {
+            RuleDef::FareDiscount(_) => RuleKind::FareDiscount,
+            RuleDef::DailyCap(_) => RuleKind::DailyCap,
+            RuleDef::RideReward(_) => RuleKind::RideReward,
+            RuleDef::PointsPerRide(_) => RuleKind::PointsPerRide,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -82,8 +118,6 @@ struct DiscountDef {
 struct FareDiscountDef {
     #[serde(rename = "id")]
     _id: String,
-    #[serde(rename = "kind")]
-    _kind: String,
     operators: Option<Vec<String>>,
     #[serde(default)]
     eligible: EligibleDef,
@@ -96,8 +130,6 @@ struct FareDiscountDef {
 struct DailyCapDef {
     #[serde(rename = "id")]
     _id: String,
-    #[serde(rename = "kind")]
-    _kind: String,
     operators: Option<Vec<String>>,
     #[serde(default)]
     eligible: EligibleDef,
@@ -109,8 +141,6 @@ struct DailyCapDef {
 struct RideRewardDef {
     #[serde(rename = "id")]
     _id: String,
-    #[serde(rename = "kind")]
-    _kind: String,
     operators: Option<Vec<String>>,
     #[serde(default)]
     eligible: EligibleDef,
@@ -124,8 +154,6 @@ struct RideRewardDef {
 struct PointsDef {
     #[serde(rename = "id")]
     _id: String,
-    #[serde(rename = "kind")]
-    _kind: String,
     operators: Option<Vec<String>>,
     #[serde(default)]
     eligible: EligibleDef,
@@ -365,33 +393,18 @@ fn compile_rule(
     if out.rule_ids.contains(&id) {
         return Err(ctx.invalid(name, "id is used by an earlier rule"));
     }
-    let kind = match table.get("kind").and_then(|k| k.as_str()) {
-        Some("fare_discount") => RuleKind::FareDiscount,
-        Some("daily_cap") => RuleKind::DailyCap,
-        Some("ride_reward") => RuleKind::RideReward,
-        Some("points_per_ride") => RuleKind::PointsPerRide,
-        Some(other) => {
-            return Err(ctx.invalid(
-                name,
-                format!("unknown rule kind `{other}` (expected fare_discount, daily_cap, ride_reward or points_per_ride)"),
-            ));
-        }
-        None => return Err(ctx.invalid(name, "has no `kind` string")),
-    };
     // Nested tables first, so a bad value inside them is reported under their key.
     if let Some(eligible) = table.get("eligible") {
         ctx.parse::<EligibleDef>(&format!("{name}: eligible"), eligible.clone())?;
     }
-    if let Some(discount) = table
-        .get("discount")
-        .filter(|_| kind == RuleKind::FareDiscount)
-    {
+    if let Some(discount) = table.get("discount") {
         ctx.parse::<DiscountDef>(&format!("{name}: discount"), discount.clone())?;
     }
+    let def: RuleDef = ctx.parse(&name, value)?;
+    let kind = def.kind();
     let rule = RuleIx(u16::try_from(out.rule_ids.len()).expect("bounded by MAX_RULES"));
-    match kind {
-        RuleKind::FareDiscount => {
-            let def: FareDiscountDef = ctx.parse(&name, value)?;
+    match def {
+        RuleDef::FareDiscount(def) => {
             let budget_id = def.funded_by;
             let years: Vec<(i32, BudgetIx)> = out
                 .budgets
@@ -420,8 +433,7 @@ fn compile_rule(
                 funding,
             });
         }
-        RuleKind::DailyCap => {
-            let def: DailyCapDef = ctx.parse(&name, value)?;
+        RuleDef::DailyCap(def) => {
             let slot = u16::try_from(out.caps.len()).expect("bounded by MAX_RULES");
             out.caps.push(CapRule {
                 rule,
@@ -431,8 +443,7 @@ fn compile_rule(
                 amount: def.amount,
             });
         }
-        RuleKind::RideReward => {
-            let def: RideRewardDef = ctx.parse(&name, value)?;
+        RuleDef::RideReward(def) => {
             if def.every == 0 {
                 return Err(ctx.invalid(name, "`every` must be at least 1"));
             }
@@ -446,8 +457,7 @@ fn compile_rule(
             };
             out.grants.push(grant);
         }
-        RuleKind::PointsPerRide => {
-            let def: PointsDef = ctx.parse(&name, value)?;
+        RuleDef::PointsPerRide(def) => {
             let grant = GrantRule {
                 rule,
                 operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
@@ -548,45 +558,10 @@ fn eligibility(
 }
 
 fn discount(ctx: &Ctx<'_>, name: &str, def: &DiscountDef) -> Result<Discount, ProgrammeError> {
-    let unexpected = |key: &str| {
-        ctx.invalid(
-            name,
-            format!("discount: `{key}` does not belong to type `{}`", def.kind),
-        )
-    };
-    match def.kind.as_str() {
-        "free" => {
-            if def.amount.is_some() {
-                return Err(unexpected("amount"));
-            }
-            if def.percent.is_some() {
-                return Err(unexpected("percent"));
-            }
-            if def.round.is_some() {
-                return Err(unexpected("round"));
-            }
-            Ok(Discount::Free)
-        }
-        "fixed_fare" => {
-            if def.percent.is_some() {
-                return Err(unexpected("percent"));
-            }
-            if def.round.is_some() {
-                return Err(unexpected("round"));
-            }
-            let amount = def
-                .amount
-                .ok_or_else(|| ctx.invalid(name, "discount: type `fixed_fare` needs `amount`"))?;
-            Ok(Discount::FixedFare { amount })
-        }
-        "percent_off" => {
-            if def.amount.is_some() {
-                return Err(unexpected("amount"));
-            }
-            let percent = def
-                .percent
-                .as_ref()
-                .ok_or_else(|| ctx.invalid(name, "discount: type `percent_off` needs `percent`"))?;
+    match def {
+        DiscountDef::Free {} => Ok(Discount::Free),
+        DiscountDef::FixedFare { amount } => Ok(Discount::FixedFare { amount: *amount }),
+        DiscountDef::PercentOff { percent, round } => {
             let percent = match percent {
                 toml::Value::Integer(p) => Some(Decimal::from(*p)),
                 toml::Value::Float(p) => Decimal::from_str(&p.to_string()).ok(),
@@ -605,16 +580,10 @@ fn discount(ctx: &Ctx<'_>, name: &str, def: &DiscountDef) -> Result<Discount, Pr
             let denominator = 100u128 * 10u128.pow(percent.scale());
             let mantissa =
                 u128::try_from(percent.mantissa()).expect("percent is 0..=100, not negative");
-            let round = match def.round.as_deref() {
-                Some("up_10") => Rounding::Up10,
-                Some("down_10") => Rounding::Down10,
-                Some("none") | None => Rounding::Yen,
-                Some(other) => {
-                    return Err(ctx.invalid(
-                        name,
-                        format!("discount.round: `{other}` is not `up_10`, `down_10` or `none`"),
-                    ));
-                }
+            let round = match round {
+                Some(RoundDef::Up10) => Rounding::Up10,
+                Some(RoundDef::Down10) => Rounding::Down10,
+                Some(RoundDef::Yen) | None => Rounding::Yen,
             };
             Ok(Discount::PercentOff {
                 pay_numerator: denominator - mantissa,
@@ -622,10 +591,6 @@ fn discount(ctx: &Ctx<'_>, name: &str, def: &DiscountDef) -> Result<Discount, Pr
                 round,
             })
         }
-        other => Err(ctx.invalid(
-            name,
-            format!("discount.type: `{other}` is not `free`, `fixed_fare` or `percent_off`"),
-        )),
     }
 }
 

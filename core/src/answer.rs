@@ -1,0 +1,224 @@
+//! What kanjo answers for each event, kept compactly per event id so that the same id again
+//! returns the first answer, across restarts (the answers are rebuilt by replaying the log).
+
+use kanjo_ledger::AssetId;
+use kanjo_rules::Programme;
+use serde_json::{Value, json};
+
+use crate::chart::AssetBook;
+use crate::event::{Media, media_name};
+
+mod shop_answers;
+pub use shop_answers::{AssetAmount, AssetAmounts};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ride(RideOutcome),
+    /// A tap-on or tap-off waiting for its other half.
+    TapPending,
+    /// This tap completed a ride with the tap named in `with`.
+    TapPaired {
+        ride: RideOutcome,
+        with: Box<str>,
+    },
+    /// A tap that another tap completed later; the ride is answered on that one.
+    TapCompletedBy {
+        with: Box<str>,
+    },
+    /// A tap-on with no tap-off in time: charged as the longest ride from its stop.
+    TapExpired {
+        ride: RideOutcome,
+    },
+    /// A tap-off nobody tapped on for in time: nothing charged (the rider's tap-on, if any, was).
+    TapUnmatched,
+    Topup {
+        asset: AssetId,
+        amount_minor: u64,
+    },
+    Grant {
+        asset: AssetId,
+        amount_minor: u64,
+    },
+    Redeem {
+        asset: AssetId,
+        amount_minor: u64,
+    },
+    /// Paid per asset in payment order, and the shop's fee per asset.
+    Purchase {
+        paid: AssetAmounts,
+        fees: AssetAmounts,
+    },
+    /// Held per asset in payment order.
+    Authorize {
+        held: AssetAmounts,
+    },
+    /// A purchase made of a hold: paid in held order, the fees, and what was let go.
+    Capture {
+        paid: AssetAmounts,
+        fees: AssetAmounts,
+        released: AssetAmounts,
+    },
+    Void {
+        released: AssetAmounts,
+    },
+    /// Given back in reverse paid order, and the fees given back to the shop.
+    Refund {
+        returned: AssetAmounts,
+        fees_returned: AssetAmounts,
+    },
+    Send {
+        asset: AssetId,
+        amount_minor: u64,
+    },
+    Rejected(Rejection),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RideOutcome {
+    pub fare: u64,
+    pub rider_pays: u64,
+    pub discount: u64,
+    pub cap_waived: u64,
+    /// Index into the programme's budgets.
+    pub funded_by: Option<u16>,
+    pub media: Media,
+    /// The rules that changed the ride, as the rating's rule bit set (file order).
+    pub rules: u64,
+    pub grants: Box<[GrantOutcome]>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrantOutcome {
+    pub rule: u16,
+    pub asset: AssetId,
+    pub amount_minor: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: &'static str,
+    pub message: Box<str>,
+}
+
+impl Rejection {
+    pub fn new(code: &'static str, message: impl Into<Box<str>>) -> Rejection {
+        Rejection {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl Outcome {
+    pub fn is_accepted(&self) -> bool {
+        !matches!(self, Outcome::Rejected(_))
+    }
+}
+
+/// Everything needed to turn stored outcomes into JSON.
+pub struct AnswerContext<'a> {
+    pub programme: &'a Programme,
+    pub assets: &'a AssetBook,
+}
+
+impl AnswerContext<'_> {
+    pub fn to_json(&self, id: &str, outcome: &Outcome) -> Value {
+        match outcome {
+            Outcome::Rejected(rejection) => json!({
+                "id": id,
+                "status": "rejected",
+                "error": { "code": rejection.code, "message": &*rejection.message },
+            }),
+            Outcome::Ride(ride) => self.ride_json(id, "ride", ride),
+            Outcome::TapPending => {
+                json!({"id": id, "status": "accepted", "type": "tap", "tap": "pending"})
+            }
+            Outcome::TapPaired { ride, with } => {
+                let mut value = self.ride_json(id, "tap", ride);
+                value["tap"] = json!("paired");
+                value["paired_with"] = json!(&**with);
+                value
+            }
+            Outcome::TapCompletedBy { with } => json!({
+                "id": id, "status": "accepted", "type": "tap", "tap": "paired", "paired_with": &**with,
+            }),
+            Outcome::TapExpired { ride } => {
+                let mut value = self.ride_json(id, "tap", ride);
+                value["tap"] = json!("expired_charged_max_fare");
+                value
+            }
+            Outcome::TapUnmatched => {
+                json!({"id": id, "status": "accepted", "type": "tap", "tap": "unmatched"})
+            }
+            Outcome::Topup {
+                asset,
+                amount_minor,
+            } => self.movement_json(id, "topup", *asset, *amount_minor),
+            Outcome::Grant {
+                asset,
+                amount_minor,
+            } => self.movement_json(id, "grant", *asset, *amount_minor),
+            Outcome::Redeem {
+                asset,
+                amount_minor,
+            } => self.movement_json(id, "redeem", *asset, *amount_minor),
+            Outcome::Send {
+                asset,
+                amount_minor,
+            } => self.movement_json(id, "send", *asset, *amount_minor),
+            Outcome::Purchase { .. }
+            | Outcome::Authorize { .. }
+            | Outcome::Capture { .. }
+            | Outcome::Void { .. }
+            | Outcome::Refund { .. } => self.shop_json(id, outcome),
+        }
+    }
+
+    fn asset_code(&self, asset: AssetId) -> &str {
+        self.assets
+            .iter()
+            .find(|(id, _)| *id == asset)
+            .map(|(_, spec)| spec.code.as_str())
+            .unwrap_or("?")
+    }
+
+    fn movement_json(&self, id: &str, kind: &str, asset: AssetId, amount_minor: u64) -> Value {
+        json!({"id": id, "status": "accepted", "type": kind, "asset": self.asset_code(asset), "amount": amount_minor})
+    }
+
+    fn ride_json(&self, id: &str, kind: &str, ride: &RideOutcome) -> Value {
+        let budgets = self.programme.budgets();
+        let funded_by = ride
+            .funded_by
+            .and_then(|index| budgets.get(usize::from(index)))
+            .map(|budget| budget.id.as_str());
+        let rules: Vec<&str> = kanjo_rules::RuleSet(ride.rules)
+            .iter()
+            .map(|rule| self.programme.rule_id(rule))
+            .collect();
+        let grants: Vec<Value> = ride
+            .grants
+            .iter()
+            .map(|grant| {
+                json!({
+                    "asset": self.asset_code(grant.asset),
+                    "amount": grant.amount_minor,
+                    "rule": self.programme.rule_id(kanjo_rules::RuleIx(grant.rule)),
+                })
+            })
+            .collect();
+        json!({
+            "id": id,
+            "status": "accepted",
+            "type": kind,
+            "fare": ride.fare,
+            "rider_pays": ride.rider_pays,
+            "discount": ride.discount,
+            "funded_by": funded_by,
+            "cap_waived": ride.cap_waived,
+            "rules": rules,
+            "grants": grants,
+            "media": media_name(ride.media),
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! Durable command log: one trait, SQLite and PostgreSQL implementations.
+//!
+//! The engine keeps its whole state in memory and persists only its inputs: each group-committed
+//! batch is one [`LogRecord`], appended in one database transaction before any client is answered.
+//! Restart replays every record in `seq` order. So a store must be durable on return, atomic per
+//! record, ordered and gap-free. See `ARCHITECTURE-store.md` in this crate.
+
+mod codec;
+mod error;
+mod migrations;
+mod postgres;
+mod record;
+mod sqlite;
+mod sqlite_checkpoint;
+pub mod testdb;
+
+use std::path::PathBuf;
+
+pub use error::{ErrorClass, RecordError, StoreError};
+pub use kanjo_core::limits::{
+    EntryError, LOG_ENTRIES_PER_RECORD_MAX, LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX,
+    check_entry, check_entry_id,
+};
+pub use migrations::{PG_MIGRATIONS, PgMigration};
+pub use postgres::PgStore;
+pub use record::{EntryKind, LogEntry, LogRecord};
+pub use sqlite::{SQLITE_FILE_NAME, SqliteStore};
+
+// The log's limits are the engine's input limits: parsers check every one of them with
+// `check_entry_id` / `check_entry` before an input can reach a batch, and compile-time asserts
+// beside each parser's own limit keep the two sets from drifting apart.
+
+/// Longest meta key, in UTF-8 bytes.
+pub const META_KEY_BYTES_MAX: usize = 128;
+/// Largest meta value, in UTF-8 bytes.
+pub const META_VALUE_BYTES_MAX: usize = 64 * 1024;
+
+/// A durable, ordered, gap-free command log plus a small key/value meta table.
+///
+/// All methods are blocking: call them from a dedicated thread or `tokio::task::spawn_blocking`,
+/// never from an async task. The PostgreSQL store drives its own tokio runtime internally.
+pub trait Store: Send {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+    /// Highest stored seq; 0 when the log is empty.
+    fn last_seq(&mut self) -> Result<u64, StoreError>;
+    /// One transaction; durable when it returns Ok. `record.seq` must be `last_seq()+1`, else
+    /// `StoreError::OutOfOrder`. Re-appending a seq that exists with identical content is Ok (a
+    /// retry after an unknown commit outcome); with different content it is `StoreError::Conflict`.
+    /// An invalid record (`StoreError::InvalidRecord`) is rejected before anything is written.
+    fn append(&mut self, record: &LogRecord) -> Result<(), StoreError>;
+    /// Consecutive records, durable on return: what the commit thread uses when several records
+    /// wait, so they can share one commit (SQLite: one transaction for all). The default appends
+    /// them one by one; each record is atomic either way, and a retry is idempotent.
+    fn append_many(&mut self, records: &[LogRecord]) -> Result<(), StoreError> {
+        records.iter().try_for_each(|record| self.append(record))
+    }
+    /// Records with seq >= from_seq, ascending, at most max_records (replay pages through this
+    /// until it gets an empty page). The caller bounds memory with `max_records`.
+    fn read(&mut self, from_seq: u64, max_records: usize) -> Result<Vec<LogRecord>, StoreError>;
+    /// The value stored under `key`, if any.
+    fn meta(&mut self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Stores `value` under `key` (insert or replace); durable when it returns Ok.
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// For correctness checks (load test, crash test): how many entries of this kind are stored.
+    fn count_entries(&mut self, kind: EntryKind) -> Result<u64, StoreError>;
+    /// Makes this store the log's only writer until it is dropped, or fails with `InUse`. Two
+    /// writers would race for the next seq, and the loser would have to stop.
+    fn claim_writer(&mut self) -> Result<(), StoreError>;
+    /// After a transient failure (`StoreError::class`): drops broken connections, connects
+    /// again, and takes the writer claim again if this store held it and lost it. `InUse` here
+    /// may be the old session still ending, or another writer: the caller decides by the log.
+    fn reconnect(&mut self) -> Result<(), StoreError>;
+}
+
+/// Where the log lives.
+#[derive(Clone, Debug)]
+pub enum StoreTarget {
+    /// `<data_dir>/kanjo.sqlite`, created on open.
+    Sqlite { data_dir: PathBuf },
+    /// A PostgreSQL database with the migrations of `ops/sql` applied (`kanjo migrate`).
+    Postgres { url: String },
+}
+
+/// Opens the log. SQLite creates the directory, file and schema; PostgreSQL requires the
+/// migrations to be applied already and says so (`StoreError::SchemaNotMigrated`) otherwise.
+pub fn open(target: &StoreTarget) -> Result<Box<dyn Store>, StoreError> {
+    match target {
+        StoreTarget::Sqlite { data_dir } => Ok(Box::new(SqliteStore::open(data_dir)?)),
+        StoreTarget::Postgres { url } => Ok(Box::new(PgStore::open(url)?)),
+    }
+}
+
+/// Brings the schema up to date; returns the names of the migrations applied now (empty when
+/// it already was). Safe to run concurrently and repeatedly.
+pub fn migrate(target: &StoreTarget) -> Result<Vec<String>, StoreError> {
+    match target {
+        StoreTarget::Sqlite { data_dir } => SqliteStore::migrate(data_dir),
+        StoreTarget::Postgres { url } => postgres::migrate(url),
+    }
+}
+
+fn validate_meta(key: &str, value: Option<&str>) -> Result<(), StoreError> {
+    let key_ok = !key.is_empty() && key.len() <= META_KEY_BYTES_MAX && !key.contains('\0');
+    if !key_ok {
+        return Err(StoreError::InvalidMeta {
+            key: key.chars().take(META_KEY_BYTES_MAX).collect(),
+            reason: "key must be 1..=128 bytes without NUL",
+        });
+    }
+    if let Some(value) = value
+        && (value.len() > META_VALUE_BYTES_MAX || value.contains('\0'))
+    {
+        return Err(StoreError::InvalidMeta {
+            key: key.to_owned(),
+            reason: "value must be at most 64 KiB without NUL",
+        });
+    }
+    Ok(())
+}

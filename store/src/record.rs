@@ -1,0 +1,185 @@
+//! The unit of the command log and its limits.
+
+use super::{EntryError, LOG_ENTRIES_PER_RECORD_MAX, RecordError, check_entry};
+
+/// What an entry carries; stored as this `u8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EntryKind {
+    Event = 1,
+    Rider = 2,
+    /// A shop record (`POST /v1/shops`): an upsert of one shop, replayed like a rider record.
+    Shop = 3,
+}
+
+impl EntryKind {
+    pub fn from_u8(value: u8) -> Option<EntryKind> {
+        match value {
+            1 => Some(EntryKind::Event),
+            2 => Some(EntryKind::Rider),
+            3 => Some(EntryKind::Shop),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Event => "event",
+            EntryKind::Rider => "rider",
+            EntryKind::Shop => "shop",
+        }
+    }
+}
+
+/// One input of a batch: an event, a rider record or a shop record, by its idempotency id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    pub kind: EntryKind,
+    /// Idempotency id: 1..=`LOG_ENTRY_ID_BYTES_MAX` bytes of UTF-8, no NUL (PostgreSQL text can't hold it).
+    pub id: String,
+    /// Canonical JSON, at most `LOG_ENTRY_BODY_BYTES_MAX` bytes; the store treats it as opaque bytes.
+    pub body: Vec<u8>,
+}
+
+/// One group-committed batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    /// 1-based, gap-free.
+    pub seq: u64,
+    /// The engine's clock for this batch; replay takes time from here.
+    pub clock_ns: u64,
+    pub entries: Vec<LogEntry>,
+}
+
+/// Both stores keep seq and clock in signed 64-bit columns.
+const COLUMN_I64_MAX: u64 = i64::MAX as u64;
+
+/// Names the entry that broke a per-entry limit.
+fn entry_error_at(error: EntryError, index: usize) -> RecordError {
+    match error {
+        EntryError::IdLength { id_bytes } => RecordError::IdLength { index, id_bytes },
+        EntryError::IdHasNul => RecordError::IdHasNul { index },
+        EntryError::BodyTooLarge { body_bytes } => RecordError::BodyTooLarge { index, body_bytes },
+    }
+}
+
+impl LogRecord {
+    /// Checks every limit, so a bad record is refused before anything is written.
+    pub fn validate(&self) -> Result<(), RecordError> {
+        if self.seq == 0 || self.seq > COLUMN_I64_MAX {
+            return Err(RecordError::SeqOutOfRange);
+        }
+        if self.clock_ns > COLUMN_I64_MAX {
+            return Err(RecordError::ClockOutOfRange);
+        }
+        if self.entries.len() > LOG_ENTRIES_PER_RECORD_MAX {
+            return Err(RecordError::TooManyEntries {
+                count: self.entries.len(),
+            });
+        }
+        for (index, entry) in self.entries.iter().enumerate() {
+            check_entry(&entry.id, entry.body.len())
+                .map_err(|error| entry_error_at(error, index))?;
+        }
+        Ok(())
+    }
+
+    /// Entries of `kind` in this record.
+    pub fn count(&self, kind: EntryKind) -> usize {
+        self.entries
+            .iter()
+            .filter(|entry| entry.kind == kind)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX};
+
+    fn record_with(entry: LogEntry) -> LogRecord {
+        LogRecord {
+            seq: 1,
+            clock_ns: 5,
+            entries: vec![entry],
+        }
+    }
+
+    fn entry(id: &str, body_bytes: usize) -> LogEntry {
+        LogEntry {
+            kind: EntryKind::Event,
+            id: id.to_owned(),
+            body: vec![b'x'; body_bytes],
+        }
+    }
+
+    #[test]
+    fn limits_are_inclusive() {
+        let id = "あ".repeat(42) + "ab"; // 128 bytes
+        assert_eq!(id.len(), LOG_ENTRY_ID_BYTES_MAX);
+        assert_eq!(
+            record_with(entry(&id, LOG_ENTRY_BODY_BYTES_MAX)).validate(),
+            Ok(())
+        );
+        let full = LogRecord {
+            seq: 1,
+            clock_ns: i64::MAX as u64,
+            entries: vec![entry("e", 0); LOG_ENTRIES_PER_RECORD_MAX],
+        };
+        assert_eq!(full.validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_limit_is_enforced_with_the_entry_index() {
+        let long_id = "x".repeat(LOG_ENTRY_ID_BYTES_MAX + 1);
+        assert_eq!(
+            record_with(entry(&long_id, 0)).validate(),
+            Err(RecordError::IdLength {
+                index: 0,
+                id_bytes: 129
+            })
+        );
+        assert_eq!(
+            record_with(entry("", 0)).validate(),
+            Err(RecordError::IdLength {
+                index: 0,
+                id_bytes: 0
+            })
+        );
+        assert_eq!(
+            record_with(entry("a\0b", 0)).validate(),
+            Err(RecordError::IdHasNul { index: 0 })
+        );
+        assert_eq!(
+            record_with(entry("a", LOG_ENTRY_BODY_BYTES_MAX + 1)).validate(),
+            Err(RecordError::BodyTooLarge {
+                index: 0,
+                body_bytes: LOG_ENTRY_BODY_BYTES_MAX + 1
+            })
+        );
+        let crowded = LogRecord {
+            seq: 1,
+            clock_ns: 0,
+            entries: vec![entry("e", 0); LOG_ENTRIES_PER_RECORD_MAX + 1],
+        };
+        assert_eq!(
+            crowded.validate(),
+            Err(RecordError::TooManyEntries {
+                count: LOG_ENTRIES_PER_RECORD_MAX + 1
+            })
+        );
+    }
+
+    #[test]
+    fn seq_is_one_based_and_numbers_fit_signed_columns() {
+        let mut record = record_with(entry("a", 1));
+        record.seq = 0;
+        assert_eq!(record.validate(), Err(RecordError::SeqOutOfRange));
+        record.seq = i64::MAX as u64 + 1;
+        assert_eq!(record.validate(), Err(RecordError::SeqOutOfRange));
+        record.seq = 1;
+        record.clock_ns = i64::MAX as u64 + 1;
+        assert_eq!(record.validate(), Err(RecordError::ClockOutOfRange));
+    }
+}
