@@ -516,8 +516,24 @@ async fn append_in(
     tx.commit().await.map_err(pg(url, "commit append"))
 }
 
+/// How long a closing store waits for PostgreSQL to confirm the writer lock is released.
+const WRITER_UNLOCK_WAIT_MS: u64 = 1_000;
+
 impl Drop for PgStore {
     fn drop(&mut self) {
+        // Release the writer lock before the session goes: the server notices a closed socket
+        // only some time later, and a new writer in that window would be refused as `InUse`.
+        if let Some(lock) = self.writer_lock.take()
+            && !lock.is_closed()
+        {
+            let wait = std::time::Duration::from_millis(WRITER_UNLOCK_WAIT_MS);
+            let _ = self.block_on(async move {
+                let unlock = lock.simple_query("SELECT pg_advisory_unlock_all()");
+                let _ = tokio::time::timeout(wait, unlock).await;
+                drop(deadpool_postgres::Object::take(lock));
+                Ok(())
+            });
+        }
         self.pool.close();
         if let Some(runtime) = self.runtime.take() {
             // A plain drop would block, which tokio forbids inside an async context.
