@@ -1,10 +1,12 @@
 //! The OpenAPI document lists exactly the error codes the engine can answer: an event's
-//! rejection codes (`RejectionCode`) in the `Answer` schema. A code added to the enum and not to
-//! the document, or documented and never answered, fails here.
+//! rejection codes (`RejectionCode`) in the `Answer` schema, and the service's own error codes
+//! (`api::ErrorCode`) in the `Error` schema. A code added to an enum and not to the document, or
+//! documented and never answered, fails here.
 
 use std::collections::BTreeSet;
 
 use kanjo_engine::answer::RejectionCode;
+use kanjo_engine::api::ErrorCode;
 use serde_json::Value;
 
 fn openapi() -> Value {
@@ -44,6 +46,24 @@ fn assert_same_codes(answered: &[&str], schema: &str) {
 fn the_answer_schema_lists_every_rejection_code_and_nothing_else() {
     let codes: Vec<&str> = RejectionCode::ALL.iter().map(|code| code.code()).collect();
     assert_same_codes(&codes, "Answer");
+}
+
+#[test]
+fn the_error_schema_lists_every_service_error_code_and_nothing_else() {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.code()).collect();
+    assert_same_codes(&codes, "Error");
+}
+
+#[test]
+fn no_code_is_both_a_rejection_and_a_service_error() {
+    for code in ErrorCode::ALL {
+        assert!(
+            RejectionCode::ALL
+                .iter()
+                .all(|rejection| rejection.code() != code.code()),
+            "{code}"
+        );
+    }
 }
 
 #[test]
