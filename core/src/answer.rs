@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use crate::chart::AssetBook;
 use crate::event::{Media, media_name};
 
+mod rejection_code;
 mod shop_answers;
+pub use rejection_code::RejectionCode;
 pub use shop_answers::{AssetAmount, AssetAmounts};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,12 +98,12 @@ pub struct GrantOutcome {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
-    pub code: &'static str,
+    pub code: RejectionCode,
     pub message: Box<str>,
 }
 
 impl Rejection {
-    pub fn new(code: &'static str, message: impl Into<Box<str>>) -> Rejection {
+    pub fn new(code: RejectionCode, message: impl Into<Box<str>>) -> Rejection {
         Rejection {
             code,
             message: message.into(),
@@ -127,7 +129,7 @@ impl AnswerContext<'_> {
             Outcome::Rejected(rejection) => json!({
                 "id": id,
                 "status": "rejected",
-                "error": { "code": rejection.code, "message": &*rejection.message },
+                "error": { "code": rejection.code.code(), "message": &*rejection.message },
             }),
             Outcome::Ride(ride) => self.ride_json(id, "ride", ride),
             Outcome::TapPending => {

@@ -173,7 +173,8 @@ pub struct EventError {
 }
 
 impl EventError {
-    pub const CODE: &'static str = "bad_event";
+    /// The code of a malformed event's answer.
+    pub const CODE: &'static str = crate::answer::RejectionCode::BadEvent.code();
 
     fn new(id: Option<&str>, message: impl Into<String>) -> EventError {
         EventError {

@@ -18,12 +18,14 @@ use kanjo_rules::{
 use thiserror::Error;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 
-use crate::answer::{GrantOutcome, Outcome, Rejection, RideOutcome};
+use crate::answer::{GrantOutcome, Outcome, Rejection, RejectionCode, RideOutcome};
 use crate::chart::{AMOUNT_PER_EVENT_CEILING_MINOR, AccountName, AssetBook, DEFAULT_BANK, Reason};
 use crate::event::{Event, EventKind, Media, Redeem, Ride, Tap, TapDirection};
 use crate::taps::{NewTap, PendingTap, TapBook};
 
+mod chain;
 mod payments;
+use chain::{NewAccount, legs_keep_limits};
 pub use payments::{PAYMENT_LEGS_MAX, PAYMENT_PARTS_MAX};
 
 /// Transfers one event can post: fare, subsidy and a grant per rule at most; or a shop payment's
@@ -42,6 +44,9 @@ pub const LEGS_PER_EVENT_MAX: usize = {
 const _: () = assert!(
     LEGS_PER_EVENT_MAX as u128 * AMOUNT_PER_EVENT_CEILING_MINOR as u128 <= u64::MAX as u128 / 16
 );
+
+/// Accounts one chain may need opened: both sides of every leg.
+const ACCOUNTS_TO_OPEN_MAX: usize = 2 * LEGS_PER_EVENT_MAX;
 
 const NS_PER_MS: i128 = 1_000_000;
 /// How far ahead of its batch's clock an event's time may move the tap-expiry watermark: a
@@ -177,6 +182,8 @@ pub struct Machine {
     clock_ns: u64,
     watermark_ns: i128,
     legs: Vec<Transfer>,
+    /// Accounts the legs need that the ledger doesn't hold yet, opened when the chain posts.
+    accounts_to_open: Vec<NewAccount>,
     /// Shops from the programme and from shop records.
     shops: crate::shops::ShopBook,
     /// Purchases (for refunds) and authorisations (for captures, voids and expiry).
@@ -233,6 +240,7 @@ impl Machine {
             clock_ns: 0,
             watermark_ns: i128::MIN,
             legs: Vec::with_capacity(LEGS_PER_EVENT_MAX),
+            accounts_to_open: Vec::with_capacity(ACCOUNTS_TO_OPEN_MAX),
             programme,
             shops: crate::shops::ShopBook::default(),
             payments: payments::PaymentBook::default(),
@@ -399,7 +407,7 @@ impl Machine {
                 return record.outcome.clone();
             }
             return Outcome::Rejected(Rejection::new(
-                "id_conflict",
+                RejectionCode::IdConflict,
                 format!(
                     "event {} was already received with a different body; an id can't be reused",
                     prepared.event.id
@@ -407,6 +415,7 @@ impl Machine {
             ));
         }
         let at_ns = prepared.event.at.as_nanosecond();
+        self.accounts_to_open.clear();
         let outcome = match &prepared.event.kind {
             EventKind::Ride(ride) => self.apply_ride(prepared, ride),
             EventKind::Tap(tap) => self.apply_tap(prepared, tap),
@@ -495,7 +504,7 @@ impl Machine {
     fn apply_tap(&mut self, prepared: &Prepared, tap: &Tap) -> Outcome {
         if self.programme.operator(&tap.operator).is_none() {
             return Outcome::Rejected(Rejection::new(
-                "unknown_operator",
+                RejectionCode::UnknownOperator,
                 format!("no fare table for operator {:?}", tap.operator),
             ));
         }
@@ -517,36 +526,11 @@ impl Machine {
                 return Outcome::TapPending;
             }
             return Outcome::Rejected(Rejection::new(
-                "too_many_pending_taps",
+                RejectionCode::TooManyPendingTaps,
                 "the engine holds the most unpaired taps it may; pair or expire some first",
             ));
         };
-        // The ride is the tap-on's: its time, stop, route and media; the tap-off gives the destination.
-        let (on_at_ns, on_stop, route, media, off_stop) = match tap.direction {
-            TapDirection::Off => (
-                partner.at_ns,
-                &*partner.stop,
-                partner.route.as_deref().or(tap.route.as_deref()),
-                partner.media,
-                tap.stop.as_str(),
-            ),
-            TapDirection::On => (
-                prepared.event.at.as_nanosecond(),
-                tap.stop.as_str(),
-                tap.route.as_deref().or(partner.route.as_deref()),
-                tap.media,
-                &*partner.stop,
-            ),
-        };
-        let fields = RideParts {
-            at: Timestamp::from_nanosecond(on_at_ns).unwrap_or(prepared.event.at),
-            operator: &tap.operator,
-            route,
-            from: Some(on_stop),
-            to: Some(off_stop),
-            rider: Some(&tap.rider),
-            media,
-        };
+        let fields = paired_ride(prepared, tap, &partner);
         match self.rate_and_post(prepared.id_hash, &fields, None) {
             Ok(ride) => {
                 let record = self
@@ -564,33 +548,37 @@ impl Machine {
             Err(rejection) => {
                 // The pair could not be charged (an unknown stop, a wallet that can't pay): the partner
                 // waits again, so a corrected tap can still complete it.
-                let restored = self.taps.hold(
-                    &NewTap {
-                        event_id: &partner.event_id,
-                        id_hash: partner.id_hash,
-                        direction: partner.direction,
-                        at_ns: partner.at_ns,
-                        operator: &partner.operator,
-                        route: partner.route.as_deref(),
-                        stop: &partner.stop,
-                        rider: &partner.rider,
-                        vehicle: &tap.vehicle,
-                        media: partner.media,
-                    },
-                    self.tap_expiry_ns(),
-                );
-                debug_assert!(restored, "a slot was just freed");
+                self.hold_again(&partner, &tap.vehicle);
                 Outcome::Rejected(rejection)
             }
         }
     }
 
+    /// Puts a tap taken for a pair that could not be charged back among the waiting taps.
+    fn hold_again(&mut self, partner: &PendingTap, vehicle: &str) {
+        let restored = self.taps.hold(
+            &NewTap {
+                event_id: &partner.event_id,
+                id_hash: partner.id_hash,
+                direction: partner.direction,
+                at_ns: partner.at_ns,
+                operator: &partner.operator,
+                route: partner.route.as_deref(),
+                stop: &partner.stop,
+                rider: &partner.rider,
+                vehicle,
+                media: partner.media,
+            },
+            self.tap_expiry_ns(),
+        );
+        debug_assert!(restored, "a slot was just freed");
+    }
+
     /// A tap-on nobody tapped off for: charged the highest fare from its stop on its route.
     fn charge_unfinished_ride(&mut self, tap: &PendingTap) -> Result<RideOutcome, Rejection> {
-        let operator = self
-            .programme
-            .operator(&tap.operator)
-            .ok_or_else(|| Rejection::new("unknown_operator", tap.operator.to_string()))?;
+        let operator = self.programme.operator(&tap.operator).ok_or_else(|| {
+            Rejection::new(RejectionCode::UnknownOperator, tap.operator.to_string())
+        })?;
         let longest = self
             .programme
             .max_fare_from(operator, tap.route.as_deref().unwrap_or(""), &tap.stop)
@@ -608,143 +596,27 @@ impl Machine {
         self.rate_and_post(tap.id_hash, &fields, Some((operator, longest)))
     }
 
+    /// Rates a ride and posts it as one chain: the rider's part, the subsidy and the grants.
+    /// Nothing changes (no rating state, no account) unless the chain posts.
     fn rate_and_post(
         &mut self,
         id_hash: u128,
         parts: &RideParts,
         longest_fare: Option<(OperatorIx, u64)>,
     ) -> Result<RideOutcome, Rejection> {
-        let ride = match longest_fare {
-            // The alighting stop is unknown, so the fare is given rather than looked up.
-            Some((operator, fare)) => kanjo_rules::Ride {
-                at: parts.at,
-                day: self.programme.local_date(parts.at),
-                operator,
-                fare,
-                rider: parts.rider.and_then(|rider| self.riders.get(rider)),
-                rider_key: parts.rider.map(RiderKey::of),
-            },
-            None => self
-                .programme
-                .resolve_ride_ref(&self.riders, &parts.as_ref())
-                .map_err(|error| rate_rejection(&error))?,
-        };
+        let ride = self.resolve_ride(parts, longest_fare)?;
         let rating = kanjo_rules::rate(&self.programme, &self.riders, &self.rating, &ride)
             .map_err(|error| rate_rejection(&error))?;
         debug_assert_eq!(
             rating.fare,
             rating.rider_pays + rating.discount + rating.cap_waived
         );
-
-        let yen = self.assets.yen();
-        let operator = parts.operator;
-        let fares = AccountName::OperatorFares { operator }.id();
-        self.legs.clear();
-        if rating.rider_pays > 0 {
-            let (payer, reason) = match parts.media {
-                Media::Wallet => {
-                    let Some(rider) = parts.rider else {
-                        return Err(Rejection::new(
-                            "bad_event",
-                            "a wallet payment needs a `rider`",
-                        ));
-                    };
-                    let wallet = AccountName::Rider {
-                        rider,
-                        asset: crate::chart::YEN,
-                    }
-                    .id();
-                    if self.ledger.account(wallet).is_none() {
-                        return Err(Rejection::new(
-                            "insufficient_funds",
-                            format!("rider {rider} has no wallet; top it up first"),
-                        ));
-                    }
-                    (wallet, Reason::FareWallet)
-                }
-                Media::Cash => (
-                    AccountName::OperatorCash { operator }.id(),
-                    Reason::FareCash,
-                ),
-                Media::Ic => (AccountName::IcClearing.id(), Reason::FareIc),
-            };
-            self.legs.push(Transfer::new(
-                0,
-                payer,
-                fares,
-                rating.rider_pays,
-                yen,
-                reason as u16,
-            ));
-        }
-        if rating.discount > 0 {
-            let budget = rating
-                .funded_by
-                .expect("a discount always names its budget");
-            self.legs.push(Transfer::new(
-                0,
-                self.budget_accounts[budget.index()],
-                AccountName::OperatorSubsidy { operator }.id(),
-                rating.discount,
-                yen,
-                Reason::Subsidy as u16,
-            ));
-        }
-        let mut grants = Vec::new();
-        let programme = Arc::clone(&self.programme);
-        if let Some(rider) = parts.rider {
-            for grant in rating.grants.as_slice() {
-                let asset = self.rule_assets[grant.asset.index()];
-                let code = programme.asset_code(grant.asset);
-                let issuer = AccountName::Issuer { asset: code }.id();
-                let holder = self.open_account(
-                    &AccountName::Rider { rider, asset: code },
-                    asset,
-                    self.clock_ns,
-                );
-                self.legs.push(Transfer::new(
-                    0,
-                    issuer,
-                    holder,
-                    grant.amount,
-                    asset,
-                    Reason::RideGrant as u16,
-                ));
-                grants.push(GrantOutcome {
-                    rule: grant.rule.index() as u16,
-                    asset,
-                    amount_minor: grant.amount,
-                });
-            }
-        }
-        self.post_legs(id_hash).map_err(|error| {
-            let PostError::Ledger { leg, error } = error else {
-                return self.post_rejection(&error);
-            };
-            let code = self.legs[leg].code;
-            if error == CreateTransferError::ExceedsCredits && code == Reason::FareWallet as u16 {
-                let balance = self
-                    .ledger
-                    .account(self.legs[leg].debit_account_id)
-                    .map_or(0, |wallet| wallet.available_debit());
-                Rejection::new(
-                    "insufficient_funds",
-                    format!(
-                        "the wallet holds {balance} yen, the ride costs {} yen",
-                        rating.rider_pays
-                    ),
-                )
-            } else {
-                Rejection::new(
-                    "ledger_refused",
-                    format!(
-                        "{} ({})",
-                        error.code(),
-                        Reason::from_code(code).map_or("?", Reason::name)
-                    ),
-                )
-            }
-        })?;
+        let fare_legs = self.fare_legs(parts, &rating)?;
+        self.start_legs();
+        self.legs.extend(fare_legs.into_iter().flatten());
+        let grants = self.push_grant_legs(parts.rider, &rating);
+        self.post_legs(id_hash)
+            .map_err(|error| self.ride_post_rejection(error, rating.rider_pays))?;
         kanjo_rules::commit(&mut self.rating, &ride, &rating);
         let outcome = RideOutcome {
             fare: rating.fare,
@@ -754,10 +626,166 @@ impl Machine {
             funded_by: rating.funded_by.map(|budget| budget.index() as u16),
             media: parts.media,
             rules: rating.rules.0,
-            grants: grants.into_boxed_slice(),
+            grants,
         };
         self.add_to_operator_day(ride.operator, ride.day, &outcome, longest_fare.is_some());
         Ok(outcome)
+    }
+
+    /// The ride as the rules rate it: its fare looked up, or given (the longest from its stop)
+    /// when the alighting stop is unknown.
+    fn resolve_ride(
+        &self,
+        parts: &RideParts,
+        longest_fare: Option<(OperatorIx, u64)>,
+    ) -> Result<kanjo_rules::Ride, Rejection> {
+        match longest_fare {
+            Some((operator, fare)) => Ok(kanjo_rules::Ride {
+                at: parts.at,
+                day: self.programme.local_date(parts.at),
+                operator,
+                fare,
+                rider: parts.rider.and_then(|rider| self.riders.get(rider)),
+                rider_key: parts.rider.map(RiderKey::of),
+            }),
+            None => self
+                .programme
+                .resolve_ride_ref(&self.riders, &parts.as_ref())
+                .map_err(|error| rate_rejection(&error)),
+        }
+    }
+
+    /// The legs of what the ride costs, pure: the rider's part to the operator's fares, and the
+    /// discount from its budget to the operator's subsidy; either is absent when zero.
+    fn fare_legs(
+        &self,
+        parts: &RideParts,
+        rating: &kanjo_rules::Rating,
+    ) -> Result<[Option<Transfer>; 2], Rejection> {
+        let yen = self.assets.yen();
+        let operator = parts.operator;
+        let paid = if rating.rider_pays > 0 {
+            let (payer, reason) = self.fare_payer(parts)?;
+            let fares = AccountName::OperatorFares { operator }.id();
+            Some(Transfer::new(
+                0,
+                payer,
+                fares,
+                rating.rider_pays,
+                yen,
+                reason as u16,
+            ))
+        } else {
+            None
+        };
+        let subsidy = (rating.discount > 0).then(|| {
+            let budget = rating
+                .funded_by
+                .expect("a discount always names its budget");
+            Transfer::new(
+                0,
+                self.budget_accounts[budget.index()],
+                AccountName::OperatorSubsidy { operator }.id(),
+                rating.discount,
+                yen,
+                Reason::Subsidy as u16,
+            )
+        });
+        Ok([paid, subsidy])
+    }
+
+    /// Who pays the rider's part, by media: the rider's wallet (which must exist), the
+    /// operator's cash account, or IC clearing.
+    fn fare_payer(&self, parts: &RideParts) -> Result<(AccountId, Reason), Rejection> {
+        let operator = parts.operator;
+        match parts.media {
+            Media::Wallet => {
+                let Some(rider) = parts.rider else {
+                    return Err(Rejection::new(
+                        RejectionCode::BadEvent,
+                        "a wallet payment needs a `rider`",
+                    ));
+                };
+                let wallet = AccountName::Rider {
+                    rider,
+                    asset: crate::chart::YEN,
+                }
+                .id();
+                if self.ledger.account(wallet).is_none() {
+                    return Err(Rejection::new(
+                        RejectionCode::InsufficientFunds,
+                        format!("rider {rider} has no wallet; top it up first"),
+                    ));
+                }
+                Ok((wallet, Reason::FareWallet))
+            }
+            Media::Cash => Ok((
+                AccountName::OperatorCash { operator }.id(),
+                Reason::FareCash,
+            )),
+            Media::Ic => Ok((AccountName::IcClearing.id(), Reason::FareIc)),
+        }
+    }
+
+    /// Adds a leg per grant, from the asset's issuer to the rider's holding (opened only if the
+    /// chain posts); a ride with no rider is granted nothing.
+    fn push_grant_legs(
+        &mut self,
+        rider: Option<&str>,
+        rating: &kanjo_rules::Rating,
+    ) -> Box<[GrantOutcome]> {
+        let Some(rider) = rider else {
+            return Box::default();
+        };
+        let programme = Arc::clone(&self.programme);
+        let mut grants = Vec::with_capacity(rating.grants.as_slice().len());
+        for grant in rating.grants.as_slice() {
+            let asset = self.rule_assets[grant.asset.index()];
+            let code = programme.asset_code(grant.asset);
+            let issuer = AccountName::Issuer { asset: code }.id();
+            let holder = self.leg_account(&AccountName::Rider { rider, asset: code }, asset);
+            self.legs.push(Transfer::new(
+                0,
+                issuer,
+                holder,
+                grant.amount,
+                asset,
+                Reason::RideGrant as u16,
+            ));
+            grants.push(GrantOutcome {
+                rule: grant.rule.index() as u16,
+                asset,
+                amount_minor: grant.amount,
+            });
+        }
+        grants.into_boxed_slice()
+    }
+
+    /// The answer for a ride chain that did not post: a wallet short of the rider's part is
+    /// `insufficient_funds`; any other refusal names the ledger's code and the leg's reason.
+    fn ride_post_rejection(&self, error: PostError, rider_pays: u64) -> Rejection {
+        let PostError::Ledger { leg, error } = error else {
+            return self.post_rejection(&error);
+        };
+        let code = self.legs[leg].code;
+        if error == CreateTransferError::ExceedsCredits && code == Reason::FareWallet as u16 {
+            let balance = self
+                .ledger
+                .account(self.legs[leg].debit_account_id)
+                .map_or(0, |wallet| wallet.available_debit());
+            return Rejection::new(
+                RejectionCode::InsufficientFunds,
+                format!("the wallet holds {balance} yen, the ride costs {rider_pays} yen"),
+            );
+        }
+        Rejection::new(
+            RejectionCode::LedgerRefused,
+            format!(
+                "{} ({})",
+                error.code(),
+                Reason::from_code(code).map_or("?", Reason::name)
+            ),
+        )
     }
 
     fn add_to_operator_day(
@@ -796,87 +824,52 @@ impl Machine {
         amount_minor: u64,
         movement: Movement,
     ) -> Outcome {
+        self.post_movement(prepared.id_hash, asset_code, amount_minor, movement)
+            .unwrap_or_else(Outcome::Rejected)
+    }
+
+    /// A topup (bank → rider) or a grant (issuer → rider): checked, then posted as one leg.
+    fn post_movement(
+        &mut self,
+        id_hash: u128,
+        asset_code: &str,
+        amount_minor: u64,
+        movement: Movement,
+    ) -> Result<Outcome, Rejection> {
         let Some((asset, spec)) = self.assets.get(asset_code) else {
-            return Outcome::Rejected(Rejection::new(
-                "unknown_asset",
+            return Err(Rejection::new(
+                RejectionCode::UnknownAsset,
                 format!("no asset {asset_code:?} in this programme"),
             ));
         };
-        if let Err(rejection) = check_amount_bound(asset_code, amount_minor, spec) {
-            return Outcome::Rejected(rejection);
-        }
-        let kind = AssetKind::from(spec.kind);
+        check_amount_bound(asset_code, amount_minor, spec)?;
+        check_movement_kind(asset_code, AssetKind::from(spec.kind), &movement)?;
         let one_per_person = spec.one_per_person;
-        let clock_ns = self.clock_ns;
-        let (debit, credit, reason, rider) = match movement {
-            Movement::Topup { source, rider } => {
-                if !matches!(kind, AssetKind::Yen | AssetKind::Stablecoin) {
-                    return Outcome::Rejected(Rejection::new(
-                        "wrong_asset_kind",
-                        format!(
-                            "{asset_code} is not money: points and entitlements are granted, not topped up"
-                        ),
-                    ));
-                }
-                let bank = self.open_account(
-                    &AccountName::Bank {
-                        source,
-                        asset: asset_code,
-                    },
-                    asset,
-                    clock_ns,
-                );
-                (
-                    bank,
-                    AccountName::Rider {
-                        rider,
-                        asset: asset_code,
-                    },
-                    Reason::Topup,
-                    rider,
-                )
-            }
-            Movement::Grant { rider } => {
-                if !matches!(kind, AssetKind::Points | AssetKind::Entitlement) {
-                    return Outcome::Rejected(Rejection::new(
-                        "wrong_asset_kind",
-                        format!("{asset_code} is money: it is topped up from a bank, not granted"),
-                    ));
-                }
-                let issuer =
-                    self.open_account(&AccountName::Issuer { asset: asset_code }, asset, clock_ns);
-                (
-                    issuer,
-                    AccountName::Rider {
-                        rider,
-                        asset: asset_code,
-                    },
-                    Reason::Grant,
-                    rider,
-                )
-            }
+        let (debit, reason, rider) = match movement {
+            Movement::Topup { source, rider } => (
+                AccountName::Bank {
+                    source,
+                    asset: asset_code,
+                },
+                Reason::Topup,
+                rider,
+            ),
+            Movement::Grant { rider } => (
+                AccountName::Issuer { asset: asset_code },
+                Reason::Grant,
+                rider,
+            ),
         };
-        let holder_id = credit.id();
+        let credit = AccountName::Rider {
+            rider,
+            asset: asset_code,
+        };
         if one_per_person {
-            if amount_minor != 1 {
-                return Outcome::Rejected(Rejection::new(
-                    "one_per_person",
-                    format!("{asset_code} is granted one at a time"),
-                ));
-            }
-            if self
-                .ledger
-                .account(holder_id)
-                .is_some_and(|holder| holder.credits_posted > 0)
-            {
-                return Outcome::Rejected(Rejection::new(
-                    "already_granted",
-                    format!("rider {rider} already holds or used their {asset_code}"),
-                ));
-            }
+            self.check_first_of_one(asset_code, amount_minor, rider, credit.id())?;
         }
-        let holder = self.open_account(&credit, asset, clock_ns);
-        self.legs.clear();
+        self.start_legs();
+        let debit = self.leg_account(&debit, asset);
+        let holder = self.leg_account(&credit, asset);
         self.legs.push(Transfer::new(
             0,
             debit,
@@ -885,25 +878,58 @@ impl Machine {
             asset,
             reason as u16,
         ));
-        match self.post_legs(prepared.id_hash) {
-            Ok(()) => match reason {
-                Reason::Topup => Outcome::Topup {
-                    asset,
-                    amount_minor,
-                },
-                _ => Outcome::Grant {
-                    asset,
-                    amount_minor,
-                },
+        self.post_legs(id_hash)
+            .map_err(|error| self.post_rejection(&error))?;
+        Ok(match reason {
+            Reason::Topup => Outcome::Topup {
+                asset,
+                amount_minor,
             },
-            Err(error) => Outcome::Rejected(self.post_rejection(&error)),
+            _ => Outcome::Grant {
+                asset,
+                amount_minor,
+            },
+        })
+    }
+
+    /// A one-per-person asset comes one at a time, and once per rider ever.
+    fn check_first_of_one(
+        &self,
+        asset_code: &str,
+        amount_minor: u64,
+        rider: &str,
+        holder: AccountId,
+    ) -> Result<(), Rejection> {
+        if amount_minor != 1 {
+            return Err(Rejection::new(
+                RejectionCode::OnePerPerson,
+                format!("{asset_code} is granted one at a time"),
+            ));
         }
+        if self
+            .ledger
+            .account(holder)
+            .is_some_and(|holder| holder.credits_posted > 0)
+        {
+            return Err(Rejection::new(
+                RejectionCode::AlreadyGranted,
+                format!("rider {rider} already holds or used their {asset_code}"),
+            ));
+        }
+        Ok(())
     }
 
     fn apply_redeem(&mut self, prepared: &Prepared, redeem: &Redeem) -> Outcome {
+        self.post_redeem(prepared, redeem)
+            .unwrap_or_else(Outcome::Rejected)
+    }
+
+    /// A redemption (rider → place): checked, then posted as one leg; a one-per-person
+    /// entitlement remembers where and when it was used.
+    fn post_redeem(&mut self, prepared: &Prepared, redeem: &Redeem) -> Result<Outcome, Rejection> {
         let Some((asset, spec)) = self.assets.get(&redeem.asset) else {
-            return Outcome::Rejected(Rejection::new(
-                "unknown_asset",
+            return Err(Rejection::new(
+                RejectionCode::UnknownAsset,
                 format!("no asset {:?} in this programme", redeem.asset),
             ));
         };
@@ -911,23 +937,63 @@ impl Machine {
             AssetKind::from(spec.kind),
             AssetKind::Points | AssetKind::Entitlement
         ) {
-            return Outcome::Rejected(Rejection::new(
-                "wrong_asset_kind",
+            return Err(Rejection::new(
+                RejectionCode::WrongAssetKind,
                 format!("{} is money: pay with it, don't redeem it", redeem.asset),
             ));
         }
-        if let Err(rejection) = check_amount_bound(&redeem.asset, redeem.amount_minor, spec) {
-            return Outcome::Rejected(rejection);
-        }
+        check_amount_bound(&redeem.asset, redeem.amount_minor, spec)?;
         let one_per_person = spec.one_per_person;
         let holder = AccountName::Rider {
             rider: &redeem.rider,
             asset: &redeem.asset,
         }
         .id();
+        self.check_redeemable(redeem, holder, one_per_person)?;
+        self.start_legs();
+        let place = self.leg_account(
+            &AccountName::Place {
+                place: &redeem.place,
+                asset: &redeem.asset,
+            },
+            asset,
+        );
+        self.legs.push(Transfer::new(
+            0,
+            holder,
+            place,
+            redeem.amount_minor,
+            asset,
+            Reason::Redeem as u16,
+        ));
+        self.post_legs(prepared.id_hash)
+            .map_err(|error| self.post_rejection(&error))?;
+        if one_per_person {
+            self.redemptions.insert(
+                holder,
+                Redemption {
+                    place: redeem.place.clone().into_boxed_str(),
+                    at: prepared.event.at,
+                },
+            );
+        }
+        Ok(Outcome::Redeem {
+            asset,
+            amount_minor: redeem.amount_minor,
+        })
+    }
+
+    /// `already_redeemed` for a one-per-person entitlement used before (saying where and when),
+    /// `not_entitled` if the rider holds less than the redemption needs.
+    fn check_redeemable(
+        &self,
+        redeem: &Redeem,
+        holder: AccountId,
+        one_per_person: bool,
+    ) -> Result<(), Rejection> {
         if let Some(used) = self.redemptions.get(&holder).filter(|_| one_per_person) {
-            return Outcome::Rejected(Rejection::new(
-                "already_redeemed",
+            return Err(Rejection::new(
+                RejectionCode::AlreadyRedeemed,
                 format!(
                     "rider {} already used their {} at {} at {}",
                     redeem.rider,
@@ -945,53 +1011,20 @@ impl Machine {
             .account(holder)
             .map_or(0, |account| account.available_debit());
         if available < redeem.amount_minor {
-            return Outcome::Rejected(Rejection::new(
-                "not_entitled",
+            return Err(Rejection::new(
+                RejectionCode::NotEntitled,
                 format!(
                     "rider {} holds {available} {}, needs {}",
                     redeem.rider, redeem.asset, redeem.amount_minor
                 ),
             ));
         }
-        let place = self.open_account(
-            &AccountName::Place {
-                place: &redeem.place,
-                asset: &redeem.asset,
-            },
-            asset,
-            self.clock_ns,
-        );
-        self.legs.clear();
-        self.legs.push(Transfer::new(
-            0,
-            holder,
-            place,
-            redeem.amount_minor,
-            asset,
-            Reason::Redeem as u16,
-        ));
-        match self.post_legs(prepared.id_hash) {
-            Ok(()) => {
-                if one_per_person {
-                    self.redemptions.insert(
-                        holder,
-                        Redemption {
-                            place: redeem.place.clone().into_boxed_str(),
-                            at: prepared.event.at,
-                        },
-                    );
-                }
-                Outcome::Redeem {
-                    asset,
-                    amount_minor: redeem.amount_minor,
-                }
-            }
-            Err(error) => Outcome::Rejected(self.post_rejection(&error)),
-        }
+        Ok(())
     }
 
     /// Posts `self.legs` as one linked chain; ids and references derive from the event. A chain
-    /// that would overflow an account is refused before the ledger sees it.
+    /// that would overflow an account is refused before the ledger sees it, and the accounts it
+    /// needs are opened only once it is known to post.
     fn post_legs(&mut self, id_hash: u128) -> Result<(), PostError> {
         self.post_legs_from(id_hash, 0)
     }
@@ -999,13 +1032,16 @@ impl Machine {
     /// `post_legs` with the legs numbered from `first_leg`: a second chain under the same event
     /// (an authorisation's expiry) gets transfer ids of its own.
     fn post_legs_from(&mut self, id_hash: u128, first_leg: u8) -> Result<(), PostError> {
-        if self.legs.is_empty() {
-            return Ok(());
-        }
         assert!(self.legs.len() <= LEGS_PER_EVENT_MAX);
         assert!(usize::from(first_leg) + self.legs.len() <= usize::from(u8::MAX));
-        if let Err(account) = legs_fit_accounts(&self.ledger, &self.legs) {
-            return Err(PostError::NoHeadroom { account });
+        let checked = self.check_legs();
+        if checked.is_ok() {
+            self.open_leg_accounts();
+        }
+        self.accounts_to_open.clear();
+        checked?;
+        if self.legs.is_empty() {
+            return Ok(());
         }
         let last = self.legs.len() - 1;
         for (leg, transfer) in self.legs.iter_mut().enumerate() {
@@ -1017,45 +1053,104 @@ impl Machine {
         }
         let failures = self.ledger.create_transfers(&self.legs, self.clock_ns);
         // The failing link names the cause; the others only say the chain failed.
-        match failures
+        let Some(failure) = failures
             .iter()
             .find(|failure| failure.result != CreateTransferError::LinkedEventFailed)
             .or(failures.first())
-        {
-            None => Ok(()),
-            Some(failure) => {
-                debug_assert!(
-                    !matches!(
-                        failure.result,
-                        CreateTransferError::OverflowsDebitsPosted
-                            | CreateTransferError::OverflowsCreditsPosted
-                            | CreateTransferError::OverflowsDebitsPending
-                            | CreateTransferError::OverflowsCreditsPending
-                            | CreateTransferError::OverflowsDebits
-                            | CreateTransferError::OverflowsCredits
-                    ),
-                    "legs_fit_accounts let an overflow through: {:?}",
-                    failure.result
-                );
-                Err(PostError::Ledger {
-                    leg: failure.index as usize,
-                    error: failure.result,
-                })
-            }
+        else {
+            return Ok(());
+        };
+        debug_assert!(
+            !matches!(
+                failure.result,
+                CreateTransferError::OverflowsDebitsPosted
+                    | CreateTransferError::OverflowsCreditsPosted
+                    | CreateTransferError::OverflowsDebitsPending
+                    | CreateTransferError::OverflowsCreditsPending
+                    | CreateTransferError::OverflowsDebits
+                    | CreateTransferError::OverflowsCredits
+            ),
+            "legs_fit_accounts let an overflow through: {:?}",
+            failure.result
+        );
+        Err(PostError::Ledger {
+            leg: failure.index as usize,
+            error: failure.result,
+        })
+    }
+
+    /// What the machine checks before the ledger sees the chain: every account has room for the
+    /// legs; and when the chain needs accounts the ledger doesn't hold yet, every account limit
+    /// holds leg by leg, so that those accounts are opened only for a chain that posts.
+    fn check_legs(&self) -> Result<(), PostError> {
+        legs_fit_accounts(&self.ledger, &self.legs)
+            .map_err(|account| PostError::NoHeadroom { account })?;
+        if self.accounts_to_open.is_empty() {
+            return Ok(());
         }
+        legs_keep_limits(&self.ledger, &self.legs, &self.accounts_to_open)
+            .map_err(|(leg, error)| PostError::Ledger { leg, error })
+    }
+
+    /// Starts a chain: no legs, no accounts to open.
+    fn start_legs(&mut self) {
+        self.legs.clear();
+        self.accounts_to_open.clear();
+    }
+
+    /// The id of an account a leg will use. An account the ledger doesn't hold yet is opened by
+    /// `post_legs` just before the chain posts, and never if the event is rejected.
+    fn leg_account(&mut self, name: &AccountName, asset: AssetId) -> AccountId {
+        let id = name.id();
+        let known = self.ledger.account(id).is_some()
+            || self.accounts_to_open.iter().any(|new| new.account.id == id);
+        if !known {
+            assert!(
+                self.accounts_to_open.len() < ACCOUNTS_TO_OPEN_MAX,
+                "a chain touches at most two accounts per leg"
+            );
+            self.accounts_to_open.push(NewAccount {
+                account: Account::new(id, asset, name.owner(), name.flags()),
+                name: name.to_string().into_boxed_str(),
+            });
+        }
+        id
+    }
+
+    /// Opens the accounts the legs use that the ledger doesn't hold yet, one at a time in the
+    /// order the legs asked for them (the order, and so the ledger timestamps, of opening them on
+    /// first use).
+    fn open_leg_accounts(&mut self) {
+        let mut opening = std::mem::take(&mut self.accounts_to_open);
+        for new in opening.drain(..) {
+            let id = new.account.id;
+            let used = self
+                .legs
+                .iter()
+                .any(|leg| leg.debit_account_id == id || leg.credit_account_id == id);
+            if !used || self.ledger.account(id).is_some() {
+                continue;
+            }
+            let failures = self.ledger.create_accounts(&[new.account], self.clock_ns);
+            assert!(failures.is_empty(), "opening {}: {:?}", new.name, failures);
+            self.account_names.insert(id, new.name);
+        }
+        self.accounts_to_open = opening;
     }
 
     /// The answer for a chain that could not be posted.
     fn post_rejection(&self, error: &PostError) -> Rejection {
         match error {
             PostError::NoHeadroom { account } => Rejection::new(
-                "amount_too_large",
+                RejectionCode::AmountTooLarge,
                 format!(
                     "account {} can't take this amount: its running totals would pass the largest the ledger holds",
                     self.account_name(*account).unwrap_or("?")
                 ),
             ),
-            PostError::Ledger { error, .. } => Rejection::new("ledger_refused", error.code()),
+            PostError::Ledger { error, .. } => {
+                Rejection::new(RejectionCode::LedgerRefused, error.code())
+            }
         }
     }
 }
@@ -1083,7 +1178,7 @@ fn check_amount_bound(
         return Ok(());
     }
     Err(Rejection::new(
-        "amount_too_large",
+        RejectionCode::AmountTooLarge,
         format!(
             "{amount_minor} {asset_code} is more than one event may carry ({bound}, max_amount_per_event)"
         ),
@@ -1129,6 +1224,31 @@ fn legs_fit_accounts(ledger: &Ledger, legs: &[Transfer]) -> Result<(), AccountId
     Ok(())
 }
 
+/// `wrong_asset_kind` unless money is topped up, and points and entitlements are granted.
+fn check_movement_kind(
+    asset_code: &str,
+    kind: AssetKind,
+    movement: &Movement,
+) -> Result<(), Rejection> {
+    match movement {
+        Movement::Topup { .. } if !matches!(kind, AssetKind::Yen | AssetKind::Stablecoin) => {
+            Err(Rejection::new(
+                RejectionCode::WrongAssetKind,
+                format!(
+                    "{asset_code} is not money: points and entitlements are granted, not topped up"
+                ),
+            ))
+        }
+        Movement::Grant { .. } if !matches!(kind, AssetKind::Points | AssetKind::Entitlement) => {
+            Err(Rejection::new(
+                RejectionCode::WrongAssetKind,
+                format!("{asset_code} is money: it is topped up from a bank, not granted"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 enum Movement<'a> {
     Topup { source: &'a str, rider: &'a str },
     Grant { rider: &'a str },
@@ -1157,8 +1277,37 @@ impl RideParts<'_> {
     }
 }
 
+/// The ride a tap pair makes: the tap-on's time, stop, route and media; the tap-off's stop.
+fn paired_ride<'a>(prepared: &Prepared, tap: &'a Tap, partner: &'a PendingTap) -> RideParts<'a> {
+    let (on_at_ns, on_stop, route, media, off_stop) = match tap.direction {
+        TapDirection::Off => (
+            partner.at_ns,
+            &*partner.stop,
+            partner.route.as_deref().or(tap.route.as_deref()),
+            partner.media,
+            tap.stop.as_str(),
+        ),
+        TapDirection::On => (
+            prepared.event.at.as_nanosecond(),
+            tap.stop.as_str(),
+            tap.route.as_deref().or(partner.route.as_deref()),
+            tap.media,
+            &*partner.stop,
+        ),
+    };
+    RideParts {
+        at: Timestamp::from_nanosecond(on_at_ns).unwrap_or(prepared.event.at),
+        operator: &tap.operator,
+        route,
+        from: Some(on_stop),
+        to: Some(off_stop),
+        rider: Some(&tap.rider),
+        media,
+    }
+}
+
 fn rate_rejection(error: &RateError) -> Rejection {
-    Rejection::new(error.code(), error.to_string())
+    Rejection::new(RejectionCode::of_rate_error(error), error.to_string())
 }
 
 /// Transfer ids derive from the event, so a replayed event maps onto the same transfers.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kanjo_core::answer::Outcome;
+use kanjo_core::answer::{Outcome, RejectionCode};
 use kanjo_core::chart::{AccountName, AssetBook, AssetSection};
 use kanjo_core::event::Event;
 use kanjo_core::machine::{Machine, MachineConfig, Prepared};
@@ -96,7 +96,7 @@ impl Town {
 
 fn rejected_code(outcome: &Outcome) -> &'static str {
     match outcome {
-        Outcome::Rejected(rejection) => rejection.code,
+        Outcome::Rejected(rejection) => rejection.code.code(),
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
@@ -150,6 +150,54 @@ fn a_wallet_that_cannot_pay_declines_the_ride_and_posts_nothing() {
         100
     );
     assert_eq!(town.balance(&FARES), 0);
+}
+
+#[test]
+fn a_rejected_event_opens_no_account() {
+    let mut town = Town::new();
+    town.one(r#"{"id":"u1","type":"topup","at":"2026-11-26T07:00:00+09:00","rider":"adult","asset":"JPY","amount":100}"#);
+    let accounts = town.machine.ledger().account_count();
+    let points = AccountName::Rider {
+        rider: "adult",
+        asset: "muro-pt",
+    };
+    // The resident's ride would earn points into a holding they don't have yet; the wallet
+    // can't pay the 200 yen, and the answer is the one the ledger's refusal gives.
+    let ride = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"ride","at":"2026-11-26T07:45:00+09:00","operator":"donan-bus","route":"100100","from":"0122_A","to":"0391_B","rider":"adult","media":"wallet"}}"#
+        )
+    };
+    let Outcome::Rejected(declined) = town.one(&ride("e1")) else {
+        panic!("the wallet can't pay")
+    };
+    assert_eq!(declined.code, RejectionCode::InsufficientFunds);
+    assert_eq!(
+        &*declined.message,
+        "the wallet holds 100 yen, the ride costs 200 yen"
+    );
+    // The first ballot ever granted would need the ballot's issuer; two at once are refused.
+    let grant = town.one(r#"{"id":"g1","type":"grant","at":"2026-11-26T07:50:00+09:00","rider":"adult","asset":"ballot-2026","amount":2}"#);
+    assert_eq!(rejected_code(&grant), "one_per_person");
+    assert_eq!(town.machine.ledger().account_count(), accounts);
+    assert!(town.machine.ledger().account(points.id()).is_none());
+    assert!(
+        town.machine
+            .ledger()
+            .account(
+                AccountName::Issuer {
+                    asset: "ballot-2026"
+                }
+                .id()
+            )
+            .is_none()
+    );
+
+    // Once the wallet can pay, the same ride opens the holding its points go to.
+    town.one(r#"{"id":"u2","type":"topup","at":"2026-11-26T07:55:00+09:00","rider":"adult","asset":"JPY","amount":1000}"#);
+    assert!(matches!(town.one(&ride("e2")), Outcome::Ride(_)));
+    assert_eq!(town.machine.ledger().account_count(), accounts + 1);
+    assert_eq!(town.balance(&points), 10);
 }
 
 #[test]
@@ -246,7 +294,7 @@ fn a_ballot_is_used_once_and_the_second_attempt_says_where_and_when() {
     let Outcome::Rejected(second) = &outcomes[1] else {
         panic!()
     };
-    assert_eq!(second.code, "already_redeemed");
+    assert_eq!(second.code, RejectionCode::AlreadyRedeemed);
     assert!(
         second.message.contains("station-012") && second.message.contains("2026-12-13 07:02"),
         "{}",

@@ -26,6 +26,9 @@ use crate::pipeline::{Answer, Engine, SUBMISSION_EVENTS_MAX, SubmitError};
 use crate::recovery::Health;
 use crate::riders::{accepted_answer, parse_riders_at_most, rejected_answer};
 
+mod error_code;
+pub use error_code::ErrorCode;
+
 /// A request body larger than this is refused before it is read whole.
 pub const REQUEST_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Transfers one history page returns at most.
@@ -77,11 +80,11 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                 BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
                     error_response(
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        "too_large",
+                        ErrorCode::TooLarge,
                         format!("the body is larger than {REQUEST_BODY_BYTES_MAX} bytes"),
                     )
                 }
-                other => error_response(other.status(), "bad_body", other.body_text()),
+                other => error_response(other.status(), ErrorCode::BadBody, other.body_text()),
             })
     }
 }
@@ -97,7 +100,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PathText {
             .await
             .map(|Path(text)| PathText(text))
             .map_err(|rejection| {
-                error_response(rejection.status(), "bad_path", rejection.body_text())
+                error_response(
+                    rejection.status(),
+                    ErrorCode::BadPath,
+                    rejection.body_text(),
+                )
             })
     }
 }
@@ -113,7 +120,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryOf<T> {
             .await
             .map(|Query(value)| QueryOf(value))
             .map_err(|rejection| {
-                error_response(rejection.status(), "bad_query", rejection.body_text())
+                error_response(
+                    rejection.status(),
+                    ErrorCode::BadQuery,
+                    rejection.body_text(),
+                )
             })
     }
 }
@@ -121,7 +132,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryOf<T> {
 async fn no_route(method: Method, uri: Uri) -> Response {
     error_response(
         StatusCode::NOT_FOUND,
-        "not_found",
+        ErrorCode::NotFound,
         format!("no route for {method} {}", uri.path()),
     )
 }
@@ -130,7 +141,7 @@ async fn no_route(method: Method, uri: Uri) -> Response {
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     error_response(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("{method} is not allowed on {}", uri.path()),
     )
 }
@@ -156,11 +167,11 @@ async fn json_errors(response: Response) -> Response {
         .filter(|text| !text.is_empty())
         .unwrap_or_else(|| reason.to_owned());
     let code = match status {
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-        status if status.is_server_error() => "server_error",
-        _ => "bad_request",
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+        status if status.is_server_error() => ErrorCode::ServerError,
+        _ => ErrorCode::BadRequest,
     };
     let mut headers = parts.headers;
     headers.remove(header::CONTENT_TYPE);
@@ -176,16 +187,16 @@ fn body_error_response(error: BodyError) -> Response {
         BodyError::Empty | BodyError::NotAnArray { .. } => StatusCode::BAD_REQUEST,
     };
     let code = match error {
-        BodyError::TooManyItems { .. } => "too_large",
-        BodyError::Empty | BodyError::NotAnArray { .. } => "bad_body",
+        BodyError::TooManyItems { .. } => ErrorCode::TooLarge,
+        BodyError::Empty | BodyError::NotAnArray { .. } => ErrorCode::BadBody,
     };
     error_response(status, code, error.to_string())
 }
 
-fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+fn error_response(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
     (
         status,
-        axum::Json(json!({"error": {"code": code, "message": message.into()}})),
+        axum::Json(json!({"error": {"code": code.code(), "message": message.into()}})),
     )
         .into_response()
 }
@@ -195,7 +206,7 @@ fn submit_error_response(error: SubmitError) -> Response {
         SubmitError::QueueFull { .. } => {
             let mut response = error_response(
                 StatusCode::TOO_MANY_REQUESTS,
-                "queue_full",
+                ErrorCode::QueueFull,
                 error.to_string(),
             );
             response
@@ -205,17 +216,17 @@ fn submit_error_response(error: SubmitError) -> Response {
         }
         SubmitError::TooLarge(_) => error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             error.to_string(),
         ),
-        SubmitError::Stopped(_) => unavailable("stopped", error.to_string()),
-        SubmitError::Recovering(_) => unavailable("recovering", error.to_string()),
+        SubmitError::Stopped(_) => unavailable(ErrorCode::Stopped, error.to_string()),
+        SubmitError::Recovering(_) => unavailable(ErrorCode::Recovering, error.to_string()),
     }
 }
 
 /// 503 with `Retry-After`: `recovering` (the store is being reconnected) or `stopped`.
-fn unavailable(code: &str, message: String) -> Response {
-    let retry_after = if code == "recovering" {
+fn unavailable(code: ErrorCode, message: String) -> Response {
+    let retry_after = if code == ErrorCode::Recovering {
         RETRY_AFTER_RECOVERING_S
     } else {
         RETRY_AFTER_STOPPED_S
@@ -246,7 +257,11 @@ async fn found<T>(
 ) -> Result<T, Response> {
     match queried.map_err(submit_error_response)?.await {
         Ok(Some(value)) => Ok(value),
-        Ok(None) => Err(error_response(StatusCode::NOT_FOUND, "not_found", what())),
+        Ok(None) => Err(error_response(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            what(),
+        )),
         Err(_) => Err(submit_error_response(SubmitError::Stopped(
             "the pipeline ended".into(),
         ))),
@@ -256,7 +271,11 @@ async fn found<T>(
 async fn post_events(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
     let started = std::time::Instant::now();
     let Ok(text) = std::str::from_utf8(&body) else {
-        return error_response(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadBody,
+            "the body is not UTF-8",
+        );
     };
     let items = match parse_batch(text, SUBMISSION_EVENTS_MAX) {
         Ok(items) => items,
@@ -357,7 +376,7 @@ async fn get_account(State(state): State<Arc<ApiState>>, PathText(text): PathTex
     let Some(id) = account_id_from_text(&text) else {
         return error_response(
             StatusCode::BAD_REQUEST,
-            "bad_account",
+            ErrorCode::BadAccount,
             format!("{text:?} is neither an account name nor a 32-hex-digit id"),
         );
     };
@@ -387,7 +406,7 @@ async fn get_account_transfers(
     let Some(id) = account_id_from_text(&text) else {
         return error_response(
             StatusCode::BAD_REQUEST,
-            "bad_account",
+            ErrorCode::BadAccount,
             format!("{text:?} is neither an account name nor a 32-hex-digit id"),
         );
     };
@@ -395,7 +414,7 @@ async fn get_account_transfers(
     if !(1..=HISTORY_PAGE_MAX).contains(&limit) {
         return error_response(
             StatusCode::BAD_REQUEST,
-            "bad_query",
+            ErrorCode::BadQuery,
             format!("`limit` must be 1..={HISTORY_PAGE_MAX}, not {limit}"),
         );
     }
@@ -448,7 +467,11 @@ async fn get_account_transfers(
 
 async fn post_riders(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
-        return error_response(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadBody,
+            "the body is not UTF-8",
+        );
     };
     let parsed = match parse_riders_at_most(text, SUBMISSION_EVENTS_MAX) {
         Ok(parsed) => parsed,
@@ -486,7 +509,11 @@ async fn post_riders(State(state): State<Arc<ApiState>>, Body(body): Body) -> Re
 /// Adds or replaces shops; each record is checked on its own, logged and replayed.
 async fn post_shops(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
-        return error_response(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadBody,
+            "the body is not UTF-8",
+        );
     };
     let assets = state.engine.answer_context().assets;
     let parsed = match kanjo_core::shops::parse_shops(text, assets, SUBMISSION_EVENTS_MAX) {
@@ -550,7 +577,7 @@ async fn get_metrics(State(state): State<Arc<ApiState>>) -> Response {
         }
         None => error_response(
             StatusCode::NOT_FOUND,
-            "no_metrics",
+            ErrorCode::NoMetrics,
             "metrics are not installed in this process",
         ),
     }

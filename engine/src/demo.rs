@@ -212,7 +212,7 @@ fn submit_stream(
             match &answer.outcome {
                 Outcome::Rejected(rejection) => {
                     tally.rejected += 1;
-                    match rejection.code {
+                    match rejection.code.code() {
                         "insufficient_funds" => tally.insufficient_funds += 1,
                         "already_redeemed" => tally.already_redeemed += 1,
                         _ => {}

@@ -422,7 +422,7 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(error) => {
                     tally.rejected += 1;
-                    let answer = serde_json::json!({"id": error.id, "status": "rejected", "error": {"code": "bad_event", "message": error.message}});
+                    let answer = serde_json::json!({"id": error.id, "status": "rejected", "error": {"code": kanjo_engine::event::EventError::CODE, "message": error.message}});
                     if args.answers {
                         slots.push(Some(answer));
                     } else {

@@ -24,9 +24,9 @@ use kanjo_rules::{Programme, RiderRecord};
 use thiserror::Error;
 use tokio::sync::oneshot;
 
-use crate::answer::{AnswerContext, Outcome, Rejection};
+use crate::answer::{AnswerContext, Outcome, Rejection, RejectionCode};
 use crate::chart::{AssetBook, AssetSection};
-use crate::event::{Event, EventError};
+use crate::event::Event;
 use crate::machine::{Machine, MachineConfig, Prepared};
 use crate::recovery::{self, Failure, Health, HealthCell, RECOVERY_TIMEOUT_S_DEFAULT};
 use crate::store::{self, EntryError, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
@@ -872,7 +872,7 @@ fn seal_batch(
                 answers_by_item.push(Ok(Answer {
                     id: prepared.event.id,
                     outcome: Outcome::Rejected(Rejection::new(
-                        EventError::CODE,
+                        RejectionCode::BadEvent,
                         format!("the event can't be logged: {error}"),
                     )),
                 }));

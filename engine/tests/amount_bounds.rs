@@ -33,7 +33,7 @@ fn submit(engine: &Engine, events: &[Value]) -> Vec<String> {
 
 fn code(outcome: &Outcome) -> String {
     match outcome {
-        Outcome::Rejected(rejection) => rejection.code.to_owned(),
+        Outcome::Rejected(rejection) => rejection.code.code().to_owned(),
         _ => "accepted".to_owned(),
     }
 }

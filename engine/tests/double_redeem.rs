@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{TempDir, event, grant, redeem, sqlite, start_engine};
-use kanjo_engine::answer::Outcome;
+use kanjo_engine::answer::{Outcome, RejectionCode};
 use kanjo_engine::chart::AccountName;
 use kanjo_engine::event::Event;
 use kanjo_engine::pipeline::{Answer, Engine};
@@ -144,7 +144,8 @@ fn check_exactly_one_per_voter(outcomes: &BTreeMap<String, Outcome>) -> BTreeMap
             unreachable!("the other attempt was not accepted")
         };
         assert_eq!(
-            rejection.code, "already_redeemed",
+            rejection.code,
+            RejectionCode::AlreadyRedeemed,
             "voter {index}: {rejection:?}"
         );
         let expected = format!(
@@ -262,7 +263,7 @@ fn ten_thousand_voters_trying_twice_at_two_stations_concurrently_vote_exactly_te
         let Outcome::Rejected(rejection) = &answer.outcome else {
             panic!("a third attempt after the restart is refused: {answer:?}")
         };
-        assert_eq!(rejection.code, "already_redeemed", "{answer:?}");
+        assert_eq!(rejection.code, RejectionCode::AlreadyRedeemed, "{answer:?}");
         assert!(
             !rejection.message.contains("station-99"),
             "it names the station used, not this one: {rejection:?}"

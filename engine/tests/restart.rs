@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{TempDir, event, grant, redeem, sqlite, start_engine, topup, town_bus_wallet_ride};
-use kanjo_engine::answer::Outcome;
+use kanjo_engine::answer::{Outcome, RejectionCode};
 use kanjo_engine::machine::Prepared;
 use kanjo_engine::pipeline::{
     Answer, Engine, EngineConfig, SUBMISSION_EVENTS_MAX, StartError, SubmitError,
@@ -287,7 +287,7 @@ fn a_repeated_id_after_restart(store: StoreTarget) {
     let Outcome::Rejected(rejection) = &conflict[0].outcome else {
         panic!("the same id with another body is refused: {conflict:?}")
     };
-    assert_eq!(rejection.code, "id_conflict", "{rejection:?}");
+    assert_eq!(rejection.code, RejectionCode::IdConflict, "{rejection:?}");
     assert!(rejection.message.contains("w-1"), "{rejection:?}");
     assert_eq!(
         snapshot(&engine).1,

@@ -154,7 +154,7 @@ pub fn answer_of(id: String, outcome: &Outcome) -> Answer {
         Outcome::Rejected(rejection) => Answer {
             id,
             accepted: false,
-            code: Some(rejection.code.to_owned()),
+            code: Some(rejection.code.code().to_owned()),
         },
         _ => Answer {
             id,

@@ -27,7 +27,7 @@ use kanjo_ledger::{AccountId, AssetId, Transfer, TransferFlags};
 use serde_json::{Value, json};
 
 use super::{Machine, NS_PER_MS, Prepared, event_id_hash, transfer_id};
-use crate::answer::{AnswerContext, AssetAmount, Outcome, Rejection};
+use crate::answer::{AnswerContext, AssetAmount, Outcome, Rejection, RejectionCode};
 use crate::chart::{AccountName, Reason};
 use crate::event::{Capture, EventKind, Refund, SendValue, ShopPayment, Void};
 use crate::shops::{self, ShopIx, ShopSpec, fee_minor};
@@ -235,7 +235,7 @@ impl Machine {
         let held_minor: u64 = parts.iter().map(|part| part.amount).sum();
         if capture.amount_minor > held_minor {
             return Err(Rejection::new(
-                "amount_exceeds_authorized",
+                RejectionCode::AmountExceedsAuthorized,
                 format!(
                     "authorization {} holds {held_minor}; a capture of {} is more",
                     capture.authorization, capture.amount_minor
@@ -339,7 +339,7 @@ impl Machine {
     fn plan_refund(&self, purchase: u128, refund: &Refund) -> Result<Vec<RefundStep>, Rejection> {
         let Some(record) = self.payments.purchases.get(&purchase) else {
             return Err(Rejection::new(
-                "unknown_purchase",
+                RejectionCode::UnknownPurchase,
                 format!(
                     "no accepted purchase or capture {:?} to refund",
                     refund.purchase
@@ -349,7 +349,7 @@ impl Machine {
         let refundable: u64 = record.parts.iter().map(PaidPart::kept).sum();
         if refund.amount_minor > refundable {
             return Err(Rejection::new(
-                "refund_exceeds_purchase",
+                RejectionCode::RefundExceedsPurchase,
                 format!(
                     "{} has {refundable} left to refund; {} is more",
                     refund.purchase, refund.amount_minor
@@ -378,13 +378,13 @@ impl Machine {
     fn apply_send(&mut self, prepared: &Prepared, send: &SendValue) -> Result<Outcome, Rejection> {
         let Some((asset, spec)) = self.assets.get(&send.asset) else {
             return Err(Rejection::new(
-                "unknown_asset",
+                RejectionCode::UnknownAsset,
                 format!("no asset {:?} in this programme", send.asset),
             ));
         };
         if !shops::is_transferable(spec) {
             return Err(Rejection::new(
-                "not_transferable",
+                RejectionCode::NotTransferable,
                 format!("{} does not move between riders", send.asset),
             ));
         }
@@ -396,20 +396,19 @@ impl Machine {
         let available = self.available(from);
         if available < send.amount_minor {
             return Err(Rejection::new(
-                "insufficient_funds",
+                RejectionCode::InsufficientFunds,
                 format!(
                     "rider {} holds {available} {} available; the send is {}",
                     send.from, send.asset, send.amount_minor
                 ),
             ));
         }
-        let to = self.open_account(
+        let to = self.leg_account(
             &AccountName::Rider {
                 rider: &send.to,
                 asset: &send.asset,
             },
             asset,
-            self.clock_ns,
         );
         self.legs.clear();
         self.legs.push(Transfer::new(
@@ -452,7 +451,7 @@ impl Machine {
     ) -> Result<(), Rejection> {
         let Some(held) = self.payments.authorizations.get(&authorization) else {
             return Err(Rejection::new(
-                "unknown_authorization",
+                RejectionCode::UnknownAuthorization,
                 format!("no accepted authorization {name:?}"),
             ));
         };
@@ -462,19 +461,19 @@ impl Machine {
             AuthorizationState::Held => {}
             AuthorizationState::Captured(event) => {
                 return Err(Rejection::new(
-                    "already_captured",
+                    RejectionCode::AlreadyCaptured,
                     format!("authorization {name} was captured by {}", by(self, event)),
                 ));
             }
             AuthorizationState::Voided(event) => {
                 return Err(Rejection::new(
-                    "already_voided",
+                    RejectionCode::AlreadyVoided,
                     format!("authorization {name} was voided by {}", by(self, event)),
                 ));
             }
             AuthorizationState::Expired => {
                 return Err(Rejection::new(
-                    "authorization_expired",
+                    RejectionCode::AuthorizationExpired,
                     format!("authorization {name} expired and its hold was released"),
                 ));
             }
@@ -482,7 +481,7 @@ impl Machine {
         if prepared.event.at.as_nanosecond() > held.deadline_ns {
             self.expire_authorization(authorization);
             return Err(Rejection::new(
-                "authorization_expired",
+                RejectionCode::AuthorizationExpired,
                 format!(
                     "authorization {name} expired {} s after it was made; its hold is released",
                     self.assets.payments().authorization_timeout_s
@@ -560,9 +559,12 @@ impl Machine {
     /// The shop a purchase or authorisation may pay: known and active.
     fn paying_shop(&self, id: &str) -> Result<ShopIx, Rejection> {
         match self.shops.get(id) {
-            None => Err(Rejection::new("unknown_shop", format!("no shop {id:?}"))),
+            None => Err(Rejection::new(
+                RejectionCode::UnknownShop,
+                format!("no shop {id:?}"),
+            )),
             Some((_, shop)) if !shop.is_active() => Err(Rejection::new(
-                "shop_suspended",
+                RejectionCode::ShopSuspended,
                 format!("shop {id} is suspended and takes no payments"),
             )),
             Some((ix, _)) => Ok(ix),
@@ -576,7 +578,7 @@ impl Machine {
             && let Some(code) = codes.iter().find(|code| self.assets.get(code).is_none())
         {
             return Err(Rejection::new(
-                "unknown_asset",
+                RejectionCode::UnknownAsset,
                 format!("`pay_with` names {code:?}, which this programme does not have"),
             ));
         }
@@ -615,7 +617,7 @@ impl Machine {
         }
         if left > 0 {
             return Err(Rejection::new(
-                "insufficient_funds",
+                RejectionCode::InsufficientFunds,
                 format!(
                     "rider {} can pay {usable} of {} at {}",
                     payment.rider,
@@ -634,7 +636,7 @@ impl Machine {
             .map_or(0, |account| account.available_debit())
     }
 
-    /// The rider's account (it pays, so it exists) and the shop's, opened on first use.
+    /// The rider's account (it pays, so it exists) and the shop's, opened when the chain posts.
     fn part_accounts(
         &mut self,
         shop: ShopIx,
@@ -653,19 +655,18 @@ impl Machine {
     fn shop_account(&mut self, shop: ShopIx, asset: AssetId) -> AccountId {
         let code = self.asset_code(asset);
         let shop = self.shops.shop(shop).id().to_owned();
-        self.open_account(
+        self.leg_account(
             &AccountName::Shop {
                 shop: &shop,
                 asset: &code,
             },
             asset,
-            self.clock_ns,
         )
     }
 
     fn fee_account(&mut self, asset: AssetId) -> AccountId {
         let code = self.asset_code(asset);
-        self.open_account(&AccountName::Fees { asset: &code }, asset, self.clock_ns)
+        self.leg_account(&AccountName::Fees { asset: &code }, asset)
     }
 
     fn asset_code(&self, asset: AssetId) -> String {

@@ -1,0 +1,146 @@
+//! Why an event was rejected: the one list of the `error.code` values an event's answer can
+//! carry. Each code is a stable snake_case string, like the ledger's error codes; the API's
+//! OpenAPI document lists the same set (engine/tests/openapi_codes.rs checks both ways).
+
+/// Declares the enum, its `code()` and `ALL` from one list, so that no variant can be left out
+/// of either.
+macro_rules! rejection_codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident => $code:literal,)+) => {
+        /// The `error.code` of a rejected event's answer.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum RejectionCode {
+            $($(#[doc = $doc])+ $variant,)+
+        }
+
+        impl RejectionCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [RejectionCode] = &[$(RejectionCode::$variant,)+];
+
+            /// The code as the answer's JSON writes it.
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $(RejectionCode::$variant => $code,)+
+                }
+            }
+        }
+    };
+}
+
+rejection_codes! {
+    /// The event is malformed (not JSON, a missing or mistyped field, a My Number in a field),
+    /// or a wallet ride names no rider.
+    BadEvent => "bad_event",
+    /// The id was already received with a different body.
+    IdConflict => "id_conflict",
+    /// No fare table for the operator.
+    UnknownOperator => "unknown_operator",
+    /// A stop the operator's fare table does not know.
+    UnknownStop => "unknown_stop",
+    /// No fare rule matches the ride.
+    NoFare => "no_fare",
+    /// An asset the programme does not have.
+    UnknownAsset => "unknown_asset",
+    /// Money granted, or points and entitlements topped up or redeemed as money.
+    WrongAssetKind => "wrong_asset_kind",
+    /// More than one event may carry, or more than an account's running totals can hold.
+    AmountTooLarge => "amount_too_large",
+    /// The rider's wallet or holdings can't pay.
+    InsufficientFunds => "insufficient_funds",
+    /// The rider holds less of the entitlement than the redemption needs.
+    NotEntitled => "not_entitled",
+    /// A one-per-person entitlement already used.
+    AlreadyRedeemed => "already_redeemed",
+    /// A one-per-person entitlement already granted.
+    AlreadyGranted => "already_granted",
+    /// A one-per-person entitlement granted more than one at a time.
+    OnePerPerson => "one_per_person",
+    /// The ledger refused the chain; the message names the ledger's own code.
+    LedgerRefused => "ledger_refused",
+    /// The engine holds the most unpaired taps it may.
+    TooManyPendingTaps => "too_many_pending_taps",
+    /// No shop with that id.
+    UnknownShop => "unknown_shop",
+    /// The shop is suspended and takes no payments.
+    ShopSuspended => "shop_suspended",
+    /// No accepted authorisation with that id.
+    UnknownAuthorization => "unknown_authorization",
+    /// The authorisation was already captured.
+    AlreadyCaptured => "already_captured",
+    /// The authorisation was already voided.
+    AlreadyVoided => "already_voided",
+    /// The authorisation's time ran out; its hold is released.
+    AuthorizationExpired => "authorization_expired",
+    /// A capture of more than the authorisation holds.
+    AmountExceedsAuthorized => "amount_exceeds_authorized",
+    /// No accepted purchase or capture with that id to refund.
+    UnknownPurchase => "unknown_purchase",
+    /// A refund of more than is left to refund.
+    RefundExceedsPurchase => "refund_exceeds_purchase",
+    /// The asset does not move between riders.
+    NotTransferable => "not_transferable",
+    /// A customer token (`kq1.`) that is malformed, badly signed or not valid for this payment.
+    BadToken => "bad_token",
+    /// A customer token whose nonce was already accepted once.
+    TokenUsed => "token_used",
+    /// A customer token past its expiry.
+    TokenExpired => "token_expired",
+}
+
+impl RejectionCode {
+    /// The rejection for a rating error. `duplicate_id` is only `kanjo rate`'s: the machine has
+    /// checked the id before it rates, so a repeat there is a conflict.
+    pub fn of_rate_error(error: &kanjo_rules::RateError) -> RejectionCode {
+        use kanjo_rules::RateError;
+        match error {
+            RateError::BadEvent(_) => RejectionCode::BadEvent,
+            RateError::DuplicateId => RejectionCode::IdConflict,
+            RateError::UnknownOperator(_) => RejectionCode::UnknownOperator,
+            RateError::UnknownStop(_) => RejectionCode::UnknownStop,
+            RateError::NoFare(_) => RejectionCode::NoFare,
+        }
+    }
+}
+
+impl std::fmt::Display for RejectionCode {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RejectionCode;
+
+    #[test]
+    fn every_code_is_distinct_snake_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in RejectionCode::ALL {
+            let text = code.code();
+            assert!(seen.insert(text), "{text} is listed twice");
+            assert!(
+                !text.is_empty()
+                    && text
+                        .bytes()
+                        .all(|byte| byte.is_ascii_lowercase() || byte == b'_'),
+                "{text} is snake_case"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rating_error_keeps_its_code_except_the_rate_runs_duplicate_id() {
+        use kanjo_rules::RateError;
+        for error in [
+            RateError::BadEvent("x".into()),
+            RateError::UnknownOperator("x".into()),
+            RateError::UnknownStop("x".into()),
+            RateError::NoFare("x".into()),
+        ] {
+            assert_eq!(RejectionCode::of_rate_error(&error).code(), error.code());
+        }
+        assert_eq!(
+            RejectionCode::of_rate_error(&RateError::DuplicateId),
+            RejectionCode::IdConflict
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! The `error.code` of the service's own error answers (`{"error": {"code", "message"}}`, the
+//! OpenAPI `Error` schema): what is wrong with a request as a whole, or with the service. An
+//! event's own rejection is a `kanjo_core::answer::RejectionCode` inside a 200 answer instead.
+
+/// Declares the enum, its `code()` and `ALL` from one list, so that no variant can be left out.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident => $code:literal,)+) => {
+        /// The `error.code` of a service error answer.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])+ $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The code as the answer's JSON writes it.
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The body is not UTF-8, not JSON, empty, or not the array or object the route takes.
+    BadBody => "bad_body",
+    /// A path parameter that is not UTF-8 once percent-decoded.
+    BadPath => "bad_path",
+    /// A query parameter that is malformed, mistyped or out of range.
+    BadQuery => "bad_query",
+    /// Neither an account name nor a 32-hex-digit account id.
+    BadAccount => "bad_account",
+    /// No such route, event, account or shop.
+    NotFound => "not_found",
+    /// The route exists, the method does not (the `Allow` header lists the methods).
+    MethodNotAllowed => "method_not_allowed",
+    /// The body is larger than the request limit, or holds more items than one submission may.
+    TooLarge => "too_large",
+    /// The engine's queue is full: retry after `Retry-After` seconds.
+    QueueFull => "queue_full",
+    /// The store is being reconnected: retry after `Retry-After` seconds.
+    Recovering => "recovering",
+    /// The engine stopped: kanjo exits and its supervisor restarts it; resend with the same ids.
+    Stopped => "stopped",
+    /// This process installed no metrics recorder.
+    NoMetrics => "no_metrics",
+    /// Another client error that axum or hyper answered, rewritten as JSON.
+    BadRequest => "bad_request",
+    /// Another server error that axum or hyper answered, rewritten as JSON.
+    ServerError => "server_error",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.code())
+    }
+}
