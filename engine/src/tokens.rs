@@ -87,8 +87,16 @@ fn verify_presented(mut event: Event, keys: &KeysByRider) -> Result<Event, Rejec
     let (EventKind::Purchase(payment) | EventKind::Authorize(payment)) = &mut event.kind else {
         return Ok(event);
     };
-    let Some(PaymentToken::Presented(text)) = &payment.token else {
-        return Ok(event);
+    let text = match &payment.token {
+        None => return Ok(event),
+        Some(PaymentToken::Presented(text)) => text,
+        // The log's form of a verified token: only the edge writes it, never a client.
+        Some(PaymentToken::Checked(_)) => {
+            return Err(Rejection::new(
+                kanjo_core::event::EventError::CODE,
+                "`token_nonce` and `token_expires_at` are written by kanjo; send the `token`",
+            ));
+        }
     };
     let refuse = |error: TokenError| {
         tracing::info!(event = %event.id, %error, "customer token refused");

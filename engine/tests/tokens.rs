@@ -211,6 +211,9 @@ fn bad_and_expired_tokens_are_refused_alone_and_move_nothing() {
             purchase("x-unknown", &token("r-404", 8, &device(7)), 100, AT),
             purchase("x-garbage", "kq1.nonsense", 100, AT),
             json!({"id": "x-both", "type": "purchase", "at": AT, "shop": "bakery", "rider": "r-1", "token": good, "amount": 100}),
+            // The log's form of a checked token is kanjo's to write, not a client's.
+            json!({"id": "x-forged", "type": "purchase", "at": AT, "shop": "bakery", "rider": "r-1", "amount": 100,
+                   "token_nonce": "000000000000000000000000000000aa", "token_expires_at": expires_at_unix_s}),
             purchase("ok-token", &good, 200, &on_time),
             json!({"id": "ok-plain", "type": "purchase", "at": AT, "shop": "bakery", "rider": "r-1", "amount": 50}),
         ],
@@ -226,6 +229,7 @@ fn bad_and_expired_tokens_are_refused_alone_and_move_nothing() {
             "bad_token",
             "bad_token",
             "bad_event",
+            "bad_event",
             "",
             ""
         ],
@@ -233,10 +237,10 @@ fn bad_and_expired_tokens_are_refused_alone_and_move_nothing() {
     );
     assert_eq!(answers[0]["id"], "x-expired");
     assert_eq!(
-        answers[7]["status"], "accepted",
+        answers[8]["status"], "accepted",
         "valid through its expiry second"
     );
-    assert_eq!(answers[8]["status"], "accepted");
+    assert_eq!(answers[9]["status"], "accepted");
     assert_eq!(api.balance("rider:r-1:SUZU"), 1000 - 200 - 50);
     assert_eq!(api.balance("rider:r-2:SUZU"), 0);
     // Refused at the edge, so never logged: the id can be used again.
