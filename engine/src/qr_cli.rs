@@ -28,7 +28,7 @@ pub struct QrArgs {
 #[derive(Subcommand)]
 enum QrCommand {
     /// Print a shop's static payment QR (EMVCo MPM payload) and write it as a printable PNG.
-    Shop(ShopArgs),
+    Shop(Box<ShopArgs>),
     /// Validate an EMVCo merchant-presented payload and print its fields as JSON.
     Parse(ParseArgs),
 }
@@ -67,7 +67,7 @@ struct ParseArgs {
 
 pub fn run(args: QrArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        QrCommand::Shop(args) => shop(args),
+        QrCommand::Shop(args) => shop(*args),
         QrCommand::Parse(args) => Ok(parse(&args.payload)),
     }
 }
