@@ -153,6 +153,7 @@ fn token_fields_are_checked_when_parsed() {
             "lower-case",
         ),
         (r#""token":"""#, "1 to 512 bytes"),
+        (r#""token":"kq1.a b.c""#, "no token has"),
         (r#""token":"kq1.a.b","token_expires_at":5"#, "without"),
     ] {
         let error = Event::parse(&format!("{{{base},{fields}}}")).unwrap_err();

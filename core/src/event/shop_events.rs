@@ -147,6 +147,11 @@ fn payment_token(id: &str, wire: &WireEvent) -> Result<Option<PaymentToken>, Eve
             if text.is_empty() || text.len() > TOKEN_TEXT_BYTES_MAX {
                 return fail("`token` must be 1 to 512 bytes");
             }
+            // Every token is base64url and dots: nothing in it needs escaping in the log.
+            let token_byte = |byte: u8| byte.is_ascii_alphanumeric() || b"-_.".contains(&byte);
+            if !text.bytes().all(token_byte) {
+                return fail("`token` holds characters no token has (A-Z a-z 0-9 - _ .)");
+            }
             Ok(Some(PaymentToken::Presented(text.to_string())))
         }
         (None, Some(nonce), Some(expires_at_unix_s)) => {
