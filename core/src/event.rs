@@ -15,7 +15,10 @@ use crate::body::{BodyError, split_items};
 use crate::limits::{EntryError, LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX, check_entry_id};
 
 mod shop_events;
-pub use shop_events::{Capture, PAY_WITH_ASSETS_MAX, Refund, SendValue, ShopPayment, Void};
+pub use shop_events::{
+    Capture, PAY_WITH_ASSETS_MAX, PaymentToken, Refund, SendValue, ShopPayment,
+    TOKEN_TEXT_BYTES_MAX, TokenUse, Void,
+};
 
 /// Ids are pseudonymous references, not documents. An event id is the log entry's id.
 pub const EVENT_ID_BYTES_MAX: usize = LOG_ENTRY_ID_BYTES_MAX;
@@ -233,6 +236,14 @@ struct WireEvent<'a> {
     authorization: Option<Cow<'a, str>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     purchase: Option<Cow<'a, str>>,
+    /// A customer token as presented (`kq1.…`): only ever in a client's event.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    token: Option<Cow<'a, str>>,
+    /// A checked token's nonce (32 hex digits) and expiry: what the log holds instead.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    token_nonce: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_expires_at: Option<u64>,
 }
 
 impl Event {

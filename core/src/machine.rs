@@ -26,7 +26,12 @@ use crate::taps::{NewTap, PendingTap, TapBook};
 mod chain;
 mod payments;
 use chain::{NewAccount, legs_keep_limits};
+mod tokens;
 pub use payments::{PAYMENT_LEGS_MAX, PAYMENT_PARTS_MAX};
+pub use tokens::{
+    DEVICE_KEY_TEXT_CHARS, DEVICE_KEYS_PER_RIDER_MAX, DeviceKey, KeyRefusal, KeyRefusalCode,
+    TOKEN_UPLOAD_GRACE_S, USED_TOKENS_MAX,
+};
 
 /// Transfers one event can post: fare, subsidy and a grant per rule at most; or a shop payment's
 /// part and fee per asset.
@@ -188,6 +193,8 @@ pub struct Machine {
     shops: crate::shops::ShopBook,
     /// Purchases (for refunds) and authorisations (for captures, voids and expiry).
     payments: payments::PaymentBook,
+    /// Device keys and used nonces of customer tokens.
+    tokens: tokens::TokenBook,
 }
 
 /// One operator's local day of rides, as posted: what the settlement report is built from.
@@ -244,6 +251,7 @@ impl Machine {
             programme,
             shops: crate::shops::ShopBook::default(),
             payments: payments::PaymentBook::default(),
+            tokens: tokens::TokenBook::default(),
         };
         machine.genesis()?;
         machine.open_programme_shops()?;
@@ -389,6 +397,7 @@ impl Machine {
             self.clock_ns
         );
         self.clock_ns = clock_ns;
+        self.forget_expired_tokens();
     }
 
     /// Adds or replaces a rider's attribute record.

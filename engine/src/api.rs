@@ -18,10 +18,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::answer::Outcome;
 use crate::body::BodyError;
 use crate::chart::{AccountName, Reason};
 use crate::event::parse_batch;
-use crate::machine::{Machine, Prepared};
+use crate::machine::{KeyRefusalCode, Machine, Prepared};
 use crate::pipeline::{Answer, Engine, SUBMISSION_EVENTS_MAX, SubmitError};
 use crate::recovery::Health;
 use crate::riders::{accepted_answer, parse_riders_at_most, rejected_answer};
@@ -54,6 +55,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/accounts/{id}", get(get_account))
         .route("/v1/accounts/{id}/transfers", get(get_account_transfers))
         .route("/v1/riders", post(post_riders))
+        .route("/v1/riders/{id}/keys", post(post_rider_key))
         .route("/v1/shops", post(post_shops))
         .route("/v1/shops/{id}", get(get_shop))
         .route("/metrics", get(get_metrics))
@@ -282,26 +284,52 @@ async fn post_events(State(state): State<Arc<ApiState>>, Body(body): Body) -> Re
         Err(error) => return body_error_response(error),
     };
     // Bad items are answered here and never reach the log; good ones keep their place in the answer.
-    let mut slots: Vec<Result<usize, Value>> = Vec::with_capacity(items.len());
-    let mut prepared = Vec::with_capacity(items.len());
+    let mut parsed = Vec::with_capacity(items.len());
+    let mut events = Vec::with_capacity(items.len());
     for item in items {
         match item {
             Ok(event) => {
-                slots.push(Ok(prepared.len()));
-                prepared.push(Prepared::new(event));
+                parsed.push(None);
+                events.push(event);
             }
-            Err(error) => slots.push(Err(json!({
+            Err(error) => parsed.push(Some(json!({
                 "id": error.id,
                 "status": "rejected",
                 "error": {"code": crate::event::EventError::CODE, "message": error.message},
             }))),
         }
     }
+    // Customer tokens are verified before the pipeline; a refused one is answered here too.
+    let checked = match crate::tokens::check_tokens(&state.engine, events).await {
+        Ok(checked) => checked,
+        Err(error) => return submit_error_response(error),
+    };
+    let context = state.engine.answer_context();
+    let mut checked = checked.into_iter();
+    let mut slots: Vec<Result<usize, Value>> = Vec::with_capacity(parsed.len());
+    let mut prepared = Vec::with_capacity(parsed.len());
+    for slot in parsed {
+        let item = match slot {
+            Some(refused) => Err(refused),
+            None => checked
+                .next()
+                .expect("one check per event")
+                .map_err(|refused| {
+                    context.to_json(&refused.id, &Outcome::Rejected(refused.rejection))
+                }),
+        };
+        match item {
+            Ok(event) => {
+                slots.push(Ok(prepared.len()));
+                prepared.push(Prepared::new(event));
+            }
+            Err(refused) => slots.push(Err(refused)),
+        }
+    }
     let answers: Vec<Answer> = match durable(state.engine.submit_prepared(prepared)).await {
         Ok(answers) => answers,
         Err(response) => return response,
     };
-    let context = state.engine.answer_context();
     let results: Vec<Value> = slots
         .into_iter()
         .map(|slot| match slot {
@@ -504,6 +532,69 @@ async fn post_riders(State(state): State<Arc<ApiState>>, Body(body): Body) -> Re
         })
         .collect();
     axum::Json(json!({"results": answers})).into_response()
+}
+
+/// The body of `POST /v1/riders/{id}/keys`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyBody {
+    public_key: String,
+}
+
+/// Registers a device public key for a rider's customer tokens: checked here (Ed25519, on the
+/// curve, not weak), then by the machine (a known rider, at most `DEVICE_KEYS_PER_RIDER_MAX`
+/// keys), logged and replayed. The same key twice is accepted once.
+async fn post_rider_key(
+    State(state): State<Arc<ApiState>>,
+    PathText(rider): PathText,
+    Body(body): Body,
+) -> Response {
+    // The log's id rules, and never a My Number (not repeated back).
+    let bad_rider = match crate::limits::check_entry_id(&rider) {
+        Err(error) => Some(format!("the rider {error}")),
+        Ok(()) if kanjo_privacy::contains_my_number(&rider) => {
+            Some("the rider id holds a 12-digit number, which could be a My Number".to_owned())
+        }
+        Ok(()) => None,
+    };
+    if let Some(message) = bad_rider {
+        return error_response(StatusCode::BAD_REQUEST, ErrorCode::BadRider, message);
+    }
+    let key: KeyBody = match serde_json::from_slice(&body) {
+        Ok(key) => key,
+        Err(error) => {
+            let message = format!("expected {{\"public_key\": \"…\"}}: {error}");
+            return error_response(StatusCode::BAD_REQUEST, ErrorCode::BadBody, message);
+        }
+    };
+    if let Err(error) = kanjo_qr::token::parse_public_key(&key.public_key) {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadPublicKey,
+            error.to_string(),
+        );
+    }
+    let record = kanjo_core::machine::DeviceKey {
+        rider: rider.clone(),
+        public_key: key.public_key,
+    };
+    let results = match durable(state.engine.submit_keys(vec![record])).await {
+        Ok(results) => results,
+        Err(response) => return response,
+    };
+    match results.into_iter().next().expect("one result per key") {
+        Ok(()) => axum::Json(json!({"rider": rider, "status": "accepted"})).into_response(),
+        Err(rejection) => {
+            let status = match rejection.code {
+                KeyRefusalCode::UnknownRider => StatusCode::NOT_FOUND,
+                KeyRefusalCode::TooManyKeys => StatusCode::CONFLICT,
+                KeyRefusalCode::BadPublicKey | KeyRefusalCode::BadKeyRecord => {
+                    StatusCode::BAD_REQUEST
+                }
+            };
+            error_response(status, rejection.code.into(), rejection.message)
+        }
+    }
 }
 
 /// Adds or replaces shops; each record is checked on its own, logged and replayed.

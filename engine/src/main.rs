@@ -7,12 +7,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use kanjo_engine::answer::Outcome;
 use kanjo_engine::api::{self, ApiState};
 use kanjo_engine::machine::Machine;
 use kanjo_engine::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX};
 use kanjo_engine::recovery::{FailureKind, RECOVERY_TIMEOUT_S_DEFAULT, RECOVERY_TIMEOUT_S_MAX};
 use kanjo_engine::report::{self, OperatorDay, TrialBalance};
 use kanjo_engine::store::{self, StoreTarget};
+
+mod qr_cli;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +45,8 @@ enum Command {
     Report(ReportArgs),
     /// Run a morning in Muroran end to end on the embedded store and print the reports.
     Demo(kanjo_engine::demo::DemoArgs),
+    /// Shop payment QR codes: a shop's static EMVCo payload and PNG, and a payload validator.
+    Qr(qr_cli::QrArgs),
 }
 
 #[derive(Args, Clone)]
@@ -317,6 +322,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => kanjo_engine::demo::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Qr(args) => qr_cli::run(args),
     }
 }
 
@@ -517,6 +523,28 @@ impl Tally {
         slots: Vec<Option<serde_json::Value>>,
         out: Option<&mut dyn Write>,
     ) -> anyhow::Result<()> {
+        // Customer tokens are verified before the pipeline; a refused one is answered in its slot.
+        let context = engine.answer_context();
+        let checked = kanjo_engine::tokens::check_tokens_blocking(engine, batch)?;
+        let mut checked = checked.into_iter();
+        let mut batch = Vec::with_capacity(checked.len());
+        let slots: Vec<Option<serde_json::Value>> = slots
+            .into_iter()
+            .map(|slot| match slot {
+                Some(refused) => Some(refused),
+                None => match checked.next().expect("one check per event") {
+                    Ok(event) => {
+                        batch.push(event);
+                        None
+                    }
+                    Err(refused) => {
+                        self.rejected += 1;
+                        let outcome = Outcome::Rejected(refused.rejection);
+                        Some(context.to_json(&refused.id, &outcome))
+                    }
+                },
+            })
+            .collect();
         let answers = if batch.is_empty() {
             Vec::new()
         } else {

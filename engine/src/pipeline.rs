@@ -30,6 +30,7 @@ use crate::event::Event;
 use crate::machine::{Machine, MachineConfig, Prepared};
 use crate::recovery::{self, Failure, Health, HealthCell, RECOVERY_TIMEOUT_S_DEFAULT};
 use crate::store::{self, EntryError, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
+use kanjo_core::machine::{DeviceKey, KeyRefusal, KeyRefusalCode};
 use kanjo_core::shops::ShopSpec;
 
 /// The ledger's batch limit is also the largest group commit.
@@ -137,6 +138,9 @@ type Deliver = Box<dyn FnOnce() + Send>;
 /// Per rider record: accepted, or why not.
 pub type RiderResults = Vec<Result<(), String>>;
 type RiderReply = oneshot::Sender<Result<RiderResults, SubmitError>>;
+/// Per device-key record: accepted, or the machine's refusal (its code is the answer's).
+pub type KeyResults = Vec<Result<(), KeyRefusal>>;
+type KeyReply = oneshot::Sender<Result<KeyResults, SubmitError>>;
 type Query = Box<dyn FnOnce(&Machine) -> Deliver + Send>;
 
 enum Command {
@@ -153,6 +157,11 @@ enum Command {
         records: Vec<(String, ShopSpec)>,
         reply: RiderReply,
     },
+    /// Device keys of riders, for customer tokens.
+    Keys {
+        records: Vec<DeviceKey>,
+        reply: KeyReply,
+    },
     Query(Query),
     /// Finish what is queued before this, then stop.
     Shutdown,
@@ -166,6 +175,10 @@ enum Pending {
     Riders {
         results: RiderResults,
         reply: RiderReply,
+    },
+    Keys {
+        results: KeyResults,
+        reply: KeyReply,
     },
 }
 
@@ -521,6 +534,25 @@ impl Engine {
         Ok(results)
     }
 
+    /// Registers riders' device keys (checked at the edge: `kanjo_qr::token::parse_public_key`);
+    /// durable when the receiver yields.
+    pub fn submit_keys(
+        &self,
+        records: Vec<DeviceKey>,
+    ) -> Result<oneshot::Receiver<Result<KeyResults, SubmitError>>, SubmitError> {
+        self.check_running()?;
+        if records.len() > SUBMISSION_EVENTS_MAX {
+            return Err(SubmitError::TooLarge(records.len()));
+        }
+        let (reply, results) = oneshot::channel();
+        if records.is_empty() {
+            let _ = reply.send(Ok(Vec::new()));
+            return Ok(results);
+        }
+        self.send(Command::Keys { records, reply })?;
+        Ok(results)
+    }
+
     /// Runs `read` on the machine thread; the result arrives once everything it saw is durable.
     pub fn query<T: Send + 'static>(
         &self,
@@ -589,6 +621,7 @@ enum BatchItem {
     Event(Prepared),
     Rider(String, RiderRecord),
     Shop(String, ShopSpec),
+    Key(String, DeviceKey),
 }
 
 impl BatchItem {
@@ -600,6 +633,7 @@ impl BatchItem {
             }
             BatchItem::Rider(text, record) => store::check_entry(&record.rider, text.len()),
             BatchItem::Shop(text, spec) => store::check_entry(&spec.id, text.len()),
+            BatchItem::Key(text, key) => store::check_entry(&key.rider, text.len()),
         }
     }
 }
@@ -608,6 +642,7 @@ enum ItemResult {
     Event(Outcome),
     Rider(Result<(), String>),
     Shop(Result<(), String>),
+    Key(Result<(), KeyRefusal>),
     /// Not applied and not logged: one such entry would fail the whole record at commit.
     Unloggable(EntryError),
 }
@@ -631,6 +666,7 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
                     ItemResult::Rider(machine.upsert_rider(record.clone()))
                 }
                 BatchItem::Shop(_, spec) => ItemResult::Shop(machine.upsert_shop(spec.clone())),
+                BatchItem::Key(_, key) => ItemResult::Key(machine.register_device_key(key)),
             }
         })
         .collect();
@@ -688,6 +724,9 @@ fn decode_entry(entry: &LogEntry) -> Result<BatchItem, String> {
         EntryKind::Shop => serde_json::from_str::<ShopSpec>(text)
             .map(|spec| BatchItem::Shop(text.to_owned(), spec))
             .map_err(|error| format!("shop {}: {error}", entry.id)),
+        EntryKind::DeviceKey => serde_json::from_str::<DeviceKey>(text)
+            .map(|key| BatchItem::Key(text.to_owned(), key))
+            .map_err(|error| format!("device key {}: {error}", entry.id)),
     }
 }
 
@@ -764,6 +803,7 @@ fn machine_loop(
                 Command::Events { items, .. } => items.len(),
                 Command::Riders { records, .. } => records.len(),
                 Command::Shops { records, .. } => records.len(),
+                Command::Keys { records, .. } => records.len(),
                 Command::Query(_) | Command::Shutdown => 0,
             };
             if size > 0 && items.len() + size > limits.events_max {
@@ -798,6 +838,13 @@ fn machine_loop(
                             .map(|(text, spec)| BatchItem::Shop(text, spec)),
                     );
                 }
+                Command::Keys { records, reply } => {
+                    shapes.push((records.len(), PendingShape::Keys(reply)));
+                    items.extend(records.into_iter().map(|key| {
+                        let text = key.canonical_json();
+                        BatchItem::Key(text, key)
+                    }));
+                }
                 command @ (Command::Query(_) | Command::Shutdown) => {
                     // Handled after this batch (a query then sees it): close the batch here.
                     carried = Some(command);
@@ -826,6 +873,14 @@ fn machine_loop(
 enum PendingShape {
     Events(oneshot::Sender<Result<Vec<Answer>, SubmitError>>),
     Riders(RiderReply),
+    Keys(KeyReply),
+}
+
+/// One item's answer, before the answers are handed to their submitters.
+enum ItemAnswer {
+    Event(Answer),
+    Record(Result<(), String>),
+    Key(Result<(), KeyRefusal>),
 }
 
 fn seal_batch(
@@ -839,71 +894,44 @@ fn seal_batch(
     let mut entries = Vec::with_capacity(items.len());
     let mut answers_by_item = Vec::with_capacity(items.len());
     for (item, result) in items.into_iter().zip(results) {
-        match (item, result) {
-            (BatchItem::Event(prepared), ItemResult::Event(outcome)) => {
-                answers_by_item.push(Ok(Answer {
-                    id: prepared.event.id.clone(),
-                    outcome,
-                }));
-                entries.push(LogEntry {
-                    kind: EntryKind::Event,
-                    id: prepared.event.id,
-                    body: prepared.canonical.into_bytes(),
-                });
-            }
-            (BatchItem::Rider(text, record), ItemResult::Rider(result)) => {
-                answers_by_item.push(Err(result));
-                entries.push(LogEntry {
-                    kind: EntryKind::Rider,
-                    id: record.rider.clone(),
-                    body: text.into_bytes(),
-                });
-            }
-            (BatchItem::Shop(text, spec), ItemResult::Shop(result)) => {
-                answers_by_item.push(Err(result));
-                entries.push(LogEntry {
-                    kind: EntryKind::Shop,
-                    id: spec.id,
-                    body: text.into_bytes(),
-                });
-            }
-            (BatchItem::Event(prepared), ItemResult::Unloggable(error)) => {
-                tracing::warn!(%error, "an event the parser should have refused reached a batch");
-                answers_by_item.push(Ok(Answer {
-                    id: prepared.event.id,
-                    outcome: Outcome::Rejected(Rejection::new(
-                        RejectionCode::BadEvent,
-                        format!("the event can't be logged: {error}"),
-                    )),
-                }));
-            }
-            (BatchItem::Rider(..) | BatchItem::Shop(..), ItemResult::Unloggable(error)) => {
-                tracing::warn!(%error, "a record the parser should have refused reached a batch");
-                answers_by_item.push(Err(Err(format!("the record can't be logged: {error}"))));
-            }
-            _ => unreachable!("apply_batch answers each item with its own kind"),
-        }
+        let (answer, entry) = seal_item(item, result);
+        answers_by_item.push(answer);
+        entries.extend(entry);
     }
     let mut answers = answers_by_item.into_iter();
     let pending = shapes
         .into_iter()
-        .map(|(count, shape)| match shape {
-            PendingShape::Events(reply) => Pending::Events {
-                answers: answers
-                    .by_ref()
-                    .take(count)
-                    .map(|answer| answer.expect("event slots hold answers"))
-                    .collect(),
-                reply,
-            },
-            PendingShape::Riders(reply) => Pending::Riders {
-                results: answers
-                    .by_ref()
-                    .take(count)
-                    .map(|result| result.expect_err("rider slots hold results"))
-                    .collect(),
-                reply,
-            },
+        .map(|(count, shape)| {
+            let taken = answers.by_ref().take(count);
+            match shape {
+                PendingShape::Events(reply) => Pending::Events {
+                    answers: taken
+                        .map(|answer| match answer {
+                            ItemAnswer::Event(answer) => answer,
+                            _ => unreachable!("event slots hold answers"),
+                        })
+                        .collect(),
+                    reply,
+                },
+                PendingShape::Riders(reply) => Pending::Riders {
+                    results: taken
+                        .map(|answer| match answer {
+                            ItemAnswer::Record(result) => result,
+                            _ => unreachable!("rider and shop slots hold results"),
+                        })
+                        .collect(),
+                    reply,
+                },
+                PendingShape::Keys(reply) => Pending::Keys {
+                    results: taken
+                        .map(|answer| match answer {
+                            ItemAnswer::Key(result) => result,
+                            _ => unreachable!("key slots hold key results"),
+                        })
+                        .collect(),
+                    reply,
+                },
+            }
         })
         .collect();
     (
@@ -916,6 +944,64 @@ fn seal_batch(
     )
 }
 
+/// One item's answer, and its log entry unless it can't be logged.
+fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntry>) {
+    let entry = |kind, id, body: String| {
+        Some(LogEntry {
+            kind,
+            id,
+            body: body.into_bytes(),
+        })
+    };
+    match (item, result) {
+        (BatchItem::Event(prepared), ItemResult::Event(outcome)) => (
+            ItemAnswer::Event(Answer {
+                id: prepared.event.id.clone(),
+                outcome,
+            }),
+            entry(EntryKind::Event, prepared.event.id, prepared.canonical),
+        ),
+        (BatchItem::Rider(text, record), ItemResult::Rider(result)) => (
+            ItemAnswer::Record(result),
+            entry(EntryKind::Rider, record.rider, text),
+        ),
+        (BatchItem::Shop(text, spec), ItemResult::Shop(result)) => (
+            ItemAnswer::Record(result),
+            entry(EntryKind::Shop, spec.id, text),
+        ),
+        (BatchItem::Key(text, key), ItemResult::Key(result)) => (
+            ItemAnswer::Key(result),
+            entry(EntryKind::DeviceKey, key.rider, text),
+        ),
+        (BatchItem::Event(prepared), ItemResult::Unloggable(error)) => {
+            tracing::warn!(%error, "an event the parser should have refused reached a batch");
+            let outcome = Outcome::Rejected(Rejection::new(
+                RejectionCode::BadEvent,
+                format!("the event can't be logged: {error}"),
+            ));
+            let answer = Answer {
+                id: prepared.event.id,
+                outcome,
+            };
+            (ItemAnswer::Event(answer), None)
+        }
+        (BatchItem::Key(..), ItemResult::Unloggable(error)) => {
+            tracing::warn!(%error, "a device key the edge should have refused reached a batch");
+            let message = format!("the record can't be logged: {error}");
+            (
+                ItemAnswer::Key(Err(KeyRefusal::new(KeyRefusalCode::BadKeyRecord, message))),
+                None,
+            )
+        }
+        (BatchItem::Rider(..) | BatchItem::Shop(..), ItemResult::Unloggable(error)) => {
+            tracing::warn!(%error, "a record the parser should have refused reached a batch");
+            let message = format!("the record can't be logged: {error}");
+            (ItemAnswer::Record(Err(message)), None)
+        }
+        _ => unreachable!("apply_batch answers each item with its own kind"),
+    }
+}
+
 fn refuse(command: Command, error: SubmitError, shared: &Shared) {
     match command {
         Command::Events { items, reply } => {
@@ -925,6 +1011,9 @@ fn refuse(command: Command, error: SubmitError, shared: &Shared) {
             let _ = reply.send(Err(error));
         }
         Command::Riders { reply, .. } | Command::Shops { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Command::Keys { reply, .. } => {
             let _ = reply.send(Err(error));
         }
         Command::Query(_) | Command::Shutdown => {}
@@ -1014,6 +1103,9 @@ fn commit_group(
                         Pending::Riders { results, reply } => {
                             let _ = reply.send(Ok(results));
                         }
+                        Pending::Keys { results, reply } => {
+                            let _ = reply.send(Ok(results));
+                        }
                     }
                 }
             }
@@ -1049,6 +1141,9 @@ fn fail_pending(pending: Vec<Pending>, reason: &str) {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
             Pending::Riders { reply, .. } => {
+                let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
+            }
+            Pending::Keys { reply, .. } => {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
         }

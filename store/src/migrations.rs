@@ -25,6 +25,10 @@ pub const PG_MIGRATIONS: &[PgMigration] = &[
         name: "0003_shop_entries",
         sql: include_str!("../../ops/sql/0003_shop_entries.sql"),
     },
+    PgMigration {
+        name: "0004_device_key_entries",
+        sql: include_str!("../../ops/sql/0004_device_key_entries.sql"),
+    },
 ];
 
 /// Created before any migration runs; tracks what has been applied.

@@ -10,6 +10,9 @@ pub enum EntryKind {
     Rider = 2,
     /// A shop record (`POST /v1/shops`): an upsert of one shop, replayed like a rider record.
     Shop = 3,
+    /// A rider's device public key (`POST /v1/riders/{id}/keys`), for customer-presented
+    /// one-time tokens; replayed like rider records.
+    DeviceKey = 4,
 }
 
 impl EntryKind {
@@ -18,6 +21,7 @@ impl EntryKind {
             1 => Some(EntryKind::Event),
             2 => Some(EntryKind::Rider),
             3 => Some(EntryKind::Shop),
+            4 => Some(EntryKind::DeviceKey),
             _ => None,
         }
     }
@@ -27,11 +31,12 @@ impl EntryKind {
             EntryKind::Event => "event",
             EntryKind::Rider => "rider",
             EntryKind::Shop => "shop",
+            EntryKind::DeviceKey => "device_key",
         }
     }
 }
 
-/// One input of a batch: an event, a rider record or a shop record, by its idempotency id.
+/// One input of a batch: an event, a rider, shop or device-key record, by its idempotency id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogEntry {
     pub kind: EntryKind,

@@ -439,9 +439,9 @@ impl Store for SqliteStore {
         let sql = match kind {
             EntryKind::Event => "SELECT COALESCE(SUM(event_count), 0) FROM kanjo_log",
             EntryKind::Rider => "SELECT COALESCE(SUM(rider_count), 0) FROM kanjo_log",
-            // Shop records are rare and have no count column (the schema predates them): read
-            // the log. Only correctness checks count entries.
-            EntryKind::Shop => return self.count_by_reading(kind),
+            // Shop and device-key records are rare and have no count column (the schema
+            // predates them): read the log. Only correctness checks count entries.
+            EntryKind::Shop | EntryKind::DeviceKey => return self.count_by_reading(kind),
         };
         let count: i64 = self
             .conn

@@ -484,6 +484,23 @@ fn check_shop_records_round_trip_and_are_counted(backend: &dyn Backend) {
     assert_eq!(store.count_entries(EntryKind::Rider).unwrap(), 3);
 }
 
+fn check_device_key_records_round_trip_and_are_counted(backend: &dyn Backend) {
+    let mut store = backend.open();
+    append_records(store.as_mut(), 1..=2);
+    let mut with_key = record(3);
+    with_key.entries.push(LogEntry {
+        kind: EntryKind::DeviceKey,
+        id: "r-1".to_owned(),
+        body: br#"{"rider":"r-1","public_key":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#
+            .to_vec(),
+    });
+    store.append(&with_key).unwrap();
+    assert_eq!(store.read(3, 1).unwrap(), [with_key]);
+    assert_eq!(store.count_entries(EntryKind::DeviceKey).unwrap(), 1);
+    assert_eq!(store.count_entries(EntryKind::Shop).unwrap(), 0);
+    assert_eq!(store.count_entries(EntryKind::Event).unwrap(), 6);
+}
+
 fn check_migrate_is_idempotent(backend: &dyn Backend) {
     let first = store::migrate(&backend.target()).unwrap();
     let second = store::migrate(&backend.target()).unwrap();
@@ -637,6 +654,10 @@ macro_rules! conformance {
             #[test]
             fn shop_records_round_trip_and_are_counted() {
                 check_shop_records_round_trip_and_are_counted(&backend());
+            }
+            #[test]
+            fn device_key_records_round_trip_and_are_counted() {
+                check_device_key_records_round_trip_and_are_counted(&backend());
             }
             #[test]
             fn migrate_is_idempotent() {

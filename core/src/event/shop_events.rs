@@ -9,15 +9,42 @@ use super::{EventError, EventKind, WireEvent, reference};
 /// More assets than can pay at a shop is not a list of choices.
 pub const PAY_WITH_ASSETS_MAX: usize = crate::shops::SPENDABLE_ASSETS_MAX;
 
+/// The longest customer token text an event may carry (kanjo-qr's tokens are at most 306
+/// characters of base64url; the engine asserts they fit).
+pub const TOKEN_TEXT_BYTES_MAX: usize = 512;
+const TOKEN_NONCE_HEX_DIGITS: usize = 32;
+
+/// A customer-presented one-time token that paid (`"token": "kq1.…"` instead of `"rider"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PaymentToken {
+    /// The token as the client sent it. The edge (API, `kanjo import`) checks its signature
+    /// against the rider's device keys and replaces it by `Checked`, or refuses the event; the
+    /// machine refuses one that reaches it (`bad_token`). Its canonical form keeps only the
+    /// signed payload, never the signature.
+    Presented(String),
+    /// A token whose signature the edge verified: what the log holds and the machine checks.
+    Checked(TokenUse),
+}
+
+/// What the machine needs of a verified token: its nonce, accepted once, and its expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TokenUse {
+    pub nonce: u128,
+    pub expires_at_unix_s: u64,
+}
+
 /// A `purchase` or an `authorize`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShopPayment {
     pub shop: String,
+    /// The paying rider; empty while `token` is `Presented` (the token names the rider, and only
+    /// its verification makes that name true).
     pub rider: String,
     /// Yen; every spendable unit pays ¥1.
     pub amount_minor: u64,
     /// Only these assets may pay (still in the payment order); sorted, no repeats.
     pub pay_with: Option<Vec<String>>,
+    pub token: Option<PaymentToken>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,11 +91,17 @@ pub(super) fn kind_from_wire(
         None => Err(fail(format!("a {kind} event needs `amount` (minor units)"))),
     };
     let payment = || -> Result<ShopPayment, EventError> {
+        let token = payment_token(id, wire)?;
+        let rider = match token {
+            Some(PaymentToken::Presented(_)) => String::new(),
+            _ => required("rider", &wire.rider)?,
+        };
         Ok(ShopPayment {
             shop: required("shop", &wire.shop)?,
-            rider: required("rider", &wire.rider)?,
+            rider,
             amount_minor: amount()?,
             pay_with: pay_with(id, wire.pay_with.as_deref())?,
+            token,
         })
     };
     Ok(match kind {
@@ -101,6 +134,44 @@ pub(super) fn kind_from_wire(
     })
 }
 
+/// `token` (as presented, instead of `rider`), or `token_nonce` with `token_expires_at` (as
+/// logged, beside `rider`), or neither.
+fn payment_token(id: &str, wire: &WireEvent) -> Result<Option<PaymentToken>, EventError> {
+    let fail = |message: &str| Err(EventError::new(Some(id), message));
+    match (&wire.token, &wire.token_nonce, wire.token_expires_at) {
+        (None, None, None) => Ok(None),
+        (Some(text), None, None) => {
+            if wire.rider.is_some() {
+                return fail("a payment carries `token` or `rider`, not both");
+            }
+            if text.is_empty() || text.len() > TOKEN_TEXT_BYTES_MAX {
+                return fail("`token` must be 1 to 512 bytes");
+            }
+            // Every token is base64url and dots: nothing in it needs escaping in the log.
+            let token_byte = |byte: u8| byte.is_ascii_alphanumeric() || b"-_.".contains(&byte);
+            if !text.bytes().all(token_byte) {
+                return fail("`token` holds characters no token has (A-Z a-z 0-9 - _ .)");
+            }
+            Ok(Some(PaymentToken::Presented(text.to_string())))
+        }
+        (None, Some(nonce), Some(expires_at_unix_s)) => {
+            let hex = nonce.len() == TOKEN_NONCE_HEX_DIGITS
+                && nonce
+                    .bytes()
+                    .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'));
+            match u128::from_str_radix(nonce, 16) {
+                Ok(nonce) if hex => Ok(Some(PaymentToken::Checked(TokenUse {
+                    nonce,
+                    expires_at_unix_s,
+                }))),
+                _ => fail("`token_nonce` must be 32 lower-case hexadecimal digits"),
+            }
+        }
+        (None, _, _) => fail("`token_nonce` and `token_expires_at` come together"),
+        (Some(_), _, _) => fail("`token` comes without `token_nonce` and `token_expires_at`"),
+    }
+}
+
 fn pay_with(id: &str, codes: Option<&[String]>) -> Result<Option<Vec<String>>, EventError> {
     let Some(codes) = codes else {
         return Ok(None);
@@ -131,9 +202,23 @@ pub(super) fn fill_wire<'a>(kind: &'a EventKind, wire: &mut WireEvent<'a>) {
                 "authorize"
             });
             wire.shop = text(&payment.shop);
-            wire.rider = text(&payment.rider);
+            wire.rider = (!payment.rider.is_empty()).then(|| Cow::Borrowed(&*payment.rider));
             wire.amount = Some(payment.amount_minor);
             wire.pay_with = payment.pay_with.clone();
+            match &payment.token {
+                None => {}
+                // The signature is never logged: what is signed stays, so the answer replays.
+                Some(PaymentToken::Presented(token)) => {
+                    let unsigned = token
+                        .rsplit_once('.')
+                        .map_or(token.as_str(), |(head, _)| head);
+                    wire.token = text(unsigned);
+                }
+                Some(PaymentToken::Checked(used)) => {
+                    wire.token_nonce = Some(Cow::Owned(format!("{:032x}", used.nonce)));
+                    wire.token_expires_at = Some(used.expires_at_unix_s);
+                }
+            }
         }
         EventKind::Capture(capture) => {
             wire.kind = text("capture");

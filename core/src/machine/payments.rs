@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use super::{Machine, NS_PER_MS, Prepared, event_id_hash, transfer_id};
 use crate::answer::{AnswerContext, AssetAmount, Outcome, Rejection, RejectionCode};
 use crate::chart::{AccountName, Reason};
-use crate::event::{Capture, EventKind, Refund, SendValue, ShopPayment, Void};
+use crate::event::{Capture, EventKind, PaymentToken, Refund, SendValue, ShopPayment, Void};
 use crate::shops::{self, ShopIx, ShopSpec, fee_minor};
 
 /// Parts one payment can have: one per asset that can pay.
@@ -131,6 +131,19 @@ impl Machine {
     }
 
     pub(super) fn apply_shop_event(&mut self, prepared: &Prepared) -> Outcome {
+        // A customer token pays once: checked before, remembered only if the payment is accepted.
+        let token = match &prepared.event.kind {
+            EventKind::Purchase(payment) | EventKind::Authorize(payment) => payment
+                .token
+                .as_ref()
+                .map(|token| (payment.rider.as_str(), token)),
+            _ => None,
+        };
+        if let Some((rider, token)) = token
+            && let Err(rejection) = self.check_token(rider, token, prepared.event.at)
+        {
+            return Outcome::Rejected(rejection);
+        }
         let result = match &prepared.event.kind {
             EventKind::Purchase(payment) => self.apply_purchase(prepared, payment),
             EventKind::Authorize(payment) => self.apply_authorize(prepared, payment),
@@ -144,6 +157,9 @@ impl Machine {
             | EventKind::Grant(_)
             | EventKind::Redeem(_) => unreachable!("not a shop event"),
         };
+        if let (Ok(_), Some((rider, PaymentToken::Checked(used)))) = (&result, token) {
+            self.remember_token(rider, used);
+        }
         result.unwrap_or_else(Outcome::Rejected)
     }
 

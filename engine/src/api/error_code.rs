@@ -48,6 +48,16 @@ error_codes! {
     Stopped => "stopped",
     /// This process installed no metrics recorder.
     NoMetrics => "no_metrics",
+    /// A rider id in the path that the log can't hold or that holds a 12-digit number.
+    BadRider => "bad_rider",
+    /// A device key that is not an Ed25519 public key in base64url (43 characters).
+    BadPublicKey => "bad_public_key",
+    /// No rider record with that id (register the rider first).
+    UnknownRider => "unknown_rider",
+    /// The rider already has the most device keys one rider may.
+    TooManyKeys => "too_many_keys",
+    /// A device-key record the edge should have refused: the log can't hold it.
+    BadKeyRecord => "bad_key_record",
     /// Another client error that axum or hyper answered, rewritten as JSON.
     BadRequest => "bad_request",
     /// Another server error that axum or hyper answered, rewritten as JSON.
@@ -57,5 +67,17 @@ error_codes! {
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str(self.code())
+    }
+}
+
+impl From<kanjo_core::machine::KeyRefusalCode> for ErrorCode {
+    fn from(code: kanjo_core::machine::KeyRefusalCode) -> ErrorCode {
+        use kanjo_core::machine::KeyRefusalCode;
+        match code {
+            KeyRefusalCode::UnknownRider => ErrorCode::UnknownRider,
+            KeyRefusalCode::BadPublicKey => ErrorCode::BadPublicKey,
+            KeyRefusalCode::TooManyKeys => ErrorCode::TooManyKeys,
+            KeyRefusalCode::BadKeyRecord => ErrorCode::BadKeyRecord,
+        }
     }
 }
