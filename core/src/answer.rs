@@ -72,6 +72,10 @@ pub enum Outcome {
         asset: AssetId,
         amount_minor: u64,
     },
+    /// Coins redeemed for yen at the asset's bank: the redemption record.
+    Withdraw(WithdrawOutcome),
+    /// Premium vouchers sold.
+    VoucherPurchase(VoucherOutcome),
     Rejected(Rejection),
 }
 
@@ -87,6 +91,32 @@ pub struct RideOutcome {
     /// The rules that changed the ride, as the rating's rule bit set (file order).
     pub rules: u64,
     pub grants: Box<[GrantOutcome]>,
+}
+
+/// A redemption record: who gave back how many coins, and what is left in circulation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithdrawOutcome {
+    pub asset: AssetId,
+    pub amount_minor: u64,
+    /// `rider:{id}` or `shop:{id}`.
+    pub holder: Box<str>,
+    /// Coins in circulation after the redemption: issued − redeemed.
+    pub circulation_minor: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VoucherOutcome {
+    pub asset: AssetId,
+    pub sets: u32,
+    /// Yen the rider paid: price × sets.
+    pub paid_minor: u64,
+    /// Voucher units received: face × sets.
+    pub received_minor: u64,
+    /// Yen the premium budget paid: (face − price) × sets.
+    pub premium_minor: u64,
+    pub media: Media,
+    /// Sets this rider has bought of the asset, this purchase included.
+    pub sets_bought: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +198,8 @@ impl AnswerContext<'_> {
                 asset,
                 amount_minor,
             } => self.movement_json(id, "send", *asset, *amount_minor),
+            Outcome::Withdraw(withdraw) => self.withdraw_json(id, withdraw),
+            Outcome::VoucherPurchase(voucher) => self.voucher_json(id, voucher),
             Outcome::Purchase { .. }
             | Outcome::Authorize { .. }
             | Outcome::Capture { .. }
@@ -186,6 +218,32 @@ impl AnswerContext<'_> {
 
     fn movement_json(&self, id: &str, kind: &str, asset: AssetId, amount_minor: u64) -> Value {
         json!({"id": id, "status": "accepted", "type": kind, "asset": self.asset_code(asset), "amount": amount_minor})
+    }
+
+    fn withdraw_json(&self, id: &str, withdraw: &WithdrawOutcome) -> Value {
+        let bank = self
+            .assets
+            .spec(withdraw.asset)
+            .and_then(|spec| spec.issuing_bank())
+            .unwrap_or("?");
+        let mut value = self.movement_json(id, "withdraw", withdraw.asset, withdraw.amount_minor);
+        value["redemption"] = json!({
+            "bank": bank,
+            "holder": &*withdraw.holder,
+            "amount": withdraw.amount_minor,
+            "circulation_after": withdraw.circulation_minor,
+        });
+        value
+    }
+
+    fn voucher_json(&self, id: &str, voucher: &VoucherOutcome) -> Value {
+        json!({
+            "id": id, "status": "accepted", "type": "voucher_purchase",
+            "asset": self.asset_code(voucher.asset), "sets": voucher.sets,
+            "yen_paid": voucher.paid_minor, "units_received": voucher.received_minor,
+            "premium_funded": voucher.premium_minor, "media": media_name(voucher.media),
+            "sets_bought": voucher.sets_bought,
+        })
     }
 
     fn ride_json(&self, id: &str, kind: &str, ride: &RideOutcome) -> Value {

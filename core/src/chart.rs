@@ -46,6 +46,16 @@ pub enum Reason {
     Send = 34,
     /// An authorisation's hold (a pending rider → shop transfer), and its capture, void or expiry.
     Authorization = 35,
+    /// A stablecoin minted by a topup: the issuing bank's backing → holder.
+    CoinIssue = 40,
+    /// A stablecoin redeemed for yen at its bank (burned): holder → the bank's backing.
+    CoinRedemption = 41,
+    /// What a rider pays for premium vouchers: wallet or cash → voucher sales, in yen.
+    VoucherSale = 42,
+    /// The premium the town funds: voucher budget → voucher sales, in yen.
+    VoucherPremium = 43,
+    /// Voucher units sold: the voucher's issuer → rider, face value × sets.
+    VoucherIssue = 44,
 }
 
 impl Reason {
@@ -66,6 +76,11 @@ impl Reason {
             Reason::FeeReturn => "fee_return",
             Reason::Send => "send",
             Reason::Authorization => "authorization",
+            Reason::CoinIssue => "coin_issue",
+            Reason::CoinRedemption => "coin_redemption",
+            Reason::VoucherSale => "voucher_sale",
+            Reason::VoucherPremium => "voucher_premium",
+            Reason::VoucherIssue => "voucher_issue",
         }
     }
 
@@ -86,6 +101,11 @@ impl Reason {
             Reason::FeeReturn,
             Reason::Send,
             Reason::Authorization,
+            Reason::CoinIssue,
+            Reason::CoinRedemption,
+            Reason::VoucherSale,
+            Reason::VoucherPremium,
+            Reason::VoucherIssue,
         ]
         .into_iter()
         .find(|reason| *reason as u16 == code)
@@ -120,6 +140,16 @@ pub enum AccountName<'a> {
     Shop { shop: &'a str, asset: &'a str },
     /// The town's fees on shop payments in one asset (credit balance). Can never go negative.
     Fees { asset: &'a str },
+    /// A stablecoin's issuing bank (debit balance): coins issued − coins redeemed, the yen the
+    /// bank holds against the coins in circulation. Its credits can never pass its debits.
+    Backing { bank: &'a str, asset: &'a str },
+    /// Yen taken in for a voucher asset, price and premium (credit balance): what the town owes
+    /// shops for the vouchers in circulation. Can never go negative.
+    VoucherSales { asset: &'a str },
+    /// What is left of a voucher asset's premium budget (credit balance). Can never go negative.
+    VoucherBudget { asset: &'a str },
+    /// Cash the voucher counter took in (debit balance: the counter holds it).
+    VoucherCash { asset: &'a str },
 }
 
 impl AccountName<'_> {
@@ -183,6 +213,23 @@ impl AccountName<'_> {
                 part("fees");
                 part(asset);
             }
+            AccountName::Backing { bank, asset } => {
+                part("backing");
+                part(bank);
+                part(asset);
+            }
+            AccountName::VoucherSales { asset } => {
+                part("voucher-sales");
+                part(asset);
+            }
+            AccountName::VoucherBudget { asset } => {
+                part("voucher-budget");
+                part(asset);
+            }
+            AccountName::VoucherCash { asset } => {
+                part("voucher-cash");
+                part(asset);
+            }
         }
         let id = hasher.digest128();
         // Zero is the ledger's "no account"; a 2^-128 chance, but the ledger would reject it loudly.
@@ -198,9 +245,14 @@ impl AccountName<'_> {
             | AccountName::OperatorCash { .. } => OwnerKind::Operator,
             AccountName::IcClearing => OwnerKind::System,
             AccountName::Budget { .. } | AccountName::Treasury { .. } => OwnerKind::TownBudget,
-            AccountName::Bank { .. } | AccountName::Issuer { .. } => OwnerKind::Issuer,
+            AccountName::Bank { .. } | AccountName::Issuer { .. } | AccountName::Backing { .. } => {
+                OwnerKind::Issuer
+            }
             AccountName::Place { .. } | AccountName::Shop { .. } => OwnerKind::Shop,
             AccountName::Fees { .. } => OwnerKind::System,
+            AccountName::VoucherSales { .. }
+            | AccountName::VoucherBudget { .. }
+            | AccountName::VoucherCash { .. } => OwnerKind::TownBudget,
         }
     }
 
@@ -210,9 +262,16 @@ impl AccountName<'_> {
             AccountName::Rider { .. }
             | AccountName::Budget { .. }
             | AccountName::Shop { .. }
-            | AccountName::Fees { .. } => {
+            | AccountName::Fees { .. }
+            | AccountName::VoucherSales { .. }
+            | AccountName::VoucherBudget { .. } => {
                 AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags::HISTORY
             }
+            // More redeemed than issued would be coins from nowhere.
+            AccountName::Backing { .. } => {
+                AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags::HISTORY
+            }
+            AccountName::VoucherCash { .. } => AccountFlags::HISTORY,
             AccountName::OperatorFares { .. }
             | AccountName::OperatorSubsidy { .. }
             | AccountName::OperatorCash { .. }
@@ -268,6 +327,13 @@ impl<'a> AccountName<'a> {
                 shop: middle,
                 asset,
             },
+            ("backing", asset) => AccountName::Backing {
+                bank: middle,
+                asset,
+            },
+            ("voucher-sales", YEN) => AccountName::VoucherSales { asset: middle },
+            ("voucher-budget", YEN) => AccountName::VoucherBudget { asset: middle },
+            ("voucher-cash", YEN) => AccountName::VoucherCash { asset: middle },
             _ => return None,
         })
     }
@@ -282,6 +348,8 @@ impl<'a> AccountName<'a> {
                 | AccountName::Treasury { .. }
                 | AccountName::Bank { .. }
                 | AccountName::Issuer { .. }
+                | AccountName::Backing { .. }
+                | AccountName::VoucherCash { .. }
         )
     }
 }
@@ -304,6 +372,10 @@ impl fmt::Display for AccountName<'_> {
             AccountName::Place { place, asset } => write!(f, "place:{place}:{asset}"),
             AccountName::Shop { shop, asset } => write!(f, "shop:{shop}:{asset}"),
             AccountName::Fees { asset } => write!(f, "fees:{asset}"),
+            AccountName::Backing { bank, asset } => write!(f, "backing:{bank}:{asset}"),
+            AccountName::VoucherSales { asset } => write!(f, "voucher-sales:{asset}:{YEN}"),
+            AccountName::VoucherBudget { asset } => write!(f, "voucher-budget:{asset}:{YEN}"),
+            AccountName::VoucherCash { asset } => write!(f, "voucher-cash:{asset}:{YEN}"),
         }
     }
 }
@@ -347,6 +419,74 @@ pub struct AssetSpec {
     /// Whether `send` may move it between riders; absent = true for a stablecoin, else false.
     #[serde(default)]
     pub transferable: Option<bool>,
+    /// Stablecoins only: the bank that issues and redeems it; absent = [`DEFAULT_BANK`].
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Points only: `[assets.voucher]` makes them premium vouchers sold by `voucher_purchase`.
+    #[serde(default)]
+    pub voucher: Option<VoucherSpec>,
+}
+
+/// `[assets.voucher]`: a premium voucher's sale terms, in minor units (yen for `price` and
+/// `premium_budget`, the voucher asset for `face`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoucherSpec {
+    /// Yen a rider pays for one set.
+    pub price: u64,
+    /// Voucher units one set gives; at least the price (the premium is `face − price`).
+    pub face: u64,
+    /// Sets one rider may buy over the whole sale.
+    pub limit_sets: u32,
+    /// The sale opens at this instant (RFC 3339 with an offset)…
+    pub sale_starts_at: String,
+    /// …and closes at this one: a purchase at `sale_ends_at` or later is outside the window.
+    pub sale_ends_at: String,
+    /// Yen the town funds premiums with; when it can't fund a set's premium, the sale is over.
+    pub premium_budget: u64,
+}
+
+/// Sets one rider may buy, at most: a per-person limit is a handful of sets.
+pub const VOUCHER_LIMIT_SETS_MAX: u32 = 1_000;
+
+impl VoucherSpec {
+    /// The sale window `[starts, ends)`, read from the two instants.
+    pub fn sale_window(&self) -> Result<(jiff::Timestamp, jiff::Timestamp), String> {
+        let read = |field: &str, text: &str| {
+            text.parse::<jiff::Timestamp>()
+                .map_err(|error| format!("`{field}` {text:?} is not an RFC 3339 time: {error}"))
+        };
+        Ok((
+            read("sale_starts_at", &self.sale_starts_at)?,
+            read("sale_ends_at", &self.sale_ends_at)?,
+        ))
+    }
+
+    /// Terms that every purchase within the limit can post: `face × limit_sets` and the yen
+    /// amounts fit one event, so no product of checked event fields can overflow.
+    fn check(&self) -> Result<(), String> {
+        let (starts, ends) = self.sale_window()?;
+        if starts >= ends {
+            return Err("the sale must start before it ends".into());
+        }
+        if self.price == 0 || self.face < self.price {
+            return Err("`price` must be at least 1 and `face` at least the price".into());
+        }
+        if !(1..=VOUCHER_LIMIT_SETS_MAX).contains(&self.limit_sets) {
+            return Err(format!(
+                "`limit_sets` must be 1 to {VOUCHER_LIMIT_SETS_MAX}"
+            ));
+        }
+        let most = self.face.checked_mul(u64::from(self.limit_sets));
+        if most.is_none_or(|most| most > AMOUNT_PER_EVENT_CEILING_MINOR)
+            || self.premium_budget > AMOUNT_PER_EVENT_CEILING_MINOR
+        {
+            return Err(format!(
+                "`face × limit_sets` and `premium_budget` must be at most {AMOUNT_PER_EVENT_CEILING_MINOR}"
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl AssetSpec {
@@ -359,7 +499,15 @@ impl AssetSpec {
             max_amount_per_event: None,
             usable_at: None,
             transferable: None,
+            issuer: None,
+            voucher: None,
         }
+    }
+
+    /// A stablecoin's issuing bank.
+    pub fn issuing_bank(&self) -> Option<&str> {
+        (self.kind == AssetKindName::Stablecoin)
+            .then(|| self.issuer.as_deref().unwrap_or(DEFAULT_BANK))
     }
 
     /// The declared bound, or the default for the asset's kind and scale.
@@ -477,6 +625,7 @@ impl AssetBook {
                 )));
             }
             crate::shops::check_spending(&spec).map_err(invalid)?;
+            check_value_terms(&spec).map_err(invalid)?;
             specs.push(spec);
         }
         for code in granted_by_rules {
@@ -552,6 +701,32 @@ impl AssetBook {
     }
 }
 
+/// `issuer` only on a stablecoin, a valid bank reference; `[assets.voucher]` only on points.
+fn check_value_terms(spec: &AssetSpec) -> Result<(), String> {
+    if let Some(bank) = &spec.issuer {
+        if spec.kind != AssetKindName::Stablecoin {
+            return Err(format!(
+                "asset {:?}: only a stablecoin names an `issuer`",
+                spec.code
+            ));
+        }
+        crate::event::check_id("issuer", bank)
+            .map_err(|reason| format!("asset {:?}: {reason}", spec.code))?;
+    }
+    if let Some(voucher) = &spec.voucher {
+        if spec.kind != AssetKindName::Points {
+            return Err(format!(
+                "asset {:?}: only points can be vouchers",
+                spec.code
+            ));
+        }
+        voucher
+            .check()
+            .map_err(|reason| format!("asset {:?}: [assets.voucher]: {reason}", spec.code))?;
+    }
+    Ok(())
+}
+
 fn asset_id(index: usize) -> AssetId {
     AssetId(u32::try_from(index + 1).expect("ASSETS_MAX fits in u32"))
 }
@@ -610,6 +785,13 @@ mod tests {
                 asset: "SUZU",
             },
             AccountName::Fees { asset: "SUZU" },
+            AccountName::Backing {
+                bank: "hokkoku-bank",
+                asset: "SUZU",
+            },
+            AccountName::VoucherSales { asset: "gero-v" },
+            AccountName::VoucherBudget { asset: "gero-v" },
+            AccountName::VoucherCash { asset: "gero-v" },
         ];
         for name in names {
             let text = name.to_string();

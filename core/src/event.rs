@@ -19,6 +19,8 @@ pub use shop_events::{
     Capture, PAY_WITH_ASSETS_MAX, PaymentToken, Refund, SendValue, ShopPayment,
     TOKEN_TEXT_BYTES_MAX, TokenUse, Void,
 };
+mod value_events;
+pub use value_events::{Holder, VoucherPurchase, Withdraw};
 
 /// Ids are pseudonymous references, not documents. An event id is the log entry's id.
 pub const EVENT_ID_BYTES_MAX: usize = LOG_ENTRY_ID_BYTES_MAX;
@@ -102,6 +104,10 @@ pub enum EventKind {
     Refund(Refund),
     /// Person to person, transferable assets only.
     Send(SendValue),
+    /// A stablecoin redeemed for yen at its issuing bank.
+    Withdraw(Withdraw),
+    /// Premium vouchers bought in sets.
+    VoucherPurchase(VoucherPurchase),
 }
 
 /// How the rider's share of a fare is paid.
@@ -244,6 +250,9 @@ struct WireEvent<'a> {
     token_nonce: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     token_expires_at: Option<u64>,
+    /// Voucher sets bought (`voucher_purchase`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sets: Option<u64>,
 }
 
 impl Event {
@@ -379,9 +388,10 @@ impl Event {
             "purchase" | "authorize" | "capture" | "void" | "refund" | "send" => {
                 shop_events::kind_from_wire(&id, kind, &wire)?
             }
+            "withdraw" | "voucher_purchase" => value_events::kind_from_wire(&id, kind, &wire)?,
             other => {
                 return Err(fail(format!(
-                    "unknown event type {other:?}: expected ride, tap, topup, grant, redeem, purchase, authorize, capture, void, refund or send"
+                    "unknown event type {other:?}: expected ride, tap, topup, grant, redeem, purchase, authorize, capture, void, refund, send, withdraw or voucher_purchase"
                 )));
             }
         };
@@ -439,6 +449,9 @@ impl Event {
                 wire.place = text(&redeem.place);
                 wire.amount = Some(redeem.amount_minor);
             }
+            kind @ (EventKind::Withdraw(_) | EventKind::VoucherPurchase(_)) => {
+                value_events::fill_wire(kind, &mut wire)
+            }
             kind => shop_events::fill_wire(kind, &mut wire),
         }
         serde_json::to_string(&wire).expect("a WireEvent has only strings and integers")
@@ -457,6 +470,8 @@ impl Event {
             EventKind::Void(_) => "void",
             EventKind::Refund(_) => "refund",
             EventKind::Send(_) => "send",
+            EventKind::Withdraw(_) => "withdraw",
+            EventKind::VoucherPurchase(_) => "voucher_purchase",
         }
     }
 }

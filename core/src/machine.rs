@@ -24,8 +24,11 @@ use crate::event::{Event, EventKind, Media, Redeem, Ride, Tap, TapDirection};
 use crate::taps::{NewTap, PendingTap, TapBook};
 
 mod chain;
+mod coin;
 mod payments;
+mod vouchers;
 use chain::{NewAccount, legs_keep_limits};
+pub use coin::CoinTotals;
 mod tokens;
 pub use payments::{PAYMENT_LEGS_MAX, PAYMENT_PARTS_MAX};
 pub use tokens::{
@@ -195,6 +198,10 @@ pub struct Machine {
     payments: payments::PaymentBook,
     /// Device keys and used nonces of customer tokens.
     tokens: tokens::TokenBook,
+    /// Stablecoins issued and redeemed.
+    coins: coin::CoinBook,
+    /// Voucher terms and sets bought.
+    vouchers: vouchers::VoucherBook,
 }
 
 /// One operator's local day of rides, as posted: what the settlement report is built from.
@@ -252,9 +259,12 @@ impl Machine {
             shops: crate::shops::ShopBook::default(),
             payments: payments::PaymentBook::default(),
             tokens: tokens::TokenBook::default(),
+            coins: coin::CoinBook::default(),
+            vouchers: vouchers::VoucherBook::default(),
         };
         machine.genesis()?;
         machine.open_programme_shops()?;
+        machine.open_voucher_budgets()?;
         Ok(machine)
     }
 
@@ -428,6 +438,9 @@ impl Machine {
         let outcome = match &prepared.event.kind {
             EventKind::Ride(ride) => self.apply_ride(prepared, ride),
             EventKind::Tap(tap) => self.apply_tap(prepared, tap),
+            EventKind::Topup(topup) if self.is_stablecoin(&topup.asset) => {
+                self.apply_coin_issue(prepared, topup)
+            }
             EventKind::Topup(topup) => {
                 let source = topup.source.as_deref().unwrap_or(DEFAULT_BANK);
                 self.apply_movement(
@@ -455,6 +468,8 @@ impl Machine {
             | EventKind::Void(_)
             | EventKind::Refund(_)
             | EventKind::Send(_) => self.apply_shop_event(prepared),
+            EventKind::Withdraw(withdraw) => self.apply_withdraw(prepared, withdraw),
+            EventKind::VoucherPurchase(purchase) => self.apply_voucher_purchase(prepared, purchase),
         };
         let lead_limit_ns = i128::from(self.clock_ns) + WATERMARK_LEAD_MAX_NS;
         self.watermark_ns = self.watermark_ns.max(at_ns.min(lead_limit_ns));

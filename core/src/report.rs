@@ -20,9 +20,25 @@ pub struct TrialBalanceLine {
     pub accounts: u64,
 }
 
+/// One stablecoin's circulation: issued − redeemed (the backing account), the machine's own
+/// totals, and the sum of every other account of the coin. All three must agree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CirculationLine {
+    pub asset: String,
+    pub bank: String,
+    pub issued: u128,
+    pub redeemed: u128,
+    /// The bank's backing liability: the backing account's debits − credits.
+    pub backing: i128,
+    /// Σ credits − debits posted over every account of the coin but the backing.
+    pub in_circulation: i128,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TrialBalance {
     pub lines: Vec<TrialBalanceLine>,
+    /// One per stablecoin.
+    pub circulation: Vec<CirculationLine>,
     pub balanced: bool,
     /// What is wrong, when it is not balanced (or the ledger's invariant check failed).
     pub problems: Vec<String>,
@@ -88,11 +104,63 @@ pub fn trial_balance(machine: &Machine) -> TrialBalance {
     if let Err(violation) = ledger.check_invariants() {
         problems.push(format!("ledger invariant: {violation}"));
     }
+    let circulation = circulation_lines(machine, &mut problems);
     TrialBalance {
         lines: sums.into_values().collect(),
+        circulation,
         balanced: problems.is_empty(),
         problems,
     }
+}
+
+/// Per stablecoin: coins in circulation = issued − redeemed = the bank's backing liability.
+fn circulation_lines(machine: &Machine, problems: &mut Vec<String>) -> Vec<CirculationLine> {
+    let ledger = machine.ledger();
+    let mut lines = Vec::new();
+    for (asset, spec) in machine.assets().iter() {
+        let Some(bank) = spec.issuing_bank() else {
+            continue;
+        };
+        let backing_id = crate::chart::AccountName::Backing {
+            bank,
+            asset: &spec.code,
+        }
+        .id();
+        let (issued, redeemed) = ledger.account(backing_id).map_or((0, 0), |backing| {
+            (backing.debits_posted, backing.credits_posted)
+        });
+        let in_circulation: i128 = ledger
+            .accounts()
+            .filter(|account| account.asset == asset && account.id != backing_id)
+            .map(|account| i128::from(account.credits_posted) - i128::from(account.debits_posted))
+            .sum();
+        let line = CirculationLine {
+            asset: spec.code.clone(),
+            bank: bank.to_owned(),
+            issued: u128::from(issued),
+            redeemed: u128::from(redeemed),
+            backing: i128::from(issued) - i128::from(redeemed),
+            in_circulation,
+        };
+        let counted = machine.coin_totals(asset);
+        if line.in_circulation != line.backing
+            || counted.issued_minor != line.issued
+            || counted.redeemed_minor != line.redeemed
+        {
+            problems.push(format!(
+                "{}: in circulation {} ≠ issued {} − redeemed {} (backing {}; the machine counted {} − {})",
+                line.asset,
+                line.in_circulation,
+                line.issued,
+                line.redeemed,
+                line.backing,
+                counted.issued_minor,
+                counted.redeemed_minor
+            ));
+        }
+        lines.push(line);
+    }
+    lines
 }
 
 impl TrialBalance {
@@ -113,6 +181,18 @@ impl TrialBalance {
                 line.debits_pending,
                 line.credits_pending,
                 line.accounts
+            );
+        }
+        for line in &self.circulation {
+            let _ = writeln!(
+                out,
+                "{:<16} 発行 issued {} − 償還 redeemed {} = 流通 in circulation {} (backing at {}: {})",
+                line.asset,
+                line.issued,
+                line.redeemed,
+                line.in_circulation,
+                line.bank,
+                line.backing
             );
         }
         if self.balanced {

@@ -598,7 +598,9 @@ impl Baseline {
             | EventKind::Capture(_)
             | EventKind::Void(_)
             | EventKind::Refund(_)
-            | EventKind::Send(_) => Outcome::Rejected("not_in_baseline"),
+            | EventKind::Send(_)
+            | EventKind::Withdraw(_)
+            | EventKind::VoucherPurchase(_) => Outcome::Rejected("not_in_baseline"),
         })
     }
 

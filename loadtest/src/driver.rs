@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use hdrhistogram::Histogram;
-use kanjo_core::event::{Event, EventKind};
+use kanjo_core::event::{Event, EventKind, Holder};
 use kanjo_rules::ids::{FNV_OFFSET_128, fnv1a_128};
 
 use crate::checks::AnswerProblems;
@@ -104,6 +104,10 @@ pub fn lane_of(event: &Event, lanes: usize) -> usize {
         EventKind::Redeem(redeem) => redeem.rider.as_str(),
         EventKind::Purchase(payment) | EventKind::Authorize(payment) => payment.rider.as_str(),
         EventKind::Send(send) => send.from.as_str(),
+        EventKind::Withdraw(withdraw) => match &withdraw.holder {
+            Holder::Rider(rider) | Holder::Shop(rider) => rider.as_str(),
+        },
+        EventKind::VoucherPurchase(purchase) => purchase.rider.as_str(),
         // No scenario sends these yet; a shops scenario must keep them in their payment's lane.
         EventKind::Capture(capture) => capture.authorization.as_str(),
         EventKind::Void(void) => void.authorization.as_str(),

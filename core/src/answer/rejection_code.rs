@@ -84,6 +84,18 @@ rejection_codes! {
     TokenUsed => "token_used",
     /// A customer token past its expiry.
     TokenExpired => "token_expired",
+    /// Only a stablecoin is redeemed for yen at its bank; points and the rest can't be withdrawn.
+    NotRedeemable => "not_redeemable",
+    /// A stablecoin topup naming a bank other than the coin's issuer.
+    WrongIssuer => "wrong_issuer",
+    /// A voucher purchase past the rider's limit in sets (bought + asked > limit).
+    LimitReached => "limit_reached",
+    /// The voucher's premium budget can't fund the sets asked for (no partial sets).
+    SoldOut => "sold_out",
+    /// A voucher purchase before the sale opens or from the instant it closes.
+    OutsideSaleWindow => "outside_sale_window",
+    /// A voucher purchase of an asset that is not a voucher.
+    NotAVoucher => "not_a_voucher",
 }
 
 impl RejectionCode {

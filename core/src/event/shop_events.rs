@@ -245,7 +245,9 @@ pub(super) fn fill_wire<'a>(kind: &'a EventKind, wire: &mut WireEvent<'a>) {
         | EventKind::Tap(_)
         | EventKind::Topup(_)
         | EventKind::Grant(_)
-        | EventKind::Redeem(_) => unreachable!("canonical_json writes these itself"),
+        | EventKind::Redeem(_)
+        | EventKind::Withdraw(_)
+        | EventKind::VoucherPurchase(_) => unreachable!("canonical_json writes these itself"),
     }
 }
 

@@ -155,7 +155,9 @@ impl Machine {
             | EventKind::Tap(_)
             | EventKind::Topup(_)
             | EventKind::Grant(_)
-            | EventKind::Redeem(_) => unreachable!("not a shop event"),
+            | EventKind::Redeem(_)
+            | EventKind::Withdraw(_)
+            | EventKind::VoucherPurchase(_) => unreachable!("not a shop event"),
         };
         if let (Ok(_), Some((rider, PaymentToken::Checked(used)))) = (&result, token) {
             self.remember_token(rider, used);
