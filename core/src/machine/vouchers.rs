@@ -120,6 +120,7 @@ impl Machine {
                 asset: YEN,
             }
             .id(),
+            // The edge refuses `ic` for a voucher purchase; cash is paid at the counter.
             Media::Cash | Media::Ic => {
                 self.leg_account(&AccountName::VoucherCash { asset: code }, yen)
             }
