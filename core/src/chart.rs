@@ -419,7 +419,9 @@ pub struct AssetSpec {
     /// Whether `send` may move it between riders; absent = true for a stablecoin, else false.
     #[serde(default)]
     pub transferable: Option<bool>,
-    /// Stablecoins only: the bank that issues and redeems it; absent = [`DEFAULT_BANK`].
+    /// Stablecoins only: the bank that issues and redeems it. Absent: topups come from any bank
+    /// as plain loads (`bank:{source}:{asset}`, as logs written before issue 9 replay) and the
+    /// coin can't be withdrawn.
     #[serde(default)]
     pub issuer: Option<String>,
     /// Points only: `[assets.voucher]` makes them premium vouchers sold by `voucher_purchase`.
@@ -504,10 +506,12 @@ impl AssetSpec {
         }
     }
 
-    /// A stablecoin's issuing bank.
+    /// A stablecoin's issuing bank, if it names one: only then is a topup an issue and a
+    /// withdrawal possible.
     pub fn issuing_bank(&self) -> Option<&str> {
-        (self.kind == AssetKindName::Stablecoin)
-            .then(|| self.issuer.as_deref().unwrap_or(DEFAULT_BANK))
+        self.issuer
+            .as_deref()
+            .filter(|_| self.kind == AssetKindName::Stablecoin)
     }
 
     /// The declared bound, or the default for the asset's kind and scale.

@@ -347,3 +347,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_coin_without_an_issuer_keeps_plain_topups_and_is_not_redeemable() {
+    // spec/purchases-example's SUZU names no bank: logs written before issue 9 replay as they were.
+    let mut town = Town::example();
+    accepted(&[town.one(topup("t-1", "09:00", "r-1", "SUZU", 800))]);
+    assert_eq!(town.balance("bank:default:SUZU"), 800);
+    assert_eq!(town.balance("backing:default:SUZU"), 0);
+    assert_eq!(
+        refused(&town.one(withdraw("w-1", "10:00", ("rider", "r-1"), "SUZU", 100))),
+        "not_redeemable"
+    );
+    assert!(trial_balance(&town.machine).circulation.is_empty());
+}

@@ -1,8 +1,9 @@
 //! A stablecoin's issue and redemption at its bank (issue 9).
 //!
-//! - A `topup` of a stablecoin is an issue (mint): `backing:{bank}:{asset} → rider`, reason
-//!   `coin_issue`. The bank is the asset's `issuer` (absent: `default`); a topup naming another
-//!   `source` is `wrong_issuer`.
+//! - A `topup` of a stablecoin that names its `issuer` is an issue (mint):
+//!   `backing:{bank}:{asset} → rider`, reason `coin_issue`; a topup naming another `source` is
+//!   `wrong_issuer`. A stablecoin without an `issuer` keeps plain topups from any bank, so that
+//!   logs written before issue 9 replay to the same ledger, and can't be withdrawn.
 //! - A `withdraw` redeems coins for yen at the bank (burn): `holder → backing:{bank}:{asset}`,
 //!   reason `coin_redemption`, answered with a redemption record. Only a stablecoin can be
 //!   withdrawn (`not_redeemable`); more than the holder has is `insufficient_funds`.
@@ -121,7 +122,7 @@ impl Machine {
             return Err(Rejection::new(
                 RejectionCode::NotRedeemable,
                 format!(
-                    "{} is not a stablecoin: only a stablecoin is redeemed for yen at its bank",
+                    "{} is not a stablecoin with an issuing bank: only those are redeemed for yen",
                     withdraw.asset
                 ),
             ));
