@@ -17,7 +17,9 @@ pub mod testdb;
 use std::path::PathBuf;
 
 pub use error::{ErrorClass, RecordError, StoreError};
-pub use kanjo_auth::{ChainBreak, ChainError, ChainHead, ChainLink, ChainVerifier};
+pub use kanjo_auth::{
+    ChainBreak, ChainError, ChainHead, ChainLink, ChainVerifier, chain_hash, verify_chain,
+};
 pub use kanjo_core::limits::{
     EntryError, LOG_ENTRIES_PER_RECORD_MAX, LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX,
     check_entry, check_entry_id,
