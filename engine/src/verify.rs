@@ -10,9 +10,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use kanjo_store::{self as store, ChainError, ChainHead, ChainVerifier, Store, StoreTarget};
+use kanjo_store::{
+    self as store, ChainError, ChainHead, ChainVerifier, Store, StoreError, StoreTarget,
+};
 
-use crate::pipeline::{Engine, EngineConfig};
+use crate::pipeline::{Engine, EngineConfig, StartError};
 
 /// Links read per page: a record can be ~1.2 MB, so a page stays around 10 MB.
 const VERIFY_PAGE_RECORDS: usize = 8;
@@ -119,10 +121,15 @@ fn verify(
     config.read_only = true;
     let engine = match Engine::start(config) {
         Ok(engine) => engine,
-        Err(error) => {
+        // The log's own content does not replay: a difference. Anything else (the programme,
+        // an unreachable store) means the check could not run.
+        Err(
+            error @ (StartError::Replay { .. } | StartError::Store(StoreError::Corrupt { .. })),
+        ) => {
             let message = error.to_string();
             return Ok(Err(Difference::Replay { chain_seq, message }));
         }
+        Err(error) => return Err(anyhow::Error::new(error).context("replaying the log")),
     };
     let (ledger_digest, events) = engine.query_blocking(|machine| {
         (
