@@ -314,9 +314,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine.shutdown();
             let head = verify::head_at(&common.engine.store.target(), replayed_seq)?;
             if common.json {
-                let mut json = serde_json::to_value(&balance)?;
-                json["chain_head"] = serde_json::json!({"seq": head.seq, "hash": head.hash_hex()});
-                println!("{}", serde_json::to_string_pretty(&json)?);
+                println!("{}", verify::json_with_head(&balance, &head)?);
             } else {
                 print!("{}", balance.to_text());
                 println!("{}", verify::head_line(&head));

@@ -61,6 +61,32 @@ pub fn head_line(head: &ChainHead) -> String {
     format!("chain head: {}:{}", head.seq, head.hash_hex())
 }
 
+/// `report` as pretty JSON with a `chain_head` field (`{"seq", "hash"}`) after its own fields,
+/// which keep their order.
+pub fn json_with_head<T: serde::Serialize>(
+    report: &T,
+    head: &ChainHead,
+) -> serde_json::Result<String> {
+    #[derive(serde::Serialize)]
+    struct HeadJson {
+        seq: u64,
+        hash: String,
+    }
+    #[derive(serde::Serialize)]
+    struct WithHead<'a, T> {
+        #[serde(flatten)]
+        report: &'a T,
+        chain_head: HeadJson,
+    }
+    serde_json::to_string_pretty(&WithHead {
+        report,
+        chain_head: HeadJson {
+            seq: head.seq,
+            hash: head.hash_hex(),
+        },
+    })
+}
+
 /// The chain head of `target` as of record `seq` (the last one a report replayed).
 pub fn head_at(target: &StoreTarget, seq: u64) -> Result<ChainHead, store::StoreError> {
     store::open(target)?.chain_head_at(seq)
