@@ -14,6 +14,7 @@ use kanjo_engine::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX};
 use kanjo_engine::recovery::{FailureKind, RECOVERY_TIMEOUT_S_DEFAULT, RECOVERY_TIMEOUT_S_MAX};
 use kanjo_engine::report::{self, OperatorDay, TrialBalance};
 use kanjo_engine::store::{self, StoreTarget};
+use kanjo_engine::verify;
 
 mod qr_cli;
 
@@ -45,6 +46,9 @@ enum Command {
     Report(ReportArgs),
     /// Run a morning in Muroran end to end on the embedded store and print the reports.
     Demo(kanjo_engine::demo::DemoArgs),
+    /// Recompute the log's hash chain, replay it, and check both against each other and an
+    /// expected (published) head; exits 5 on any difference.
+    Verify(VerifyArgs),
     /// Shop payment QR codes: a shop's static EMVCo payload and PNG, and a payload validator.
     Qr(qr_cli::QrArgs),
 }
@@ -208,6 +212,16 @@ struct BalanceArgs {
 }
 
 #[derive(Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// A published chain head the log must still pass through, as `kanjo report trial-balance`
+    /// prints it: SEQ:HEX.
+    #[arg(long, value_parser = kanjo_engine::verify::parse_head)]
+    expect_head: Option<store::ChainHead>,
+}
+
+#[derive(Args)]
 struct ReportArgs {
     #[command(subcommand)]
     report: ReportKind,
@@ -296,11 +310,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let engine = common.engine.start_read_only()?;
             let balance: TrialBalance = engine.query_blocking(report::trial_balance)?;
+            let replayed_seq = engine.committed_seq();
             engine.shutdown();
+            let head = verify::head_at(&common.engine.store.target(), replayed_seq)?;
             if common.json {
-                println!("{}", serde_json::to_string_pretty(&balance)?);
+                println!("{}", verify::json_with_head(&balance, &head)?);
             } else {
                 print!("{}", balance.to_text());
+                println!("{}", verify::head_line(&head));
             }
             Ok(if balance.balanced {
                 ExitCode::SUCCESS
@@ -323,6 +340,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(args) => kanjo_engine::demo::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Qr(args) => qr_cli::run(args),
+        Command::Verify(args) => {
+            let target = args.engine.store.target();
+            let programme = args.engine.programme_path(&target)?;
+            let verified =
+                verify::run(&target, programme, args.expect_head, &mut std::io::stdout())?;
+            Ok(match verified {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(verify::EXIT_LOG_DIFFERS),
+            })
+        }
     }
 }
 
