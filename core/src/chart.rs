@@ -56,6 +56,8 @@ pub enum Reason {
     VoucherPremium = 43,
     /// Voucher units sold: the voucher's issuer → rider, face value × sets.
     VoucherIssue = 44,
+    /// What was left of an expired points lot, rider → `expired:{asset}` (breakage).
+    Expiry = 45,
 }
 
 impl Reason {
@@ -81,6 +83,7 @@ impl Reason {
             Reason::VoucherSale => "voucher_sale",
             Reason::VoucherPremium => "voucher_premium",
             Reason::VoucherIssue => "voucher_issue",
+            Reason::Expiry => "expiry",
         }
     }
 
@@ -106,6 +109,7 @@ impl Reason {
             Reason::VoucherSale,
             Reason::VoucherPremium,
             Reason::VoucherIssue,
+            Reason::Expiry,
         ]
         .into_iter()
         .find(|reason| *reason as u16 == code)
@@ -150,6 +154,9 @@ pub enum AccountName<'a> {
     VoucherBudget { asset: &'a str },
     /// Cash the voucher counter took in (debit balance: the counter holds it).
     VoucherCash { asset: &'a str },
+    /// Points that lapsed unspent (breakage), and refunds of points from lapsed lots (credit
+    /// balance).
+    Expired { asset: &'a str },
 }
 
 impl AccountName<'_> {
@@ -213,6 +220,10 @@ impl AccountName<'_> {
                 part("fees");
                 part(asset);
             }
+            AccountName::Expired { asset } => {
+                part("expired");
+                part(asset);
+            }
             AccountName::Backing { bank, asset } => {
                 part("backing");
                 part(bank);
@@ -249,7 +260,7 @@ impl AccountName<'_> {
                 OwnerKind::Issuer
             }
             AccountName::Place { .. } | AccountName::Shop { .. } => OwnerKind::Shop,
-            AccountName::Fees { .. } => OwnerKind::System,
+            AccountName::Fees { .. } | AccountName::Expired { .. } => OwnerKind::System,
             AccountName::VoucherSales { .. }
             | AccountName::VoucherBudget { .. }
             | AccountName::VoucherCash { .. } => OwnerKind::TownBudget,
@@ -275,7 +286,8 @@ impl AccountName<'_> {
             AccountName::OperatorFares { .. }
             | AccountName::OperatorSubsidy { .. }
             | AccountName::OperatorCash { .. }
-            | AccountName::Place { .. } => AccountFlags::HISTORY,
+            | AccountName::Place { .. }
+            | AccountName::Expired { .. } => AccountFlags::HISTORY,
             AccountName::IcClearing
             | AccountName::Treasury { .. }
             | AccountName::Bank { .. }
@@ -297,6 +309,9 @@ impl<'a> AccountName<'a> {
         }
         if kind == "fees" {
             return (!rest.is_empty()).then_some(AccountName::Fees { asset: rest });
+        }
+        if kind == "expired" {
+            return (!rest.is_empty()).then_some(AccountName::Expired { asset: rest });
         }
         let (middle, last) = rest.rsplit_once(':')?;
         if middle.is_empty() || last.is_empty() {
@@ -372,6 +387,7 @@ impl fmt::Display for AccountName<'_> {
             AccountName::Place { place, asset } => write!(f, "place:{place}:{asset}"),
             AccountName::Shop { shop, asset } => write!(f, "shop:{shop}:{asset}"),
             AccountName::Fees { asset } => write!(f, "fees:{asset}"),
+            AccountName::Expired { asset } => write!(f, "expired:{asset}"),
             AccountName::Backing { bank, asset } => write!(f, "backing:{bank}:{asset}"),
             AccountName::VoucherSales { asset } => write!(f, "voucher-sales:{asset}:{YEN}"),
             AccountName::VoucherBudget { asset } => write!(f, "voucher-budget:{asset}:{YEN}"),
@@ -427,6 +443,13 @@ pub struct AssetSpec {
     /// Points only: `[assets.voucher]` makes them premium vouchers sold by `voucher_purchase`.
     #[serde(default)]
     pub voucher: Option<VoucherSpec>,
+    /// Points only: each grant's lot lapses this many days (of 86 400 s) after it was granted.
+    #[serde(default)]
+    pub expires_after_days: Option<u32>,
+    /// Points only: `"fiscal_year_end"`, each lot lapses after 31 March 23:59:59 JST of the
+    /// Japanese fiscal year it was granted in. Absent (with no `expires_after_days`): never.
+    #[serde(default)]
+    pub expires: Option<String>,
 }
 
 /// `[assets.voucher]`: a premium voucher's sale terms, in minor units (yen for `price` and
@@ -503,6 +526,8 @@ impl AssetSpec {
             transferable: None,
             issuer: None,
             voucher: None,
+            expires_after_days: None,
+            expires: None,
         }
     }
 
@@ -728,7 +753,56 @@ fn check_value_terms(spec: &AssetSpec) -> Result<(), String> {
             .check()
             .map_err(|reason| format!("asset {:?}: [assets.voucher]: {reason}", spec.code))?;
     }
+    check_expiry_terms(spec)
+}
+
+/// `expires_after_days` (1..=`EXPIRY_DAYS_MAX`) or `expires = "fiscal_year_end"`, on points only,
+/// not both.
+fn check_expiry_terms(spec: &AssetSpec) -> Result<(), String> {
+    let (days, rule) = (spec.expires_after_days, spec.expires.as_deref());
+    if days.is_none() && rule.is_none() {
+        return Ok(());
+    }
+    let fail = |reason: &str| Err(format!("asset {:?}: {reason}", spec.code));
+    if spec.kind != AssetKindName::Points {
+        return fail("only points expire");
+    }
+    if days.is_some() && rule.is_some() {
+        return fail("give `expires_after_days` or `expires`, not both");
+    }
+    if let Some(days) = days
+        && !(1..=EXPIRY_DAYS_MAX).contains(&days)
+    {
+        return fail(&format!("`expires_after_days` must be 1..={EXPIRY_DAYS_MAX}"));
+    }
+    if let Some(rule) = rule
+        && rule != "fiscal_year_end"
+    {
+        return fail("`expires` knows only \"fiscal_year_end\"");
+    }
     Ok(())
+}
+
+/// Ten years: longer than any scheme's points live.
+pub const EXPIRY_DAYS_MAX: u32 = 3_660;
+
+/// How a points asset's lots lapse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryRule {
+    Never,
+    AfterDays(u32),
+    FiscalYearEnd,
+}
+
+impl AssetSpec {
+    /// The asset's expiry rule (checked at load).
+    pub fn expiry_rule(&self) -> ExpiryRule {
+        match (self.expires_after_days, self.expires.as_deref()) {
+            (Some(days), _) => ExpiryRule::AfterDays(days),
+            (None, Some("fiscal_year_end")) => ExpiryRule::FiscalYearEnd,
+            _ => ExpiryRule::Never,
+        }
+    }
 }
 
 fn asset_id(index: usize) -> AssetId {

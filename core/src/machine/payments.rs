@@ -325,14 +325,16 @@ impl Machine {
                     Reason::FeeReturn as u16,
                 ));
             }
-            self.legs.push(Transfer::new(
-                0,
+            // Points from lots that lapsed since go to breakage, not back to the rider.
+            let at_ns = prepared.event.at.as_nanosecond();
+            self.push_refund_legs(
+                purchase,
+                step.asset,
                 shop_account,
                 rider_account,
                 step.take,
-                step.asset,
-                Reason::Refund as u16,
-            ));
+                at_ns,
+            );
         }
         self.post_payment(prepared.id_hash, 0)?;
         let record = self
