@@ -773,7 +773,9 @@ fn check_expiry_terms(spec: &AssetSpec) -> Result<(), String> {
     if let Some(days) = days
         && !(1..=EXPIRY_DAYS_MAX).contains(&days)
     {
-        return fail(&format!("`expires_after_days` must be 1..={EXPIRY_DAYS_MAX}"));
+        return fail(&format!(
+            "`expires_after_days` must be 1..={EXPIRY_DAYS_MAX}"
+        ));
     }
     if let Some(rule) = rule
         && rule != "fiscal_year_end"

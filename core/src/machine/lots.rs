@@ -201,7 +201,12 @@ impl Machine {
                     held.code,
                 )
             } else {
-                (leg.debit_account_id, leg.credit_account_id, leg.asset, leg.code)
+                (
+                    leg.debit_account_id,
+                    leg.credit_account_id,
+                    leg.asset,
+                    leg.code,
+                )
             };
             let Some(rule) = self.expiry_rule(asset) else {
                 continue;
@@ -209,7 +214,8 @@ impl Machine {
             let mut slices = Vec::new();
             if self.is_rider(debit) && leg.amount > 0 {
                 slices = self.lots.take(debit, leg.amount);
-                let paid = reason == Reason::Purchase as u16 || reason == Reason::Authorization as u16;
+                let paid =
+                    reason == Reason::Purchase as u16 || reason == Reason::Authorization as u16;
                 if paid && rule != ExpiryRule::Never {
                     let kept = self.lots.spent.entry((id_hash, debit)).or_default();
                     kept.extend(slices.iter().copied());
@@ -259,7 +265,14 @@ impl Machine {
             let part = lot.left_minor.min(left);
             if part > 0 {
                 left -= part;
-                self.lots.add(account, asset, Lot { left_minor: part, ..lot });
+                self.lots.add(
+                    account,
+                    asset,
+                    Lot {
+                        left_minor: part,
+                        ..lot
+                    },
+                );
             }
         }
         if left > 0 {
@@ -403,7 +416,10 @@ impl Machine {
         hasher.update(&self.lots.sweeps.to_le_bytes());
         self.lots.sweeps += 1;
         let posted = self.post_legs(hasher.digest128());
-        assert!(posted.is_ok(), "a lapsed lot moves: it is within the rider's balance");
+        assert!(
+            posted.is_ok(),
+            "a lapsed lot moves: it is within the rider's balance"
+        );
         true
     }
 
@@ -420,10 +436,19 @@ impl Machine {
         )
     }
 
-    /// What of an asset ends in `[from_ns, until_ns)`, summed per end instant.
-    pub fn lots_ending(&self, asset: AssetId, from_ns: i128, until_ns: i128) -> BTreeMap<i128, u64> {
+    /// What of an asset ends in `[from_ns, until_ns]`, summed per end instant.
+    pub fn lots_ending(
+        &self,
+        asset: AssetId,
+        from_ns: i128,
+        until_ns: i128,
+    ) -> BTreeMap<i128, u64> {
         let mut ending = BTreeMap::new();
-        for (ends_ns, account) in self.lots.ends.range((from_ns, 0)..(until_ns, 0)) {
+        for (ends_ns, account) in self
+            .lots
+            .ends
+            .range((from_ns, 0)..=(until_ns, AccountId::MAX))
+        {
             let Some((held, lots)) = self.lots.accounts.get(account) else {
                 continue;
             };
