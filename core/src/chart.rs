@@ -58,6 +58,10 @@ pub enum Reason {
     VoucherIssue = 44,
     /// What was left of an expired points lot, rider → `expired:{asset}` (breakage).
     Expiry = 45,
+    /// A conversion's source given up, rider → `issuer:{from}`.
+    ConversionOut = 46,
+    /// A conversion's target received, `issuer:{to}` → rider.
+    ConversionIn = 47,
 }
 
 impl Reason {
@@ -84,6 +88,8 @@ impl Reason {
             Reason::VoucherPremium => "voucher_premium",
             Reason::VoucherIssue => "voucher_issue",
             Reason::Expiry => "expiry",
+            Reason::ConversionOut => "conversion_out",
+            Reason::ConversionIn => "conversion_in",
         }
     }
 
@@ -110,6 +116,8 @@ impl Reason {
             Reason::VoucherPremium,
             Reason::VoucherIssue,
             Reason::Expiry,
+            Reason::ConversionOut,
+            Reason::ConversionIn,
         ]
         .into_iter()
         .find(|reason| *reason as u16 == code)
@@ -413,6 +421,8 @@ pub struct AssetSection {
     pub payments: crate::shops::PaymentSettings,
     #[serde(default)]
     pub shops: Vec<crate::shops::ShopSpec>,
+    #[serde(default)]
+    pub conversions: Vec<ConversionSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -450,7 +460,30 @@ pub struct AssetSpec {
     /// Japanese fiscal year it was granted in. Absent (with no `expires_after_days`): never.
     #[serde(default)]
     pub expires: Option<String>,
+    /// Points and entitlements: a `grant` carrying `place` is refused `grant_limit_reached` past
+    /// this many per rider, place and local day. Absent: no limit.
+    #[serde(default)]
+    pub grants_per_place_per_day: Option<u32>,
 }
+
+/// `[[conversions]]`: `convert` turns `from` into `to` in whole blocks of `from_units` →
+/// `to_units` (an integer ratio, rounding down: what doesn't fill a block stays in `from`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionSpec {
+    pub from: String,
+    pub to: String,
+    pub from_units: u64,
+    pub to_units: u64,
+    /// Once per rider ever (a Mynapoint claim): a second is `already_claimed`.
+    #[serde(default)]
+    pub once_per_person: bool,
+}
+
+/// Conversions one programme may declare.
+pub const CONVERSIONS_MAX: usize = 64;
+/// The largest block of either side of a conversion ratio.
+pub const CONVERSION_UNITS_MAX: u64 = 1_000_000;
 
 /// `[assets.voucher]`: a premium voucher's sale terms, in minor units (yen for `price` and
 /// `premium_budget`, the voucher asset for `face`).
@@ -528,6 +561,7 @@ impl AssetSpec {
             voucher: None,
             expires_after_days: None,
             expires: None,
+            grants_per_place_per_day: None,
         }
     }
 
@@ -607,6 +641,8 @@ pub struct AssetBook {
     payments: crate::shops::PaymentSettings,
     /// `[[shops]]`, each checked against these assets.
     shops: Vec<crate::shops::ShopSpec>,
+    /// `[[conversions]]`, each checked against these assets.
+    conversions: Vec<ConversionSpec>,
 }
 
 impl AssetBook {
@@ -673,6 +709,7 @@ impl AssetBook {
             specs,
             payments: crate::shops::PaymentSettings::default(),
             shops: Vec::new(),
+            conversions: Vec::new(),
         })
     }
 
@@ -709,7 +746,14 @@ impl AssetBook {
         crate::shops::check_programme_shops(&section.shops, &book).map_err(invalid)?;
         book.payments = section.payments;
         book.shops = section.shops;
+        check_conversions(&section.conversions, &book).map_err(invalid)?;
+        book.conversions = section.conversions;
         Ok(book)
+    }
+
+    /// `[[conversions]]`, checked.
+    pub fn conversions(&self) -> &[ConversionSpec] {
+        &self.conversions
     }
 
     /// `[payments]`.
@@ -781,6 +825,50 @@ fn check_expiry_terms(spec: &AssetSpec) -> Result<(), String> {
         && rule != "fiscal_year_end"
     {
         return fail("`expires` knows only \"fiscal_year_end\"");
+    }
+    Ok(())
+}
+
+/// Each conversion: known points or entitlement assets, two different ones, ratios 1..=1 000 000,
+/// and one conversion per (from, to).
+fn check_conversions(conversions: &[ConversionSpec], book: &AssetBook) -> Result<(), String> {
+    if conversions.len() > CONVERSIONS_MAX {
+        return Err(format!("more than {CONVERSIONS_MAX} [[conversions]]"));
+    }
+    for (index, conversion) in conversions.iter().enumerate() {
+        let fail = |reason: &str| {
+            Err(format!(
+                "[[conversions]] {} → {}: {reason}",
+                conversion.from, conversion.to
+            ))
+        };
+        for code in [&conversion.from, &conversion.to] {
+            match book.get(code) {
+                None => return fail(&format!("no asset {code:?}")),
+                Some((_, spec))
+                    if !matches!(
+                        spec.kind,
+                        AssetKindName::Points | AssetKindName::Entitlement
+                    ) || spec.one_per_person =>
+                {
+                    return fail(&format!("{code} is not points or a plain entitlement"));
+                }
+                Some(_) => {}
+            }
+        }
+        if conversion.from == conversion.to {
+            return fail("an asset converts to another");
+        }
+        let units = 1..=CONVERSION_UNITS_MAX;
+        if !units.contains(&conversion.from_units) || !units.contains(&conversion.to_units) {
+            return fail(&format!("units must be 1..={CONVERSION_UNITS_MAX}"));
+        }
+        if conversions[..index]
+            .iter()
+            .any(|other| other.from == conversion.from && other.to == conversion.to)
+        {
+            return fail("declared twice");
+        }
     }
     Ok(())
 }

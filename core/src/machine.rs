@@ -25,6 +25,7 @@ use crate::taps::{NewTap, PendingTap, TapBook};
 
 mod chain;
 mod coin;
+mod conversions;
 mod lots;
 mod payments;
 mod vouchers;
@@ -206,6 +207,8 @@ pub struct Machine {
     vouchers: vouchers::VoucherBook,
     /// Riders' points lots, for spend order and expiry.
     lots: lots::LotBook,
+    /// Once-per-person conversions made and grants counted per place and day.
+    conversions: conversions::ConversionBook,
 }
 
 /// One operator's local day of rides, as posted: what the settlement report is built from.
@@ -266,6 +269,7 @@ impl Machine {
             coins: coin::CoinBook::default(),
             vouchers: vouchers::VoucherBook::default(),
             lots: lots::LotBook::default(),
+            conversions: conversions::ConversionBook::default(),
         };
         machine.genesis()?;
         machine.open_programme_shops()?;
@@ -462,14 +466,8 @@ impl Machine {
                     },
                 )
             }
-            EventKind::Grant(grant) => self.apply_movement(
-                prepared,
-                &grant.asset,
-                grant.amount_minor,
-                Movement::Grant {
-                    rider: &grant.rider,
-                },
-            ),
+            EventKind::Grant(grant) => self.apply_grant(prepared, grant),
+            EventKind::Convert(convert) => self.apply_convert(prepared, convert),
             EventKind::Redeem(redeem) => self.apply_redeem(prepared, redeem),
             EventKind::Purchase(_)
             | EventKind::Authorize(_)

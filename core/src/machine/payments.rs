@@ -157,7 +157,8 @@ impl Machine {
             | EventKind::Grant(_)
             | EventKind::Redeem(_)
             | EventKind::Withdraw(_)
-            | EventKind::VoucherPurchase(_) => unreachable!("not a shop event"),
+            | EventKind::VoucherPurchase(_)
+            | EventKind::Convert(_) => unreachable!("not a shop event"),
         };
         if let (Ok(_), Some((rider, PaymentToken::Checked(used)))) = (&result, token) {
             self.remember_token(rider, used);
