@@ -181,8 +181,9 @@ impl Machine {
     /// add lots. Then Σ lots = balance for every rider account the chain touched.
     pub(super) fn follow_lots(&mut self, id_hash: u128) {
         let restoring = std::mem::take(&mut self.lots.restoring);
-        let legs = self.legs.clone();
-        for leg in &legs {
+        // Index, not iterate: the legs are Copy, and a clone would allocate on every chain.
+        for index in 0..self.legs.len() {
+            let leg = self.legs[index];
             if leg.flags.contains(TransferFlags::PENDING)
                 || leg.flags.contains(TransferFlags::VOID_PENDING)
             {
