@@ -233,6 +233,23 @@ enum ReportKind {
     TrialBalance(ReportCommon),
     /// Per operator and day: rides, fares, paid by riders, subsidy due per budget, cap waived.
     Operators(ReportCommon),
+    /// Per day: how much of a points asset will lapse (its last usable day, local time).
+    Expiry(ExpiryArgs),
+}
+
+#[derive(Args)]
+struct ExpiryArgs {
+    #[command(flatten)]
+    common: ReportCommon,
+    /// The points asset.
+    #[arg(long)]
+    asset: String,
+    /// How many days ahead to look (1..=400).
+    #[arg(long, default_value_t = 30)]
+    within_days: u32,
+    /// Look ahead from this instant (RFC 3339); absent: now.
+    #[arg(long)]
+    from: Option<jiff::Timestamp>,
 }
 
 #[derive(Args)]
@@ -335,6 +352,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&days)?);
             } else {
                 print!("{}", report::operators_to_text(&days));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(ReportArgs {
+            report: ReportKind::Expiry(args),
+        }) => {
+            let engine = args.common.engine.start_read_only()?;
+            let (asset, days) = (args.asset.clone(), args.within_days);
+            let from = args.from.unwrap_or_else(jiff::Timestamp::now);
+            let report = engine.query_blocking(move |machine: &Machine| {
+                kanjo_core::expiry::expiry_report(machine, &asset, from, days)
+            })?;
+            engine.shutdown();
+            let report = report.map_err(anyhow::Error::msg)?;
+            if args.common.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.to_text());
             }
             Ok(ExitCode::SUCCESS)
         }

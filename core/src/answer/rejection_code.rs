@@ -96,6 +96,14 @@ rejection_codes! {
     OutsideSaleWindow => "outside_sale_window",
     /// A voucher purchase of an asset that is not a voucher.
     NotAVoucher => "not_a_voucher",
+    /// A once-per-person conversion (a Mynapoint claim) the rider already made.
+    AlreadyClaimed => "already_claimed",
+    /// A grant at a place past the programme's grants per rider, place and day.
+    GrantLimitReached => "grant_limit_reached",
+    /// No `[[conversions]]` from that asset to that one.
+    NoConversion => "no_conversion",
+    /// A conversion of less than one block of the rate: nothing would convert.
+    BelowConversionRate => "below_conversion_rate",
 }
 
 impl RejectionCode {
