@@ -53,6 +53,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/riders", post(post_riders))
         .route("/v1/shops", post(post_shops))
         .route("/v1/shops/{id}", get(get_shop))
+        .route("/v1/reports/shops", get(get_shop_report))
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(get_health))
         .route("/openapi.json", get(get_openapi))
@@ -534,6 +535,17 @@ async fn get_shop(State(state): State<Arc<ApiState>>, Path(id): Path<String>) ->
     });
     match found(queried, || format!("no shop {id:?}")).await {
         Ok(value) => axum::Json(value).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// The shop statement: per shop, local day and asset, sales, fees, refunds and net.
+async fn get_shop_report(State(state): State<Arc<ApiState>>) -> Response {
+    let queried = state
+        .engine
+        .query(|machine: &Machine| Some(kanjo_core::report::shop_report(machine)));
+    match found(queried, || "no shop report".to_owned()).await {
+        Ok(report) => axum::Json(report).into_response(),
         Err(response) => response,
     }
 }

@@ -45,6 +45,9 @@ pub(super) struct PaymentBook {
     authorizations: HashMap<u128, Authorization>,
     /// Held authorisations by (deadline in event time, id hash): the sweep's queue.
     deadlines: BTreeSet<(i128, u128)>,
+    /// The local day (`shops::day_stamp`) of the shop event being applied, 0 outside one: every
+    /// leg it posts carries it in `user_data_64`, so statements can total shops per day.
+    day_stamp: u64,
 }
 
 struct PurchaseRecord {
@@ -131,6 +134,7 @@ impl Machine {
     }
 
     pub(super) fn apply_shop_event(&mut self, prepared: &Prepared) -> Outcome {
+        self.payments.day_stamp = shops::day_stamp(self.programme.local_date(prepared.event.at));
         let result = match &prepared.event.kind {
             EventKind::Purchase(payment) => self.apply_purchase(prepared, payment),
             EventKind::Authorize(payment) => self.apply_authorize(prepared, payment),
@@ -144,6 +148,8 @@ impl Machine {
             | EventKind::Grant(_)
             | EventKind::Redeem(_) => unreachable!("not a shop event"),
         };
+        // The end-of-batch expiry sweep posts outside any event: its voids carry no day.
+        self.payments.day_stamp = 0;
         result.unwrap_or_else(Outcome::Rejected)
     }
 
@@ -706,6 +712,9 @@ impl Machine {
     /// Posts the legs as one chain. The plan was made from the ledger's own balances, so a
     /// refusal means the two disagree: the event is refused and nothing moves.
     fn post_payment(&mut self, id_hash: u128, first_leg: u8) -> Result<(), Rejection> {
+        for leg in &mut self.legs {
+            leg.user_data_64 = self.payments.day_stamp;
+        }
         self.post_legs_from(id_hash, first_leg)
             .map_err(|error| self.post_rejection(&error))
     }
