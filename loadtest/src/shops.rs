@@ -109,7 +109,13 @@ pub fn run_shops(args: &ShopsArgs, command: String) -> Result<Summary> {
         actions,
     ));
     let funding = festival.funding_by_asset();
-    let system = Kanjo::start(common, 0)?;
+    // The day's size is known: the engine sizes its tables up front, so no table grows (and
+    // stalls the pipeline while it rehashes) mid-run. An authorisation is two events.
+    let expected_events = festival.funding().count() as u64 + actions + actions / 8;
+    let system = Kanjo::start(
+        common,
+        usize::try_from(expected_events).unwrap_or(usize::MAX),
+    )?;
     let setup_start = Instant::now();
     system.register_shops(&festival.shops())?;
     let mut collected = Collected::default();
