@@ -369,7 +369,7 @@ fn shopping_walkthrough(engine: &Engine, commuter: &Commuter) -> anyhow::Result<
         serde_json::json!({"id": "walk-bus-pt", "type": "grant", "at": at(15, 0), "rider": rider, "asset": "bus-pt", "amount": 400}),
         serde_json::json!({"id": "walk-yakitori", "type": "purchase", "at": at(15, 10), "shop": "yakitori-ippei", "rider": rider, "amount": 1000}),
         serde_json::json!({"id": "walk-taxi-hold", "type": "authorize", "at": at(16, 0), "shop": "muroran-hire", "rider": rider, "amount": 2000}),
-        serde_json::json!({"id": "walk-taxi-fare", "type": "capture", "at": at(16, 20), "authorization": "walk-taxi-hold", "amount": 1600}),
+        serde_json::json!({"id": "walk-taxi-fare", "type": "capture", "at": at(16, 5), "authorization": "walk-taxi-hold", "amount": 1600}),
         serde_json::json!({"id": "walk-books", "type": "purchase", "at": at(16, 40), "shop": "muroran-shoten", "rider": rider, "amount": 1500, "pay_with": ["SUZU"]}),
         serde_json::json!({"id": "walk-books-return", "type": "refund", "at": at(16, 50), "purchase": "walk-books", "amount": 500}),
         serde_json::json!({"id": "walk-send", "type": "send", "at": at(17, 0), "from": rider, "to": friend, "asset": "SUZU", "amount": 200}),
