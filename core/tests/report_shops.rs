@@ -41,7 +41,14 @@ fn the_two_days() -> Town {
     let next_day = |json: String| json.replace(&at("09:00"), NEXT_DAY_0030);
     let answers = town.batch(&[
         next_day(refund("rf-1", "09:00", "p-1", 600)),
-        next_day(purchase_with("p-2", "09:00", "books", "r-1", 2000, &["JPY"])),
+        next_day(purchase_with(
+            "p-2",
+            "09:00",
+            "books",
+            "r-1",
+            2000,
+            &["JPY"],
+        )),
     ]);
     for answer in &answers {
         assert_eq!(answer["status"], "accepted", "{answer}");
@@ -195,9 +202,18 @@ fn the_clerks_table_has_japanese_column_labels_and_a_line_per_shop_day_and_asset
     }
     let books_refund_day = text
         .lines()
-        .find(|line| line.starts_with("books") && line.contains("2026-11-27") && line.contains("SUZU"))
+        .find(|line| {
+            line.starts_with("books") && line.contains("2026-11-27") && line.contains("SUZU")
+        })
         .expect("the refund day's line");
     let numbers: Vec<&str> = books_refund_day.split_whitespace().collect();
-    assert_eq!(&numbers[3..8], ["0", "0", "-3", "600", "-597"], "{books_refund_day}");
-    assert_eq!(text.lines().filter(|line| line.starts_with("合計")).count(), 4);
+    assert_eq!(
+        &numbers[3..8],
+        ["0", "0", "-3", "600", "-597"],
+        "{books_refund_day}"
+    );
+    assert_eq!(
+        text.lines().filter(|line| line.starts_with("合計")).count(),
+        4
+    );
 }

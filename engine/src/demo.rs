@@ -342,7 +342,8 @@ fn shopping_afternoon(commuter: &Commuter) -> impl Iterator<Item = Event> + '_ {
                 ));
             }
             for visit in 0..2u64 {
-                let (shop, price) = AFTERNOON_SHOPS[((rider / AFTERNOON_RIDER_STEP + visit) % 4) as usize];
+                let (shop, price) =
+                    AFTERNOON_SHOPS[((rider / AFTERNOON_RIDER_STEP + visit) % 4) as usize];
                 events.push(event(
                     &format!("buy-{visit}"),
                     EventKind::Purchase(ShopPayment {

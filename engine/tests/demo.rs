@@ -74,7 +74,10 @@ fn the_afternoon_at_the_shops(stdout: &str, data: &str) {
     for label in ["店舗", "日付", "資産", "売上", "手数料", "返金", "純額"] {
         assert!(replayed.contains(label), "{replayed}");
     }
-    assert!(replayed.contains("muroran-hire") && replayed.contains("bus-pt"), "{replayed}");
+    assert!(
+        replayed.contains("muroran-hire") && replayed.contains("bus-pt"),
+        "{replayed}"
+    );
     assert!(
         stdout.contains(&*replayed),
         "the replayed shop statement is the one the demo printed:\n{replayed}\n---\n{stdout}"
@@ -89,16 +92,28 @@ fn the_afternoon_at_the_shops(stdout: &str, data: &str) {
     for day in days {
         assert_eq!(
             number(&day["net_minor"]),
-            number(&day["sales_minor"]) - number(&day["fees_minor"]) - number(&day["refunds_minor"]),
+            number(&day["sales_minor"])
+                - number(&day["fees_minor"])
+                - number(&day["refunds_minor"]),
             "{day}"
         );
         *nets
-            .entry((day["shop"].as_str().unwrap().into(), day["asset"].as_str().unwrap().into()))
+            .entry((
+                day["shop"].as_str().unwrap().into(),
+                day["asset"].as_str().unwrap().into(),
+            ))
             .or_default() += number(&day["net_minor"]);
     }
-    assert!(days.iter().any(|day| number(&day["refunds_minor"]) > 0), "a refund");
+    assert!(
+        days.iter().any(|day| number(&day["refunds_minor"]) > 0),
+        "a refund"
+    );
     for ((shop, asset), net) in nets {
-        assert_eq!(balance(data, &format!("shop:{shop}:{asset}")), net, "{shop} {asset}");
+        assert_eq!(
+            balance(data, &format!("shop:{shop}:{asset}")),
+            net,
+            "{shop} {asset}"
+        );
     }
     for total in report["totals"].as_array().expect("totals") {
         let asset = total["asset"].as_str().unwrap();

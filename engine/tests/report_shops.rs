@@ -83,5 +83,8 @@ fn the_service_and_the_cli_give_the_hand_worked_statement() {
         String::from_utf8_lossy(&output.stderr)
     );
     let replayed: Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(replayed, report, "the CLI replays to the service's statement");
+    assert_eq!(
+        replayed, report,
+        "the CLI replays to the service's statement"
+    );
 }

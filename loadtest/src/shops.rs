@@ -91,7 +91,10 @@ fn verdict(event: &Event, answer: &Answer) -> Option<String> {
         EventKind::Grant(_) => "grant",
         _ => "other",
     };
-    Some(format!("{kind} {} was rejected ({:?})", event.id, answer.code))
+    Some(format!(
+        "{kind} {} was rejected ({:?})",
+        event.id, answer.code
+    ))
 }
 
 pub fn run_shops(args: &ShopsArgs, command: String) -> Result<Summary> {

@@ -97,13 +97,20 @@ fn a_tiny_festival_accepts_every_payment_and_riders_spend_what_shops_net_plus_fe
     };
     let summary = run_shops(&args, "test".into()).expect("the run completes");
     assert!(summary.correct, "{}", summary.to_text());
-    assert!(summary.kanjo_checks.answers_as_expected, "{}", summary.to_text());
+    assert!(
+        summary.kanjo_checks.answers_as_expected,
+        "{}",
+        summary.to_text()
+    );
     assert!(summary.events >= 4_000, "{}", summary.events);
     assert!(summary.kanjo_events_per_sec > 0.0 && summary.p99_ms > 0.0);
     // The spend check ran on every asset the festival funded, and found them equal.
     for asset in ["JPY", "SUZU", "muro-pt", "bus-pt"] {
         assert!(
-            summary.notes.iter().any(|note| note.starts_with(&format!("{asset}: funded"))),
+            summary
+                .notes
+                .iter()
+                .any(|note| note.starts_with(&format!("{asset}: funded"))),
             "{asset}: {:?}",
             summary.notes
         );

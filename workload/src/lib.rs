@@ -14,6 +14,6 @@ pub mod timetable;
 
 pub use commuter::{Commuter, CommuterConfig, CommuterEvents};
 pub use election::{Election, ElectionConfig, ElectionEvents, ElectionRole, ElectionTotals};
-pub use shops::{Festival, FestivalConfig, FestivalEvents, FestivalMix};
 pub use rider::{RiderKind, RiderMix, RiderRecord};
+pub use shops::{Festival, FestivalConfig, FestivalEvents, FestivalMix};
 pub use timetable::Timetable;

@@ -382,7 +382,11 @@ impl FestivalEvents<'_> {
                 };
                 self.budgets[from as usize] -= amount;
                 let to = self.rng.below(self.config().residents);
-                let to = if to == from { (to + 1) % self.config().residents } else { to };
+                let to = if to == from {
+                    (to + 1) % self.config().residents
+                } else {
+                    to
+                };
                 EventKind::Send(SendValue {
                     from: self.festival.resident_id(from),
                     to: self.festival.resident_id(to),

@@ -338,10 +338,7 @@ impl Machine {
             ));
         }
         self.post_payment(prepared.id_hash, 0)?;
-        let record = self
-            .payments
-            .purchase_mut(purchase)
-            .expect("planned above");
+        let record = self.payments.purchase_mut(purchase).expect("planned above");
         for step in &steps {
             let part = &mut record.parts[step.part];
             part.refunded += step.take;

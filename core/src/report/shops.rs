@@ -78,7 +78,11 @@ pub fn shop_report(machine: &Machine) -> ShopReport {
         let Some((shop_account, effect)) = effect(machine, transfer) else {
             continue;
         };
-        let key = (shop_account, transfer.user_data_64, transfer_asset(machine, transfer));
+        let key = (
+            shop_account,
+            transfer.user_data_64,
+            transfer_asset(machine, transfer),
+        );
         let day = sums.entry(key).or_default();
         match effect {
             Effect::Sale(amount) => {
@@ -146,7 +150,10 @@ fn effect(machine: &Machine, transfer: &Transfer) -> Option<(AccountId, Effect)>
             pending.credit_account_id,
             pending.code,
         )
-    } else if transfer.flags.intersects(TransferFlags::PENDING | TransferFlags::VOID_PENDING) {
+    } else if transfer
+        .flags
+        .intersects(TransferFlags::PENDING | TransferFlags::VOID_PENDING)
+    {
         return None;
     } else {
         (
