@@ -69,7 +69,10 @@ type Row = (
     u64,
 );
 
-fn rows(report: &ShopReport) -> Vec<(String, String, String, u128, i128, u128, i128, u64, u64)> {
+/// A `Row` as the report has it.
+type OwnedRow = (String, String, String, u128, i128, u128, i128, u64, u64);
+
+fn rows(report: &ShopReport) -> Vec<OwnedRow> {
     report
         .days
         .iter()
@@ -101,7 +104,7 @@ fn each_shop_day_and_asset_shows_sales_fees_refunds_and_net_as_worked_out_by_han
         ("taxi", "2026-11-26", "SUZU", 300, 1, 0, 299, 1, 0),
         ("taxi", "2026-11-26", "bus-pt", 400, 0, 0, 400, 1, 0),
     ];
-    let expected: Vec<_> = expected
+    let expected: Vec<OwnedRow> = expected
         .iter()
         .map(|row| {
             (

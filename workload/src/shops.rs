@@ -175,11 +175,11 @@ impl Festival {
     }
 
     fn is_sender(&self, resident: u64) -> bool {
-        resident % self.config.sender_every == 0
+        resident.is_multiple_of(self.config.sender_every)
     }
 
     fn holds_bus_points(&self, resident: u64) -> bool {
-        !self.is_sender(resident) && resident % 3 == 0
+        !self.is_sender(resident) && resident.is_multiple_of(3)
     }
 
     /// The shop records to register before the day (`POST /v1/shops`).
