@@ -12,6 +12,7 @@ use kanjo_ledger::AssetId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::body::{BodyError, split_items};
 use crate::chart::{AssetBook, AssetKindName, AssetSpec};
 use crate::event::REFERENCE_BYTES_MAX;
 
@@ -388,34 +389,43 @@ impl ShopBook {
 /// One shop record: its canonical JSON and the record, or its id (if readable) and why not.
 pub type ShopItem = Result<(String, ShopSpec), (Option<String>, String)>;
 
-/// A JSON array or NDJSON of shop records (`POST /v1/shops`); each is checked on its own.
-pub fn parse_shops(body: &str, assets: &AssetBook) -> Result<Vec<ShopItem>, String> {
-    let trimmed = body.trim_start();
-    if trimmed.starts_with('[') {
-        let values: Vec<Value> = serde_json::from_str(trimmed)
-            .map_err(|error| format!("the body is not a JSON array of shops: {error}"))?;
-        return Ok(values
-            .iter()
-            .map(|value| check_shop_value(value, assets))
-            .collect());
-    }
-    Ok(body
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| match serde_json::from_str::<Value>(line) {
-            Ok(value) => check_shop_value(&value, assets),
-            Err(error) => Err((None, format!("not JSON: {error}"))),
+/// Shop records as `POST /v1/shops` takes them (a JSON array or NDJSON), at most `items_max`: each
+/// record is checked on its own, so one bad record never costs the others.
+pub fn parse_shops(
+    body: &str,
+    assets: &AssetBook,
+    items_max: usize,
+) -> Result<Vec<ShopItem>, BodyError> {
+    Ok(split_items(body, items_max)?
+        .into_iter()
+        .map(|item| match item.map(serde_json::from_str::<Value>) {
+            Ok(Ok(value)) => check_shop_value(&value, assets),
+            Ok(Err(error)) => Err((None, format!("not JSON: {error}"))),
+            Err(error) => Err((None, error.to_string())),
         })
         .collect())
 }
 
+/// One shop record, checked against privacy, the shop rules and the log's entry limits.
 pub fn check_shop_value(value: &Value, assets: &AssetBook) -> ShopItem {
-    let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+    // An id that fails the id check (a My Number, 20 kB) is not repeated back.
+    let id = value
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| check_shop_id(id).is_ok())
+        .map(str::to_owned);
+    kanjo_privacy::check_json(value).map_err(|refusal| (id.clone(), refusal.to_string()))?;
     let spec = ShopSpec::deserialize(value)
         .map_err(|error| (id.clone(), format!("not a shop record: {error}")))?;
     spec.check(assets)
         .map_err(|problem| (id.clone(), problem))?;
     let canonical = serde_json::to_string(&spec).expect("a shop is strings and integers");
+    crate::limits::check_entry(&spec.id, canonical.len()).map_err(|error| {
+        (
+            id.clone(),
+            format!("the shop record can't be logged: {error}"),
+        )
+    })?;
     Ok((canonical, spec))
 }
 
@@ -526,7 +536,7 @@ mod tests {
     #[test]
     fn records_are_checked_one_by_one_and_canonical() {
         let body = r#"[{"status":"active","id":"taxi","name":"室蘭ハイヤー","name_kana":"ﾑﾛﾗﾝﾊｲﾔｰ","categories":["transport"]}, {"id":"bad"}]"#;
-        let items = parse_shops(body, &book()).unwrap();
+        let items = parse_shops(body, &book(), 16).unwrap();
         let (canonical, spec) = items[0].as_ref().unwrap();
         assert!(canonical.starts_with(r#"{"id":"taxi","#), "{canonical}");
         assert_eq!(spec.status, ShopStatus::Active);

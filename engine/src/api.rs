@@ -485,17 +485,15 @@ async fn post_riders(State(state): State<Arc<ApiState>>, Body(body): Body) -> Re
 }
 
 /// Adds or replaces shops; each record is checked on its own, logged and replayed.
-async fn post_shops(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
+async fn post_shops(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
         return error_response(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8");
     };
-    let parsed = match kanjo_core::shops::parse_shops(text, state.engine.answer_context().assets) {
+    let assets = state.engine.answer_context().assets;
+    let parsed = match kanjo_core::shops::parse_shops(text, assets, SUBMISSION_EVENTS_MAX) {
         Ok(parsed) => parsed,
-        Err(error) => return error_response(StatusCode::BAD_REQUEST, "bad_body", error),
+        Err(error) => return body_error_response(error),
     };
-    if parsed.len() > SUBMISSION_EVENTS_MAX {
-        return submit_error_response(SubmitError::TooLarge(parsed.len()));
-    }
     let mut slots = Vec::with_capacity(parsed.len());
     let mut good = Vec::new();
     for item in parsed {

@@ -91,3 +91,39 @@ fn shops_are_added_read_back_and_replayed_and_purchases_show_their_state() {
     assert_eq!(held["state"]["authorization"], "captured");
     assert_eq!(held["state"]["by"], "c-1");
 }
+
+/// A JSON array element that is garbage, carries a My Number or is too large to log is refused on
+/// its own; the good shop beside it is still added, and nothing of the refused ones is stored.
+#[test]
+fn a_bad_shop_record_is_refused_alone_and_never_stored() {
+    let dir = TempDir::new("shops-api-edge");
+    let data = dir.join("data");
+    let api = Server::start(&["--data", data.to_str().unwrap()]);
+    let mut my_number = bakery();
+    my_number["id"] = json!("mn-shop");
+    my_number["owner_my_number"] = json!("1234 5678 9012");
+    let mut too_long = bakery();
+    too_long["id"] = json!("x".repeat(129));
+    let body = format!("[{}, NaN, {}, {}]", bakery(), my_number, too_long);
+    let response = api.post("/v1/shops", &body);
+    assert_eq!(response.status, 200, "{}", response.body);
+    let results = response.json()["results"].clone();
+    assert_eq!(results[0], json!({"shop": "bakery", "status": "accepted"}));
+    for index in 1..=3 {
+        assert_eq!(results[index]["status"], "rejected", "{index}: {results}");
+        assert_eq!(results[index]["error"]["code"], "bad_shop", "{index}");
+    }
+    assert_eq!(
+        results[3]["shop"],
+        Value::Null,
+        "an over-long id is not repeated back"
+    );
+    assert_eq!(api.get("/v1/shops/bakery").status, 200);
+    assert_eq!(api.get("/v1/shops/mn-shop").status, 404);
+    drop(api);
+    for file in std::fs::read_dir(&data).expect("the store directory") {
+        let stored = std::fs::read(file.expect("a store file").path()).expect("read it");
+        let text = String::from_utf8_lossy(&stored);
+        assert!(!text.contains("5678"), "no part of the My Number is stored");
+    }
+}

@@ -61,7 +61,7 @@ fn the_log_replays_to_the_same_answers_shops_and_ledger() {
 
     let engine = start(&store);
     let bakery = r#"{"id":"bakery","name":"室蘭パン","name_kana":"ﾑﾛﾗﾝﾊﾟﾝ","categories":["grocery"],"fees_bp":{"SUZU":100,"JPY":100}}"#;
-    let shops = kanjo_core::shops::parse_shops(bakery, engine.answer_context().assets).unwrap();
+    let shops = kanjo_core::shops::parse_shops(bakery, engine.answer_context().assets, 16).unwrap();
     let records: Vec<_> = shops.into_iter().map(|item| item.unwrap()).collect();
     let results = engine
         .submit_shops(records)
