@@ -1,6 +1,6 @@
-//! Statements a finance clerk runs: the trial balance and the operator settlement report.
-//! Both read the machine's state (the machine keeps the per-operator-day totals as it posts);
-//! the machine knows nothing of them.
+//! Statements a finance clerk runs: the trial balance, the operator settlement report and the
+//! shop statement (`shops`). All read the machine's state (the machine keeps the
+//! per-operator-day totals as it posts); the machine knows nothing of them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,6 +9,9 @@ use kanjo_ledger::AssetTotals;
 use serde::Serialize;
 
 use crate::machine::Machine;
+
+pub mod shops;
+pub use shops::{ShopReport, shop_report, shops_to_text};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TrialBalanceLine {

@@ -324,6 +324,21 @@ pub fn spend_order(assets: &AssetBook) -> impl Iterator<Item = (AssetId, &AssetS
     })
 }
 
+/// A local day as the integer YYYYMMDD, the `user_data_64` of every shop payment leg: readable
+/// in a transfer dump, and ordered like the dates.
+pub fn day_stamp(date: kanjo_rules::LocalDate) -> u64 {
+    let year = u64::try_from(date.year).expect("programme dates are after year 0");
+    year * 10_000 + u64::from(date.month) * 100 + u64::from(date.day)
+}
+
+/// The day a `day_stamp` stands for; `None` for 0 (a leg posted outside an event) or garbage.
+pub fn day_of_stamp(stamp: u64) -> Option<kanjo_rules::LocalDate> {
+    let year = i16::try_from(stamp / 10_000).ok()?;
+    let month = u8::try_from(stamp / 100 % 100).ok()?;
+    let day = u8::try_from(stamp % 100).ok()?;
+    kanjo_rules::LocalDate::new(year, month, day)
+}
+
 /// Dense shop index; only meaningful for the registry that made it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ShopIx(pub u32);

@@ -59,6 +59,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/riders/{id}/lots", get(get_rider_lots))
         .route("/v1/shops", post(post_shops))
         .route("/v1/shops/{id}", get(get_shop))
+        .route("/v1/reports/shops", get(get_shop_report))
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(get_health))
         .route("/openapi.json", get(get_openapi))
@@ -693,6 +694,17 @@ async fn get_rider_lots(
     });
     match found(queried, || format!("no asset {:?}", query.asset)).await {
         Ok(value) => axum::Json(value).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// The shop statement: per shop, local day and asset, sales, fees, refunds and net.
+async fn get_shop_report(State(state): State<Arc<ApiState>>) -> Response {
+    let queried = state
+        .engine
+        .query(|machine: &Machine| Some(kanjo_core::report::shop_report(machine)));
+    match found(queried, || "no shop report".to_owned()).await {
+        Ok(report) => axum::Json(report).into_response(),
         Err(response) => response,
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! It issues riders, generates the morning's taps and rides from the feed's real trips
 //! (`stop_times.txt`), with top-ups for wallet riders, health-point grants, and an election
-//! check-in with a duplicate and a second attempt at another station; runs everything through
-//! the pipeline into a fresh SQLite store; and prints the operator report and the trial balance.
+//! check-in with a duplicate and a second attempt at another station; then an afternoon of
+//! shopping at the programme's Muroran shops (town points, transport-only `bus-pt`, the SUZU
+//! coin and yen: purchases, an authorisation and its partial capture, a refund, a send); runs
+//! everything through the pipeline into a fresh SQLite store; and prints the operator report, the
+//! shop statement and the trial balance.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jiff::civil::date;
 
 use crate::answer::Outcome;
-use crate::event::{Event, EventKind, Grant};
+use crate::event::{Event, EventKind, Grant, ShopPayment, Topup};
 use crate::machine::Machine;
 use crate::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX};
 use crate::report;
@@ -134,6 +137,12 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     // 3. One voter, shown in full: the same check-in sent again, then an attempt at another station.
     election_walkthrough(&engine, &election)?;
 
+    // 4. The afternoon: riders shop; one of them is shown in full.
+    let bar = progress(0, "shopping: top-ups, grants and purchases");
+    submit_stream(&engine, shopping_afternoon(&commuter), &bar, &mut tally)?;
+    bar.finish();
+    shopping_walkthrough(&engine, &commuter)?;
+
     let elapsed = started.elapsed();
     println!(
         "\n{} events in {:.1} s: {} accepted, {} rejected ({} declined wallets, {} repeat check-ins refused)",
@@ -145,9 +154,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         tally.already_redeemed
     );
 
-    let (days, balance, taps_waiting) = engine.query_blocking(|machine: &Machine| {
+    let (days, shops, balance, taps_waiting) = engine.query_blocking(|machine: &Machine| {
         (
             report::operator_days(machine),
+            report::shop_report(machine),
             report::trial_balance(machine),
             machine.pending_taps(),
         )
@@ -156,6 +166,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         "\nOperator report (per operator and day; yen)\n{}",
         report::operators_to_text(&days)
     );
+    println!(
+        "Shop statement (店舗別売上; per shop, day and asset; points and SUZU pay ¥1 a unit)\n{}",
+        report::shops_to_text(&shops)
+    );
     println!("taps still waiting for their other half: {taps_waiting}");
     println!("\nTrial balance\n{}", balance.to_text());
     engine.shutdown();
@@ -163,7 +177,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         bail!("the trial balance does not hold");
     }
     println!(
-        "The store is in {}: try `kanjo report operators --data {}`.",
+        "The store is in {}: try `kanjo report operators --data {}` or `kanjo report shops --data {}`.",
+        args.data.display(),
         args.data.display(),
         args.data.display()
     );
@@ -263,6 +278,125 @@ fn election_walkthrough(engine: &Engine, election: &Election) -> anyhow::Result<
         "check-in at home station",
         "the same check-in again",
         "a second check-in elsewhere",
+    ]
+    .iter()
+    .zip(&answers)
+    {
+        println!(
+            "  {what:<30} → {}",
+            context.to_json(&answer.id, &answer.outcome)
+        );
+    }
+    Ok(())
+}
+
+/// The programme's shops and what the afternoon's riders buy there (yen).
+const AFTERNOON_SHOPS: [(&str, u64); 4] = [
+    ("yakitori-ippei", 1_200),
+    ("muroran-shoten", 1_800),
+    ("muroran-hire", 1_500),
+    ("nakajima-yaoya", 900),
+];
+/// Every `AFTERNOON_RIDER_STEP`-th rider of the morning goes shopping.
+const AFTERNOON_RIDER_STEP: u64 = 5;
+
+/// 2026-11-26 at `hour:minute` in Tokyo.
+fn afternoon_at(hour: i8, minute: i8) -> jiff::Timestamp {
+    jiff::tz::offset(9)
+        .to_timestamp(date(2026, 11, 26).at(hour, minute, 0, 0))
+        .expect("a fixed local time")
+}
+
+/// Some of the morning's riders top up SUZU and yen, some hold `bus-pt` (transport only), and
+/// each buys at two shops; the morning's health and ride points pay first where they can.
+fn shopping_afternoon(commuter: &Commuter) -> impl Iterator<Item = Event> + '_ {
+    (0..commuter.rider_count())
+        .step_by(AFTERNOON_RIDER_STEP as usize)
+        .flat_map(move |rider| {
+            let id = commuter.rider_id(rider);
+            let at = afternoon_at(14, (rider % 60) as i8);
+            let event = |suffix: &str, kind: EventKind| Event {
+                id: format!("pm-{rider}-{suffix}"),
+                at,
+                kind,
+            };
+            let topup = |asset: &str, amount_minor: u64| {
+                EventKind::Topup(Topup {
+                    rider: id.clone(),
+                    asset: asset.into(),
+                    amount_minor,
+                    source: None,
+                })
+            };
+            let mut events = vec![
+                event("suzu", topup("SUZU", 2_000)),
+                event("yen", topup("JPY", 3_000)),
+            ];
+            if rider % 2 == 0 {
+                events.push(event(
+                    "bus-pt",
+                    EventKind::Grant(Grant {
+                        rider: id.clone(),
+                        asset: "bus-pt".into(),
+                        amount_minor: 500,
+                        place: None,
+                    }),
+                ));
+            }
+            for visit in 0..2u64 {
+                let (shop, price) =
+                    AFTERNOON_SHOPS[((rider / AFTERNOON_RIDER_STEP + visit) % 4) as usize];
+                events.push(event(
+                    &format!("buy-{visit}"),
+                    EventKind::Purchase(ShopPayment {
+                        shop: shop.into(),
+                        rider: id.clone(),
+                        amount_minor: price + 10 * (rider % 30),
+                        pay_with: None,
+                        token: None,
+                    }),
+                ));
+            }
+            events
+        })
+}
+
+/// One rider's afternoon in full: points pay first, a taxi holds and then captures less, a
+/// refund gives back what was paid last, and SUZU goes to a friend.
+fn shopping_walkthrough(engine: &Engine, commuter: &Commuter) -> anyhow::Result<()> {
+    let rider = commuter.rider_id(1);
+    let friend = commuter.rider_id(2);
+    let at = |hour: i8, minute: i8| afternoon_at(hour, minute).to_string();
+    let events = [
+        serde_json::json!({"id": "walk-suzu", "type": "topup", "at": at(15, 0), "rider": rider, "asset": "SUZU", "amount": 5000}),
+        serde_json::json!({"id": "walk-muro-pt", "type": "grant", "at": at(15, 0), "rider": rider, "asset": "muro-pt", "amount": 300}),
+        serde_json::json!({"id": "walk-bus-pt", "type": "grant", "at": at(15, 0), "rider": rider, "asset": "bus-pt", "amount": 400}),
+        serde_json::json!({"id": "walk-yakitori", "type": "purchase", "at": at(15, 10), "shop": "yakitori-ippei", "rider": rider, "amount": 1000}),
+        serde_json::json!({"id": "walk-taxi-hold", "type": "authorize", "at": at(16, 0), "shop": "muroran-hire", "rider": rider, "amount": 2000}),
+        serde_json::json!({"id": "walk-taxi-fare", "type": "capture", "at": at(16, 5), "authorization": "walk-taxi-hold", "amount": 1600}),
+        serde_json::json!({"id": "walk-books", "type": "purchase", "at": at(16, 40), "shop": "muroran-shoten", "rider": rider, "amount": 1500, "pay_with": ["SUZU"]}),
+        serde_json::json!({"id": "walk-books-return", "type": "refund", "at": at(16, 50), "purchase": "walk-books", "amount": 500}),
+        serde_json::json!({"id": "walk-send", "type": "send", "at": at(17, 0), "from": rider, "to": friend, "asset": "SUZU", "amount": 200}),
+        serde_json::json!({"id": "walk-send-points", "type": "send", "at": at(17, 0), "from": rider, "to": friend, "asset": "muro-pt", "amount": 10}),
+    ];
+    let events = events
+        .iter()
+        .map(|value| Event::parse(&value.to_string()).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let answers = engine.submit(events)?;
+    let context = engine.answer_context();
+    println!("\nAn afternoon of rider {rider} at the Muroran shops:");
+    for (what, answer) in [
+        "SUZU top-up",
+        "health points",
+        "bus points (transport only)",
+        "yakitori ¥1000: points first",
+        "taxi holds ¥2000",
+        "taxi captures ¥1600",
+        "books ¥1500 in SUZU",
+        "books refunds ¥500",
+        "SUZU 200 to a friend",
+        "points to a friend",
     ]
     .iter()
     .zip(&answers)

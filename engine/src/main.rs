@@ -42,7 +42,7 @@ enum Command {
     Migrate(StoreArgs),
     /// Show an account's balances, by name (rider:r-001:JPY) or 32-hex id.
     Balance(BalanceArgs),
-    /// Statements: the trial balance, or the per-operator, per-day settlement report.
+    /// Statements: the trial balance, the per-operator settlement report, or the shop statement.
     Report(ReportArgs),
     /// Run a morning in Muroran end to end on the embedded store and print the reports.
     Demo(kanjo_engine::demo::DemoArgs),
@@ -233,6 +233,8 @@ enum ReportKind {
     TrialBalance(ReportCommon),
     /// Per operator and day: rides, fares, paid by riders, subsidy due per budget, cap waived.
     Operators(ReportCommon),
+    /// Per shop, day and asset: sales, fees, refunds and net (店舗 / 日付 / 資産 / 売上 …).
+    Shops(ReportCommon),
     /// Per day: how much of a points asset will lapse (its last usable day, local time).
     Expiry(ExpiryArgs),
 }
@@ -370,6 +372,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", report.to_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(ReportArgs {
+            report: ReportKind::Shops(common),
+        }) => {
+            let engine = common.engine.start_read_only()?;
+            let shops: report::ShopReport = engine.query_blocking(report::shop_report)?;
+            engine.shutdown();
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&shops)?);
+            } else {
+                print!("{}", report::shops_to_text(&shops));
             }
             Ok(ExitCode::SUCCESS)
         }

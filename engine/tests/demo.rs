@@ -1,6 +1,7 @@
 //! `kanjo demo` runs a Muroran morning end to end on a fresh embedded store and ends balanced;
 //! the store it leaves replays, in another process, to the very reports it printed, and the
-//! operator report reconciles with the operators' ledger accounts.
+//! operator report reconciles with the operators' ledger accounts; the afternoon's shop
+//! statement replays too and reconciles with the shop and fee accounts.
 
 mod common;
 
@@ -57,6 +58,79 @@ fn kanjo_demo_exits_zero_prints_balanced_and_its_store_replays_to_the_same_repor
     );
 
     reconcile_operators_with_the_ledger(data);
+    the_afternoon_at_the_shops(&stdout, data);
+}
+
+/// The afternoon: the walkthrough's answers, the statement printed and replayed, and the
+/// statement reconciled with the ledger (per shop and asset Σ net = the shop account; per asset
+/// Σ fees = the fee account).
+fn the_afternoon_at_the_shops(stdout: &str, data: &str) {
+    for expected in [
+        r#""type":"purchase""#,
+        r#""type":"capture""#,
+        r#""type":"refund""#,
+        r#""type":"send""#,
+        "not_transferable",
+    ] {
+        assert!(stdout.contains(expected), "{expected}:\n{stdout}");
+    }
+    let output = kanjo(&["report", "shops", "--data", data]);
+    let replayed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{replayed}");
+    for label in ["店舗", "日付", "資産", "売上", "手数料", "返金", "純額"] {
+        assert!(replayed.contains(label), "{replayed}");
+    }
+    assert!(
+        replayed.contains("muroran-hire") && replayed.contains("bus-pt"),
+        "{replayed}"
+    );
+    assert!(
+        stdout.contains(&*replayed),
+        "the replayed shop statement is the one the demo printed:\n{replayed}\n---\n{stdout}"
+    );
+
+    let output = kanjo(&["report", "shops", "--json", "--data", data]);
+    assert!(output.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let days = report["days"].as_array().expect("days");
+    let number = |value: &serde_json::Value| value.as_i64().expect("an amount") as i128;
+    let mut nets: std::collections::BTreeMap<(String, String), i128> = Default::default();
+    for day in days {
+        assert_eq!(
+            number(&day["net_minor"]),
+            number(&day["sales_minor"])
+                - number(&day["fees_minor"])
+                - number(&day["refunds_minor"]),
+            "{day}"
+        );
+        *nets
+            .entry((
+                day["shop"].as_str().unwrap().into(),
+                day["asset"].as_str().unwrap().into(),
+            ))
+            .or_default() += number(&day["net_minor"]);
+    }
+    assert!(
+        days.iter().any(|day| number(&day["refunds_minor"]) > 0),
+        "a refund"
+    );
+    for ((shop, asset), net) in nets {
+        assert_eq!(
+            balance(data, &format!("shop:{shop}:{asset}")),
+            net,
+            "{shop} {asset}"
+        );
+    }
+    for total in report["totals"].as_array().expect("totals") {
+        let asset = total["asset"].as_str().unwrap();
+        if number(&total["fees_minor"]) > 0 {
+            assert_eq!(
+                balance(data, &format!("fees:{asset}")),
+                number(&total["fees_minor"]),
+                "fees {asset}"
+            );
+        }
+    }
 }
 
 fn balance(data: &str, account: &str) -> i128 {

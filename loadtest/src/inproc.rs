@@ -11,6 +11,7 @@ use kanjo_core::event::Event;
 use kanjo_core::machine::Machine;
 use kanjo_core::machine::Prepared;
 use kanjo_core::report::{self, TrialBalance};
+use kanjo_core::shops::ShopSpec;
 use kanjo_engine::pipeline::{
     Answer as EngineAnswer, Engine, EngineConfig, SUBMISSION_EVENTS_MAX, SubmitError,
 };
@@ -81,6 +82,37 @@ impl InProcess {
             }
         }
         Ok(())
+    }
+
+    /// Adds the shops (checked against the programme's assets first), as `POST /v1/shops` does.
+    pub fn register_shops(&self, shops: &[ShopSpec]) -> Result<()> {
+        let assets = self.engine.answer_context().assets;
+        for chunk in shops.chunks(SUBMISSION_EVENTS_MAX) {
+            let mut records = Vec::with_capacity(chunk.len());
+            for shop in chunk {
+                shop.check(assets)
+                    .map_err(|problem| anyhow!("shop refused: {problem}"))?;
+                let canonical = serde_json::to_string(shop).context("a shop is JSON")?;
+                records.push((canonical, shop.clone()));
+            }
+            let results = self
+                .engine
+                .submit_shops(records)?
+                .blocking_recv()
+                .map_err(|_| anyhow!("the engine stopped while loading shops"))??;
+            if let Some(Err(message)) = results.into_iter().find(Result::is_err) {
+                bail!("a shop record was refused: {message}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `read` on the machine once everything before it is durable.
+    pub fn query<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Machine) -> T + Send + 'static,
+    ) -> Result<T> {
+        Ok(self.engine.query_blocking(read)?)
     }
 
     /// The checks, then shuts the engine down. `redeems` are (event id, rider) of every redeem sent.

@@ -1,4 +1,4 @@
-//! kanjo-load: peak-commuter and election-day load against kanjo and a naive PostgreSQL ledger,
+//! kanjo-load: peak-commuter, election-day and festival-shopping load against kanjo and a naive PostgreSQL ledger,
 //! measured in the same run. See `run` for the flow and README.md for how to use it.
 
 pub mod baseline;
@@ -10,5 +10,6 @@ pub mod ledger;
 pub mod rating;
 pub mod report;
 pub mod run;
+pub mod shops;
 pub mod summary;
 pub mod target;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kanjo_loadtest::ledger::LedgerArgs;
 use kanjo_loadtest::run::{CommuterArgs, ElectionArgs, run_commuter, run_election};
+use kanjo_loadtest::shops::{ShopsArgs, run_shops};
 use kanjo_loadtest::summary::Summary;
 
 #[derive(Parser)]
@@ -24,6 +25,8 @@ enum Command {
     Commuter(CommuterArgs),
     /// A city votes: ballots granted, early votes, 07:00–20:00 check-ins, 2 % retries rejected.
     Election(ElectionArgs),
+    /// A festival day: 50 000 residents paying at 300 shops with points, SUZU and yen.
+    Shops(ShopsArgs),
     /// The in-process ledger benchmark: transfers straight into `kanjo_ledger`, no I/O.
     Ledger(LedgerArgs),
 }
@@ -39,6 +42,10 @@ fn main() -> ExitCode {
         Command::Election(args) => {
             let json = args.common.json;
             (run_election(&args, command_line), json)
+        }
+        Command::Shops(args) => {
+            let json = args.common.json;
+            (run_shops(&args, command_line), json)
         }
         Command::Ledger(args) => return run_ledger(&args),
     };

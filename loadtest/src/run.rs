@@ -9,6 +9,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use kanjo_core::event::Event;
+use kanjo_core::machine::Machine;
+use kanjo_core::shops::ShopSpec;
 use kanjo_store::StoreTarget;
 use kanjo_workload::election::Fate;
 use kanjo_workload::timetable::muroran_feed_dir;
@@ -141,7 +143,7 @@ pub struct ElectionArgs {
 }
 
 /// How one system is measured.
-struct Plan {
+pub(crate) struct Plan {
     find_max: bool,
     rate_per_s: f64,
     duration_s: f64,
@@ -170,7 +172,7 @@ impl CommonArgs {
         })
     }
 
-    fn kanjo_plan(&self, fixed_rate: Option<f64>) -> Plan {
+    pub(crate) fn kanjo_plan(&self, fixed_rate: Option<f64>) -> Plan {
         let rate = self.rate.or(fixed_rate);
         Plan {
             find_max: self.find_max || rate.is_none(),
@@ -197,7 +199,7 @@ impl CommonArgs {
 }
 
 /// A store made for this run and removed after it (unless --keep).
-struct KanjoStore {
+pub(crate) struct KanjoStore {
     target: StoreTarget,
     temporary_dir: Option<PathBuf>,
     temporary_db: Option<(tokio_postgres::Config, String)>,
@@ -299,7 +301,7 @@ fn admin_sql(admin: &tokio_postgres::Config, sql: &str) -> Result<()> {
 /// kanjo as driven in this run.
 // One value per run: its size does not matter.
 #[allow(clippy::large_enum_variant)]
-enum Kanjo {
+pub(crate) enum Kanjo {
     InProcess {
         system: Box<InProcess>,
         store: KanjoStore,
@@ -312,7 +314,7 @@ enum Kanjo {
 
 impl Kanjo {
     /// `expected_events`: the run's events, so the in-process engine sizes its tables up front.
-    fn start(common: &CommonArgs, expected_events: usize) -> Result<Kanjo> {
+    pub(crate) fn start(common: &CommonArgs, expected_events: usize) -> Result<Kanjo> {
         match common.target {
             TargetKind::Inproc => {
                 let store = KanjoStore::create(common)?;
@@ -345,10 +347,28 @@ impl Kanjo {
         }
     }
 
-    fn target(&self) -> &dyn Target {
+    pub(crate) fn target(&self) -> &dyn Target {
         match self {
             Kanjo::InProcess { system, .. } => system.as_ref(),
             Kanjo::Http { system, .. } => system,
+        }
+    }
+
+    pub(crate) fn register_shops(&self, shops: &[ShopSpec]) -> Result<()> {
+        match self {
+            Kanjo::InProcess { system, .. } => system.register_shops(shops),
+            Kanjo::Http { .. } => bail!("registering shops over HTTP is not supported yet"),
+        }
+    }
+
+    /// Reads the machine in process (before the checks shut it down).
+    pub(crate) fn query<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Machine) -> T + Send + 'static,
+    ) -> Result<T> {
+        match self {
+            Kanjo::InProcess { system, .. } => system.query(read),
+            Kanjo::Http { .. } => bail!("reading the machine needs --target inproc"),
         }
     }
 
@@ -360,7 +380,7 @@ impl Kanjo {
     }
 
     /// The checks; over HTTP they replay the server's store in a second, read-only engine.
-    fn check_and_shutdown(
+    pub(crate) fn check_and_shutdown(
         self,
         common: &CommonArgs,
         acknowledged: &[String],
@@ -382,7 +402,7 @@ impl Kanjo {
 }
 
 /// Loads events as fast as the target takes them (setup: not part of the measurement).
-fn setup(
+pub(crate) fn setup(
     target: &dyn Target,
     events: &mut (dyn Iterator<Item = Event> + Send),
     lanes: usize,
@@ -402,7 +422,7 @@ fn setup(
     Ok(step.events)
 }
 
-fn measure(
+pub(crate) fn measure(
     target: &dyn Target,
     events: &mut (dyn Iterator<Item = Event> + Send),
     plan: &Plan,
@@ -440,7 +460,7 @@ fn measure(
 }
 
 /// Folds the problems seen in answers into the store checks.
-fn with_answer_checks(mut checks: CheckReport, collected: &Collected) -> CheckReport {
+pub(crate) fn with_answer_checks(mut checks: CheckReport, collected: &Collected) -> CheckReport {
     checks.answers_as_expected = collected.problems.count == 0;
     if collected.problems.count > 0 {
         checks.problems.push(format!(
@@ -452,7 +472,7 @@ fn with_answer_checks(mut checks: CheckReport, collected: &Collected) -> CheckRe
     checks
 }
 
-fn finish(
+pub(crate) fn finish(
     scenario: &str,
     common: &CommonArgs,
     command: String,

@@ -1,4 +1,4 @@
-//! A tiny election and a tiny commuter morning, in-process on the embedded store, end to end with
+//! A tiny election, a tiny commuter morning and a tiny festival at the shops, in-process on the embedded store, end to end with
 //! every check; against the naive PostgreSQL baseline too when KANJO_TEST_PG_URL is set (as
 //! ops/scripts/test does).
 
@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use kanjo_loadtest::run::{
     CommonArgs, CommuterArgs, ElectionArgs, StoreKind, TargetKind, run_commuter, run_election,
 };
+use kanjo_loadtest::shops::{ShopsArgs, run_shops};
 
 fn common(report_dir: PathBuf) -> CommonArgs {
     let pg_url = std::env::var("KANJO_TEST_PG_URL").ok();
@@ -79,5 +80,40 @@ fn a_tiny_commuter_morning_passes_every_check() {
     assert!(summary.correct, "{}", summary.to_text());
     assert!(summary.events >= 2_000, "{}", summary.events);
     assert!(summary.kanjo_events_per_sec > 0.0 && summary.p99_ms > 0.0);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_tiny_festival_accepts_every_payment_and_riders_spend_what_shops_net_plus_fees() {
+    let dir = report_dir("shops");
+    let mut common = common(dir.clone());
+    // The shops run has no baseline; it is compared with the commuter run instead.
+    common.no_baseline = true;
+    let args = ShopsArgs {
+        common,
+        residents: 2_000,
+        shops: 30,
+        actions: Some(4_000),
+    };
+    let summary = run_shops(&args, "test".into()).expect("the run completes");
+    assert!(summary.correct, "{}", summary.to_text());
+    assert!(
+        summary.kanjo_checks.answers_as_expected,
+        "{}",
+        summary.to_text()
+    );
+    assert!(summary.events >= 4_000, "{}", summary.events);
+    assert!(summary.kanjo_events_per_sec > 0.0 && summary.p99_ms > 0.0);
+    // The spend check ran on every asset the festival funded, and found them equal.
+    for asset in ["JPY", "SUZU", "muro-pt", "bus-pt"] {
+        assert!(
+            summary
+                .notes
+                .iter()
+                .any(|note| note.starts_with(&format!("{asset}: funded"))),
+            "{asset}: {:?}",
+            summary.notes
+        );
+    }
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -9,9 +9,11 @@ pub mod commuter;
 pub mod election;
 pub mod rider;
 pub mod rng;
+pub mod shops;
 pub mod timetable;
 
 pub use commuter::{Commuter, CommuterConfig, CommuterEvents};
 pub use election::{Election, ElectionConfig, ElectionEvents, ElectionRole, ElectionTotals};
 pub use rider::{RiderKind, RiderMix, RiderRecord};
+pub use shops::{Festival, FestivalConfig, FestivalEvents, FestivalMix};
 pub use timetable::Timetable;

@@ -346,7 +346,9 @@ impl Machine {
         if lapsed > 0 {
             let code = self.asset_code_of(asset);
             let expired = self.leg_account(&AccountName::Expired { asset: &code }, asset);
-            push(self, expired, lapsed, Reason::Expiry);
+            // Still a refund by the shop (the shop statement counts it so): only its destination
+            // is breakage.
+            push(self, expired, lapsed, Reason::Refund);
         }
     }
 

@@ -40,11 +40,29 @@ pub const PAYMENT_LEGS_MAX: usize = 2 * PAYMENT_PARTS_MAX;
 /// What the machine remembers of shop payments, by event id hash.
 #[derive(Default)]
 pub(super) struct PaymentBook {
-    /// Purchases and captures, for refunds.
-    purchases: HashMap<u128, PurchaseRecord>,
+    /// Purchases and captures, for refunds: id hash → slot in `purchase_records`. The records
+    /// sit in a Vec so growing the index moves 20-byte entries, not whole records: rehashing
+    /// millions of records stalls the pipeline (the event book's reason too).
+    purchases: HashMap<u128, u32>,
+    purchase_records: Vec<PurchaseRecord>,
     authorizations: HashMap<u128, Authorization>,
     /// Held authorisations by (deadline in event time, id hash): the sweep's queue.
     deadlines: BTreeSet<(i128, u128)>,
+    /// The local day (`shops::day_stamp`) of the shop event being applied, 0 outside one: every
+    /// leg it posts carries it in `user_data_64`, so statements can total shops per day.
+    day_stamp: u64,
+}
+
+impl PaymentBook {
+    fn purchase(&self, id_hash: u128) -> Option<&PurchaseRecord> {
+        let slot = *self.purchases.get(&id_hash)?;
+        Some(&self.purchase_records[slot as usize])
+    }
+
+    fn purchase_mut(&mut self, id_hash: u128) -> Option<&mut PurchaseRecord> {
+        let slot = *self.purchases.get(&id_hash)?;
+        Some(&mut self.purchase_records[slot as usize])
+    }
 }
 
 struct PurchaseRecord {
@@ -144,6 +162,7 @@ impl Machine {
         {
             return Outcome::Rejected(rejection);
         }
+        self.payments.day_stamp = shops::day_stamp(self.programme.local_date(prepared.event.at));
         let result = match &prepared.event.kind {
             EventKind::Purchase(payment) => self.apply_purchase(prepared, payment),
             EventKind::Authorize(payment) => self.apply_authorize(prepared, payment),
@@ -163,6 +182,8 @@ impl Machine {
         if let (Ok(_), Some((rider, PaymentToken::Checked(used)))) = (&result, token) {
             self.remember_token(rider, used);
         }
+        // The end-of-batch expiry sweep posts outside any event: its voids carry no day.
+        self.payments.day_stamp = 0;
         result.unwrap_or_else(Outcome::Rejected)
     }
 
@@ -309,7 +330,7 @@ impl Machine {
     fn apply_refund(&mut self, prepared: &Prepared, refund: &Refund) -> Result<Outcome, Rejection> {
         let purchase = event_id_hash(&refund.purchase);
         let steps = self.plan_refund(purchase, refund)?;
-        let record = &self.payments.purchases[&purchase];
+        let record = self.payments.purchase(purchase).expect("planned above");
         let (shop, rider) = (record.shop, record.rider.clone());
         self.legs.clear();
         for step in &steps {
@@ -338,11 +359,7 @@ impl Machine {
             );
         }
         self.post_payment(prepared.id_hash, 0)?;
-        let record = self
-            .payments
-            .purchases
-            .get_mut(&purchase)
-            .expect("planned above");
+        let record = self.payments.purchase_mut(purchase).expect("planned above");
         for step in &steps {
             let part = &mut record.parts[step.part];
             part.refunded += step.take;
@@ -358,7 +375,7 @@ impl Machine {
     /// What a refund gives back, part by part in reverse paid order, and the fee each part no
     /// longer owes; or why it can't.
     fn plan_refund(&self, purchase: u128, refund: &Refund) -> Result<Vec<RefundStep>, Rejection> {
-        let Some(record) = self.payments.purchases.get(&purchase) else {
+        let Some(record) = self.payments.purchase(purchase) else {
             return Err(Rejection::new(
                 RejectionCode::UnknownPurchase,
                 format!(
@@ -566,15 +583,15 @@ impl Machine {
                 fee: fee_minor(part.amount, part.fee_bp),
             })
             .collect();
-        let previous = self.payments.purchases.insert(
-            id_hash,
-            PurchaseRecord {
-                shop,
-                rider: rider.into(),
-                parts,
-            },
-        );
+        let book = &mut self.payments;
+        let slot = u32::try_from(book.purchase_records.len()).expect("fewer than 2^32 purchases");
+        let previous = book.purchases.insert(id_hash, slot);
         assert!(previous.is_none(), "an event id is a purchase once");
+        book.purchase_records.push(PurchaseRecord {
+            shop,
+            rider: rider.into(),
+            parts,
+        });
     }
 
     /// The shop a purchase or authorisation may pay: known and active.
@@ -728,6 +745,9 @@ impl Machine {
     /// Posts the legs as one chain. The plan was made from the ledger's own balances, so a
     /// refusal means the two disagree: the event is refused and nothing moves.
     fn post_payment(&mut self, id_hash: u128, first_leg: u8) -> Result<(), Rejection> {
+        for leg in &mut self.legs {
+            leg.user_data_64 = self.payments.day_stamp;
+        }
         self.post_legs_from(id_hash, first_leg)
             .map_err(|error| self.post_rejection(&error))
     }
@@ -740,7 +760,7 @@ impl Machine {
             programme: &self.programme,
             assets: &self.assets,
         };
-        if let Some(record) = self.payments.purchases.get(&id_hash) {
+        if let Some(record) = self.payments.purchase(id_hash) {
             let list = |amount: fn(&PaidPart) -> u64| {
                 context.amounts_json(
                     &record
