@@ -11,11 +11,15 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::{Budget, FareSource, Operator, ProgrammeError};
-use crate::eligibility::{Eligibility, SchoolStage};
+use crate::eligibility::{Eligibility, SchoolStage, Since};
 use crate::gtfs::GtfsFares;
 use crate::ids::{AssetIx, BudgetIx, OperatorIx, RuleIx};
-use crate::limits::{MAX_BUDGETS, MAX_GRANT_RULES, MAX_OPERATORS, MAX_PERCENT_SCALE, MAX_RULES};
+use crate::limits::{
+    MAX_BUDGETS, MAX_GRANT_RULES, MAX_OPERATORS, MAX_PERCENT_SCALE, MAX_RIDER_ATTRIBUTES,
+    MAX_RULES, MAX_SINCE_WITHIN_DAYS,
+};
 use crate::municipality;
+use crate::riders::{RiderError, check_attribute_name};
 use crate::rule::{CapRule, Discount, DiscountRule, Funding, GrantRule, Rounding, RuleKind};
 
 #[derive(Deserialize)]
@@ -27,6 +31,42 @@ struct Document {
     budgets: Vec<toml::Value>,
     #[serde(default)]
     rules: Vec<toml::Value>,
+    #[serde(default)]
+    attributes: Vec<toml::Value>,
+}
+
+/// `[[attributes]] name = "tax_exempt_household" type = "bool"`: a custom rider attribute that
+/// rules may name. Declaring them turns a misspelt name in a rule into a load error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttributeDef {
+    name: String,
+    #[serde(rename = "type")]
+    kind: AttributeType,
+}
+
+/// What a custom attribute holds: `has` reads a `bool`, `since` a `date`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum AttributeType {
+    Bool,
+    Date,
+}
+
+impl AttributeType {
+    fn name(self) -> &'static str {
+        match self {
+            AttributeType::Bool => "bool",
+            AttributeType::Date => "date",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SinceDef {
+    attribute: String,
+    within_days: u32,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +105,8 @@ struct EligibleDef {
     license_returned: Option<bool>,
     disability: Option<bool>,
     school_stage: Option<String>,
+    has: Option<String>,
+    since: Option<SinceDef>,
 }
 
 /// `discount = { type = ... }`: serde picks the variant by `type` and refuses a key that does
@@ -175,6 +217,7 @@ pub(super) struct Compiled {
     pub caps: Vec<CapRule>,
     pub grants: Vec<GrantRule>,
     pub assets: Vec<String>,
+    pub attributes: Vec<(String, AttributeType)>,
     pub warnings: Vec<String>,
 }
 
@@ -228,6 +271,7 @@ pub(super) fn compile(path: &Path, text: &str) -> Result<Compiled, ProgrammeErro
     let (operators, operator_by_code) =
         compile_fare_tables(&ctx, base_dir, doc.fare_tables, &mut warnings)?;
     let budgets = compile_budgets(&ctx, doc.budgets)?;
+    let attributes = compile_attributes(&ctx, doc.attributes)?;
 
     if doc.rules.len() > MAX_RULES {
         return Err(ctx.invalid(
@@ -251,6 +295,7 @@ pub(super) fn compile(path: &Path, text: &str) -> Result<Compiled, ProgrammeErro
         caps: Vec::new(),
         grants: Vec::new(),
         assets: Vec::new(),
+        attributes,
         warnings,
     };
     for (position, value) in doc.rules.into_iter().enumerate() {
@@ -370,6 +415,34 @@ fn compile_budgets(ctx: &Ctx<'_>, values: Vec<toml::Value>) -> Result<Vec<Budget
     Ok(budgets)
 }
 
+fn compile_attributes(
+    ctx: &Ctx<'_>,
+    values: Vec<toml::Value>,
+) -> Result<Vec<(String, AttributeType)>, ProgrammeError> {
+    if values.len() > MAX_RIDER_ATTRIBUTES {
+        return Err(ctx.invalid(
+            "[[attributes]]",
+            format!(
+                "{} attributes; a programme may declare at most {MAX_RIDER_ATTRIBUTES}",
+                values.len()
+            ),
+        ));
+    }
+    let mut attributes: Vec<(String, AttributeType)> = Vec::new();
+    for (position, value) in values.into_iter().enumerate() {
+        let name = table_name(&value, "attribute", "name", position);
+        let def: AttributeDef = ctx.parse(&name, value)?;
+        if !check_attribute_name(&def.name) {
+            return Err(ctx.invalid(name, RiderError::BadAttributeName.to_string()));
+        }
+        if attributes.iter().any(|(n, _)| *n == def.name) {
+            return Err(ctx.invalid(name, "is declared twice"));
+        }
+        attributes.push((def.name, def.kind));
+    }
+    Ok(attributes)
+}
+
 fn compile_rule(
     ctx: &Ctx<'_>,
     out: &mut Compiled,
@@ -428,7 +501,7 @@ fn compile_rule(
             out.discounts.push(DiscountRule {
                 rule,
                 operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
-                eligible: eligibility(ctx, &name, &def.eligible)?,
+                eligible: eligibility(ctx, &name, &out.attributes, &def.eligible)?,
                 discount: discount(ctx, &name, &def.discount)?,
                 funding,
             });
@@ -439,7 +512,7 @@ fn compile_rule(
                 rule,
                 slot,
                 operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
-                eligible: eligibility(ctx, &name, &def.eligible)?,
+                eligible: eligibility(ctx, &name, &out.attributes, &def.eligible)?,
                 amount: def.amount,
             });
         }
@@ -450,7 +523,7 @@ fn compile_rule(
             let grant = GrantRule {
                 rule,
                 operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
-                eligible: eligibility(ctx, &name, &def.eligible)?,
+                eligible: eligibility(ctx, &name, &out.attributes, &def.eligible)?,
                 asset: asset(ctx, &name, out, &def.asset, def.amount)?,
                 amount: def.amount,
                 every: Some(def.every),
@@ -461,7 +534,7 @@ fn compile_rule(
             let grant = GrantRule {
                 rule,
                 operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
-                eligible: eligibility(ctx, &name, &def.eligible)?,
+                eligible: eligibility(ctx, &name, &out.attributes, &def.eligible)?,
                 asset: asset(ctx, &name, out, &def.asset, def.amount)?,
                 amount: def.amount,
                 every: None,
@@ -521,9 +594,62 @@ fn asset(
     ))
 }
 
+/// A custom attribute named in `eligible.{key}`: it must be declared with type `wanted`.
+fn declared_attribute(
+    ctx: &Ctx<'_>,
+    name: &str,
+    declared: &[(String, AttributeType)],
+    key: &str,
+    attribute: &str,
+    wanted: AttributeType,
+) -> Result<Box<str>, ProgrammeError> {
+    match declared.iter().find(|(n, _)| n == attribute) {
+        None => Err(ctx.invalid(
+            name,
+            format!("eligible.{key}: `{attribute}` is not declared in [[attributes]]"),
+        )),
+        Some((_, kind)) if *kind != wanted => Err(ctx.invalid(
+            name,
+            format!(
+                "eligible.{key}: `{attribute}` is declared as `{}`, not `{}`",
+                kind.name(),
+                wanted.name()
+            ),
+        )),
+        Some(_) => Ok(Box::from(attribute)),
+    }
+}
+
+fn since(
+    ctx: &Ctx<'_>,
+    name: &str,
+    declared: &[(String, AttributeType)],
+    def: &SinceDef,
+) -> Result<Since, ProgrammeError> {
+    let attribute = declared_attribute(
+        ctx,
+        name,
+        declared,
+        "since",
+        &def.attribute,
+        AttributeType::Date,
+    )?;
+    if def.within_days > MAX_SINCE_WITHIN_DAYS {
+        return Err(ctx.invalid(
+            name,
+            format!("eligible.since.within_days is at most {MAX_SINCE_WITHIN_DAYS}"),
+        ));
+    }
+    Ok(Since {
+        attribute,
+        within_days: def.within_days,
+    })
+}
+
 fn eligibility(
     ctx: &Ctx<'_>,
     name: &str,
+    declared: &[(String, AttributeType)],
     def: &EligibleDef,
 ) -> Result<Eligibility, ProgrammeError> {
     let code = |key: &str, value: &Option<String>| -> Result<Option<u32>, ProgrammeError> {
@@ -554,6 +680,16 @@ fn eligibility(
         license_returned: def.license_returned,
         disability: def.disability,
         school_stage,
+        has: def
+            .has
+            .as_deref()
+            .map(|a| declared_attribute(ctx, name, declared, "has", a, AttributeType::Bool))
+            .transpose()?,
+        since: def
+            .since
+            .as_ref()
+            .map(|def| since(ctx, name, declared, def))
+            .transpose()?,
     })
 }
 
