@@ -11,14 +11,17 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::{Budget, FareSource, Operator, ProgrammeError};
+use crate::date::LocalDate;
 use crate::eligibility::{Eligibility, SchoolStage, Since};
 use crate::gtfs::GtfsFares;
 use crate::ids::{AssetIx, BudgetIx, OperatorIx, RuleIx};
 use crate::limits::{
-    MAX_BUDGETS, MAX_GRANT_RULES, MAX_OPERATORS, MAX_PERCENT_SCALE, MAX_RIDER_ATTRIBUTES,
-    MAX_RULES, MAX_SINCE_WITHIN_DAYS,
+    MAX_BUDGETS, MAX_GRANT_RULES, MAX_OPERATORS, MAX_PASS_PRODUCTS, MAX_PASS_VALID_DAYS,
+    MAX_PASS_VALID_MONTHS, MAX_PERCENT_SCALE, MAX_RIDER_ATTRIBUTES, MAX_RULES,
+    MAX_SINCE_WITHIN_DAYS,
 };
 use crate::municipality;
+use crate::pass::{PassPayment, PassProduct, Validity};
 use crate::riders::{RiderError, check_attribute_name};
 use crate::rule::{CapRule, Discount, DiscountRule, Funding, GrantRule, Rounding, RuleKind};
 
@@ -33,6 +36,43 @@ struct Document {
     rules: Vec<toml::Value>,
     #[serde(default)]
     attributes: Vec<toml::Value>,
+    #[serde(default)]
+    passes: Vec<toml::Value>,
+}
+
+/// One `[[passes]]` entry as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PassDef {
+    id: String,
+    asset: String,
+    valid_from: Option<LocalDate>,
+    valid_until: Option<LocalDate>,
+    valid_days: Option<u32>,
+    valid_months: Option<u32>,
+    operators: Vec<String>,
+    routes: Option<Vec<String>>,
+    rides_per_day: Option<u32>,
+    rides_total: Option<u32>,
+    #[serde(default)]
+    eligible: EligibleDef,
+    #[serde(default = "one")]
+    per_person: u32,
+    payment: PaymentDef,
+    price: Option<u64>,
+    funded_by: String,
+    issue_limit: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PaymentDef {
+    PerRide,
+    Flat,
 }
 
 /// `[[attributes]] name = "tax_exempt_household" type = "bool"`: a custom rider attribute that
@@ -218,6 +258,7 @@ pub(super) struct Compiled {
     pub grants: Vec<GrantRule>,
     pub assets: Vec<String>,
     pub attributes: Vec<(String, AttributeType)>,
+    pub passes: Vec<PassProduct>,
     pub warnings: Vec<String>,
 }
 
@@ -296,11 +337,13 @@ pub(super) fn compile(path: &Path, text: &str) -> Result<Compiled, ProgrammeErro
         grants: Vec::new(),
         assets: Vec::new(),
         attributes,
+        passes: Vec::new(),
         warnings,
     };
     for (position, value) in doc.rules.into_iter().enumerate() {
         compile_rule(&ctx, &mut out, position, value)?;
     }
+    compile_passes(&ctx, &mut out, doc.passes)?;
     if out.grants.len() > MAX_GRANT_RULES {
         return Err(ctx.invalid(
             "[[rules]]",
@@ -441,6 +484,128 @@ fn compile_attributes(
         attributes.push((def.name, def.kind));
     }
     Ok(attributes)
+}
+
+fn compile_passes(
+    ctx: &Ctx<'_>,
+    out: &mut Compiled,
+    values: Vec<toml::Value>,
+) -> Result<(), ProgrammeError> {
+    if values.len() > MAX_PASS_PRODUCTS {
+        return Err(ctx.invalid(
+            "[[passes]]",
+            format!(
+                "{} pass products; a programme may have at most {MAX_PASS_PRODUCTS}",
+                values.len()
+            ),
+        ));
+    }
+    for (position, value) in values.into_iter().enumerate() {
+        let name = table_name(&value, "pass", "id", position);
+        if let Some(eligible) = value.get("eligible") {
+            ctx.parse::<EligibleDef>(&format!("{name}: eligible"), eligible.clone())?;
+        }
+        let def: PassDef = ctx.parse(&name, value)?;
+        if def.id.is_empty() || def.asset.is_empty() {
+            return Err(ctx.invalid(name, "`id` and `asset` must not be empty"));
+        }
+        if out.passes.iter().any(|p| p.id == def.id) {
+            return Err(ctx.invalid(name, "id is used by an earlier pass"));
+        }
+        if def.operators.is_empty() {
+            return Err(ctx.invalid(name, "`operators` names at least one operator"));
+        }
+        let product = PassProduct {
+            validity: pass_validity(ctx, &name, &def)?,
+            operators: operator_mask(ctx, &name, out, Some(&def.operators))?,
+            routes: def.routes.clone().map(Vec::into_boxed_slice),
+            eligible: eligibility(ctx, &name, &out.attributes, &def.eligible)?,
+            payment: pass_payment(ctx, &name, &def)?,
+            funding: funding(ctx, &name, out, &def.funded_by)?,
+            id: def.id,
+            asset: def.asset,
+            rides_per_day: def.rides_per_day,
+            rides_total: def.rides_total,
+            per_person: def.per_person,
+            issue_limit: def.issue_limit,
+        };
+        if product.per_person == 0
+            || product.rides_per_day == Some(0)
+            || product.rides_total == Some(0)
+        {
+            return Err(ctx.invalid(
+                name,
+                "`per_person`, `rides_per_day` and `rides_total` are at least 1 when given",
+            ));
+        }
+        out.passes.push(product);
+    }
+    Ok(())
+}
+
+fn pass_validity(ctx: &Ctx<'_>, name: &str, def: &PassDef) -> Result<Validity, ProgrammeError> {
+    let validity = match (
+        def.valid_from,
+        def.valid_until,
+        def.valid_days,
+        def.valid_months,
+    ) {
+        (Some(from), Some(until), None, None) if from <= until => Validity::Fixed { from, until },
+        (None, None, Some(days), None) if (1..=MAX_PASS_VALID_DAYS).contains(&days) => {
+            Validity::Days(days)
+        }
+        (None, None, None, Some(months)) if (1..=MAX_PASS_VALID_MONTHS).contains(&months) => {
+            Validity::Months(months)
+        }
+        _ => {
+            return Err(ctx.invalid(
+                name,
+                format!(
+                    "validity is `valid_from` <= `valid_until`, or `valid_days` (1..={MAX_PASS_VALID_DAYS}), or `valid_months` (1..={MAX_PASS_VALID_MONTHS})"
+                ),
+            ));
+        }
+    };
+    Ok(validity)
+}
+
+fn pass_payment(ctx: &Ctx<'_>, name: &str, def: &PassDef) -> Result<PassPayment, ProgrammeError> {
+    match (def.payment, def.price) {
+        (PaymentDef::PerRide, None) => Ok(PassPayment::PerRide),
+        (PaymentDef::Flat, Some(price_minor)) => Ok(PassPayment::Flat { price_minor }),
+        (PaymentDef::PerRide, Some(_)) => {
+            Err(ctx.invalid(name, "`price` is for `payment = \"flat\"` only"))
+        }
+        (PaymentDef::Flat, None) => Err(ctx.invalid(name, "`payment = \"flat\"` needs a `price`")),
+    }
+}
+
+/// A budget id resolved to its entries per fiscal year.
+fn funding(
+    ctx: &Ctx<'_>,
+    name: &str,
+    out: &Compiled,
+    budget_id: &str,
+) -> Result<Funding, ProgrammeError> {
+    let years: Vec<(i32, BudgetIx)> = out
+        .budgets
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.id == budget_id)
+        .map(|(ix, b)| {
+            let ix = u16::try_from(ix).expect("bounded by MAX_BUDGETS");
+            (b.fiscal_year, BudgetIx(ix))
+        })
+        .collect();
+    if years.is_empty() {
+        return Err(ctx.invalid(
+            name,
+            format!("funded_by `{budget_id}`: no [[budgets]] entry has that id"),
+        ));
+    }
+    Ok(Funding {
+        by_fiscal_year: years.into_boxed_slice(),
+    })
 }
 
 fn compile_rule(
