@@ -25,6 +25,7 @@ use crate::taps::{NewTap, PendingTap, TapBook};
 
 mod chain;
 mod coin;
+pub mod passes;
 mod payments;
 mod vouchers;
 use chain::{NewAccount, legs_keep_limits};

@@ -64,6 +64,7 @@ pub struct PassProduct {
     pub validity: Validity,
     /// Bit set of the operators the pass covers.
     pub(crate) operators: u64,
+    pub(crate) first_operator: OperatorIx,
     /// Routes it covers; `None` = every route of those operators.
     pub routes: Option<Box<[String]>>,
     pub rides_per_day: Option<u32>,
@@ -123,6 +124,12 @@ impl PassProduct {
     pub fn eligible(&self, riders: &Riders, rider: Option<RiderIx>, day: LocalDate) -> bool {
         let facts = Facts::of(rider.and_then(|ix| riders.attrs(ix)), day);
         self.eligible.holds(&facts)
+    }
+
+    /// The first operator in the pass's `operators`: a `flat` price is owed to it.
+    pub fn first_operator(&self) -> OperatorIx {
+        debug_assert!(self.operators & (1u64 << self.first_operator.0) != 0);
+        self.first_operator
     }
 
     /// Whether a held pass covers one more ride on `day`.

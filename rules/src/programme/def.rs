@@ -518,6 +518,7 @@ fn compile_passes(
         let product = PassProduct {
             validity: pass_validity(ctx, &name, &def)?,
             operators: operator_mask(ctx, &name, out, Some(&def.operators))?,
+            first_operator: out.operator_by_code[def.operators[0].as_str()],
             routes: def.routes.clone().map(Vec::into_boxed_slice),
             eligible: eligibility(ctx, &name, &out.attributes, &def.eligible)?,
             payment: pass_payment(ctx, &name, &def)?,

@@ -1,0 +1,310 @@
+//! Issued passes (issue 13): which rider holds which pass, how often each was used, and what
+//! the passes owe each operator. Bounded: at most [`PASSES_MAX`] passes in all and
+//! [`PASSES_PER_RIDER_MAX`] per rider. The rules crate decides validity, limits and the choice
+//! among several passes (`kanjo_rules::pass`); this book only keeps the counts.
+//!
+//! A ride is covered in two steps so that nothing changes unless the ride's chain posts:
+//! [`PassBook::choose`] (read only) and then [`PassBook::commit_use`].
+
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
+use kanjo_rules::{
+    BudgetIx, HeldPass, LocalDate, OperatorIx, PassPayment, PassRefusal, Programme, RiderIx,
+    Riders, choose_pass,
+};
+
+use crate::answer::RejectionCode;
+
+/// Passes the machine keeps in all (神戸 issued 12 000; a town's whole population fits).
+pub const PASSES_MAX: usize = 1 << 20;
+/// Passes one rider may hold at once, across products.
+pub const PASSES_PER_RIDER_MAX: usize = 16;
+
+/// One issued pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedPass {
+    /// Position of the product in the programme's `[[passes]]`.
+    pub product: u16,
+    pub rider: Box<str>,
+    pub issued_on: LocalDate,
+    pub first_day: LocalDate,
+    pub last_day: LocalDate,
+    pub rides_total: u32,
+    /// The local date of the last covered ride, and the rides on that date.
+    last_ride_day: Option<LocalDate>,
+    rides_on_last_day: u32,
+}
+
+impl IssuedPass {
+    fn held_on(&self, day: LocalDate) -> HeldPass {
+        HeldPass {
+            first_day: self.first_day,
+            last_day: self.last_day,
+            rides_today: if self.last_ride_day == Some(day) {
+                self.rides_on_last_day
+            } else {
+                0
+            },
+            rides_total: self.rides_total,
+        }
+    }
+}
+
+/// Why a pass was not issued.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PassIssueError {
+    #[error("no [[passes]] product `{0}`")]
+    UnknownPass(String),
+    #[error("the rider does not meet the eligibility of pass `{0}` on the issue day")]
+    NotEligible(String),
+    #[error("the rider already holds {0} of this pass, its per-person limit")]
+    PerPerson(u32),
+    #[error("all {0} passes of this product are issued")]
+    SoldOut(u64),
+    #[error("the rider holds {PASSES_PER_RIDER_MAX} passes, the most one rider may hold")]
+    RiderFull,
+    #[error("the machine holds {PASSES_MAX} passes, the most it keeps")]
+    BookFull,
+    #[error("the pass's validity falls outside the calendar")]
+    BadValidity,
+    #[error("no budget for the pass in fiscal year {0}")]
+    NoBudget(i32),
+}
+
+impl PassIssueError {
+    pub fn code(&self) -> RejectionCode {
+        match self {
+            PassIssueError::UnknownPass(_) => RejectionCode::UnknownPass,
+            PassIssueError::NotEligible(_) => RejectionCode::NotEligible,
+            PassIssueError::PerPerson(_) | PassIssueError::RiderFull => RejectionCode::LimitReached,
+            PassIssueError::SoldOut(_) | PassIssueError::BookFull | PassIssueError::NoBudget(_) => {
+                RejectionCode::SoldOut
+            }
+            PassIssueError::BadValidity => RejectionCode::BadEvent,
+        }
+    }
+}
+
+/// The code an answer carries when a held pass did not cover a ride.
+pub fn refusal_code(refusal: PassRefusal) -> RejectionCode {
+    match refusal {
+        PassRefusal::Expired => RejectionCode::PassExpired,
+        PassRefusal::DailyLimit => RejectionCode::PassDailyLimit,
+        PassRefusal::UsedUp => RejectionCode::PassUsedUp,
+    }
+}
+
+/// A pass issued: what the answer carries, and a flat price to post from its budget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PassIssued {
+    /// The pass's number in the book.
+    pub pass: u32,
+    pub first_day: LocalDate,
+    pub last_day: LocalDate,
+    pub rides_per_day: Option<u32>,
+    pub rides_total: Option<u32>,
+    /// `flat` products: the price, the budget it comes from and the operator it is owed to.
+    pub flat: Option<(u64, BudgetIx, OperatorIx)>,
+}
+
+/// A ride covered by a pass: the pass, and for `per_ride` the budget that pays the fare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PassCover {
+    pub pass: u32,
+    pub product: u16,
+    pub per_ride_budget: Option<BudgetIx>,
+}
+
+/// Per pass product: passes issued and rides covered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProductTotals {
+    pub issued: u64,
+    pub rides_covered: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PassBook {
+    passes: Vec<IssuedPass>,
+    by_rider: HashMap<Box<str>, Vec<u32>>,
+    products: Vec<ProductTotals>,
+    /// What the passes owe each operator per local day, in yen: per-ride fares on the ride's
+    /// day, flat prices on the issue day.
+    owed: BTreeMap<(OperatorIx, LocalDate), u64>,
+}
+
+impl PassBook {
+    pub fn new(programme: &Programme) -> PassBook {
+        PassBook {
+            products: vec![ProductTotals::default(); programme.passes().len()],
+            ..PassBook::default()
+        }
+    }
+
+    /// Issues one pass of `product_id` to `rider` on local date `day`. Checks in order:
+    /// the product, eligibility, the per-person limit, `issue_limit` (`sold_out`), the bounds.
+    pub fn issue(
+        &mut self,
+        programme: &Programme,
+        riders: &Riders,
+        product_id: &str,
+        rider: &str,
+        day: LocalDate,
+    ) -> Result<PassIssued, PassIssueError> {
+        let unknown = || PassIssueError::UnknownPass(product_id.to_string());
+        let index = programme
+            .passes()
+            .iter()
+            .position(|p| p.id == product_id)
+            .ok_or_else(unknown)?;
+        let product = &programme.passes()[index];
+        let rider_ix: Option<RiderIx> = riders.get(rider);
+        if !product.eligible(riders, rider_ix, day) {
+            return Err(PassIssueError::NotEligible(product_id.to_string()));
+        }
+        let product_ix = u16::try_from(index).expect("bounded by MAX_PASS_PRODUCTS");
+        let held = self.by_rider.get(rider).map_or(&[][..], Vec::as_slice);
+        let held_of_product = held
+            .iter()
+            .filter(|&&pass| self.passes[pass as usize].product == product_ix)
+            .count();
+        if held_of_product >= product.per_person as usize {
+            return Err(PassIssueError::PerPerson(product.per_person));
+        }
+        let totals = &self.products[index];
+        if let Some(limit) = product.issue_limit.filter(|&limit| totals.issued >= limit) {
+            return Err(PassIssueError::SoldOut(limit));
+        }
+        if held.len() >= PASSES_PER_RIDER_MAX {
+            return Err(PassIssueError::RiderFull);
+        }
+        if self.passes.len() >= PASSES_MAX {
+            return Err(PassIssueError::BookFull);
+        }
+        let (first_day, last_day) = product
+            .validity
+            .days(day)
+            .ok_or(PassIssueError::BadValidity)?;
+        let flat = match product.payment {
+            PassPayment::PerRide => None,
+            PassPayment::Flat { price_minor } => {
+                let budget = product
+                    .budget_for(day)
+                    .ok_or(PassIssueError::NoBudget(day.fiscal_year()))?;
+                Some((price_minor, budget, product.first_operator()))
+            }
+        };
+        let pass = u32::try_from(self.passes.len()).expect("bounded by PASSES_MAX");
+        self.passes.push(IssuedPass {
+            product: product_ix,
+            rider: Box::from(rider),
+            issued_on: day,
+            first_day,
+            last_day,
+            rides_total: 0,
+            last_ride_day: None,
+            rides_on_last_day: 0,
+        });
+        self.by_rider
+            .entry(Box::from(rider))
+            .or_default()
+            .push(pass);
+        self.products[index].issued += 1;
+        if let Some((price_minor, _, operator)) = flat {
+            *self.owed.entry((operator, day)).or_default() += price_minor;
+        }
+        Ok(PassIssued {
+            pass,
+            first_day,
+            last_day,
+            rides_per_day: product.rides_per_day,
+            rides_total: product.rides_total,
+            flat,
+        })
+    }
+
+    /// The pass that covers a ride, or why none of the rider's passes for that operator and
+    /// route did (`Err(None)`: the rider holds no such pass). Read only.
+    pub fn choose(
+        &self,
+        programme: &Programme,
+        rider: &str,
+        operator: OperatorIx,
+        route: Option<&str>,
+        day: LocalDate,
+    ) -> Result<PassCover, Option<PassRefusal>> {
+        let held = self.by_rider.get(rider).ok_or(None)?;
+        let products = programme.passes();
+        let candidates = held.iter().filter_map(|&pass| {
+            let issued = &self.passes[pass as usize];
+            let product = &products[usize::from(issued.product)];
+            product
+                .covers(operator, route)
+                .then(|| (pass, product, issued.held_on(day)))
+        });
+        let pass = choose_pass(day, candidates)?;
+        let product_ix = self.passes[pass as usize].product;
+        let product = &products[usize::from(product_ix)];
+        let per_ride_budget = match product.payment {
+            PassPayment::PerRide => product.budget_for(day),
+            PassPayment::Flat { .. } => None,
+        };
+        Ok(PassCover {
+            pass,
+            product: product_ix,
+            per_ride_budget,
+        })
+    }
+
+    /// Counts a covered ride once its chain has posted; `fare` is owed to the operator for a
+    /// `per_ride` pass.
+    pub fn commit_use(
+        &mut self,
+        cover: &PassCover,
+        operator: OperatorIx,
+        day: LocalDate,
+        fare: u64,
+    ) {
+        let issued = &mut self.passes[cover.pass as usize];
+        debug_assert_eq!(issued.product, cover.product);
+        debug_assert!(issued.first_day <= day && day <= issued.last_day);
+        if issued.last_ride_day == Some(day) {
+            issued.rides_on_last_day += 1;
+        } else {
+            issued.last_ride_day = Some(day);
+            issued.rides_on_last_day = 1;
+        }
+        issued.rides_total += 1;
+        self.products[usize::from(cover.product)].rides_covered += 1;
+        if cover.per_ride_budget.is_some() {
+            *self.owed.entry((operator, day)).or_default() += fare;
+        }
+    }
+
+    /// The passes a rider holds, in issue order.
+    pub fn of_rider<'a>(&'a self, rider: &str) -> impl Iterator<Item = &'a IssuedPass> + 'a {
+        self.by_rider
+            .get(rider)
+            .into_iter()
+            .flatten()
+            .map(|&pass| &self.passes[pass as usize])
+    }
+
+    /// Per product, in `[[passes]]` order: passes issued and rides covered.
+    pub fn product_totals(&self) -> &[ProductTotals] {
+        &self.products
+    }
+
+    /// What the passes owe each operator per local day, in operator then date order.
+    pub fn owed_per_operator_day(&self) -> &BTreeMap<(OperatorIx, LocalDate), u64> {
+        &self.owed
+    }
+
+    pub fn len(&self) -> usize {
+        self.passes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.passes.is_empty()
+    }
+}
