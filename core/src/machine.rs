@@ -203,6 +203,8 @@ pub struct Machine {
     coins: coin::CoinBook,
     /// Voucher terms and sets bought.
     vouchers: vouchers::VoucherBook,
+    /// Issued passes and their use (issue 13).
+    passes: passes::PassBook,
 }
 
 /// One operator's local day of rides, as posted: what the settlement report is built from.
@@ -235,6 +237,7 @@ impl Machine {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let expected_events = config.expected_events;
+        let passes = passes::PassBook::new(&programme);
         let mut machine = Machine {
             config,
             assets,
@@ -262,6 +265,7 @@ impl Machine {
             tokens: tokens::TokenBook::default(),
             coins: coin::CoinBook::default(),
             vouchers: vouchers::VoucherBook::default(),
+            passes,
         };
         machine.genesis()?;
         machine.open_programme_shops()?;
@@ -454,6 +458,9 @@ impl Machine {
                     },
                 )
             }
+            EventKind::Grant(grant) if let Some(product) = self.pass_product_of(&grant.asset) => {
+                self.apply_pass_issue(prepared, grant, &product)
+            }
             EventKind::Grant(grant) => self.apply_movement(
                 prepared,
                 &grant.asset,
@@ -630,6 +637,15 @@ impl Machine {
         longest_fare: Option<(OperatorIx, u64)>,
     ) -> Result<RideOutcome, Rejection> {
         let ride = self.resolve_ride(parts, longest_fare)?;
+        let pass_refused = match self.pass_for_ride(parts.rider, parts.route, &ride) {
+            Ok(cover) => {
+                let outcome =
+                    self.post_pass_ride(id_hash, parts.operator, parts.media, &ride, cover)?;
+                self.add_to_operator_day(ride.operator, ride.day, &outcome, longest_fare.is_some());
+                return Ok(outcome);
+            }
+            Err(refusal) => refusal.map(passes::refusal_code),
+        };
         let rating = kanjo_rules::rate(&self.programme, &self.riders, &self.rating, &ride)
             .map_err(|error| rate_rejection(&error))?;
         debug_assert_eq!(
@@ -652,6 +668,8 @@ impl Machine {
             media: parts.media,
             rules: rating.rules.0,
             grants,
+            pass: None,
+            pass_refused,
         };
         self.add_to_operator_day(ride.operator, ride.day, &outcome, longest_fare.is_some());
         Ok(outcome)
@@ -913,6 +931,7 @@ impl Machine {
             _ => Outcome::Grant {
                 asset,
                 amount_minor,
+                pass: None,
             },
         })
     }

@@ -2,6 +2,8 @@
 //! `sold_out` at N + 1), validity on local days, daily and total limits, the earliest-expiring
 //! of several passes, and what per-ride and flat passes owe the operator.
 
+mod shops_common;
+
 use std::path::Path;
 
 use kanjo_core::answer::RejectionCode;
@@ -290,4 +292,224 @@ fn per_ride_passes_owe_each_fare_and_flat_passes_their_price_on_the_issue_day() 
             ("city-bus".to_string(), "2026-05-01".to_string(), 1500),
         ]
     );
+}
+
+// ---- The machine: issue by `grant`, rides covered, postings, replay. ----
+
+const MACHINE_PROGRAMME: &str = r#"
+[town]
+code = "282006"
+name = "神戸市"
+timezone = "Asia/Tokyo"
+
+[[fare_tables]]
+operator = "kaigan"
+flat_fare = 210
+
+[[fare_tables]]
+operator = "city-bus"
+flat_fare = 230
+
+[[budgets]]
+id = "pupil-fund"
+fiscal_year = 2026
+limit = 1000000
+
+[[rules]]
+id = "senior-half"
+kind = "fare_discount"
+eligible = { min_age = 70 }
+discount = { type = "percent_off", percent = 50 }
+funded_by = "pupil-fund"
+
+[[passes]]
+id = "pupil-6m"
+asset = "pupil-pass"
+valid_months = 6
+operators = ["kaigan"]
+rides_per_day = 2
+eligible = { school_stage = "junior_high" }
+payment = "per_ride"
+funded_by = "pupil-fund"
+issue_limit = 2
+
+[[passes]]
+id = "bus-flat"
+asset = "bus-pass"
+valid_days = 10
+operators = ["city-bus"]
+rides_total = 1
+payment = "flat"
+price = 3000
+funded_by = "pupil-fund"
+
+[[assets]]
+code = "JPY"
+kind = "yen"
+
+[[assets]]
+code = "pupil-pass"
+kind = "entitlement"
+
+[[assets]]
+code = "bus-pass"
+kind = "entitlement"
+"#;
+
+fn kobe() -> shops_common::Town {
+    let mut town = shops_common::Town::from_toml(
+        Path::new("programme.toml"),
+        MACHINE_PROGRAMME,
+        kanjo_core::machine::MachineConfig::default(),
+    );
+    for line in [
+        r#"{"rider":"pupil-1","birth_date":"2013-06-01"}"#,
+        r#"{"rider":"pupil-2","birth_date":"2013-07-01"}"#,
+        r#"{"rider":"pupil-3","birth_date":"2013-08-01"}"#,
+        r#"{"rider":"senior","birth_date":"1950-01-01"}"#,
+    ] {
+        let record: RiderRecord = serde_json::from_str(line).expect("rider");
+        town.machine.upsert_rider(record).expect("valid rider");
+    }
+    town
+}
+
+fn ride_at(id: &str, at: &str, operator: &str, rider: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","type":"ride","at":"{at}","operator":"{operator}","rider":"{rider}","media":"cash"}}"#
+    )
+}
+
+fn issue_at(id: &str, at: &str, rider: &str, asset: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","type":"grant","at":"{at}","rider":"{rider}","asset":"{asset}","amount":1}}"#
+    )
+}
+
+fn the_day() -> Vec<String> {
+    vec![
+        issue_at("i-1", "2026-11-01T09:00:00+09:00", "pupil-1", "pupil-pass"),
+        issue_at("i-2", "2026-11-01T09:00:00+09:00", "pupil-2", "pupil-pass"),
+        issue_at("i-3", "2026-11-01T09:00:00+09:00", "pupil-3", "pupil-pass"),
+        issue_at("i-4", "2026-11-01T09:00:00+09:00", "senior", "bus-pass"),
+        ride_at("r-1", "2026-11-02T08:00:00+09:00", "kaigan", "pupil-1"),
+        ride_at("r-2", "2026-11-02T12:00:00+09:00", "kaigan", "pupil-1"),
+        ride_at("r-3", "2026-11-02T17:00:00+09:00", "kaigan", "pupil-1"),
+        ride_at("r-4", "2026-11-02T08:00:00+09:00", "city-bus", "senior"),
+        ride_at("r-5", "2026-11-03T08:00:00+09:00", "city-bus", "senior"),
+        ride_at("r-6", "2026-11-03T08:00:00+09:00", "kaigan", "senior"),
+    ]
+}
+
+#[test]
+fn a_grant_of_the_pass_asset_issues_a_pass_and_answers_its_validity() {
+    let mut town = kobe();
+    let answers = town.batch(&the_day()[..4]);
+    assert_eq!(
+        answers[0]["pass"],
+        serde_json::json!({
+            "id": "pupil-6m", "number": 0, "valid_from": "2026-11-01",
+            "valid_until": "2027-04-30", "rides_per_day": 2, "rides_total": null,
+            "payment": "per_ride",
+        })
+    );
+    assert_eq!(answers[2]["error"]["code"], "sold_out", "{}", answers[2]);
+    assert_eq!(town.balance("rider:pupil-1:pupil-pass"), 1);
+    assert_eq!(
+        town.balance("rider:pupil-3:pupil-pass"),
+        0,
+        "sold out moves nothing"
+    );
+    assert_eq!(answers[3]["pass"]["payment"], "flat");
+    assert_eq!(
+        town.balance("operator:city-bus:subsidy"),
+        3000,
+        "a flat pass is paid to the operator at issue"
+    );
+    let not_eligible = town.one(issue_at(
+        "i-9",
+        "2026-11-01T10:00:00+09:00",
+        "senior",
+        "pupil-pass",
+    ));
+    assert_eq!(not_eligible["error"]["code"], "not_eligible");
+}
+
+#[test]
+fn covered_rides_cost_the_rider_nothing_and_limits_fall_back_to_normal_rating() {
+    let mut town = kobe();
+    let answers = town.batch(&the_day());
+    let (r1, r3) = (&answers[4], &answers[6]);
+    assert_eq!(
+        (r1["rider_pays"].clone(), r1["discount"].clone()),
+        (0.into(), 210.into())
+    );
+    assert_eq!(r1["pass"], "pupil-6m");
+    assert_eq!(r1["rules"], serde_json::json!(["pupil-6m"]));
+    assert_eq!(r1["funded_by"], "pupil-fund");
+    assert_eq!(
+        r3["rider_pays"], 210,
+        "the third ride of the day is rated normally"
+    );
+    assert_eq!(r3["pass_refused"], "pass_daily_limit");
+    assert!(r3.get("pass").is_none());
+    let (r4, r5, r6) = (&answers[7], &answers[8], &answers[9]);
+    assert_eq!(
+        (r4["rider_pays"].clone(), r4["discount"].clone()),
+        (0.into(), 0.into()),
+        "flat: paid at issue"
+    );
+    assert_eq!(r5["pass_refused"], "pass_used_up");
+    assert_eq!(
+        r5["rider_pays"], 115,
+        "rated normally: the senior rule's half fare"
+    );
+    assert!(
+        r6.get("pass_refused").is_none(),
+        "no pass for kaigan: nothing to say"
+    );
+    assert_eq!(town.balance("operator:kaigan:subsidy"), 2 * 210 + 105);
+    let totals = town.machine.passes().product_totals();
+    assert_eq!((totals[0].issued, totals[0].rides_covered), (2, 2));
+    assert_eq!((totals[1].issued, totals[1].rides_covered), (1, 1));
+}
+
+#[test]
+fn a_pass_ride_outside_validity_says_pass_expired() {
+    let mut town = kobe();
+    town.one(issue_at(
+        "i-4",
+        "2026-11-01T09:00:00+09:00",
+        "senior",
+        "bus-pass",
+    ));
+    // valid_days = 10: 1..=10 November, local time.
+    let last = town.one(ride_at(
+        "r-1",
+        "2026-11-10T23:59:59+09:00",
+        "city-bus",
+        "senior",
+    ));
+    assert_eq!(last["pass"], "bus-flat");
+    let mut town = kobe();
+    town.one(issue_at(
+        "i-4",
+        "2026-11-01T09:00:00+09:00",
+        "senior",
+        "bus-pass",
+    ));
+    let after = town.one(ride_at("r-1", "2026-11-10T15:00:00Z", "city-bus", "senior"));
+    assert_eq!(after["pass_refused"], "pass_expired");
+}
+
+#[test]
+fn replay_gives_the_same_answers_and_the_same_digest() {
+    let mut first = kobe();
+    let answers = first.batch(&the_day());
+    let mut second = kobe();
+    assert_eq!(second.batch(&the_day()), answers, "a fresh machine");
+    assert_eq!(second.digest(), first.digest());
+    let before = first.digest();
+    assert_eq!(first.batch(&the_day()), answers, "the same ids again");
+    assert_eq!(first.digest(), before, "change nothing");
 }

@@ -14,7 +14,12 @@ use kanjo_rules::{
     Riders, choose_pass,
 };
 
-use crate::answer::RejectionCode;
+use kanjo_ledger::Transfer;
+
+use super::{Machine, Prepared};
+use crate::answer::{Outcome, Rejection, RejectionCode, RideOutcome};
+use crate::chart::{AccountName, Reason};
+use crate::event::Grant;
 
 /// Passes the machine keeps in all (神戸 issued 12 000; a town's whole population fits).
 pub const PASSES_MAX: usize = 1 << 20;
@@ -100,6 +105,8 @@ pub fn refusal_code(refusal: PassRefusal) -> RejectionCode {
 pub struct PassIssued {
     /// The pass's number in the book.
     pub pass: u32,
+    /// Position of the product in the programme's `[[passes]]`.
+    pub product: u16,
     pub first_day: LocalDate,
     pub last_day: LocalDate,
     pub rides_per_day: Option<u32>,
@@ -141,10 +148,25 @@ impl PassBook {
         }
     }
 
-    /// Issues one pass of `product_id` to `rider` on local date `day`. Checks in order:
-    /// the product, eligibility, the per-person limit, `issue_limit` (`sold_out`), the bounds.
+    /// Issues one pass of `product_id` to `rider` on local date `day`: [`PassBook::check_issue`]
+    /// then [`PassBook::record_issue`].
     pub fn issue(
         &mut self,
+        programme: &Programme,
+        riders: &Riders,
+        product_id: &str,
+        rider: &str,
+        day: LocalDate,
+    ) -> Result<PassIssued, PassIssueError> {
+        let issued = self.check_issue(programme, riders, product_id, rider, day)?;
+        self.record_issue(rider, day, &issued);
+        Ok(issued)
+    }
+
+    /// Whether a pass may be issued, and what it would be; changes nothing. Checks in order:
+    /// the product, eligibility, the per-person limit, `issue_limit` (`sold_out`), the bounds.
+    pub fn check_issue(
+        &self,
         programme: &Programme,
         riders: &Riders,
         product_id: &str,
@@ -194,13 +216,30 @@ impl PassBook {
                 Some((price_minor, budget, product.first_operator()))
             }
         };
-        let pass = u32::try_from(self.passes.len()).expect("bounded by PASSES_MAX");
-        self.passes.push(IssuedPass {
+        Ok(PassIssued {
+            pass: u32::try_from(self.passes.len()).expect("bounded by PASSES_MAX"),
             product: product_ix,
-            rider: Box::from(rider),
-            issued_on: day,
             first_day,
             last_day,
+            rides_per_day: product.rides_per_day,
+            rides_total: product.rides_total,
+            flat,
+        })
+    }
+
+    /// Records a pass that [`PassBook::check_issue`] allowed (once its chain has posted).
+    pub fn record_issue(&mut self, rider: &str, day: LocalDate, issued: &PassIssued) {
+        assert_eq!(
+            issued.pass as usize,
+            self.passes.len(),
+            "checked against this book"
+        );
+        self.passes.push(IssuedPass {
+            product: issued.product,
+            rider: Box::from(rider),
+            issued_on: day,
+            first_day: issued.first_day,
+            last_day: issued.last_day,
             rides_total: 0,
             last_ride_day: None,
             rides_on_last_day: 0,
@@ -208,19 +247,11 @@ impl PassBook {
         self.by_rider
             .entry(Box::from(rider))
             .or_default()
-            .push(pass);
-        self.products[index].issued += 1;
-        if let Some((price_minor, _, operator)) = flat {
+            .push(issued.pass);
+        self.products[usize::from(issued.product)].issued += 1;
+        if let Some((price_minor, _, operator)) = issued.flat {
             *self.owed.entry((operator, day)).or_default() += price_minor;
         }
-        Ok(PassIssued {
-            pass,
-            first_day,
-            last_day,
-            rides_per_day: product.rides_per_day,
-            rides_total: product.rides_total,
-            flat,
-        })
     }
 
     /// The pass that covers a ride, or why none of the rider's passes for that operator and
@@ -306,5 +337,164 @@ impl PassBook {
 
     pub fn is_empty(&self) -> bool {
         self.passes.is_empty()
+    }
+}
+
+/// What a pass grant's answer carries besides the asset and amount.
+pub type PassGrant = PassIssued;
+
+impl Machine {
+    /// The pass product whose entitlement asset is `asset`, if any (load keeps them distinct).
+    pub(super) fn pass_product_of(&self, asset: &str) -> Option<String> {
+        let product = self.programme.passes().iter().find(|p| p.asset == asset)?;
+        Some(product.id.clone())
+    }
+
+    /// A `grant` of a pass asset issues one pass: the entitlement moves from its issuer to the
+    /// rider and, for a `flat` product, the price from its budget to the operator's subsidy.
+    pub(super) fn apply_pass_issue(
+        &mut self,
+        prepared: &Prepared,
+        grant: &Grant,
+        product_id: &str,
+    ) -> Outcome {
+        self.post_pass_issue(prepared, grant, product_id)
+            .unwrap_or_else(Outcome::Rejected)
+    }
+
+    fn post_pass_issue(
+        &mut self,
+        prepared: &Prepared,
+        grant: &Grant,
+        product_id: &str,
+    ) -> Result<Outcome, Rejection> {
+        let Some((asset, _)) = self.assets.get(&grant.asset) else {
+            return Err(Rejection::new(
+                RejectionCode::UnknownAsset,
+                format!("pass asset {:?} has no [[assets]] entry", grant.asset),
+            ));
+        };
+        if grant.amount_minor != 1 {
+            return Err(Rejection::new(
+                RejectionCode::OnePerPerson,
+                "a pass is granted one at a time (amount 1)",
+            ));
+        }
+        let day = self.programme.local_date(prepared.event.at);
+        let issued = self
+            .passes
+            .check_issue(&self.programme, &self.riders, product_id, &grant.rider, day)
+            .map_err(|error| Rejection::new(error.code(), error.to_string()))?;
+        self.start_legs();
+        let issuer = self.leg_account(
+            &AccountName::Issuer {
+                asset: &grant.asset,
+            },
+            asset,
+        );
+        let holder = self.leg_account(
+            &AccountName::Rider {
+                rider: &grant.rider,
+                asset: &grant.asset,
+            },
+            asset,
+        );
+        self.legs.push(Transfer::new(
+            0,
+            issuer,
+            holder,
+            1,
+            asset,
+            Reason::Grant as u16,
+        ));
+        if let Some((price_minor, budget, operator)) = issued.flat.filter(|flat| flat.0 > 0) {
+            let operator = self.programme.operator_code(operator);
+            self.legs.push(Transfer::new(
+                0,
+                self.budget_accounts[budget.index()],
+                AccountName::OperatorSubsidy { operator }.id(),
+                price_minor,
+                self.assets.yen(),
+                Reason::Subsidy as u16,
+            ));
+        }
+        self.post_legs(prepared.id_hash)
+            .map_err(|error| self.post_rejection(&error))?;
+        self.passes.record_issue(&grant.rider, day, &issued);
+        Ok(Outcome::Grant {
+            asset,
+            amount_minor: 1,
+            pass: Some(Box::new(issued)),
+        })
+    }
+
+    /// The pass that covers this ride, or why the rider's passes did not (`Err(None)`: none
+    /// applies, including a `per_ride` pass with no budget in the ride's fiscal year).
+    pub(super) fn pass_for_ride(
+        &self,
+        rider: Option<&str>,
+        route: Option<&str>,
+        ride: &kanjo_rules::Ride,
+    ) -> Result<PassCover, Option<PassRefusal>> {
+        let rider = rider.ok_or(None)?;
+        if self.passes.is_empty() {
+            return Err(None);
+        }
+        let cover = self
+            .passes
+            .choose(&self.programme, rider, ride.operator, route, ride.day)?;
+        let product = &self.programme.passes()[usize::from(cover.product)];
+        if product.payment == PassPayment::PerRide && cover.per_ride_budget.is_none() {
+            return Err(None);
+        }
+        Ok(cover)
+    }
+
+    /// Posts a ride a pass covers: the rider pays nothing; a `per_ride` pass's budget pays the
+    /// operator the fare (a `flat` pass was paid at issue). Rules, caps and grants do not apply.
+    pub(super) fn post_pass_ride(
+        &mut self,
+        id_hash: u128,
+        operator_code: &str,
+        media: crate::event::Media,
+        ride: &kanjo_rules::Ride,
+        cover: PassCover,
+    ) -> Result<RideOutcome, Rejection> {
+        self.start_legs();
+        if let Some(budget) = cover.per_ride_budget.filter(|_| ride.fare > 0) {
+            self.legs.push(Transfer::new(
+                0,
+                self.budget_accounts[budget.index()],
+                AccountName::OperatorSubsidy {
+                    operator: operator_code,
+                }
+                .id(),
+                ride.fare,
+                self.assets.yen(),
+                Reason::Subsidy as u16,
+            ));
+        }
+        self.post_legs(id_hash)
+            .map_err(|error| self.post_rejection(&error))?;
+        self.passes
+            .commit_use(&cover, ride.operator, ride.day, ride.fare);
+        let per_ride = cover.per_ride_budget.is_some();
+        Ok(RideOutcome {
+            fare: ride.fare,
+            rider_pays: 0,
+            discount: if per_ride { ride.fare } else { 0 },
+            cap_waived: 0,
+            funded_by: cover.per_ride_budget.map(|budget| budget.index() as u16),
+            media,
+            rules: 0,
+            grants: Box::default(),
+            pass: Some(cover.product),
+            pass_refused: None,
+        })
+    }
+
+    /// The passes the machine has issued.
+    pub fn passes(&self) -> &PassBook {
+        &self.passes
     }
 }

@@ -512,6 +512,10 @@ fn compile_passes(
         if out.passes.iter().any(|p| p.id == def.id) {
             return Err(ctx.invalid(name, "id is used by an earlier pass"));
         }
+        // A grant of the asset issues the pass, so one asset names one product.
+        if out.passes.iter().any(|p| p.asset == def.asset) {
+            return Err(ctx.invalid(name, "asset is used by an earlier pass"));
+        }
         if def.operators.is_empty() {
             return Err(ctx.invalid(name, "`operators` names at least one operator"));
         }
