@@ -513,3 +513,46 @@ fn replay_gives_the_same_answers_and_the_same_digest() {
     assert_eq!(first.batch(&the_day()), answers, "the same ids again");
     assert_eq!(first.digest(), before, "change nothing");
 }
+
+#[test]
+fn the_report_counts_issued_passes_covered_rides_and_what_each_operator_is_owed() {
+    let mut town = kobe();
+    town.batch(&the_day());
+    let report = kanjo_core::machine::passes::passes_report(&town.machine);
+    let products: Vec<_> = report
+        .products
+        .iter()
+        .map(|line| {
+            (
+                line.pass.as_str(),
+                line.payment,
+                line.issued,
+                line.rides_covered,
+            )
+        })
+        .collect();
+    assert_eq!(
+        products,
+        [("pupil-6m", "per_ride", 2, 2), ("bus-flat", "flat", 1, 1)]
+    );
+    let owed: Vec<_> = report
+        .owed
+        .iter()
+        .map(|line| (line.operator.as_str(), line.date.as_str(), line.owed))
+        .collect();
+    assert_eq!(
+        owed,
+        [
+            ("kaigan", "2026-11-02", 420),
+            ("city-bus", "2026-11-01", 3000)
+        ]
+    );
+    assert!(report.to_text().contains("事業者への支払"));
+    let listed = town.machine.rider_passes_json("pupil-1");
+    assert_eq!(listed["passes"][0]["rides_used"], 2);
+    assert_eq!(listed["passes"][0]["valid_until"], "2027-04-30");
+    assert_eq!(
+        town.machine.rider_passes_json("nobody")["passes"],
+        serde_json::json!([])
+    );
+}

@@ -219,6 +219,8 @@ enum ReportKind {
     TrialBalance(ReportCommon),
     /// Per operator and day: rides, fares, paid by riders, subsidy due per budget, cap waived.
     Operators(ReportCommon),
+    /// Per pass product: passes issued and rides covered; what passes owe each operator per day.
+    Passes(ReportCommon),
 }
 
 #[derive(Args)]
@@ -318,6 +320,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&days)?);
             } else {
                 print!("{}", report::operators_to_text(&days));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(ReportArgs {
+            report: ReportKind::Passes(common),
+        }) => {
+            let engine = common.engine.start_read_only()?;
+            let passes = engine.query_blocking(kanjo_engine::machine::passes::passes_report)?;
+            engine.shutdown();
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&passes)?);
+            } else {
+                print!("{}", passes.to_text());
             }
             Ok(ExitCode::SUCCESS)
         }

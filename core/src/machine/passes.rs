@@ -498,3 +498,117 @@ impl Machine {
         &self.passes
     }
 }
+
+impl Machine {
+    /// `GET /v1/riders/{id}/passes`: the rider's passes in issue order, with their validity,
+    /// limits and use so far (an empty list for a rider with none).
+    pub fn rider_passes_json(&self, rider: &str) -> serde_json::Value {
+        let products = self.programme.passes();
+        let passes: Vec<serde_json::Value> = self
+            .passes
+            .of_rider(rider)
+            .map(|pass| {
+                let product = &products[usize::from(pass.product)];
+                serde_json::json!({
+                    "id": product.id,
+                    "asset": product.asset,
+                    "issued_on": pass.issued_on.to_string(),
+                    "valid_from": pass.first_day.to_string(),
+                    "valid_until": pass.last_day.to_string(),
+                    "rides_per_day": product.rides_per_day,
+                    "rides_total": product.rides_total,
+                    "rides_used": pass.rides_total,
+                })
+            })
+            .collect();
+        serde_json::json!({ "rider": rider, "passes": passes })
+    }
+}
+
+/// `kanjo report passes`: per pass product, passes issued and rides covered; and what the
+/// passes owe each operator per local day (per-ride fares, flat prices on the issue day).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PassesReport {
+    pub products: Vec<PassProductLine>,
+    pub owed: Vec<PassOwedLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PassProductLine {
+    pub pass: String,
+    pub payment: &'static str,
+    pub issued: u64,
+    pub issue_limit: Option<u64>,
+    pub rides_covered: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PassOwedLine {
+    pub operator: String,
+    pub date: String,
+    pub owed: u64,
+}
+
+pub fn passes_report(machine: &Machine) -> PassesReport {
+    let programme = machine.programme();
+    let book = machine.passes();
+    let products = programme
+        .passes()
+        .iter()
+        .zip(book.product_totals())
+        .map(|(product, totals)| PassProductLine {
+            pass: product.id.clone(),
+            payment: match product.payment {
+                PassPayment::PerRide => "per_ride",
+                PassPayment::Flat { .. } => "flat",
+            },
+            issued: totals.issued,
+            issue_limit: product.issue_limit,
+            rides_covered: totals.rides_covered,
+        })
+        .collect();
+    let owed = book
+        .owed_per_operator_day()
+        .iter()
+        .map(|(&(operator, day), &owed)| PassOwedLine {
+            operator: programme.operator_code(operator).to_owned(),
+            date: day.to_string(),
+            owed,
+        })
+        .collect();
+    PassesReport { products, owed }
+}
+
+impl PassesReport {
+    /// Two tables for the clerk: 定期券 (passes) and 事業者への支払 (owed to operators).
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "定期券 pass       {:<10} {:>10} {:>10} {:>12}",
+            "payment", "issued", "limit", "rides"
+        );
+        for line in &self.products {
+            let limit = line.issue_limit.map_or("-".to_string(), |l| l.to_string());
+            let _ = writeln!(
+                out,
+                "{:<18} {:<10} {:>10} {:>10} {:>12}",
+                line.pass, line.payment, line.issued, limit, line.rides_covered
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n事業者への支払 operator  {:<10} {:>12}",
+            "date", "owed (円)"
+        );
+        for line in &self.owed {
+            let _ = writeln!(
+                out,
+                "{:<24} {:<10} {:>12}",
+                line.operator, line.date, line.owed
+            );
+        }
+        out
+    }
+}
