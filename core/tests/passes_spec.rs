@@ -357,9 +357,13 @@ kind = "entitlement"
 "#;
 
 fn kobe() -> shops_common::Town {
+    kobe_with(MACHINE_PROGRAMME)
+}
+
+fn kobe_with(programme: &str) -> shops_common::Town {
     let mut town = shops_common::Town::from_toml(
         Path::new("programme.toml"),
-        MACHINE_PROGRAMME,
+        programme,
         kanjo_core::machine::MachineConfig::default(),
     );
     for line in [
@@ -555,4 +559,33 @@ fn the_report_counts_issued_passes_covered_rides_and_what_each_operator_is_owed(
         town.machine.rider_passes_json("nobody")["passes"],
         serde_json::json!([])
     );
+}
+
+#[test]
+fn passes_and_rules_share_the_budget_and_neither_overspends_it() {
+    let mut town = kobe_with(&MACHINE_PROGRAMME.replace("limit = 1000000", "limit = 420"));
+    let answers = town.batch(&[
+        issue_at("i-1", "2026-11-01T09:00:00+09:00", "pupil-1", "pupil-pass"),
+        issue_at("i-4", "2026-11-01T09:00:00+09:00", "senior", "bus-pass"),
+        ride_at("r-1", "2026-11-02T08:00:00+09:00", "kaigan", "pupil-1"),
+        ride_at("r-2", "2026-11-02T12:00:00+09:00", "kaigan", "pupil-1"),
+        ride_at("r-3", "2026-11-03T08:00:00+09:00", "kaigan", "pupil-1"),
+        ride_at("r-4", "2026-11-03T08:00:00+09:00", "kaigan", "senior"),
+    ]);
+    assert_eq!(
+        answers[1]["error"]["code"], "sold_out",
+        "3000 yen is more than the budget"
+    );
+    assert_eq!(answers[2]["pass"], "pupil-6m");
+    assert_eq!(answers[3]["pass"], "pupil-6m");
+    assert_eq!(
+        answers[4]["rider_pays"], 210,
+        "the budget is spent: rated normally"
+    );
+    assert!(answers[4].get("pass").is_none());
+    assert_eq!(
+        answers[5]["rider_pays"], 210,
+        "nothing left for the senior rule either"
+    );
+    assert_eq!(town.balance("operator:kaigan:subsidy"), 420);
 }

@@ -385,6 +385,14 @@ impl Machine {
             .passes
             .check_issue(&self.programme, &self.riders, product_id, &grant.rider, day)
             .map_err(|error| Rejection::new(error.code(), error.to_string()))?;
+        if let Some((price_minor, budget, _)) = issued.flat
+            && self.budget_left(budget) < price_minor
+        {
+            return Err(Rejection::new(
+                RejectionCode::SoldOut,
+                format!("the budget can't pay the pass's price of {price_minor} yen"),
+            ));
+        }
         self.start_legs();
         let issuer = self.leg_account(
             &AccountName::Issuer {
@@ -420,6 +428,9 @@ impl Machine {
         }
         self.post_legs(prepared.id_hash)
             .map_err(|error| self.post_rejection(&error))?;
+        if let Some((price_minor, budget, _)) = issued.flat {
+            self.charge_budget(budget, price_minor);
+        }
         self.passes.record_issue(&grant.rider, day, &issued);
         Ok(Outcome::Grant {
             asset,
@@ -444,10 +455,27 @@ impl Machine {
             .passes
             .choose(&self.programme, rider, ride.operator, route, ride.day)?;
         let product = &self.programme.passes()[usize::from(cover.product)];
-        if product.payment == PassPayment::PerRide && cover.per_ride_budget.is_none() {
+        // A per-ride pass needs its budget for the year to pay the whole fare; otherwise it
+        // does not apply and the ride is rated normally.
+        let funded = match cover.per_ride_budget {
+            Some(budget) => self.budget_left(budget) >= ride.fare,
+            None => product.payment != PassPayment::PerRide,
+        };
+        if !funded {
             return Err(None);
         }
         Ok(cover)
+    }
+
+    /// What is left of a budget; rating and passes draw on the same `RatingState` count, so
+    /// neither can overspend what the other used.
+    fn budget_left(&self, budget: BudgetIx) -> u64 {
+        self.programme.budget(budget).limit - self.rating.budget_used(budget)
+    }
+
+    fn charge_budget(&mut self, budget: BudgetIx, amount: u64) {
+        let used = self.rating.budget_used(budget) + amount;
+        self.rating.set_budget_used(budget, used);
     }
 
     /// Posts a ride a pass covers: the rider pays nothing; a `per_ride` pass's budget pays the
@@ -476,6 +504,9 @@ impl Machine {
         }
         self.post_legs(id_hash)
             .map_err(|error| self.post_rejection(&error))?;
+        if let Some(budget) = cover.per_ride_budget {
+            self.charge_budget(budget, ride.fare);
+        }
         self.passes
             .commit_use(&cover, ride.operator, ride.day, ride.fare);
         let per_ride = cover.per_ride_budget.is_some();
