@@ -589,3 +589,48 @@ fn passes_and_rules_share_the_budget_and_neither_overspends_it() {
     );
     assert_eq!(town.balance("operator:kaigan:subsidy"), 420);
 }
+
+/// A random ride: which rider, which operator, which day of November, which hour.
+fn arbitrary_ride() -> impl proptest::strategy::Strategy<Value = (usize, usize, u8, u8)> {
+    use proptest::prelude::*;
+    (0usize..4, 0usize..2, 1u8..=30, 6u8..=22)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Issue 13's property: whenever no pass applies, a ride's answer with passes issued equals
+    /// its answer in a town that issued none (apart from `pass_refused`, which says why).
+    #[test]
+    fn a_ride_no_pass_applies_to_rates_as_if_there_were_no_passes(
+        rides in proptest::collection::vec(arbitrary_ride(), 1..40)
+    ) {
+        let riders = ["pupil-1", "pupil-2", "senior", "stranger"];
+        let operators = ["kaigan", "city-bus"];
+        let events: Vec<String> = rides
+            .iter()
+            .enumerate()
+            .map(|(n, &(rider, operator, day, hour))| {
+                let at = format!("2026-11-{day:02}T{hour:02}:{:02}:00+09:00", n % 60);
+                ride_at(&format!("r-{n}"), &at, operators[operator], riders[rider])
+            })
+            .collect();
+        let issues = vec![
+            issue_at("i-1", "2026-11-01T05:00:00+09:00", "pupil-1", "pupil-pass"),
+            issue_at("i-4", "2026-11-01T05:00:00+09:00", "senior", "bus-pass"),
+        ];
+        let mut with_passes = kobe();
+        with_passes.batch(&issues);
+        let with = with_passes.batch(&events);
+        let without = kobe().batch(&events);
+        for (mut with, without) in with.into_iter().zip(without) {
+            if with.get("pass").is_some() {
+                continue;
+            }
+            if let Some(object) = with.as_object_mut() {
+                object.remove("pass_refused");
+            }
+            proptest::prop_assert_eq!(with, without);
+        }
+    }
+}
