@@ -592,7 +592,6 @@ fn passes_and_rules_share_the_budget_and_neither_overspends_it() {
 
 /// A random ride: which rider, which operator, which day of November, which hour.
 fn arbitrary_ride() -> impl proptest::strategy::Strategy<Value = (usize, usize, u8, u8)> {
-    use proptest::prelude::*;
     (0usize..4, 0usize..2, 1u8..=30, 6u8..=22)
 }
 
