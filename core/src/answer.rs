@@ -78,6 +78,8 @@ pub enum Outcome {
     Withdraw(WithdrawOutcome),
     /// Premium vouchers sold.
     VoucherPurchase(VoucherOutcome),
+    /// One asset converted to another at the programme's rate.
+    Convert(ConvertOutcome),
     Rejected(Rejection),
 }
 
@@ -123,6 +125,17 @@ pub struct VoucherOutcome {
     pub media: Media,
     /// Sets this rider has bought of the asset, this purchase included.
     pub sets_bought: u32,
+}
+
+/// A conversion: what was taken, what was received, and what stayed (the remainder).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvertOutcome {
+    pub from: AssetId,
+    pub to: AssetId,
+    pub taken_minor: u64,
+    pub received_minor: u64,
+    /// Of the amount asked: what did not fill a block and stayed in `from`.
+    pub remainder_minor: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +226,12 @@ impl AnswerContext<'_> {
             } => self.movement_json(id, "send", *asset, *amount_minor),
             Outcome::Withdraw(withdraw) => self.withdraw_json(id, withdraw),
             Outcome::VoucherPurchase(voucher) => self.voucher_json(id, voucher),
+            Outcome::Convert(convert) => json!({
+                "id": id, "status": "accepted", "type": "convert",
+                "from_asset": self.asset_code(convert.from), "to_asset": self.asset_code(convert.to),
+                "taken": convert.taken_minor, "received": convert.received_minor,
+                "remainder": convert.remainder_minor,
+            }),
             Outcome::Purchase { .. }
             | Outcome::Authorize { .. }
             | Outcome::Capture { .. }

@@ -56,6 +56,12 @@ pub enum Reason {
     VoucherPremium = 43,
     /// Voucher units sold: the voucher's issuer → rider, face value × sets.
     VoucherIssue = 44,
+    /// What was left of an expired points lot, rider → `expired:{asset}` (breakage).
+    Expiry = 45,
+    /// A conversion's source given up, rider → `issuer:{from}`.
+    ConversionOut = 46,
+    /// A conversion's target received, `issuer:{to}` → rider.
+    ConversionIn = 47,
 }
 
 impl Reason {
@@ -81,6 +87,9 @@ impl Reason {
             Reason::VoucherSale => "voucher_sale",
             Reason::VoucherPremium => "voucher_premium",
             Reason::VoucherIssue => "voucher_issue",
+            Reason::Expiry => "expiry",
+            Reason::ConversionOut => "conversion_out",
+            Reason::ConversionIn => "conversion_in",
         }
     }
 
@@ -106,6 +115,9 @@ impl Reason {
             Reason::VoucherSale,
             Reason::VoucherPremium,
             Reason::VoucherIssue,
+            Reason::Expiry,
+            Reason::ConversionOut,
+            Reason::ConversionIn,
         ]
         .into_iter()
         .find(|reason| *reason as u16 == code)
@@ -150,6 +162,9 @@ pub enum AccountName<'a> {
     VoucherBudget { asset: &'a str },
     /// Cash the voucher counter took in (debit balance: the counter holds it).
     VoucherCash { asset: &'a str },
+    /// Points that lapsed unspent (breakage), and refunds of points from lapsed lots (credit
+    /// balance).
+    Expired { asset: &'a str },
 }
 
 impl AccountName<'_> {
@@ -213,6 +228,10 @@ impl AccountName<'_> {
                 part("fees");
                 part(asset);
             }
+            AccountName::Expired { asset } => {
+                part("expired");
+                part(asset);
+            }
             AccountName::Backing { bank, asset } => {
                 part("backing");
                 part(bank);
@@ -249,7 +268,7 @@ impl AccountName<'_> {
                 OwnerKind::Issuer
             }
             AccountName::Place { .. } | AccountName::Shop { .. } => OwnerKind::Shop,
-            AccountName::Fees { .. } => OwnerKind::System,
+            AccountName::Fees { .. } | AccountName::Expired { .. } => OwnerKind::System,
             AccountName::VoucherSales { .. }
             | AccountName::VoucherBudget { .. }
             | AccountName::VoucherCash { .. } => OwnerKind::TownBudget,
@@ -275,7 +294,8 @@ impl AccountName<'_> {
             AccountName::OperatorFares { .. }
             | AccountName::OperatorSubsidy { .. }
             | AccountName::OperatorCash { .. }
-            | AccountName::Place { .. } => AccountFlags::HISTORY,
+            | AccountName::Place { .. }
+            | AccountName::Expired { .. } => AccountFlags::HISTORY,
             AccountName::IcClearing
             | AccountName::Treasury { .. }
             | AccountName::Bank { .. }
@@ -297,6 +317,9 @@ impl<'a> AccountName<'a> {
         }
         if kind == "fees" {
             return (!rest.is_empty()).then_some(AccountName::Fees { asset: rest });
+        }
+        if kind == "expired" {
+            return (!rest.is_empty()).then_some(AccountName::Expired { asset: rest });
         }
         let (middle, last) = rest.rsplit_once(':')?;
         if middle.is_empty() || last.is_empty() {
@@ -372,6 +395,7 @@ impl fmt::Display for AccountName<'_> {
             AccountName::Place { place, asset } => write!(f, "place:{place}:{asset}"),
             AccountName::Shop { shop, asset } => write!(f, "shop:{shop}:{asset}"),
             AccountName::Fees { asset } => write!(f, "fees:{asset}"),
+            AccountName::Expired { asset } => write!(f, "expired:{asset}"),
             AccountName::Backing { bank, asset } => write!(f, "backing:{bank}:{asset}"),
             AccountName::VoucherSales { asset } => write!(f, "voucher-sales:{asset}:{YEN}"),
             AccountName::VoucherBudget { asset } => write!(f, "voucher-budget:{asset}:{YEN}"),
@@ -397,6 +421,8 @@ pub struct AssetSection {
     pub payments: crate::shops::PaymentSettings,
     #[serde(default)]
     pub shops: Vec<crate::shops::ShopSpec>,
+    #[serde(default)]
+    pub conversions: Vec<ConversionSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -427,7 +453,37 @@ pub struct AssetSpec {
     /// Points only: `[assets.voucher]` makes them premium vouchers sold by `voucher_purchase`.
     #[serde(default)]
     pub voucher: Option<VoucherSpec>,
+    /// Points only: each grant's lot lapses this many days (of 86 400 s) after it was granted.
+    #[serde(default)]
+    pub expires_after_days: Option<u32>,
+    /// Points only: `"fiscal_year_end"`, each lot lapses after 31 March 23:59:59 JST of the
+    /// Japanese fiscal year it was granted in. Absent (with no `expires_after_days`): never.
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// Points and entitlements: a `grant` carrying `place` is refused `grant_limit_reached` past
+    /// this many per rider, place and local day. Absent: no limit.
+    #[serde(default)]
+    pub grants_per_place_per_day: Option<u32>,
 }
+
+/// `[[conversions]]`: `convert` turns `from` into `to` in whole blocks of `from_units` →
+/// `to_units` (an integer ratio, rounding down: what doesn't fill a block stays in `from`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionSpec {
+    pub from: String,
+    pub to: String,
+    pub from_units: u64,
+    pub to_units: u64,
+    /// Once per rider ever (a Mynapoint claim): a second is `already_claimed`.
+    #[serde(default)]
+    pub once_per_person: bool,
+}
+
+/// Conversions one programme may declare.
+pub const CONVERSIONS_MAX: usize = 64;
+/// The largest block of either side of a conversion ratio.
+pub const CONVERSION_UNITS_MAX: u64 = 1_000_000;
 
 /// `[assets.voucher]`: a premium voucher's sale terms, in minor units (yen for `price` and
 /// `premium_budget`, the voucher asset for `face`).
@@ -503,6 +559,9 @@ impl AssetSpec {
             transferable: None,
             issuer: None,
             voucher: None,
+            expires_after_days: None,
+            expires: None,
+            grants_per_place_per_day: None,
         }
     }
 
@@ -582,6 +641,8 @@ pub struct AssetBook {
     payments: crate::shops::PaymentSettings,
     /// `[[shops]]`, each checked against these assets.
     shops: Vec<crate::shops::ShopSpec>,
+    /// `[[conversions]]`, each checked against these assets.
+    conversions: Vec<ConversionSpec>,
 }
 
 impl AssetBook {
@@ -648,6 +709,7 @@ impl AssetBook {
             specs,
             payments: crate::shops::PaymentSettings::default(),
             shops: Vec::new(),
+            conversions: Vec::new(),
         })
     }
 
@@ -684,7 +746,14 @@ impl AssetBook {
         crate::shops::check_programme_shops(&section.shops, &book).map_err(invalid)?;
         book.payments = section.payments;
         book.shops = section.shops;
+        check_conversions(&section.conversions, &book).map_err(invalid)?;
+        book.conversions = section.conversions;
         Ok(book)
+    }
+
+    /// `[[conversions]]`, checked.
+    pub fn conversions(&self) -> &[ConversionSpec] {
+        &self.conversions
     }
 
     /// `[payments]`.
@@ -728,7 +797,102 @@ fn check_value_terms(spec: &AssetSpec) -> Result<(), String> {
             .check()
             .map_err(|reason| format!("asset {:?}: [assets.voucher]: {reason}", spec.code))?;
     }
+    check_expiry_terms(spec)
+}
+
+/// `expires_after_days` (1..=`EXPIRY_DAYS_MAX`) or `expires = "fiscal_year_end"`, on points only,
+/// not both.
+fn check_expiry_terms(spec: &AssetSpec) -> Result<(), String> {
+    let (days, rule) = (spec.expires_after_days, spec.expires.as_deref());
+    if days.is_none() && rule.is_none() {
+        return Ok(());
+    }
+    let fail = |reason: &str| Err(format!("asset {:?}: {reason}", spec.code));
+    if spec.kind != AssetKindName::Points {
+        return fail("only points expire");
+    }
+    if days.is_some() && rule.is_some() {
+        return fail("give `expires_after_days` or `expires`, not both");
+    }
+    if let Some(days) = days
+        && !(1..=EXPIRY_DAYS_MAX).contains(&days)
+    {
+        return fail(&format!(
+            "`expires_after_days` must be 1..={EXPIRY_DAYS_MAX}"
+        ));
+    }
+    if let Some(rule) = rule
+        && rule != "fiscal_year_end"
+    {
+        return fail("`expires` knows only \"fiscal_year_end\"");
+    }
     Ok(())
+}
+
+/// Each conversion: known points or entitlement assets, two different ones, ratios 1..=1 000 000,
+/// and one conversion per (from, to).
+fn check_conversions(conversions: &[ConversionSpec], book: &AssetBook) -> Result<(), String> {
+    if conversions.len() > CONVERSIONS_MAX {
+        return Err(format!("more than {CONVERSIONS_MAX} [[conversions]]"));
+    }
+    for (index, conversion) in conversions.iter().enumerate() {
+        let fail = |reason: &str| {
+            Err(format!(
+                "[[conversions]] {} → {}: {reason}",
+                conversion.from, conversion.to
+            ))
+        };
+        for code in [&conversion.from, &conversion.to] {
+            match book.get(code) {
+                None => return fail(&format!("no asset {code:?}")),
+                Some((_, spec))
+                    if !matches!(
+                        spec.kind,
+                        AssetKindName::Points | AssetKindName::Entitlement
+                    ) || spec.one_per_person =>
+                {
+                    return fail(&format!("{code} is not points or a plain entitlement"));
+                }
+                Some(_) => {}
+            }
+        }
+        if conversion.from == conversion.to {
+            return fail("an asset converts to another");
+        }
+        let units = 1..=CONVERSION_UNITS_MAX;
+        if !units.contains(&conversion.from_units) || !units.contains(&conversion.to_units) {
+            return fail(&format!("units must be 1..={CONVERSION_UNITS_MAX}"));
+        }
+        if conversions[..index]
+            .iter()
+            .any(|other| other.from == conversion.from && other.to == conversion.to)
+        {
+            return fail("declared twice");
+        }
+    }
+    Ok(())
+}
+
+/// Ten years: longer than any scheme's points live.
+pub const EXPIRY_DAYS_MAX: u32 = 3_660;
+
+/// How a points asset's lots lapse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryRule {
+    Never,
+    AfterDays(u32),
+    FiscalYearEnd,
+}
+
+impl AssetSpec {
+    /// The asset's expiry rule (checked at load).
+    pub fn expiry_rule(&self) -> ExpiryRule {
+        match (self.expires_after_days, self.expires.as_deref()) {
+            (Some(days), _) => ExpiryRule::AfterDays(days),
+            (None, Some("fiscal_year_end")) => ExpiryRule::FiscalYearEnd,
+            _ => ExpiryRule::Never,
+        }
+    }
 }
 
 fn asset_id(index: usize) -> AssetId {

@@ -20,7 +20,7 @@ pub use shop_events::{
     TOKEN_TEXT_BYTES_MAX, TokenUse, Void,
 };
 mod value_events;
-pub use value_events::{Holder, VoucherPurchase, Withdraw};
+pub use value_events::{Convert, Holder, VoucherPurchase, Withdraw};
 
 /// Ids are pseudonymous references, not documents. An event id is the log entry's id.
 pub const EVENT_ID_BYTES_MAX: usize = LOG_ENTRY_ID_BYTES_MAX;
@@ -108,6 +108,7 @@ pub enum EventKind {
     Withdraw(Withdraw),
     /// Premium vouchers bought in sets.
     VoucherPurchase(VoucherPurchase),
+    Convert(Convert),
 }
 
 /// How the rider's share of a fare is paid.
@@ -163,6 +164,8 @@ pub struct Grant {
     pub rider: String,
     pub asset: String,
     pub amount_minor: u64,
+    /// Where the activity happened (a health class's QR): counted per rider, place and day.
+    pub place: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,6 +256,11 @@ struct WireEvent<'a> {
     /// Voucher sets bought (`voucher_purchase`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sets: Option<u64>,
+    /// `convert`: the asset given and the asset received.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    from_asset: Option<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    to_asset: Option<Cow<'a, str>>,
 }
 
 impl Event {
@@ -378,6 +386,7 @@ impl Event {
                 rider: required("rider", &wire.rider)?,
                 asset: required("asset", &wire.asset)?,
                 amount_minor: positive_amount(None)?,
+                place: optional("place", &wire.place)?,
             }),
             "redeem" => EventKind::Redeem(Redeem {
                 rider: required("rider", &wire.rider)?,
@@ -388,7 +397,9 @@ impl Event {
             "purchase" | "authorize" | "capture" | "void" | "refund" | "send" => {
                 shop_events::kind_from_wire(&id, kind, &wire)?
             }
-            "withdraw" | "voucher_purchase" => value_events::kind_from_wire(&id, kind, &wire)?,
+            "withdraw" | "voucher_purchase" | "convert" => {
+                value_events::kind_from_wire(&id, kind, &wire)?
+            }
             other => {
                 return Err(fail(format!(
                     "unknown event type {other:?}: expected ride, tap, topup, grant, redeem, purchase, authorize, capture, void, refund, send, withdraw or voucher_purchase"
@@ -441,6 +452,7 @@ impl Event {
                 wire.rider = text(&grant.rider);
                 wire.asset = text(&grant.asset);
                 wire.amount = Some(grant.amount_minor);
+                wire.place = option(&grant.place);
             }
             EventKind::Redeem(redeem) => {
                 wire.kind = text("redeem");
@@ -449,9 +461,9 @@ impl Event {
                 wire.place = text(&redeem.place);
                 wire.amount = Some(redeem.amount_minor);
             }
-            kind @ (EventKind::Withdraw(_) | EventKind::VoucherPurchase(_)) => {
-                value_events::fill_wire(kind, &mut wire)
-            }
+            kind @ (EventKind::Withdraw(_)
+            | EventKind::VoucherPurchase(_)
+            | EventKind::Convert(_)) => value_events::fill_wire(kind, &mut wire),
             kind => shop_events::fill_wire(kind, &mut wire),
         }
         serde_json::to_string(&wire).expect("a WireEvent has only strings and integers")
@@ -472,6 +484,7 @@ impl Event {
             EventKind::Send(_) => "send",
             EventKind::Withdraw(_) => "withdraw",
             EventKind::VoucherPurchase(_) => "voucher_purchase",
+            EventKind::Convert(_) => "convert",
         }
     }
 }

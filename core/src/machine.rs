@@ -25,11 +25,14 @@ use crate::taps::{NewTap, PendingTap, TapBook};
 
 mod chain;
 mod coin;
+mod conversions;
+mod lots;
 pub mod passes;
 mod payments;
 mod vouchers;
 use chain::{NewAccount, legs_keep_limits};
 pub use coin::CoinTotals;
+pub use lots::{LOTS_PER_ACCOUNT_MAX, LOTS_TOTAL_MAX, Lot, NEVER_NS, lot_end_ns};
 mod tokens;
 pub use payments::{PAYMENT_LEGS_MAX, PAYMENT_PARTS_MAX};
 pub use tokens::{
@@ -205,6 +208,10 @@ pub struct Machine {
     vouchers: vouchers::VoucherBook,
     /// Issued passes and their use (issue 13).
     passes: passes::PassBook,
+    /// Riders' points lots, for spend order and expiry.
+    lots: lots::LotBook,
+    /// Once-per-person conversions made and grants counted per place and day.
+    conversions: conversions::ConversionBook,
 }
 
 /// One operator's local day of rides, as posted: what the settlement report is built from.
@@ -266,6 +273,8 @@ impl Machine {
             coins: coin::CoinBook::default(),
             vouchers: vouchers::VoucherBook::default(),
             passes,
+            lots: lots::LotBook::default(),
+            conversions: conversions::ConversionBook::default(),
         };
         machine.genesis()?;
         machine.open_programme_shops()?;
@@ -440,6 +449,10 @@ impl Machine {
         }
         let at_ns = prepared.event.at.as_nanosecond();
         self.accounts_to_open.clear();
+        let lead_limit_ns = i128::from(self.clock_ns) + WATERMARK_LEAD_MAX_NS;
+        // Lots that ended by this event's time (within the watermark's lead) pay no more.
+        self.expire_lots_at(self.watermark_ns.max(at_ns.min(lead_limit_ns)));
+        self.lots.now_ns = at_ns;
         let outcome = match &prepared.event.kind {
             EventKind::Ride(ride) => self.apply_ride(prepared, ride),
             EventKind::Tap(tap) => self.apply_tap(prepared, tap),
@@ -461,14 +474,8 @@ impl Machine {
             EventKind::Grant(grant) if let Some(product) = self.pass_product_of(&grant.asset) => {
                 self.apply_pass_issue(prepared, grant, &product)
             }
-            EventKind::Grant(grant) => self.apply_movement(
-                prepared,
-                &grant.asset,
-                grant.amount_minor,
-                Movement::Grant {
-                    rider: &grant.rider,
-                },
-            ),
+            EventKind::Grant(grant) => self.apply_grant(prepared, grant),
+            EventKind::Convert(convert) => self.apply_convert(prepared, convert),
             EventKind::Redeem(redeem) => self.apply_redeem(prepared, redeem),
             EventKind::Purchase(_)
             | EventKind::Authorize(_)
@@ -479,7 +486,6 @@ impl Machine {
             EventKind::Withdraw(withdraw) => self.apply_withdraw(prepared, withdraw),
             EventKind::VoucherPurchase(purchase) => self.apply_voucher_purchase(prepared, purchase),
         };
-        let lead_limit_ns = i128::from(self.clock_ns) + WATERMARK_LEAD_MAX_NS;
         self.watermark_ns = self.watermark_ns.max(at_ns.min(lead_limit_ns));
         self.events.insert(
             prepared.id_hash,
@@ -497,6 +503,7 @@ impl Machine {
         let expired = self.taps.expire(self.watermark_ns);
         let count = expired.len();
         for tap in expired {
+            self.lots.now_ns = tap.at_ns;
             let outcome = match tap.direction {
                 TapDirection::On => match self.charge_unfinished_ride(&tap) {
                     Ok(ride) => Outcome::TapExpired { ride },
@@ -1102,6 +1109,7 @@ impl Machine {
             .find(|failure| failure.result != CreateTransferError::LinkedEventFailed)
             .or(failures.first())
         else {
+            self.follow_lots(id_hash);
             return Ok(());
         };
         debug_assert!(

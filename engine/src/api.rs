@@ -57,6 +57,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/riders", post(post_riders))
         .route("/v1/riders/{id}/keys", post(post_rider_key))
         .route("/v1/riders/{id}/passes", get(get_rider_passes))
+        .route("/v1/riders/{id}/lots", get(get_rider_lots))
         .route("/v1/shops", post(post_shops))
         .route("/v1/shops/{id}", get(get_shop))
         .route("/metrics", get(get_metrics))
@@ -656,11 +657,53 @@ async fn get_shop(State(state): State<Arc<ApiState>>, Path(id): Path<String>) ->
 }
 
 /// The rider's passes (issue 13); a rider with none has an empty list.
-async fn get_rider_passes(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Response {
+async fn get_rider_passes(State(state): State<Arc<ApiState>>, PathText(id): PathText) -> Response {
     let queried = state
         .engine
         .query(move |machine: &Machine| Some(machine.rider_passes_json(&id)));
     match found(queried, String::new).await {
+        Ok(value) => axum::Json(value).into_response(),
+        Err(response) => response,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LotsQuery {
+    asset: String,
+}
+
+/// A rider's lots of one asset in spend order (earliest end first): what is left, when it was
+/// granted, and the first instant it no longer pays (null: never).
+async fn get_rider_lots(
+    State(state): State<Arc<ApiState>>,
+    PathText(rider): PathText,
+    QueryOf(query): QueryOf<LotsQuery>,
+) -> Response {
+    let (lookup, asset) = (rider.clone(), query.asset.clone());
+    let queried = state.engine.query(move |machine: &Machine| {
+        let lots = machine.lots(&lookup, &asset)?;
+        let instant = |ns: i128| {
+            (ns != kanjo_core::machine::NEVER_NS)
+                .then(|| {
+                    jiff::Timestamp::from_nanosecond(ns)
+                        .ok()
+                        .map(|at| at.to_string())
+                })
+                .flatten()
+        };
+        let lots: Vec<serde_json::Value> = lots
+            .iter()
+            .map(|lot| {
+                json!({
+                    "amount": lot.left_minor,
+                    "granted_at": instant(lot.granted_ns),
+                    "expires_at": instant(lot.ends_ns),
+                })
+            })
+            .collect();
+        Some(json!({"rider": lookup, "asset": asset, "lots": lots}))
+    });
+    match found(queried, || format!("no asset {:?}", query.asset)).await {
         Ok(value) => axum::Json(value).into_response(),
         Err(response) => response,
     }

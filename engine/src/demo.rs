@@ -118,6 +118,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             rider: commuter.rider_id(rider),
             asset: "muro-pt".into(),
             amount_minor: 50,
+            place: None,
         }),
     });
     let bar = progress(0, "health-point grants");

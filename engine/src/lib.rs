@@ -8,6 +8,7 @@ pub mod demo;
 pub mod pipeline;
 pub mod recovery;
 pub mod tokens;
+pub mod verify;
 
 // The lower crates' modules under the paths they had when they lived here, so the shell's
 // modules and code written against those paths keep building; new code names the owning crate.

@@ -14,6 +14,7 @@ use kanjo_engine::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX};
 use kanjo_engine::recovery::{FailureKind, RECOVERY_TIMEOUT_S_DEFAULT, RECOVERY_TIMEOUT_S_MAX};
 use kanjo_engine::report::{self, OperatorDay, TrialBalance};
 use kanjo_engine::store::{self, StoreTarget};
+use kanjo_engine::verify;
 
 mod qr_cli;
 
@@ -45,6 +46,9 @@ enum Command {
     Report(ReportArgs),
     /// Run a morning in Muroran end to end on the embedded store and print the reports.
     Demo(kanjo_engine::demo::DemoArgs),
+    /// Recompute the log's hash chain, replay it, and check both against each other and an
+    /// expected (published) head; exits 5 on any difference.
+    Verify(VerifyArgs),
     /// Shop payment QR codes: a shop's static EMVCo payload and PNG, and a payload validator.
     Qr(qr_cli::QrArgs),
 }
@@ -208,6 +212,16 @@ struct BalanceArgs {
 }
 
 #[derive(Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// A published chain head the log must still pass through, as `kanjo report trial-balance`
+    /// prints it: SEQ:HEX.
+    #[arg(long, value_parser = kanjo_engine::verify::parse_head)]
+    expect_head: Option<store::ChainHead>,
+}
+
+#[derive(Args)]
 struct ReportArgs {
     #[command(subcommand)]
     report: ReportKind,
@@ -221,6 +235,23 @@ enum ReportKind {
     Operators(ReportCommon),
     /// Per pass product: passes issued and rides covered; what passes owe each operator per day.
     Passes(ReportCommon),
+    /// Per day: how much of a points asset will lapse (its last usable day, local time).
+    Expiry(ExpiryArgs),
+}
+
+#[derive(Args)]
+struct ExpiryArgs {
+    #[command(flatten)]
+    common: ReportCommon,
+    /// The points asset.
+    #[arg(long)]
+    asset: String,
+    /// How many days ahead to look (1..=400).
+    #[arg(long, default_value_t = 30)]
+    within_days: u32,
+    /// Look ahead from this instant (RFC 3339); absent: now.
+    #[arg(long)]
+    from: Option<jiff::Timestamp>,
 }
 
 #[derive(Args)]
@@ -298,11 +329,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let engine = common.engine.start_read_only()?;
             let balance: TrialBalance = engine.query_blocking(report::trial_balance)?;
+            let replayed_seq = engine.committed_seq();
             engine.shutdown();
+            let head = verify::head_at(&common.engine.store.target(), replayed_seq)?;
             if common.json {
-                println!("{}", serde_json::to_string_pretty(&balance)?);
+                println!("{}", verify::json_with_head(&balance, &head)?);
             } else {
                 print!("{}", balance.to_text());
+                println!("{}", verify::head_line(&head));
             }
             Ok(if balance.balanced {
                 ExitCode::SUCCESS
@@ -336,8 +370,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report(ReportArgs {
+            report: ReportKind::Expiry(args),
+        }) => {
+            let engine = args.common.engine.start_read_only()?;
+            let (asset, days) = (args.asset.clone(), args.within_days);
+            let from = args.from.unwrap_or_else(jiff::Timestamp::now);
+            let report = engine.query_blocking(move |machine: &Machine| {
+                kanjo_core::expiry::expiry_report(machine, &asset, from, days)
+            })?;
+            engine.shutdown();
+            let report = report.map_err(anyhow::Error::msg)?;
+            if args.common.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.to_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo(args) => kanjo_engine::demo::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Qr(args) => qr_cli::run(args),
+        Command::Verify(args) => {
+            let target = args.engine.store.target();
+            let programme = args.engine.programme_path(&target)?;
+            let verified =
+                verify::run(&target, programme, args.expect_head, &mut std::io::stdout())?;
+            Ok(match verified {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(verify::EXIT_LOG_DIFFERS),
+            })
+        }
     }
 }
 

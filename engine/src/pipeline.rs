@@ -672,6 +672,7 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
         .collect();
     machine.expire_taps();
     machine.expire_authorizations();
+    machine.expire_lots();
     results
 }
 

@@ -353,6 +353,14 @@ impl Store for LosesConnectionAfterCommit {
         self.inner.read(from_seq, max_records)
     }
 
+    fn read_links(
+        &mut self,
+        from_seq: u64,
+        max_records: usize,
+    ) -> Result<Vec<kanjo_engine::store::StoredLink>, StoreError> {
+        self.inner.read_links(from_seq, max_records)
+    }
+
     fn meta(&mut self, key: &str) -> Result<Option<String>, StoreError> {
         self.inner.meta(key)
     }

@@ -600,7 +600,8 @@ impl Baseline {
             | EventKind::Refund(_)
             | EventKind::Send(_)
             | EventKind::Withdraw(_)
-            | EventKind::VoucherPurchase(_) => Outcome::Rejected("not_in_baseline"),
+            | EventKind::VoucherPurchase(_)
+            | EventKind::Convert(_) => Outcome::Rejected("not_in_baseline"),
         })
     }
 

@@ -108,6 +108,7 @@ pub fn lane_of(event: &Event, lanes: usize) -> usize {
             Holder::Rider(rider) | Holder::Shop(rider) => rider.as_str(),
         },
         EventKind::VoucherPurchase(purchase) => purchase.rider.as_str(),
+        EventKind::Convert(convert) => convert.rider.as_str(),
         // No scenario sends these yet; a shops scenario must keep them in their payment's lane.
         EventKind::Capture(capture) => capture.authorization.as_str(),
         EventKind::Void(void) => void.authorization.as_str(),

@@ -7,6 +7,9 @@
 //! ```
 //! SQLite stores the payload itself; PostgreSQL stores entries as rows and the checksum of this
 //! encoding in the header, so both detect edited or torn content on read.
+//!
+//! The payload is also a record's canonical bytes for the hash chain (`kanjo_auth::chain_hash`):
+//! the encoding is deterministic, and PostgreSQL rebuilds it from its rows ([`encode_rows`]).
 
 use super::{
     EntryKind, LOG_ENTRIES_PER_RECORD_MAX, LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX,
@@ -51,6 +54,64 @@ pub(crate) fn encode(record: &LogRecord, out: &mut Vec<u8>) {
         out.extend_from_slice(&entry.body);
     }
     debug_assert_eq!(out.len() - start, encoded_len(record));
+}
+
+/// First byte of the bytes [`encode_rows`] gives for rows that no valid record has. It is never
+/// a format byte, so such bytes never hash like any record that was appended.
+pub(crate) const UNENCODABLE_MARKER: u8 = 0xFF;
+const _: () = assert!(UNENCODABLE_MARKER != PAYLOAD_FORMAT_V1);
+
+/// One entry row of PostgreSQL, as stored (nothing checked).
+pub(crate) struct EntryRow<'a> {
+    pub idx: i32,
+    pub kind: i16,
+    pub id: &'a str,
+    pub body: &'a [u8],
+}
+
+/// The canonical bytes of a PostgreSQL record rebuilt from its header and entry rows, as stored:
+/// the same bytes as [`encode`] when the rows are a valid record's, else bytes that start with
+/// [`UNENCODABLE_MARKER`] and still depend on every stored value (so the chain reports the
+/// record as altered, never as intact).
+pub(crate) fn encode_rows(
+    clock_ns: i64,
+    entry_count: i32,
+    rows: &[EntryRow<'_>],
+    out: &mut Vec<u8>,
+) {
+    let encodable = clock_ns >= 0
+        && usize::try_from(entry_count).is_ok_and(|count| count == rows.len())
+        && rows.len() <= LOG_ENTRIES_PER_RECORD_MAX
+        && rows.iter().enumerate().all(|(index, row)| {
+            usize::try_from(row.idx).is_ok_and(|idx| idx == index)
+                && u8::try_from(row.kind).is_ok()
+                && row.id.len() <= u8::MAX as usize
+                && row.body.len() <= u16::MAX as usize
+        });
+    if !encodable {
+        out.push(UNENCODABLE_MARKER);
+        out.extend_from_slice(&clock_ns.to_le_bytes());
+        out.extend_from_slice(&entry_count.to_le_bytes());
+        for row in rows {
+            out.extend_from_slice(&row.idx.to_le_bytes());
+            out.extend_from_slice(&row.kind.to_le_bytes());
+            out.extend_from_slice(&(row.id.len() as u64).to_le_bytes());
+            out.extend_from_slice(row.id.as_bytes());
+            out.extend_from_slice(&(row.body.len() as u64).to_le_bytes());
+            out.extend_from_slice(row.body);
+        }
+        return;
+    }
+    out.push(PAYLOAD_FORMAT_V1);
+    out.extend_from_slice(&(clock_ns as u64).to_le_bytes());
+    out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+    for row in rows {
+        out.push(row.kind as u8);
+        out.push(row.id.len() as u8);
+        out.extend_from_slice(&(row.body.len() as u16).to_le_bytes());
+        out.extend_from_slice(row.id.as_bytes());
+        out.extend_from_slice(row.body);
+    }
 }
 
 pub(crate) fn checksum(seq: u64, payload: &[u8]) -> u64 {
@@ -164,6 +225,39 @@ mod tests {
         let mut payload = Vec::new();
         encode(&sample(), &mut payload);
         assert_ne!(checksum(7, &payload), checksum(8, &payload));
+    }
+
+    #[test]
+    fn rows_of_a_valid_record_encode_like_the_record() {
+        let record = sample();
+        let rows: Vec<EntryRow<'_>> = record
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(idx, entry)| EntryRow {
+                idx: idx as i32,
+                kind: entry.kind as u8 as i16,
+                id: &entry.id,
+                body: &entry.body,
+            })
+            .collect();
+        let (mut from_record, mut from_rows) = (Vec::new(), Vec::new());
+        encode(&record, &mut from_record);
+        encode_rows(record.clock_ns as i64, 2, &rows, &mut from_rows);
+        assert_eq!(from_rows, from_record);
+
+        let mut missing_entry = Vec::new();
+        encode_rows(record.clock_ns as i64, 2, &rows[..1], &mut missing_entry);
+        assert_eq!(missing_entry[0], UNENCODABLE_MARKER);
+        let kind_beyond_a_byte = [EntryRow {
+            idx: 0,
+            kind: 257,
+            id: "tap-1",
+            body: b"{}",
+        }];
+        let mut bytes = Vec::new();
+        encode_rows(0, 1, &kind_beyond_a_byte, &mut bytes);
+        assert_eq!(bytes[0], UNENCODABLE_MARKER);
     }
 
     #[test]

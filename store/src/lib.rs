@@ -17,13 +17,16 @@ pub mod testdb;
 use std::path::PathBuf;
 
 pub use error::{ErrorClass, RecordError, StoreError};
+pub use kanjo_auth::{
+    ChainBreak, ChainError, ChainHead, ChainLink, ChainVerifier, chain_hash, verify_chain,
+};
 pub use kanjo_core::limits::{
     EntryError, LOG_ENTRIES_PER_RECORD_MAX, LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX,
     check_entry, check_entry_id,
 };
 pub use migrations::{PG_MIGRATIONS, PgMigration};
 pub use postgres::PgStore;
-pub use record::{EntryKind, LogEntry, LogRecord};
+pub use record::{EntryKind, LogEntry, LogRecord, StoredLink};
 pub use sqlite::{SQLITE_FILE_NAME, SqliteStore};
 
 // The log's limits are the engine's input limits: parsers check every one of them with
@@ -58,6 +61,45 @@ pub trait Store: Send {
     /// Records with seq >= from_seq, ascending, at most max_records (replay pages through this
     /// until it gets an empty page). The caller bounds memory with `max_records`.
     fn read(&mut self, from_seq: u64, max_records: usize) -> Result<Vec<LogRecord>, StoreError>;
+    /// The stored links (seq, hashes, canonical bytes) with seq >= from_seq, ascending, at most
+    /// max_records, for `kanjo verify`. Unlike `read`, this checks nothing (no checksum, no gaps),
+    /// so that the chain verifier, not the store, names a damaged, missing or moved record.
+    fn read_links(
+        &mut self,
+        from_seq: u64,
+        max_records: usize,
+    ) -> Result<Vec<StoredLink>, StoreError>;
+    /// The last record's seq and hash ([`ChainHead::GENESIS`] for an empty log), for a town to
+    /// publish. Reads the stored hash; `kanjo verify` checks that the chain reaches it.
+    fn chain_head(&mut self) -> Result<ChainHead, StoreError> {
+        let last = self.last_seq()?;
+        if last == 0 {
+            return Ok(ChainHead::GENESIS);
+        }
+        self.chain_head_at(last)
+    }
+    /// Record `seq`'s hash as stored: the head of the log as it was when `seq` was the last.
+    fn chain_head_at(&mut self, seq: u64) -> Result<ChainHead, StoreError> {
+        if seq == 0 {
+            return Ok(ChainHead::GENESIS);
+        }
+        let links = self.read_links(seq, 1)?;
+        match links.first() {
+            Some(link) if link.seq == seq => match link.hash {
+                Some(hash) => Ok(ChainHead { seq, hash }),
+                None => Err(StoreError::Corrupt {
+                    backend: self.backend(),
+                    seq,
+                    reason: "its stored hash is missing or not 32 bytes".into(),
+                }),
+            },
+            _ => Err(StoreError::Corrupt {
+                backend: self.backend(),
+                seq,
+                reason: "missing".into(),
+            }),
+        }
+    }
     /// The value stored under `key`, if any.
     fn meta(&mut self, key: &str) -> Result<Option<String>, StoreError>;
     /// Stores `value` under `key` (insert or replace); durable when it returns Ok.

@@ -29,7 +29,14 @@ pub const PG_MIGRATIONS: &[PgMigration] = &[
         name: "0004_device_key_entries",
         sql: include_str!("../../ops/sql/0004_device_key_entries.sql"),
     },
+    PgMigration {
+        name: "0005_hash_chain",
+        sql: include_str!("../../ops/sql/0005_hash_chain.sql"),
+    },
 ];
+
+/// The migration whose records need the Rust backfill of the chain (`postgres::backfill_chain`).
+pub(crate) const HASH_CHAIN_MIGRATION: &str = "0005_hash_chain";
 
 /// Created before any migration runs; tracks what has been applied.
 pub(crate) const MIGRATIONS_TABLE_SQL: &str = "

@@ -17,9 +17,15 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{GenericClient, NoTls};
 
+use super::codec::EntryRow;
 use super::error::redact_url;
-use super::migrations::{MIGRATION_LOCK_KEY, MIGRATIONS_TABLE_SQL, PG_MIGRATIONS};
-use super::{EntryKind, LogEntry, LogRecord, Store, StoreError, codec, validate_meta};
+use super::migrations::{
+    HASH_CHAIN_MIGRATION, MIGRATION_LOCK_KEY, MIGRATIONS_TABLE_SQL, PG_MIGRATIONS,
+};
+use super::record::hash_from_column;
+use super::{
+    ChainHead, EntryKind, LogEntry, LogRecord, Store, StoreError, StoredLink, codec, validate_meta,
+};
 
 const BACKEND: &str = "postgres";
 /// The store is used by one writer thread; a second connection serves a read during a retry.
@@ -32,12 +38,27 @@ const POOL_WAIT_TIMEOUT_MS: u64 = 30_000;
 
 /// Inserts the header only when `seq` is the next one; 0 rows means "resolve why".
 const INSERT_HEADER_SQL: &str = "
-    INSERT INTO kanjo_log_record (seq, clock_ns, entry_count, checksum)
-    SELECT $1, $2, $3, $4
+    INSERT INTO kanjo_log_record (seq, clock_ns, entry_count, checksum, prev_hash, hash)
+    SELECT $1, $2, $3, $4, $5, $6
     WHERE $1 = (SELECT COALESCE(MAX(seq), 0) + 1 FROM kanjo_log_record)";
 const COPY_ENTRIES_SQL: &str =
     "COPY kanjo_log_entry (seq, idx, kind, id, body) FROM STDIN (FORMAT binary)";
 const COPY_ENTRIES_TYPES: [Type; 5] = [Type::INT8, Type::INT4, Type::INT2, Type::TEXT, Type::BYTEA];
+/// The last record and its hash: what the next append is chained to.
+const HEAD_SQL: &str = "SELECT seq, hash FROM kanjo_log_record ORDER BY seq DESC LIMIT 1";
+const READ_LINK_HEADERS_SQL: &str = "
+    SELECT seq, clock_ns, entry_count, prev_hash, hash FROM kanjo_log_record
+    WHERE seq >= $1 ORDER BY seq LIMIT $2";
+/// Records the migration to the chain left without hashes (a partial index finds them).
+const FIRST_UNCHAINED_SQL: &str =
+    "SELECT seq FROM kanjo_log_record WHERE hash IS NULL ORDER BY seq LIMIT 1";
+/// Sets the hashes of a page of records at once (the backfill of `0005_hash_chain`).
+const SET_HASHES_SQL: &str = "
+    UPDATE kanjo_log_record AS r SET prev_hash = u.prev_hash, hash = u.hash
+    FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS u(seq, prev_hash, hash)
+    WHERE r.seq = u.seq";
+/// Records chained per backfill round trip.
+const BACKFILL_PAGE_RECORDS: usize = 256;
 const LAST_SEQ_SQL: &str = "SELECT COALESCE(MAX(seq), 0) FROM kanjo_log_record";
 const READ_HEADERS_SQL: &str = "
     SELECT seq, clock_ns, entry_count, checksum FROM kanjo_log_record
@@ -173,10 +194,67 @@ pub(crate) fn migrate(url: &str) -> Result<Vec<String>, StoreError> {
             .map_err(pg(&redacted, "recording a migration"))?;
             applied_now.push(migration.name.to_owned());
         }
+        let chained = backfill_chain(&tx, &redacted).await?;
+        if chained > 0 {
+            tracing::info!(url = %redacted, records = chained, "chained the records written before {HASH_CHAIN_MIGRATION}");
+        }
         // All or none: a failing migration leaves the schema as it was.
         tx.commit().await.map_err(pg(&redacted, "commit migrate"))?;
         Ok(applied_now)
     })
+}
+
+/// Computes the chain for records without hashes (written before `0005_hash_chain`), in the
+/// caller's transaction; returns how many. Each record is read as `read` does, checksum checked,
+/// so a damaged record is refused rather than chained as if it were intact.
+async fn backfill_chain(client: &impl GenericClient, url: &str) -> Result<u64, StoreError> {
+    let first = client
+        .query_opt(FIRST_UNCHAINED_SQL, &[])
+        .await
+        .map_err(pg(url, "finding records without hashes"))?;
+    let Some(first) = first else {
+        return Ok(0);
+    };
+    let first_seq = first.get::<_, i64>(0) as u64; // CHECK (seq >= 1)
+    let mut head = if first_seq == 1 {
+        ChainHead::GENESIS
+    } else {
+        let row = client
+            .query_opt(
+                "SELECT hash FROM kanjo_log_record WHERE seq = $1",
+                &[&column_i64(first_seq - 1)],
+            )
+            .await
+            .map_err(pg(url, "reading the hash before the backfill"))?;
+        let hash = row.and_then(|row| hash_from_column(row.get::<_, Option<&[u8]>>(0)));
+        let hash = hash.ok_or_else(|| corrupt(first_seq - 1, "its stored hash is missing"))?;
+        ChainHead {
+            seq: first_seq - 1,
+            hash,
+        }
+    };
+    let mut payload = Vec::new();
+    loop {
+        let records = read_in(client, url, head.seq + 1, BACKFILL_PAGE_RECORDS).await?;
+        if records.is_empty() {
+            return Ok(head.seq + 1 - first_seq);
+        }
+        let (mut seqs, mut prevs, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+        for record in &records {
+            payload.clear();
+            codec::encode(record, &mut payload);
+            let next = head.next(&payload);
+            assert_eq!(next.seq, record.seq, "read_in returns records without gaps");
+            seqs.push(column_i64(record.seq));
+            prevs.push(head.hash.to_vec());
+            hashes.push(next.hash.to_vec());
+            head = next;
+        }
+        client
+            .execute(SET_HASHES_SQL, &[&seqs, &prevs, &hashes])
+            .await
+            .map_err(pg(url, "writing the backfilled hashes"))?;
+    }
 }
 
 async fn applied_migrations(
@@ -310,6 +388,18 @@ async fn check_migrated(pool: &Pool, url: &str) -> Result<(), StoreError> {
             missing,
         });
     }
+    // The migration's SQL applied without its backfill (by hand): appends would have no chain
+    // to continue.
+    let unchained = client
+        .query_opt(FIRST_UNCHAINED_SQL, &[])
+        .await
+        .map_err(pg(url, "finding records without hashes"))?;
+    if unchained.is_some() {
+        return Err(StoreError::SchemaNotMigrated {
+            url: url.to_owned(),
+            missing: vec![format!("{HASH_CHAIN_MIGRATION} (hashes of older records)")],
+        });
+    }
     Ok(())
 }
 
@@ -423,6 +513,59 @@ async fn read_in(
     Ok(records)
 }
 
+/// Stored links with seq >= from_seq, nothing checked (see `Store::read_links`): each record's
+/// canonical bytes are rebuilt from its header and entry rows as they are.
+async fn read_links_in(
+    client: &impl GenericClient,
+    url: &str,
+    from_seq: u64,
+    max_records: usize,
+) -> Result<Vec<StoredLink>, StoreError> {
+    let from_column = i64::try_from(from_seq.max(1)).unwrap_or(i64::MAX);
+    let limit = i64::try_from(max_records).unwrap_or(i64::MAX);
+    let headers = client
+        .query(READ_LINK_HEADERS_SQL, &[&from_column, &limit])
+        .await
+        .map_err(pg(url, "reading record headers"))?;
+    let Some(last_header) = headers.last() else {
+        return Ok(Vec::new());
+    };
+    let last_column: i64 = last_header.get(0);
+    let entry_rows = client
+        .query(READ_ENTRIES_SQL, &[&from_column, &last_column])
+        .await
+        .map_err(pg(url, "reading record entries"))?;
+    let mut entry_rows = entry_rows.iter().peekable();
+    let mut links = Vec::with_capacity(headers.len());
+    for header in &headers {
+        let seq: i64 = header.get(0);
+        // Entries of a record whose header is gone belong to no link; the gap is reported.
+        while entry_rows
+            .next_if(|row| row.get::<_, i64>(0) < seq)
+            .is_some()
+        {}
+        let mut rows = Vec::new();
+        while let Some(row) = entry_rows.next_if(|row| row.get::<_, i64>(0) == seq) {
+            rows.push(EntryRow {
+                idx: row.get(1),
+                kind: row.get(2),
+                id: row.get(3),
+                body: row.get(4),
+            });
+        }
+        let mut canonical_bytes = Vec::new();
+        codec::encode_rows(header.get(1), header.get(2), &rows, &mut canonical_bytes);
+        links.push(StoredLink {
+            seq: seq as u64, // CHECK (seq >= 1)
+            prev_hash: hash_from_column(header.get(3)),
+            hash: hash_from_column(header.get(4)),
+            canonical_bytes,
+        });
+    }
+    debug_assert!(links.len() <= max_records);
+    Ok(links)
+}
+
 /// Why an append did not insert: a retry (Ok or Conflict) or a seq out of order.
 async fn resolve_refused_append(
     client: &impl GenericClient,
@@ -450,28 +593,57 @@ async fn resolve_refused_append(
     })
 }
 
+/// The last record's seq and hash, in the caller's transaction.
+async fn head_in(client: &impl GenericClient, url: &str) -> Result<ChainHead, StoreError> {
+    let row = client
+        .query_opt(HEAD_SQL, &[])
+        .await
+        .map_err(pg(url, "reading the chain head"))?;
+    let Some(row) = row else {
+        return Ok(ChainHead::GENESIS);
+    };
+    let seq = row.get::<_, i64>(0) as u64; // CHECK (seq >= 1)
+    let hash = hash_from_column(row.get::<_, Option<&[u8]>>(1))
+        .ok_or_else(|| corrupt(seq, "its stored hash is missing; run `kanjo migrate`"))?;
+    Ok(ChainHead { seq, hash })
+}
+
 async fn append_in(
     pool: &Pool,
     url: &str,
     record: &LogRecord,
-    checksum: u64,
+    payload: &[u8],
 ) -> Result<(), StoreError> {
     let mut client = client(pool, url).await?;
     let tx = client
         .transaction()
         .await
         .map_err(pg(url, "begin append"))?;
+    // Read in the append transaction; a concurrent writer that appends meanwhile makes the
+    // insert below find a different last seq (or a unique violation), never a forked chain.
+    let head = head_in(&*tx, url).await?;
+    if head.seq + 1 != record.seq {
+        tx.rollback()
+            .await
+            .map_err(pg(url, "rollback refused append"))?;
+        return resolve_refused_append(&**client, url, record).await;
+    }
+    let checksum = codec::checksum(record.seq, payload);
+    let next = head.next(payload);
     let seq = column_i64(record.seq);
     let entry_count = i32::try_from(record.entries.len()).expect("validated: entries fit i32");
     let insert = tx
         .prepare_cached(INSERT_HEADER_SQL)
         .await
         .map_err(pg(url, "preparing append"))?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
+    let (prev_hash, hash): (&[u8], &[u8]) = (&head.hash, &next.hash);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
         &seq,
         &column_i64(record.clock_ns),
         &entry_count,
         &(checksum as i64),
+        &prev_hash,
+        &hash,
     ];
     let inserted = match tx.execute(&insert, &params).await {
         Ok(inserted) => inserted,
@@ -595,14 +767,24 @@ impl Store for PgStore {
         self.check_writer_claim()?;
         self.payload.clear();
         codec::encode(record, &mut self.payload);
-        let checksum = codec::checksum(record.seq, &self.payload);
-        self.block_on(append_in(&self.pool, &self.url, record, checksum))
+        self.block_on(append_in(&self.pool, &self.url, record, &self.payload))
     }
 
     fn read(&mut self, from_seq: u64, max_records: usize) -> Result<Vec<LogRecord>, StoreError> {
         self.block_on(async {
             let client = client(&self.pool, &self.url).await?;
             read_in(&**client, &self.url, from_seq, max_records).await
+        })
+    }
+
+    fn read_links(
+        &mut self,
+        from_seq: u64,
+        max_records: usize,
+    ) -> Result<Vec<StoredLink>, StoreError> {
+        self.block_on(async {
+            let client = client(&self.pool, &self.url).await?;
+            read_links_in(&**client, &self.url, from_seq, max_records).await
         })
     }
 

@@ -56,6 +56,46 @@ pub struct LogRecord {
     pub entries: Vec<LogEntry>,
 }
 
+/// One record as stored, for verifying the hash chain: its seq, the hashes stored beside it and
+/// its canonical bytes (the codec's packed encoding), read without checking its checksum, so a
+/// damaged record reaches the chain verifier and is named there by its seq.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredLink {
+    pub seq: u64,
+    /// `None` when the stored value is missing or not 32 bytes.
+    pub prev_hash: Option<[u8; 32]>,
+    /// `None` when the stored value is missing or not 32 bytes.
+    pub hash: Option<[u8; 32]>,
+    /// What `kanjo_auth::chain_hash` covers. PostgreSQL rebuilds it from the entry rows; rows that
+    /// no valid record can have (a kind beyond a byte, missing entries) give bytes starting with
+    /// `codec::UNENCODABLE_MARKER`, which no record's encoding starts with.
+    pub canonical_bytes: Vec<u8>,
+}
+
+impl StoredLink {
+    /// The link as the verifier reads it. A missing or malformed stored hash is replaced by a
+    /// value that can't verify (the complement of the recomputed hash), so the verifier reports
+    /// the record as altered, after its seq was checked for order like any other.
+    pub fn chain_link(&self) -> kanjo_auth::ChainLink<'_> {
+        let prev_hash = self.prev_hash.unwrap_or([0xFF; 32]);
+        let hash = match (self.prev_hash, self.hash) {
+            (Some(_), Some(hash)) => hash,
+            _ => kanjo_auth::chain_hash(&prev_hash, self.seq, &self.canonical_bytes).map(|b| !b),
+        };
+        kanjo_auth::ChainLink {
+            seq: self.seq,
+            prev_hash,
+            record: &self.canonical_bytes,
+            hash,
+        }
+    }
+}
+
+/// A stored hash column: exactly 32 bytes, else `None`.
+pub(crate) fn hash_from_column(value: Option<&[u8]>) -> Option<[u8; 32]> {
+    value.and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+}
+
 /// Both stores keep seq and clock in signed 64-bit columns.
 const COLUMN_I64_MAX: u64 = i64::MAX as u64;
 

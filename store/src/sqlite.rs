@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::record::hash_from_column;
 use super::sqlite_checkpoint::Checkpointer;
-use super::{EntryKind, LogRecord, RecordError, Store, StoreError, codec, validate_meta};
+use super::{
+    ChainHead, EntryKind, LogRecord, RecordError, Store, StoreError, StoredLink, codec,
+    validate_meta,
+};
 
 /// The log file inside the data directory.
 pub const SQLITE_FILE_NAME: &str = "kanjo.sqlite";
@@ -17,17 +21,27 @@ pub const SQLITE_FILE_NAME: &str = "kanjo.sqlite";
 const BACKEND: &str = "sqlite";
 /// "KANJ": marks the file as a kanjo log so a stray database is never written into.
 const APPLICATION_ID: i64 = 0x4B41_4E4A;
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 const SCHEMA_V1_NAME: &str = "sqlite-0001-log";
-const SCHEMA_V1: &str = "
-    CREATE TABLE kanjo_log (
-        seq         INTEGER PRIMARY KEY CHECK (seq >= 1),
-        clock_ns    INTEGER NOT NULL CHECK (clock_ns >= 0),
-        event_count INTEGER NOT NULL CHECK (event_count >= 0),
-        rider_count INTEGER NOT NULL CHECK (rider_count >= 0),
-        checksum    INTEGER NOT NULL, -- xxh3_64(payload, seed = seq), as i64 bits
-        payload     BLOB NOT NULL     -- last, so header scans skip its overflow pages
-    ) STRICT;
+const SCHEMA_V2_NAME: &str = "sqlite-0002-hash-chain";
+/// The log table as of schema v2, under `name`: the chain's hashes sit before the payload, so
+/// reading the last record's hash (every append does) never touches its overflow pages.
+fn log_table_sql(name: &str) -> String {
+    format!(
+        "CREATE TABLE {name} (
+            seq         INTEGER PRIMARY KEY CHECK (seq >= 1),
+            clock_ns    INTEGER NOT NULL CHECK (clock_ns >= 0),
+            event_count INTEGER NOT NULL CHECK (event_count >= 0),
+            rider_count INTEGER NOT NULL CHECK (rider_count >= 0),
+            checksum    INTEGER NOT NULL, -- xxh3_64(payload, seed = seq), as i64 bits
+            -- the hash chain (kanjo_auth::chain): SHA-256(prev_hash || seq BE || payload)
+            prev_hash   BLOB NOT NULL CHECK (length(prev_hash) = 32),
+            hash        BLOB NOT NULL CHECK (length(hash) = 32),
+            payload     BLOB NOT NULL     -- last, so header scans skip its overflow pages
+        ) STRICT;"
+    )
+}
+const META_TABLE_SQL: &str = "
     CREATE TABLE kanjo_meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -122,7 +136,8 @@ impl SqliteStore {
     }
 }
 
-/// Creates schema v1 in an empty file; refuses foreign or newer files.
+/// Creates the schema in an empty file, upgrades an older kanjo file in place; refuses foreign
+/// or newer files.
 fn ensure_schema(path: &Path, conn: &mut Connection) -> Result<Vec<String>, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -143,14 +158,14 @@ fn ensure_schema(path: &Path, conn: &mut Connection) -> Result<Vec<String>, Stor
                 application_id,
             });
         }
-        tx.execute_batch(SCHEMA_V1)
-            .map_err(sq(path, "creating schema v1"))?;
+        tx.execute_batch(&(log_table_sql("kanjo_log") + META_TABLE_SQL))
+            .map_err(sq(path, "creating the schema"))?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(sq(path, "application_id"))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(sq(path, "user_version"))?;
-        tx.commit().map_err(sq(path, "commit schema v1"))?;
-        return Ok(vec![SCHEMA_V1_NAME.to_owned()]);
+        tx.commit().map_err(sq(path, "commit the schema"))?;
+        return Ok(vec![SCHEMA_V1_NAME.to_owned(), SCHEMA_V2_NAME.to_owned()]);
     }
     if application_id != APPLICATION_ID {
         return Err(StoreError::SqliteNotKanjo {
@@ -165,8 +180,77 @@ fn ensure_schema(path: &Path, conn: &mut Connection) -> Result<Vec<String>, Stor
             supported: SCHEMA_VERSION,
         });
     }
-    assert_eq!(version, SCHEMA_VERSION, "only one schema version exists");
+    if version == 1 {
+        upgrade_v1_to_v2(path, &tx)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(sq(path, "user_version"))?;
+        tx.commit()
+            .map_err(sq(path, "commit the hash-chain upgrade"))?;
+        return Ok(vec![SCHEMA_V2_NAME.to_owned()]);
+    }
+    assert_eq!(version, SCHEMA_VERSION, "versions 1 and 2 exist");
     Ok(Vec::new())
+}
+
+/// Schema v1 to v2 in the caller's transaction: copies the log into a table with the chain's
+/// columns, computing the chain over each record's payload after checking its checksum (a
+/// damaged record is refused, never chained as if it were intact), then replaces the old table.
+/// All or nothing: a failure leaves the file at v1.
+fn upgrade_v1_to_v2(path: &Path, tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(&log_table_sql("kanjo_log_v2"))
+        .map_err(sq(path, "creating the v2 log table"))?;
+    let mut select = tx
+        .prepare(
+            "SELECT seq, clock_ns, event_count, rider_count, checksum, payload
+             FROM kanjo_log ORDER BY seq",
+        )
+        .map_err(sq(path, "reading the v1 log"))?;
+    let mut insert = tx
+        .prepare(
+            "INSERT INTO kanjo_log_v2
+                 (seq, clock_ns, event_count, rider_count, checksum, prev_hash, hash, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(sq(path, "preparing the v2 insert"))?;
+    let mut rows = select.query([]).map_err(sq(path, "reading the v1 log"))?;
+    let mut head = ChainHead::GENESIS;
+    while let Some(row) = rows.next().map_err(sq(path, "reading the v1 log"))? {
+        let seq = row.get::<_, i64>(0).map_err(sq(path, "reading seq"))? as u64;
+        if seq != head.seq + 1 {
+            return Err(SqliteStore::corrupt(head.seq + 1, "missing in the v1 log"));
+        }
+        let checksum: i64 = row.get(4).map_err(sq(path, "reading checksum"))?;
+        let payload = row.get_ref(5).map_err(sq(path, "reading payload"))?;
+        let payload = payload
+            .as_blob()
+            .map_err(|_| SqliteStore::corrupt(seq, "payload is not a blob"))?;
+        if codec::checksum(seq, payload) != checksum as u64 {
+            return Err(SqliteStore::corrupt(seq, "payload checksum mismatch"));
+        }
+        let next = head.next(payload);
+        insert
+            .execute(params![
+                row.get::<_, i64>(0).map_err(sq(path, "reading seq"))?,
+                row.get::<_, i64>(1).map_err(sq(path, "reading clock_ns"))?,
+                row.get::<_, i64>(2)
+                    .map_err(sq(path, "reading event_count"))?,
+                row.get::<_, i64>(3)
+                    .map_err(sq(path, "reading rider_count"))?,
+                checksum,
+                &head.hash[..],
+                &next.hash[..],
+                payload,
+            ])
+            .map_err(sq(path, "copying a record into the v2 log"))?;
+        head = next;
+    }
+    drop(rows);
+    drop(select);
+    drop(insert);
+    tx.execute_batch("DROP TABLE kanjo_log; ALTER TABLE kanjo_log_v2 RENAME TO kanjo_log;")
+        .map_err(sq(path, "replacing the v1 log table"))?;
+    tracing::info!(path = %path.display(), records = head.seq, head = %head, "upgraded the log to schema v2 (hash chain)");
+    Ok(())
 }
 
 fn sq<'a>(
@@ -191,6 +275,66 @@ fn last_seq_in(conn: &Connection, path: &Path) -> Result<u64, StoreError> {
         .map_err(sq(path, "reading last seq"))?;
     assert!(last >= 0, "seq column has a CHECK (seq >= 1)");
     Ok(last as u64)
+}
+
+/// The last record's seq and stored hash, read in the caller's transaction: what the next append
+/// is chained to.
+fn head_in(conn: &Connection, path: &Path) -> Result<ChainHead, StoreError> {
+    let last = conn
+        .prepare_cached("SELECT seq, hash FROM kanjo_log ORDER BY seq DESC LIMIT 1")
+        .and_then(|mut statement| {
+            statement
+                .query_row([], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()
+        })
+        .map_err(sq(path, "reading the chain head"))?;
+    let Some((seq, hash)) = last else {
+        return Ok(ChainHead::GENESIS);
+    };
+    let seq = seq as u64; // CHECK (seq >= 1)
+    let hash = hash_from_column(Some(&hash))
+        .ok_or_else(|| SqliteStore::corrupt(seq, "its stored hash is not 32 bytes"))?;
+    Ok(ChainHead { seq, hash })
+}
+
+/// Stored links with seq >= from_seq, nothing checked (see `Store::read_links`).
+fn read_links_in(
+    conn: &Connection,
+    path: &Path,
+    from_seq: u64,
+    max_records: usize,
+) -> Result<Vec<StoredLink>, StoreError> {
+    let from_column = i64::try_from(from_seq.max(1)).unwrap_or(i64::MAX);
+    let limit = i64::try_from(max_records).unwrap_or(i64::MAX);
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT seq, prev_hash, hash, payload FROM kanjo_log
+             WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+        )
+        .map_err(sq(path, "preparing the link read"))?;
+    let mut rows = statement
+        .query(params![from_column, limit])
+        .map_err(sq(path, "reading links"))?;
+    let mut links = Vec::new();
+    while let Some(row) = rows.next().map_err(sq(path, "reading links"))? {
+        let seq: i64 = row.get(0).map_err(sq(path, "reading seq"))?;
+        let column = |index| {
+            row.get_ref(index)
+                .ok()
+                .and_then(|value| value.as_blob().ok())
+        };
+        links.push(StoredLink {
+            seq: seq as u64, // CHECK (seq >= 1)
+            prev_hash: hash_from_column(column(1)),
+            hash: hash_from_column(column(2)),
+            // A payload that is not a blob (edited behind the store's back) hashes as empty.
+            canonical_bytes: column(3).unwrap_or_default().to_vec(),
+        });
+    }
+    debug_assert!(links.len() <= max_records);
+    Ok(links)
 }
 
 /// Reads records with seq >= from_seq, verifying checksum, counts and gap-freedom.
@@ -344,10 +488,11 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sq(&self.path, "begin append"))?;
-        let mut last = last_seq_in(&tx, &self.path)?;
+        // Inside the write transaction: the head can't move before this append commits.
+        let mut head = head_in(&tx, &self.path)?;
         let mut inserted_any = false;
         for record in records {
-            if record.seq <= last {
+            if record.seq <= head.seq {
                 let stored = read_in(&tx, &self.path, record.seq, 1)?;
                 let Some(stored) = stored.first() else {
                     return Err(SqliteStore::corrupt(
@@ -363,20 +508,22 @@ impl Store for SqliteStore {
                     seq: record.seq,
                 });
             }
-            if record.seq != last + 1 {
+            if record.seq != head.seq + 1 {
                 return Err(StoreError::OutOfOrder {
                     backend: BACKEND,
-                    expected_seq: last + 1,
+                    expected_seq: head.seq + 1,
                     got_seq: record.seq,
                 });
             }
             self.payload.clear();
             codec::encode(record, &mut self.payload);
             let checksum = codec::checksum(record.seq, &self.payload);
+            let next = head.next(&self.payload);
             let inserted = tx
                 .prepare_cached(
-                    "INSERT INTO kanjo_log (seq, clock_ns, event_count, rider_count, checksum, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO kanjo_log
+                         (seq, clock_ns, event_count, rider_count, checksum, prev_hash, hash, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .and_then(|mut statement| {
                     statement.execute(params![
@@ -385,12 +532,15 @@ impl Store for SqliteStore {
                         record.count(EntryKind::Event) as i64,
                         record.count(EntryKind::Rider) as i64,
                         checksum as i64,
+                        &head.hash[..],
+                        &next.hash[..],
                         &self.payload[..],
                     ])
                 })
                 .map_err(sq(&self.path, "inserting record"))?;
             assert_eq!(inserted, 1);
-            last = record.seq;
+            assert_eq!(next.seq, record.seq);
+            head = next;
             inserted_any = true;
         }
         if !inserted_any {
@@ -413,6 +563,14 @@ impl Store for SqliteStore {
 
     fn read(&mut self, from_seq: u64, max_records: usize) -> Result<Vec<LogRecord>, StoreError> {
         read_in(&self.conn, &self.path, from_seq, max_records)
+    }
+
+    fn read_links(
+        &mut self,
+        from_seq: u64,
+        max_records: usize,
+    ) -> Result<Vec<StoredLink>, StoreError> {
+        read_links_in(&self.conn, &self.path, from_seq, max_records)
     }
 
     fn meta(&mut self, key: &str) -> Result<Option<String>, StoreError> {

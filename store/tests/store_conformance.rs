@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kanjo_store::{
-    self as store, EntryKind, LOG_ENTRIES_PER_RECORD_MAX, LOG_ENTRY_BODY_BYTES_MAX,
-    LOG_ENTRY_ID_BYTES_MAX, LogEntry, LogRecord, RecordError, SQLITE_FILE_NAME, Store, StoreError,
-    StoreTarget, testdb::TestDatabase,
+    self as store, ChainBreak, ChainError, ChainHead, EntryKind, LOG_ENTRIES_PER_RECORD_MAX,
+    LOG_ENTRY_BODY_BYTES_MAX, LOG_ENTRY_ID_BYTES_MAX, LogEntry, LogRecord, RecordError,
+    SQLITE_FILE_NAME, Store, StoreError, StoreTarget, StoredLink, testdb::TestDatabase,
 };
 
 /// One backend under test: where it lives, and the test-only ways to damage it.
@@ -24,6 +24,11 @@ trait Backend {
     fn disarm_failure(&self);
     /// Ends every database session of the store, as a server restart does (SQLite has none).
     fn end_sessions(&self);
+    /// Turns the log back into the schema written before the hash chain (SQLite v1, PostgreSQL
+    /// without `0005_hash_chain`), records kept: an old log.
+    fn make_unchained(&self);
+    /// What an operator does to an old log: SQLite opens it, PostgreSQL runs `kanjo migrate`.
+    fn upgrade(&self) -> Vec<String>;
 
     fn open(&self) -> Box<dyn Store> {
         store::open(&self.target()).expect("open the store under test")
@@ -94,6 +99,30 @@ impl Backend for SqliteBackend {
     }
 
     fn end_sessions(&self) {}
+
+    fn make_unchained(&self) {
+        self.raw()
+            .execute_batch(
+                "CREATE TABLE kanjo_log_v1 (
+                     seq         INTEGER PRIMARY KEY CHECK (seq >= 1),
+                     clock_ns    INTEGER NOT NULL CHECK (clock_ns >= 0),
+                     event_count INTEGER NOT NULL CHECK (event_count >= 0),
+                     rider_count INTEGER NOT NULL CHECK (rider_count >= 0),
+                     checksum    INTEGER NOT NULL,
+                     payload     BLOB NOT NULL
+                 ) STRICT;
+                 INSERT INTO kanjo_log_v1
+                     SELECT seq, clock_ns, event_count, rider_count, checksum, payload FROM kanjo_log;
+                 DROP TABLE kanjo_log;
+                 ALTER TABLE kanjo_log_v1 RENAME TO kanjo_log;
+                 PRAGMA user_version = 1;",
+            )
+            .expect("rewrite the log as schema v1");
+    }
+
+    fn upgrade(&self) -> Vec<String> {
+        store::migrate(&self.target()).expect("open upgrades the file")
+    }
 }
 
 struct PostgresBackend {
@@ -149,6 +178,26 @@ impl Backend for PostgresBackend {
             ))
             .expect("terminate the store's sessions");
     }
+
+    fn make_unchained(&self) {
+        self.db
+            .execute(
+                "DROP INDEX kanjo_log_record_unchained;
+                 ALTER TABLE kanjo_log_record DROP COLUMN prev_hash, DROP COLUMN hash;
+                 DELETE FROM kanjo_schema_migrations WHERE name = '0005_hash_chain';",
+            )
+            .expect("undo 0005_hash_chain");
+        match store::open(&self.target()) {
+            Err(StoreError::SchemaNotMigrated { missing, .. }) => {
+                assert_eq!(missing, ["0005_hash_chain"]);
+            }
+            other => panic!("an unchained database must not open: {:?}", other.err()),
+        }
+    }
+
+    fn upgrade(&self) -> Vec<String> {
+        store::migrate(&self.target()).expect("kanjo migrate")
+    }
 }
 
 // ---- fixtures -------------------------------------------------------------------------------
@@ -198,6 +247,12 @@ fn append_records(store: &mut dyn Store, seqs: std::ops::RangeInclusive<u64>) {
 
 fn read_all(store: &mut dyn Store) -> Vec<LogRecord> {
     store.read(1, usize::MAX).expect("read everything")
+}
+
+/// The stored chain, recomputed from the stored bytes.
+fn verified_head(store: &mut dyn Store) -> Result<ChainHead, ChainError> {
+    let links = store.read_links(1, usize::MAX).expect("read the links");
+    kanjo_auth::verify_chain(links.iter().map(StoredLink::chain_link), None)
 }
 
 // ---- the rules ------------------------------------------------------------------------------
@@ -321,6 +376,94 @@ fn check_identical_reappend_is_a_noop_and_different_content_conflicts(backend: &
         read_all(store.as_mut()),
         vec![record(1), record(2), record(3)]
     );
+}
+
+fn check_every_record_is_chained_to_its_predecessor(backend: &dyn Backend) {
+    let mut store = backend.open();
+    assert_eq!(store.chain_head().unwrap(), ChainHead::GENESIS);
+    append_records(store.as_mut(), 1..=3);
+    store
+        .append_many(&[record(4), record(5)])
+        .expect("a group commit");
+    store.append(&record(5)).expect("a retry changes nothing");
+    store
+        .append_many(&[record(2), record(6)])
+        .expect("a retry, then a new record");
+
+    let links = store.read_links(1, usize::MAX).unwrap();
+    assert_eq!(
+        links.iter().map(|link| link.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6]
+    );
+    let mut head = ChainHead::GENESIS;
+    for link in &links {
+        // The canonical bytes are the record's packed encoding, whichever store kept it.
+        let next = head.next(&link.canonical_bytes);
+        assert_eq!(link.prev_hash, Some(head.hash), "seq {}", link.seq);
+        assert_eq!(link.hash, Some(next.hash), "seq {}", link.seq);
+        head = next;
+    }
+    assert_eq!(verified_head(store.as_mut()), Ok(head));
+    assert_eq!(store.chain_head().unwrap(), head);
+    assert_eq!(store.read_links(4, 2).unwrap(), links[3..5].to_vec());
+}
+
+fn check_the_chain_continues_after_reopen(backend: &dyn Backend) {
+    let head_before = {
+        let mut store = backend.open();
+        append_records(store.as_mut(), 1..=3);
+        store.chain_head().unwrap()
+    };
+    let mut store = backend.open();
+    assert_eq!(store.chain_head().unwrap(), head_before);
+    store.append(&record(4)).unwrap();
+    let links = store.read_links(4, 1).unwrap();
+    assert_eq!(links[0].prev_hash, Some(head_before.hash));
+    assert_eq!(verified_head(store.as_mut()).unwrap().seq, 4);
+}
+
+fn check_read_links_reads_past_a_corrupt_record(backend: &dyn Backend) {
+    let mut store = backend.open();
+    append_records(store.as_mut(), 1..=3);
+    backend.corrupt_record(2);
+    assert!(
+        store.read(1, 3).is_err(),
+        "read stops at the damaged record"
+    );
+    assert_eq!(store.read_links(1, 3).unwrap().len(), 3);
+    assert_eq!(
+        verified_head(store.as_mut()),
+        Err(ChainError {
+            seq: 2,
+            reason: ChainBreak::Altered
+        })
+    );
+}
+
+fn check_an_old_log_is_chained_on_upgrade(backend: &dyn Backend) {
+    let head_before = {
+        let mut store = backend.open();
+        append_records(store.as_mut(), 1..=4);
+        store.chain_head().unwrap()
+    };
+    backend.make_unchained();
+    let applied = backend.upgrade();
+    assert!(
+        applied.iter().any(|name| name.contains("hash")),
+        "the chain's migration is applied: {applied:?}"
+    );
+    assert_eq!(backend.upgrade(), Vec::<String>::new(), "and only once");
+    let mut store = backend.open();
+    // The upgrade computes the same chain the appends did.
+    assert_eq!(verified_head(store.as_mut()), Ok(head_before));
+    assert_eq!(
+        read_all(store.as_mut()),
+        (1..=4).map(record).collect::<Vec<_>>()
+    );
+    store
+        .append(&record(5))
+        .expect("appends continue the chain");
+    assert_eq!(verified_head(store.as_mut()).unwrap().seq, 5);
 }
 
 fn check_read_pages_in_ascending_order(backend: &dyn Backend) {
@@ -666,6 +809,22 @@ macro_rules! conformance {
             #[test]
             fn append_many_stores_consecutive_records_and_skips_retries() {
                 check_append_many_stores_consecutive_records_and_skips_retries(&backend());
+            }
+            #[test]
+            fn every_record_is_chained_to_its_predecessor() {
+                check_every_record_is_chained_to_its_predecessor(&backend());
+            }
+            #[test]
+            fn the_chain_continues_after_reopen() {
+                check_the_chain_continues_after_reopen(&backend());
+            }
+            #[test]
+            fn read_links_reads_past_a_corrupt_record() {
+                check_read_links_reads_past_a_corrupt_record(&backend());
+            }
+            #[test]
+            fn an_old_log_is_chained_on_upgrade() {
+                check_an_old_log_is_chained_on_upgrade(&backend());
             }
             #[test]
             fn one_writer_at_a_time() {

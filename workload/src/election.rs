@@ -404,6 +404,7 @@ impl Iterator for ElectionEvents<'_> {
                             rider: election.voter_id(voter),
                             asset: config.asset.clone(),
                             amount_minor: 1,
+                            place: None,
                         }),
                     });
                 }

@@ -109,6 +109,14 @@ rejection_codes! {
     PassDailyLimit => "pass_daily_limit",
     /// The rider's pass has taken all its rides (the ride is rated normally).
     PassUsedUp => "pass_used_up",
+    /// A once-per-person conversion (a Mynapoint claim) the rider already made.
+    AlreadyClaimed => "already_claimed",
+    /// A grant at a place past the programme's grants per rider, place and day.
+    GrantLimitReached => "grant_limit_reached",
+    /// No `[[conversions]]` from that asset to that one.
+    NoConversion => "no_conversion",
+    /// A conversion of less than one block of the rate: nothing would convert.
+    BelowConversionRate => "below_conversion_rate",
 }
 
 impl RejectionCode {

@@ -247,7 +247,8 @@ pub(super) fn fill_wire<'a>(kind: &'a EventKind, wire: &mut WireEvent<'a>) {
         | EventKind::Grant(_)
         | EventKind::Redeem(_)
         | EventKind::Withdraw(_)
-        | EventKind::VoucherPurchase(_) => unreachable!("canonical_json writes these itself"),
+        | EventKind::VoucherPurchase(_)
+        | EventKind::Convert(_) => unreachable!("canonical_json writes these itself"),
     }
 }
 

@@ -32,7 +32,16 @@ pub struct VoucherPurchase {
     pub media: Media,
 }
 
-/// The typed event of `withdraw` or `voucher_purchase`; `kind` is the `type` field.
+/// `convert`: `amount` of `from_asset` offered, converted in whole blocks of the programme's rate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Convert {
+    pub rider: String,
+    pub from_asset: String,
+    pub to_asset: String,
+    pub amount_minor: u64,
+}
+
+/// The typed event of `withdraw`, `voucher_purchase` or `convert`; `kind` is the `type` field.
 pub(super) fn kind_from_wire(
     id: &str,
     kind: &str,
@@ -93,6 +102,19 @@ pub(super) fn kind_from_wire(
                 media,
             })
         }
+        "convert" => {
+            let amount_minor = match wire.amount {
+                Some(0) => return Err(fail("`amount` must be greater than 0".into())),
+                Some(amount) => amount,
+                None => return Err(fail("a convert event needs `amount` (minor units)".into())),
+            };
+            EventKind::Convert(Convert {
+                rider: required("rider", &wire.rider)?,
+                from_asset: required("from_asset", &wire.from_asset)?,
+                to_asset: required("to_asset", &wire.to_asset)?,
+                amount_minor,
+            })
+        }
         other => unreachable!("the caller dispatches only value types, not {other:?}"),
     })
 }
@@ -116,6 +138,13 @@ pub(super) fn fill_wire<'a>(kind: &'a EventKind, wire: &mut WireEvent<'a>) {
             wire.asset = text(&purchase.asset);
             wire.sets = Some(u64::from(purchase.sets));
             wire.media = text(super::media_name(purchase.media));
+        }
+        EventKind::Convert(convert) => {
+            wire.kind = text("convert");
+            wire.rider = text(&convert.rider);
+            wire.from_asset = text(&convert.from_asset);
+            wire.to_asset = text(&convert.to_asset);
+            wire.amount = Some(convert.amount_minor);
         }
         other => unreachable!("not a value event: {other:?}"),
     }

@@ -157,7 +157,8 @@ impl Machine {
             | EventKind::Grant(_)
             | EventKind::Redeem(_)
             | EventKind::Withdraw(_)
-            | EventKind::VoucherPurchase(_) => unreachable!("not a shop event"),
+            | EventKind::VoucherPurchase(_)
+            | EventKind::Convert(_) => unreachable!("not a shop event"),
         };
         if let (Ok(_), Some((rider, PaymentToken::Checked(used)))) = (&result, token) {
             self.remember_token(rider, used);
@@ -325,14 +326,16 @@ impl Machine {
                     Reason::FeeReturn as u16,
                 ));
             }
-            self.legs.push(Transfer::new(
-                0,
+            // Points from lots that lapsed since go to breakage, not back to the rider.
+            let at_ns = prepared.event.at.as_nanosecond();
+            self.push_refund_legs(
+                purchase,
+                step.asset,
                 shop_account,
                 rider_account,
                 step.take,
-                step.asset,
-                Reason::Refund as u16,
-            ));
+                at_ns,
+            );
         }
         self.post_payment(prepared.id_hash, 0)?;
         let record = self
