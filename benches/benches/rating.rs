@@ -172,6 +172,7 @@ fn riders(count: usize, rng: &mut Rng) -> Riders {
             } else {
                 date(2027, 3, 31)
             },
+            attributes: Default::default(),
         };
         riders.upsert(record).expect("generated riders are valid");
     }

@@ -40,6 +40,8 @@ pub enum Outcome {
     Grant {
         asset: AssetId,
         amount_minor: u64,
+        /// A grant of a pass asset issued this pass (issue 13).
+        pass: Option<Box<crate::machine::passes::PassGrant>>,
     },
     Redeem {
         asset: AssetId,
@@ -93,6 +95,10 @@ pub struct RideOutcome {
     /// The rules that changed the ride, as the rating's rule bit set (file order).
     pub rules: u64,
     pub grants: Box<[GrantOutcome]>,
+    /// The `[[passes]]` product that covered the ride.
+    pub pass: Option<u16>,
+    /// Why the rider's pass did not cover the ride (it was rated normally).
+    pub pass_refused: Option<RejectionCode>,
 }
 
 /// A redemption record: who gave back how many coins, and what is left in circulation.
@@ -202,7 +208,14 @@ impl AnswerContext<'_> {
             Outcome::Grant {
                 asset,
                 amount_minor,
-            } => self.movement_json(id, "grant", *asset, *amount_minor),
+                pass,
+            } => {
+                let mut value = self.movement_json(id, "grant", *asset, *amount_minor);
+                if let Some(pass) = pass {
+                    value["pass"] = self.pass_json(pass);
+                }
+                value
+            }
             Outcome::Redeem {
                 asset,
                 amount_minor,
@@ -265,16 +278,38 @@ impl AnswerContext<'_> {
         })
     }
 
+    /// A pass issued: its product, validity (local dates, both included) and limits.
+    fn pass_json(&self, pass: &crate::machine::passes::PassGrant) -> Value {
+        let product = &self.programme.passes()[usize::from(pass.product)];
+        json!({
+            "id": product.id,
+            "number": pass.pass,
+            "valid_from": pass.first_day.to_string(),
+            "valid_until": pass.last_day.to_string(),
+            "rides_per_day": product.rides_per_day,
+            "rides_total": product.rides_total,
+            "payment": match pass.flat {
+                Some(_) => "flat",
+                None => "per_ride",
+            },
+        })
+    }
+
     fn ride_json(&self, id: &str, kind: &str, ride: &RideOutcome) -> Value {
         let budgets = self.programme.budgets();
         let funded_by = ride
             .funded_by
             .and_then(|index| budgets.get(usize::from(index)))
             .map(|budget| budget.id.as_str());
-        let rules: Vec<&str> = kanjo_rules::RuleSet(ride.rules)
+        let mut rules: Vec<&str> = kanjo_rules::RuleSet(ride.rules)
             .iter()
             .map(|rule| self.programme.rule_id(rule))
             .collect();
+        let pass = ride
+            .pass
+            .and_then(|product| self.programme.passes().get(usize::from(product)))
+            .map(|product| product.id.as_str());
+        rules.extend(pass);
         let grants: Vec<Value> = ride
             .grants
             .iter()
@@ -286,7 +321,7 @@ impl AnswerContext<'_> {
                 })
             })
             .collect();
-        json!({
+        let mut value = json!({
             "id": id,
             "status": "accepted",
             "type": kind,
@@ -298,6 +333,14 @@ impl AnswerContext<'_> {
             "rules": rules,
             "grants": grants,
             "media": media_name(ride.media),
-        })
+        });
+        // Only rides that met a pass carry these keys, so other answers stay as they were.
+        if let Some(pass) = pass {
+            value["pass"] = json!(pass);
+        }
+        if let Some(refused) = ride.pass_refused {
+            value["pass_refused"] = json!(refused.code());
+        }
+        value
     }
 }

@@ -27,6 +27,7 @@ mod chain;
 mod coin;
 mod conversions;
 mod lots;
+pub mod passes;
 mod payments;
 mod vouchers;
 use chain::{NewAccount, legs_keep_limits};
@@ -205,6 +206,8 @@ pub struct Machine {
     coins: coin::CoinBook,
     /// Voucher terms and sets bought.
     vouchers: vouchers::VoucherBook,
+    /// Issued passes and their use (issue 13).
+    passes: passes::PassBook,
     /// Riders' points lots, for spend order and expiry.
     lots: lots::LotBook,
     /// Once-per-person conversions made and grants counted per place and day.
@@ -241,6 +244,7 @@ impl Machine {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let expected_events = config.expected_events;
+        let passes = passes::PassBook::new(&programme);
         let mut machine = Machine {
             config,
             assets,
@@ -268,6 +272,7 @@ impl Machine {
             tokens: tokens::TokenBook::default(),
             coins: coin::CoinBook::default(),
             vouchers: vouchers::VoucherBook::default(),
+            passes,
             lots: lots::LotBook::default(),
             conversions: conversions::ConversionBook::default(),
         };
@@ -466,6 +471,9 @@ impl Machine {
                     },
                 )
             }
+            EventKind::Grant(grant) if let Some(product) = self.pass_product_of(&grant.asset) => {
+                self.apply_pass_issue(prepared, grant, &product)
+            }
             EventKind::Grant(grant) => self.apply_grant(prepared, grant),
             EventKind::Convert(convert) => self.apply_convert(prepared, convert),
             EventKind::Redeem(redeem) => self.apply_redeem(prepared, redeem),
@@ -636,6 +644,15 @@ impl Machine {
         longest_fare: Option<(OperatorIx, u64)>,
     ) -> Result<RideOutcome, Rejection> {
         let ride = self.resolve_ride(parts, longest_fare)?;
+        let pass_refused = match self.pass_for_ride(parts.rider, parts.route, &ride) {
+            Ok(cover) => {
+                let outcome =
+                    self.post_pass_ride(id_hash, parts.operator, parts.media, &ride, cover)?;
+                self.add_to_operator_day(ride.operator, ride.day, &outcome, longest_fare.is_some());
+                return Ok(outcome);
+            }
+            Err(refusal) => refusal.map(passes::refusal_code),
+        };
         let rating = kanjo_rules::rate(&self.programme, &self.riders, &self.rating, &ride)
             .map_err(|error| rate_rejection(&error))?;
         debug_assert_eq!(
@@ -658,6 +675,8 @@ impl Machine {
             media: parts.media,
             rules: rating.rules.0,
             grants,
+            pass: None,
+            pass_refused,
         };
         self.add_to_operator_day(ride.operator, ride.day, &outcome, longest_fare.is_some());
         Ok(outcome)
@@ -919,6 +938,7 @@ impl Machine {
             _ => Outcome::Grant {
                 asset,
                 amount_minor,
+                pass: None,
             },
         })
     }

@@ -88,6 +88,10 @@ pub fn check_rider_value(value: &Value) -> RiderItem {
         Ok(record) => record,
         Err(error) => return fail(format!("not a rider record: {error}")),
     };
+    // Custom attributes are bounded here, once, so the machine's upsert never refuses them.
+    if let Err(error) = kanjo_rules::riders::check_attributes(&record) {
+        return fail(error.to_string());
+    }
     // serde_json's map keeps keys sorted, so this is one text per meaning.
     let canonical = known.to_string();
     if canonical.len() > LOG_ENTRY_BODY_BYTES_MAX {
@@ -185,6 +189,19 @@ mod tests {
             accepted_answer("r-1", &checked.ignored_fields)["ignored_fields"],
             json!(["extra", "favourite"])
         );
+    }
+
+    #[test]
+    fn custom_attributes_are_kept_checked_and_bounded() {
+        let line = r#"{"rider":"r-1","attributes":{"tax_exempt_household":true,"pregnancy_notice":{"value":"2026-01-10","verified_at":"2026-01-12"}}}"#;
+        let checked = one(line).unwrap();
+        assert!(checked.ignored_fields.is_empty());
+        assert_eq!(checked.record.attributes.len(), 2);
+        assert!(checked.canonical.contains("tax_exempt_household"));
+        assert!(one(r#"{"rider":"r-1","attributes":{"note":"free text"}}"#).is_err());
+        assert!(one(r#"{"rider":"r-1","attributes":{"Bad Name":true}}"#).is_err());
+        let refused = one(r#"{"rider":"r-1","attributes":{"n_123456789012":true}}"#).unwrap_err();
+        assert_eq!(refused.0.as_deref(), Some("r-1"));
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/accounts/{id}/transfers", get(get_account_transfers))
         .route("/v1/riders", post(post_riders))
         .route("/v1/riders/{id}/keys", post(post_rider_key))
+        .route("/v1/riders/{id}/passes", get(get_rider_passes))
         .route("/v1/riders/{id}/lots", get(get_rider_lots))
         .route("/v1/shops", post(post_shops))
         .route("/v1/shops/{id}", get(get_shop))
@@ -651,6 +652,17 @@ async fn get_shop(State(state): State<Arc<ApiState>>, Path(id): Path<String>) ->
             .map(kanjo_core::shops::ShopSpec::to_json)
     });
     match found(queried, || format!("no shop {id:?}")).await {
+        Ok(value) => axum::Json(value).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// The rider's passes (issue 13); a rider with none has an empty list.
+async fn get_rider_passes(State(state): State<Arc<ApiState>>, PathText(id): PathText) -> Response {
+    let queried = state
+        .engine
+        .query(move |machine: &Machine| Some(machine.rider_passes_json(&id)));
+    match found(queried, String::new).await {
         Ok(value) => axum::Json(value).into_response(),
         Err(response) => response,
     }

@@ -235,6 +235,8 @@ enum ReportKind {
     Operators(ReportCommon),
     /// Per shop, day and asset: sales, fees, refunds and net (店舗 / 日付 / 資産 / 売上 …).
     Shops(ReportCommon),
+    /// Per pass product: passes issued and rides covered; what passes owe each operator per day.
+    Passes(ReportCommon),
     /// Per day: how much of a points asset will lapse (its last usable day, local time).
     Expiry(ExpiryArgs),
 }
@@ -354,6 +356,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&days)?);
             } else {
                 print!("{}", report::operators_to_text(&days));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(ReportArgs {
+            report: ReportKind::Passes(common),
+        }) => {
+            let engine = common.engine.start_read_only()?;
+            let passes = engine.query_blocking(kanjo_engine::machine::passes::passes_report)?;
+            engine.shutdown();
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&passes)?);
+            } else {
+                print!("{}", passes.to_text());
             }
             Ok(ExitCode::SUCCESS)
         }

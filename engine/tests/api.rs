@@ -219,6 +219,7 @@ fn every_endpoint_answers() {
         "/v1/accounts/{id}",
         "/v1/accounts/{id}/transfers",
         "/v1/riders",
+        "/v1/riders/{id}/passes",
         "/v1/shops",
         "/v1/shops/{id}",
         "/metrics",
@@ -230,6 +231,12 @@ fn every_endpoint_answers() {
             "openapi.json describes {path}"
         );
     }
+
+    // GET /v1/riders/{id}/passes: a rider holding no pass has an empty list.
+    assert_eq!(
+        ok_json(api.get("/v1/riders/r-1/passes")),
+        json!({"rider": "r-1", "passes": []})
+    );
 
     // GET /metrics: Prometheus text with kanjo's counters.
     let metrics = api.get("/metrics");

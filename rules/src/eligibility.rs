@@ -1,7 +1,7 @@
 //! `eligible = { .. }` compiled: each key is a comparison against facts computed once per ride.
 
 use crate::date::LocalDate;
-use crate::riders::{RESIDENCE_NONE, RiderAttrs};
+use crate::riders::{AttributeScalar, CompiledAttribute, RESIDENCE_NONE, RiderAttrs};
 
 /// School stages by grade (spec: elementary 1–6, junior high 7–9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,7 @@ impl SchoolStage {
 
 /// What a rider is on one local date. Built once per ride.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Facts {
+pub(crate) struct Facts<'r> {
     /// In the registry (for `visitor_of`).
     known: bool,
     /// Known and the evidence is still valid on that date: every key but `visitor_of` needs it.
@@ -31,11 +31,14 @@ pub(crate) struct Facts {
     residence: u32,
     license_returned: bool,
     disability: bool,
+    /// The rider, for custom attributes (looked up only by rules that name one).
+    rider: Option<&'r RiderAttrs>,
+    day: LocalDate,
 }
 
-impl Facts {
+impl<'r> Facts<'r> {
     #[inline]
-    pub(crate) fn of(rider: Option<&RiderAttrs>, day: LocalDate) -> Facts {
+    pub(crate) fn of(rider: Option<&'r RiderAttrs>, day: LocalDate) -> Facts<'r> {
         let Some(rider) = rider else {
             return Facts {
                 known: false,
@@ -45,6 +48,8 @@ impl Facts {
                 residence: RESIDENCE_NONE,
                 license_returned: false,
                 disability: false,
+                rider: None,
+                day,
             };
         };
         Facts {
@@ -55,8 +60,41 @@ impl Facts {
             residence: rider.residence,
             license_returned: rider.license_returned_on.is_some_and(|on| on <= day),
             disability: rider.disability,
+            rider: Some(rider),
+            day,
         }
     }
+
+    /// The custom attribute `name` when its own evidence is still valid on the ride's date
+    /// (the record's `valid_until` is checked with the other keys).
+    fn attribute(&self, name: &str) -> Option<AttributeScalar> {
+        let CompiledAttribute { value, valid_until } = *self.rider?.attribute(name)?;
+        valid_until
+            .is_none_or(|until| self.day <= until)
+            .then_some(value)
+    }
+
+    /// `has = name`: the attribute is `true`.
+    fn has(&self, name: &str) -> bool {
+        self.attribute(name) == Some(AttributeScalar::Bool(true))
+    }
+
+    /// `since = { attribute, within_days }`: the attribute's date is on the ride's date or at
+    /// most `within_days` days before it.
+    fn since(&self, since: &Since) -> bool {
+        let Some(AttributeScalar::Date(date)) = self.attribute(&since.attribute) else {
+            return false;
+        };
+        let within = i32::try_from(since.within_days).expect("bounded by MAX_SINCE_WITHIN_DAYS");
+        date <= self.day && date.add_days(within).is_some_and(|last| self.day <= last)
+    }
+}
+
+/// `since = { attribute = "pregnancy_notice", within_days = 300 }`, compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Since {
+    pub attribute: Box<str>,
+    pub within_days: u32,
 }
 
 /// Every given key must hold; none given = everyone.
@@ -69,6 +107,9 @@ pub(crate) struct Eligibility {
     pub license_returned: Option<bool>,
     pub disability: Option<bool>,
     pub school_stage: Option<SchoolStage>,
+    /// A declared boolean custom attribute that must be true.
+    pub has: Option<Box<str>>,
+    pub since: Option<Since>,
 }
 
 impl Eligibility {
@@ -80,6 +121,8 @@ impl Eligibility {
             || self.license_returned.is_some()
             || self.disability.is_some()
             || self.school_stage.is_some()
+            || self.has.is_some()
+            || self.since.is_some()
     }
 
     #[inline]
@@ -116,5 +159,7 @@ impl Eligibility {
                     .grade
                     .is_some_and(|grade| stage.grades().contains(&grade))
             })
+            && self.has.as_deref().is_none_or(|name| facts.has(name))
+            && self.since.as_ref().is_none_or(|since| facts.since(since))
     }
 }

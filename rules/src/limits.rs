@@ -20,3 +20,15 @@ pub const MAX_PROGRAMME_FILE_BYTES: u64 = 4 * 1024 * 1024;
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// Length of a pseudonymous rider id.
 pub const MAX_RIDER_ID_BYTES: usize = 128;
+/// Custom attributes on one rider record (`attributes`), and declared in one programme.
+pub const MAX_RIDER_ATTRIBUTES: usize = 32;
+/// Length of a custom attribute's name.
+pub const MAX_ATTRIBUTE_NAME_BYTES: usize = 64;
+/// The widest `since` window: about a century of days.
+pub const MAX_SINCE_WITHIN_DAYS: u32 = 36_600;
+/// Pass products (`[[passes]]`) in one programme.
+pub const MAX_PASS_PRODUCTS: usize = 64;
+/// The longest `valid_days` of a pass: ten years.
+pub const MAX_PASS_VALID_DAYS: u32 = 3_660;
+/// The longest `valid_months` of a pass: ten years.
+pub const MAX_PASS_VALID_MONTHS: u32 = 120;

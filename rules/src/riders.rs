@@ -7,12 +7,14 @@
 //! a rider is simply never a resident and always a visitor. `Riders::check_residence` lets an
 //! intake path reject it up front.
 
+use std::collections::BTreeMap;
+
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::date::LocalDate;
 use crate::ids::RiderIx;
-use crate::limits::MAX_RIDER_ID_BYTES;
+use crate::limits::{MAX_ATTRIBUTE_NAME_BYTES, MAX_RIDER_ATTRIBUTES, MAX_RIDER_ID_BYTES};
 use crate::municipality::{self, MunicipalityCodeError};
 
 /// One line of the riders file (spec/rating.md "Riders"). Missing optional fields mean false or
@@ -32,12 +34,63 @@ pub struct RiderRecord {
     pub verified_at: Option<LocalDate>,
     #[serde(default)]
     pub valid_until: Option<LocalDate>,
+    /// Facts from the town's own records (`tax_exempt_household`, `pregnancy_notice`), by the
+    /// names the programme declares in `[[attributes]]`. Values are booleans or dates only, so
+    /// no free text (and no My Number) can be stored here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+/// One custom attribute: a bare value, or a value with its own evidence dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttributeValue {
+    Bool(bool),
+    Date(LocalDate),
+    Evidenced(EvidencedAttribute),
+}
+
+/// `{"value": true, "verified_at": "2026-04-01", "valid_until": "2027-03-31"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidencedAttribute {
+    pub value: AttributeScalar,
+    #[serde(default)]
+    pub verified_at: Option<LocalDate>,
+    #[serde(default)]
+    pub valid_until: Option<LocalDate>,
+}
+
+/// The value of a custom attribute: `has` reads a boolean, `since` a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttributeScalar {
+    Bool(bool),
+    Date(LocalDate),
+}
+
+impl AttributeValue {
+    fn compile(self) -> CompiledAttribute {
+        let (value, valid_until) = match self {
+            AttributeValue::Bool(b) => (AttributeScalar::Bool(b), None),
+            AttributeValue::Date(d) => (AttributeScalar::Date(d), None),
+            AttributeValue::Evidenced(e) => (e.value, e.valid_until),
+        };
+        CompiledAttribute { value, valid_until }
+    }
+}
+
+/// A custom attribute as rating reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CompiledAttribute {
+    pub value: AttributeScalar,
+    pub valid_until: Option<LocalDate>,
 }
 
 impl RiderRecord {
     /// Every field name a rider record may carry (with the `licence_returned_on` spelling).
     /// Anything else is not part of a rider record.
-    pub const FIELDS: [&'static str; 8] = [
+    pub const FIELDS: [&'static str; 9] = [
         "rider",
         "birth_date",
         "residence",
@@ -46,6 +99,7 @@ impl RiderRecord {
         "disability",
         "verified_at",
         "valid_until",
+        "attributes",
     ];
 }
 
@@ -60,6 +114,12 @@ pub enum RiderError {
         "rider id holds a 12-digit number, which could be a My Number; use a pseudonymous id without one"
     )]
     IdLooksLikeMyNumber,
+    #[error("a rider record carries at most {MAX_RIDER_ATTRIBUTES} attributes")]
+    TooManyAttributes,
+    #[error(
+        "attribute names are 1 to {MAX_ATTRIBUTE_NAME_BYTES} bytes of a-z, 0-9 and `_`, starting with a letter"
+    )]
+    BadAttributeName,
     #[error("rider `{rider}`: {source}")]
     Residence {
         rider: String,
@@ -72,14 +132,15 @@ pub(crate) const RESIDENCE_NONE: u32 = u32::MAX;
 /// Not six digits: equal to no programme code.
 pub(crate) const RESIDENCE_OTHER: u32 = u32::MAX - 1;
 
-/// The attributes rating reads, without strings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The attributes rating reads; custom attributes sorted by name (binary search).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RiderAttrs {
     pub birth_date: Option<LocalDate>,
     pub residence: u32,
     pub license_returned_on: Option<LocalDate>,
     pub disability: bool,
     pub valid_until: Option<LocalDate>,
+    pub custom: Box<[(Box<str>, CompiledAttribute)]>,
 }
 
 impl RiderAttrs {
@@ -94,8 +155,43 @@ impl RiderAttrs {
             license_returned_on: rec.license_returned_on,
             disability: rec.disability.unwrap_or(false),
             valid_until: rec.valid_until,
+            // BTreeMap iterates in name order, so `custom` is sorted.
+            custom: rec
+                .attributes
+                .iter()
+                .map(|(name, value)| (Box::from(name.as_str()), value.compile()))
+                .collect(),
         }
     }
+
+    /// The custom attribute `name`, if the rider has it.
+    #[inline]
+    pub(crate) fn attribute(&self, name: &str) -> Option<&CompiledAttribute> {
+        let ix = self
+            .custom
+            .binary_search_by(|(n, _)| (**n).cmp(name))
+            .ok()?;
+        Some(&self.custom[ix].1)
+    }
+}
+
+/// Attribute names are identifiers, as in the programme's `[[attributes]]`.
+pub fn check_attribute_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= MAX_ATTRIBUTE_NAME_BYTES
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Bounds a record's custom attributes: their number and their names.
+pub fn check_attributes(rec: &RiderRecord) -> Result<(), RiderError> {
+    if rec.attributes.len() > MAX_RIDER_ATTRIBUTES {
+        return Err(RiderError::TooManyAttributes);
+    }
+    if !rec.attributes.keys().all(|name| check_attribute_name(name)) {
+        return Err(RiderError::BadAttributeName);
+    }
+    Ok(())
 }
 
 /// Validates a rider id: non-empty, bounded, and holding no 12-digit number however written
@@ -129,6 +225,7 @@ impl Riders {
     /// Adds or replaces a rider. Fails only on a bad rider id (see [`check_rider_id`]).
     pub fn upsert(&mut self, rec: RiderRecord) -> Result<RiderIx, RiderError> {
         check_rider_id(&rec.rider)?;
+        check_attributes(&rec)?;
         let attrs = RiderAttrs::compile(&rec);
         if let Some(&ix) = self.by_id.get(rec.rider.as_str()) {
             self.attrs[ix.index()] = attrs;
@@ -195,10 +292,14 @@ mod tests {
             disability: Some(true),
             verified_at: Some(LocalDate::new(2026, 4, 1).unwrap()),
             valid_until: Some(LocalDate::new(2027, 3, 31).unwrap()),
+            attributes: BTreeMap::from([(
+                "tax_exempt_household".into(),
+                AttributeValue::Bool(true),
+            )]),
         };
         let value = serde_json::to_value(&record).unwrap();
         let names = value.as_object().unwrap().keys();
-        assert_eq!(names.len(), 7);
+        assert_eq!(names.len(), 8);
         for name in names {
             assert!(RiderRecord::FIELDS.contains(&name.as_str()), "{name}");
         }

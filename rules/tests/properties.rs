@@ -130,6 +130,7 @@ fn rider_gen(i: usize) -> impl Strategy<Value = RiderRecord> {
                 verified_at: None,
                 valid_until: valid_days
                     .map(|d| kanjo_rules::LocalDate::new(2027, 3, 10 + d).expect("valid")),
+                attributes: Default::default(),
             },
         )
 }
@@ -329,7 +330,7 @@ proptest! {
         for i in 0..4 {
             riders.upsert(RiderRecord {
                 rider: format!("r{i}"), birth_date: None, residence: None, license_returned_on: None,
-                disability: None, verified_at: None, valid_until: None,
+                disability: None, verified_at: None, valid_until: None, attributes: Default::default(),
             }).expect("valid");
         }
         let mut state = RatingState::new(&p);
@@ -339,6 +340,7 @@ proptest! {
                 riders.upsert(RiderRecord {
                     rider: format!("r{}", ride.rider), birth_date: None, residence: None,
                     license_returned_on: None, disability: None, verified_at: None, valid_until: None,
+                    attributes: Default::default(),
                 }).expect("valid");
             }
             let f = RideFields {

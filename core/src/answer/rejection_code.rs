@@ -88,14 +88,27 @@ rejection_codes! {
     NotRedeemable => "not_redeemable",
     /// A stablecoin topup naming a bank other than the coin's issuer.
     WrongIssuer => "wrong_issuer",
-    /// A voucher purchase past the rider's limit in sets (bought + asked > limit).
+    /// A voucher purchase past the rider's limit in sets (bought + asked > limit), or a pass
+    /// past its product's `per_person`.
     LimitReached => "limit_reached",
-    /// The voucher's premium budget can't fund the sets asked for (no partial sets).
+    /// The voucher's premium budget can't fund the sets asked for (no partial sets), or a pass
+    /// product has issued its `issue_limit`.
     SoldOut => "sold_out",
     /// A voucher purchase before the sale opens or from the instant it closes.
     OutsideSaleWindow => "outside_sale_window",
     /// A voucher purchase of an asset that is not a voucher.
     NotAVoucher => "not_a_voucher",
+    /// No `[[passes]]` product with that id.
+    UnknownPass => "unknown_pass",
+    /// The rider does not meet the pass product's `eligible` keys on the issue day.
+    NotEligible => "not_eligible",
+    /// The rider's pass for the ride is not valid on the ride's local date (the ride is rated
+    /// normally).
+    PassExpired => "pass_expired",
+    /// The rider's pass has taken its rides for that day (the ride is rated normally).
+    PassDailyLimit => "pass_daily_limit",
+    /// The rider's pass has taken all its rides (the ride is rated normally).
+    PassUsedUp => "pass_used_up",
     /// A once-per-person conversion (a Mynapoint claim) the rider already made.
     AlreadyClaimed => "already_claimed",
     /// A grant at a place past the programme's grants per rider, place and day.

@@ -11,11 +11,18 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::{Budget, FareSource, Operator, ProgrammeError};
-use crate::eligibility::{Eligibility, SchoolStage};
+use crate::date::LocalDate;
+use crate::eligibility::{Eligibility, SchoolStage, Since};
 use crate::gtfs::GtfsFares;
 use crate::ids::{AssetIx, BudgetIx, OperatorIx, RuleIx};
-use crate::limits::{MAX_BUDGETS, MAX_GRANT_RULES, MAX_OPERATORS, MAX_PERCENT_SCALE, MAX_RULES};
+use crate::limits::{
+    MAX_BUDGETS, MAX_GRANT_RULES, MAX_OPERATORS, MAX_PASS_PRODUCTS, MAX_PASS_VALID_DAYS,
+    MAX_PASS_VALID_MONTHS, MAX_PERCENT_SCALE, MAX_RIDER_ATTRIBUTES, MAX_RULES,
+    MAX_SINCE_WITHIN_DAYS,
+};
 use crate::municipality;
+use crate::pass::{PassPayment, PassProduct, Validity};
+use crate::riders::{RiderError, check_attribute_name};
 use crate::rule::{CapRule, Discount, DiscountRule, Funding, GrantRule, Rounding, RuleKind};
 
 #[derive(Deserialize)]
@@ -27,6 +34,79 @@ struct Document {
     budgets: Vec<toml::Value>,
     #[serde(default)]
     rules: Vec<toml::Value>,
+    #[serde(default)]
+    attributes: Vec<toml::Value>,
+    #[serde(default)]
+    passes: Vec<toml::Value>,
+}
+
+/// One `[[passes]]` entry as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PassDef {
+    id: String,
+    asset: String,
+    valid_from: Option<LocalDate>,
+    valid_until: Option<LocalDate>,
+    valid_days: Option<u32>,
+    valid_months: Option<u32>,
+    operators: Vec<String>,
+    routes: Option<Vec<String>>,
+    rides_per_day: Option<u32>,
+    rides_total: Option<u32>,
+    #[serde(default)]
+    eligible: EligibleDef,
+    #[serde(default = "one")]
+    per_person: u32,
+    payment: PaymentDef,
+    price: Option<u64>,
+    funded_by: String,
+    issue_limit: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PaymentDef {
+    PerRide,
+    Flat,
+}
+
+/// `[[attributes]] name = "tax_exempt_household" type = "bool"`: a custom rider attribute that
+/// rules may name. Declaring them turns a misspelt name in a rule into a load error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttributeDef {
+    name: String,
+    #[serde(rename = "type")]
+    kind: AttributeType,
+}
+
+/// What a custom attribute holds: `has` reads a `bool`, `since` a `date`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum AttributeType {
+    Bool,
+    Date,
+}
+
+impl AttributeType {
+    fn name(self) -> &'static str {
+        match self {
+            AttributeType::Bool => "bool",
+            AttributeType::Date => "date",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SinceDef {
+    attribute: String,
+    within_days: u32,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +145,8 @@ struct EligibleDef {
     license_returned: Option<bool>,
     disability: Option<bool>,
     school_stage: Option<String>,
+    has: Option<String>,
+    since: Option<SinceDef>,
 }
 
 /// `discount = { type = ... }`: serde picks the variant by `type` and refuses a key that does
@@ -175,6 +257,8 @@ pub(super) struct Compiled {
     pub caps: Vec<CapRule>,
     pub grants: Vec<GrantRule>,
     pub assets: Vec<String>,
+    pub attributes: Vec<(String, AttributeType)>,
+    pub passes: Vec<PassProduct>,
     pub warnings: Vec<String>,
 }
 
@@ -228,6 +312,7 @@ pub(super) fn compile(path: &Path, text: &str) -> Result<Compiled, ProgrammeErro
     let (operators, operator_by_code) =
         compile_fare_tables(&ctx, base_dir, doc.fare_tables, &mut warnings)?;
     let budgets = compile_budgets(&ctx, doc.budgets)?;
+    let attributes = compile_attributes(&ctx, doc.attributes)?;
 
     if doc.rules.len() > MAX_RULES {
         return Err(ctx.invalid(
@@ -251,11 +336,14 @@ pub(super) fn compile(path: &Path, text: &str) -> Result<Compiled, ProgrammeErro
         caps: Vec::new(),
         grants: Vec::new(),
         assets: Vec::new(),
+        attributes,
+        passes: Vec::new(),
         warnings,
     };
     for (position, value) in doc.rules.into_iter().enumerate() {
         compile_rule(&ctx, &mut out, position, value)?;
     }
+    compile_passes(&ctx, &mut out, doc.passes)?;
     if out.grants.len() > MAX_GRANT_RULES {
         return Err(ctx.invalid(
             "[[rules]]",
@@ -370,6 +458,161 @@ fn compile_budgets(ctx: &Ctx<'_>, values: Vec<toml::Value>) -> Result<Vec<Budget
     Ok(budgets)
 }
 
+fn compile_attributes(
+    ctx: &Ctx<'_>,
+    values: Vec<toml::Value>,
+) -> Result<Vec<(String, AttributeType)>, ProgrammeError> {
+    if values.len() > MAX_RIDER_ATTRIBUTES {
+        return Err(ctx.invalid(
+            "[[attributes]]",
+            format!(
+                "{} attributes; a programme may declare at most {MAX_RIDER_ATTRIBUTES}",
+                values.len()
+            ),
+        ));
+    }
+    let mut attributes: Vec<(String, AttributeType)> = Vec::new();
+    for (position, value) in values.into_iter().enumerate() {
+        let name = table_name(&value, "attribute", "name", position);
+        let def: AttributeDef = ctx.parse(&name, value)?;
+        if !check_attribute_name(&def.name) {
+            return Err(ctx.invalid(name, RiderError::BadAttributeName.to_string()));
+        }
+        if attributes.iter().any(|(n, _)| *n == def.name) {
+            return Err(ctx.invalid(name, "is declared twice"));
+        }
+        attributes.push((def.name, def.kind));
+    }
+    Ok(attributes)
+}
+
+fn compile_passes(
+    ctx: &Ctx<'_>,
+    out: &mut Compiled,
+    values: Vec<toml::Value>,
+) -> Result<(), ProgrammeError> {
+    if values.len() > MAX_PASS_PRODUCTS {
+        return Err(ctx.invalid(
+            "[[passes]]",
+            format!(
+                "{} pass products; a programme may have at most {MAX_PASS_PRODUCTS}",
+                values.len()
+            ),
+        ));
+    }
+    for (position, value) in values.into_iter().enumerate() {
+        let name = table_name(&value, "pass", "id", position);
+        if let Some(eligible) = value.get("eligible") {
+            ctx.parse::<EligibleDef>(&format!("{name}: eligible"), eligible.clone())?;
+        }
+        let def: PassDef = ctx.parse(&name, value)?;
+        if def.id.is_empty() || def.asset.is_empty() {
+            return Err(ctx.invalid(name, "`id` and `asset` must not be empty"));
+        }
+        if out.passes.iter().any(|p| p.id == def.id) {
+            return Err(ctx.invalid(name, "id is used by an earlier pass"));
+        }
+        // A grant of the asset issues the pass, so one asset names one product.
+        if out.passes.iter().any(|p| p.asset == def.asset) {
+            return Err(ctx.invalid(name, "asset is used by an earlier pass"));
+        }
+        if def.operators.is_empty() {
+            return Err(ctx.invalid(name, "`operators` names at least one operator"));
+        }
+        let product = PassProduct {
+            validity: pass_validity(ctx, &name, &def)?,
+            operators: operator_mask(ctx, &name, out, Some(&def.operators))?,
+            first_operator: out.operator_by_code[def.operators[0].as_str()],
+            routes: def.routes.clone().map(Vec::into_boxed_slice),
+            eligible: eligibility(ctx, &name, &out.attributes, &def.eligible)?,
+            payment: pass_payment(ctx, &name, &def)?,
+            funding: funding(ctx, &name, out, &def.funded_by)?,
+            id: def.id,
+            asset: def.asset,
+            rides_per_day: def.rides_per_day,
+            rides_total: def.rides_total,
+            per_person: def.per_person,
+            issue_limit: def.issue_limit,
+        };
+        if product.per_person == 0
+            || product.rides_per_day == Some(0)
+            || product.rides_total == Some(0)
+        {
+            return Err(ctx.invalid(
+                name,
+                "`per_person`, `rides_per_day` and `rides_total` are at least 1 when given",
+            ));
+        }
+        out.passes.push(product);
+    }
+    Ok(())
+}
+
+fn pass_validity(ctx: &Ctx<'_>, name: &str, def: &PassDef) -> Result<Validity, ProgrammeError> {
+    let validity = match (
+        def.valid_from,
+        def.valid_until,
+        def.valid_days,
+        def.valid_months,
+    ) {
+        (Some(from), Some(until), None, None) if from <= until => Validity::Fixed { from, until },
+        (None, None, Some(days), None) if (1..=MAX_PASS_VALID_DAYS).contains(&days) => {
+            Validity::Days(days)
+        }
+        (None, None, None, Some(months)) if (1..=MAX_PASS_VALID_MONTHS).contains(&months) => {
+            Validity::Months(months)
+        }
+        _ => {
+            return Err(ctx.invalid(
+                name,
+                format!(
+                    "validity is `valid_from` <= `valid_until`, or `valid_days` (1..={MAX_PASS_VALID_DAYS}), or `valid_months` (1..={MAX_PASS_VALID_MONTHS})"
+                ),
+            ));
+        }
+    };
+    Ok(validity)
+}
+
+fn pass_payment(ctx: &Ctx<'_>, name: &str, def: &PassDef) -> Result<PassPayment, ProgrammeError> {
+    match (def.payment, def.price) {
+        (PaymentDef::PerRide, None) => Ok(PassPayment::PerRide),
+        (PaymentDef::Flat, Some(price_minor)) => Ok(PassPayment::Flat { price_minor }),
+        (PaymentDef::PerRide, Some(_)) => {
+            Err(ctx.invalid(name, "`price` is for `payment = \"flat\"` only"))
+        }
+        (PaymentDef::Flat, None) => Err(ctx.invalid(name, "`payment = \"flat\"` needs a `price`")),
+    }
+}
+
+/// A budget id resolved to its entries per fiscal year.
+fn funding(
+    ctx: &Ctx<'_>,
+    name: &str,
+    out: &Compiled,
+    budget_id: &str,
+) -> Result<Funding, ProgrammeError> {
+    let years: Vec<(i32, BudgetIx)> = out
+        .budgets
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.id == budget_id)
+        .map(|(ix, b)| {
+            let ix = u16::try_from(ix).expect("bounded by MAX_BUDGETS");
+            (b.fiscal_year, BudgetIx(ix))
+        })
+        .collect();
+    if years.is_empty() {
+        return Err(ctx.invalid(
+            name,
+            format!("funded_by `{budget_id}`: no [[budgets]] entry has that id"),
+        ));
+    }
+    Ok(Funding {
+        by_fiscal_year: years.into_boxed_slice(),
+    })
+}
+
 fn compile_rule(
     ctx: &Ctx<'_>,
     out: &mut Compiled,
@@ -428,7 +671,7 @@ fn compile_rule(
             out.discounts.push(DiscountRule {
                 rule,
                 operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
-                eligible: eligibility(ctx, &name, &def.eligible)?,
+                eligible: eligibility(ctx, &name, &out.attributes, &def.eligible)?,
                 discount: discount(ctx, &name, &def.discount)?,
                 funding,
             });
@@ -439,7 +682,7 @@ fn compile_rule(
                 rule,
                 slot,
                 operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
-                eligible: eligibility(ctx, &name, &def.eligible)?,
+                eligible: eligibility(ctx, &name, &out.attributes, &def.eligible)?,
                 amount: def.amount,
             });
         }
@@ -450,7 +693,7 @@ fn compile_rule(
             let grant = GrantRule {
                 rule,
                 operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
-                eligible: eligibility(ctx, &name, &def.eligible)?,
+                eligible: eligibility(ctx, &name, &out.attributes, &def.eligible)?,
                 asset: asset(ctx, &name, out, &def.asset, def.amount)?,
                 amount: def.amount,
                 every: Some(def.every),
@@ -461,7 +704,7 @@ fn compile_rule(
             let grant = GrantRule {
                 rule,
                 operators: operator_mask(ctx, &name, out, def.operators.as_deref())?,
-                eligible: eligibility(ctx, &name, &def.eligible)?,
+                eligible: eligibility(ctx, &name, &out.attributes, &def.eligible)?,
                 asset: asset(ctx, &name, out, &def.asset, def.amount)?,
                 amount: def.amount,
                 every: None,
@@ -521,9 +764,62 @@ fn asset(
     ))
 }
 
+/// A custom attribute named in `eligible.{key}`: it must be declared with type `wanted`.
+fn declared_attribute(
+    ctx: &Ctx<'_>,
+    name: &str,
+    declared: &[(String, AttributeType)],
+    key: &str,
+    attribute: &str,
+    wanted: AttributeType,
+) -> Result<Box<str>, ProgrammeError> {
+    match declared.iter().find(|(n, _)| n == attribute) {
+        None => Err(ctx.invalid(
+            name,
+            format!("eligible.{key}: `{attribute}` is not declared in [[attributes]]"),
+        )),
+        Some((_, kind)) if *kind != wanted => Err(ctx.invalid(
+            name,
+            format!(
+                "eligible.{key}: `{attribute}` is declared as `{}`, not `{}`",
+                kind.name(),
+                wanted.name()
+            ),
+        )),
+        Some(_) => Ok(Box::from(attribute)),
+    }
+}
+
+fn since(
+    ctx: &Ctx<'_>,
+    name: &str,
+    declared: &[(String, AttributeType)],
+    def: &SinceDef,
+) -> Result<Since, ProgrammeError> {
+    let attribute = declared_attribute(
+        ctx,
+        name,
+        declared,
+        "since",
+        &def.attribute,
+        AttributeType::Date,
+    )?;
+    if def.within_days > MAX_SINCE_WITHIN_DAYS {
+        return Err(ctx.invalid(
+            name,
+            format!("eligible.since.within_days is at most {MAX_SINCE_WITHIN_DAYS}"),
+        ));
+    }
+    Ok(Since {
+        attribute,
+        within_days: def.within_days,
+    })
+}
+
 fn eligibility(
     ctx: &Ctx<'_>,
     name: &str,
+    declared: &[(String, AttributeType)],
     def: &EligibleDef,
 ) -> Result<Eligibility, ProgrammeError> {
     let code = |key: &str, value: &Option<String>| -> Result<Option<u32>, ProgrammeError> {
@@ -554,6 +850,16 @@ fn eligibility(
         license_returned: def.license_returned,
         disability: def.disability,
         school_stage,
+        has: def
+            .has
+            .as_deref()
+            .map(|a| declared_attribute(ctx, name, declared, "has", a, AttributeType::Bool))
+            .transpose()?,
+        since: def
+            .since
+            .as_ref()
+            .map(|def| since(ctx, name, declared, def))
+            .transpose()?,
     })
 }
 

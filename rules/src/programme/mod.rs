@@ -13,6 +13,7 @@ use crate::error::RateError;
 use crate::gtfs::{GtfsError, GtfsFares};
 use crate::ids::{AssetIx, BudgetIx, FNV_OFFSET_128, OperatorIx, RiderKey, RuleIx, fnv1a_128};
 use crate::limits::{MAX_PROGRAMME_FILE_BYTES, MAX_RIDER_ID_BYTES};
+use crate::pass::PassProduct;
 use crate::ride::{Ride, RideFields, RideRef};
 use crate::riders::Riders;
 use crate::rule::{CapRule, DiscountRule, GrantRule, RuleKind};
@@ -78,6 +79,7 @@ pub struct Programme {
     pub(crate) caps: Vec<CapRule>,
     pub(crate) grants: Vec<GrantRule>,
     pub(crate) assets: Vec<String>,
+    pub(crate) passes: Vec<PassProduct>,
     pub(crate) warnings: Vec<String>,
     pub(crate) digest: u128,
 }
@@ -99,6 +101,16 @@ impl Programme {
         }
         let text = std::fs::read_to_string(path).map_err(io)?;
         Programme::from_toml(path, &text)
+    }
+
+    /// The pass products (`[[passes]]`), in file order.
+    pub fn passes(&self) -> &[PassProduct] {
+        &self.passes
+    }
+
+    /// The pass product with that id.
+    pub fn pass(&self, id: &str) -> Option<&PassProduct> {
+        self.passes.iter().find(|p| p.id == id)
     }
 
     /// Compiles programme text as if read from `path` (used for messages and GTFS paths).
@@ -123,6 +135,7 @@ impl Programme {
             caps: c.caps,
             grants: c.grants,
             assets: c.assets,
+            passes: c.passes,
             warnings: c.warnings,
             digest,
         };
