@@ -17,13 +17,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jiff::civil::date;
 
 use crate::answer::Outcome;
-use crate::event::{Event, EventKind, Grant, ShopPayment, Topup};
+use crate::event::{Event, EventKind, Grant, Media, Ride, ShopPayment, Topup};
 use crate::machine::Machine;
 use crate::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX};
 use crate::report;
 use crate::riders::{CheckedRider, check_rider_value};
 use crate::store::StoreTarget;
-use crate::workload::{Commuter, CommuterConfig, Election, ElectionConfig, Timetable};
+use crate::workload::{Commuter, CommuterConfig, Election, ElectionConfig, RiderKind, Timetable};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct DemoArgs {
@@ -143,6 +143,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     bar.finish();
     shopping_walkthrough(&engine, &commuter)?;
 
+    // 5. School's out: 200 pupils get the six-month pass remotely, then ride the town bus home.
+    let bar = progress(0, "pupil passes and rides");
+    submit_stream(&engine, pupil_passes(&commuter), &bar, &mut tally)?;
+    bar.finish();
+
     let elapsed = started.elapsed();
     println!(
         "\n{} events in {:.1} s: {} accepted, {} rejected ({} declined wallets, {} repeat check-ins refused)",
@@ -154,14 +159,16 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         tally.already_redeemed
     );
 
-    let (days, shops, balance, taps_waiting) = engine.query_blocking(|machine: &Machine| {
-        (
-            report::operator_days(machine),
-            report::shop_report(machine),
-            report::trial_balance(machine),
-            machine.pending_taps(),
-        )
-    })?;
+    let (days, shops, passes, balance, taps_waiting) =
+        engine.query_blocking(|machine: &Machine| {
+            (
+                report::operator_days(machine),
+                report::shop_report(machine),
+                crate::machine::passes::passes_report(machine),
+                report::trial_balance(machine),
+                machine.pending_taps(),
+            )
+        })?;
     println!(
         "\nOperator report (per operator and day; yen)\n{}",
         report::operators_to_text(&days)
@@ -169,6 +176,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     println!(
         "Shop statement (店舗別売上; per shop, day and asset; points and SUZU pay ¥1 a unit)\n{}",
         report::shops_to_text(&shops)
+    );
+    println!(
+        "Pupil passes (定期券; issued, rides covered, what the town owes the operator)\n{}",
+        passes.to_text()
     );
     println!("taps still waiting for their other half: {taps_waiting}");
     println!("\nTrial balance\n{}", balance.to_text());
@@ -358,6 +369,45 @@ fn shopping_afternoon(commuter: &Commuter) -> impl Iterator<Item = Event> + '_ {
                 ));
             }
             events
+        })
+}
+
+/// Pupils issued the pass (the programme's `issue_limit`).
+const PUPIL_PASSES: usize = 200;
+/// Town-bus rides each pupil takes after school: the pass covers two a day, the third is paid.
+const PUPIL_RIDES: u64 = 3;
+
+/// The first `PUPIL_PASSES` elementary-school riders get the pass at 15:00 (a remote grant), then
+/// ride the town bus three times: two covered, the third past the daily limit and rated normally.
+fn pupil_passes(commuter: &Commuter) -> impl Iterator<Item = Event> + '_ {
+    (0..commuter.rider_count())
+        .filter(|&rider| commuter.rider_kind(rider) == RiderKind::Child)
+        .take(PUPIL_PASSES)
+        .flat_map(move |rider| {
+            let id = commuter.rider_id(rider);
+            let grant = Event {
+                id: format!("pass-{id}"),
+                at: afternoon_at(15, 0),
+                kind: EventKind::Grant(Grant {
+                    rider: id.clone(),
+                    asset: "pupil-pass".into(),
+                    amount_minor: 1,
+                    place: None,
+                }),
+            };
+            let rides = (0..PUPIL_RIDES).map(move |ride| Event {
+                id: format!("pass-ride-{ride}-{id}"),
+                at: afternoon_at(15, 30 + 10 * ride as i8),
+                kind: EventKind::Ride(Ride {
+                    operator: "town-bus".into(),
+                    route: None,
+                    from: None,
+                    to: None,
+                    rider: Some(id.clone()),
+                    media: Media::Cash,
+                }),
+            });
+            std::iter::once(grant).chain(rides)
         })
 }
 

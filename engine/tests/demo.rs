@@ -59,6 +59,31 @@ fn kanjo_demo_exits_zero_prints_balanced_and_its_store_replays_to_the_same_repor
 
     reconcile_operators_with_the_ledger(data);
     the_afternoon_at_the_shops(&stdout, data);
+    the_pupils_passes(&stdout, data);
+}
+
+/// 200 pupils get the pass and ride the town bus three times: the pass covers two rides a day,
+/// so 400 rides are covered and the town owes the operator their fares (¥100 each); the report
+/// replays from the store exactly as the demo printed it.
+fn the_pupils_passes(stdout: &str, data: &str) {
+    let output = kanjo(&["report", "passes", "--data", data]);
+    let replayed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{replayed}");
+    assert!(stdout.contains(&*replayed), "{replayed}\n---\n{stdout}");
+    let output = kanjo(&["report", "passes", "--data", data, "--json"]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("kanjo report passes --json prints JSON");
+    let product = &report["products"][0];
+    assert_eq!(product["issued"], 200, "{report}");
+    assert_eq!(product["rides_covered"], 400, "{report}");
+    let owed: i64 = report["owed"]
+        .as_array()
+        .expect("owed lines")
+        .iter()
+        .filter(|line| line["operator"] == "town-bus")
+        .map(|line| line["owed"].as_i64().expect("an amount"))
+        .sum();
+    assert_eq!(owed, 400 * 100, "{report}");
 }
 
 /// The afternoon: the walkthrough's answers, the statement printed and replayed, and the
