@@ -7,6 +7,7 @@ pub mod answer;
 pub mod body;
 pub mod chart;
 pub mod event;
+pub mod breakage;
 pub mod expiry;
 pub mod limits;
 pub mod machine;
