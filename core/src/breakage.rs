@@ -73,20 +73,22 @@ pub fn breakage_report(machine: &Machine, asset: Option<&str>) -> Result<Breakag
     }
     let years = sums
         .into_iter()
-        .map(|((fiscal_year, asset_id), (expired_minor, refunded_minor))| {
-            let code = wanted
-                .iter()
-                .find(|(id, _, _)| id.0 == asset_id)
-                .map(|(_, _, code)| code.clone())
-                .expect("only wanted assets are summed");
-            BreakageYear {
-                fiscal_year,
-                asset: code,
-                expired_minor,
-                refunded_minor,
-                total_minor: expired_minor + refunded_minor,
-            }
-        })
+        .map(
+            |((fiscal_year, asset_id), (expired_minor, refunded_minor))| {
+                let code = wanted
+                    .iter()
+                    .find(|(id, _, _)| id.0 == asset_id)
+                    .map(|(_, _, code)| code.clone())
+                    .expect("only wanted assets are summed");
+                BreakageYear {
+                    fiscal_year,
+                    asset: code,
+                    expired_minor,
+                    refunded_minor,
+                    total_minor: expired_minor + refunded_minor,
+                }
+            },
+        )
         .collect();
     Ok(BreakageReport { years })
 }

@@ -5,9 +5,9 @@
 
 pub mod answer;
 pub mod body;
+pub mod breakage;
 pub mod chart;
 pub mod event;
-pub mod breakage;
 pub mod expiry;
 pub mod limits;
 pub mod machine;
