@@ -79,9 +79,8 @@ fn a_town_with_breakage() -> Town {
     accepted(town.one(spend_at("p-1", "2026-03-20T10:00:00+09:00", "fy-pt", 40)));
     let late = town.one(spend_at("p-2", "2026-04-02T10:00:00+09:00", "fy-pt", 10));
     assert_eq!(refused(&late), "insufficient_funds");
-    accepted(town.one(format!(
-        r#"{{"id":"rf-1","type":"refund","at":"2026-05-01T10:00:00+09:00","purchase":"p-1","amount":15}}"#
-    )));
+    let refund = r#"{"id":"rf-1","type":"refund","at":"2026-05-01T10:00:00+09:00","purchase":"p-1","amount":15}"#;
+    accepted(town.one(refund.to_owned()));
     accepted(town.one(grant_at(
         "g-2",
         "2026-06-01T10:00:00+09:00",
