@@ -5,6 +5,7 @@
 
 pub mod answer;
 pub mod body;
+pub mod breakage;
 pub mod chart;
 pub mod event;
 pub mod expiry;

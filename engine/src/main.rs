@@ -239,6 +239,17 @@ enum ReportKind {
     Passes(ReportCommon),
     /// Per day: how much of a points asset will lapse (its last usable day, local time).
     Expiry(ExpiryArgs),
+    /// Per fiscal year and asset: points that lapsed to `expired:{asset}` (年度 / 資産 / 失効額).
+    Breakage(BreakageArgs),
+}
+
+#[derive(Args)]
+struct BreakageArgs {
+    #[command(flatten)]
+    common: ReportCommon,
+    /// Only this points asset; absent: every asset.
+    #[arg(long)]
+    asset: Option<String>,
 }
 
 #[derive(Args)]
@@ -380,6 +391,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let from = args.from.unwrap_or_else(jiff::Timestamp::now);
             let report = engine.query_blocking(move |machine: &Machine| {
                 kanjo_core::expiry::expiry_report(machine, &asset, from, days)
+            })?;
+            engine.shutdown();
+            let report = report.map_err(anyhow::Error::msg)?;
+            if args.common.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.to_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(ReportArgs {
+            report: ReportKind::Breakage(args),
+        }) => {
+            let engine = args.common.engine.start_read_only()?;
+            let asset = args.asset.clone();
+            let report = engine.query_blocking(move |machine: &Machine| {
+                kanjo_core::breakage::breakage_report(machine, asset.as_deref())
             })?;
             engine.shutdown();
             let report = report.map_err(anyhow::Error::msg)?;

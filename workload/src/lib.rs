@@ -11,9 +11,11 @@ pub mod rider;
 pub mod rng;
 pub mod shops;
 pub mod timetable;
+pub mod year;
 
 pub use commuter::{Commuter, CommuterConfig, CommuterEvents};
 pub use election::{Election, ElectionConfig, ElectionEvents, ElectionRole, ElectionTotals};
 pub use rider::{RiderKind, RiderMix, RiderRecord};
 pub use shops::{Festival, FestivalConfig, FestivalEvents, FestivalMix};
 pub use timetable::Timetable;
+pub use year::{Year, YearConfig};

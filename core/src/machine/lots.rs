@@ -404,14 +404,12 @@ impl Machine {
         let code = self.asset_code_of(asset);
         self.start_legs();
         let expired = self.leg_account(&AccountName::Expired { asset: &code }, asset);
-        self.legs.push(Transfer::new(
-            0,
-            account,
-            expired,
-            amount,
-            asset,
-            Reason::Expiry as u16,
-        ));
+        let mut leg = Transfer::new(0, account, expired, amount, asset, Reason::Expiry as u16);
+        // The lot's last usable local day, as shop legs carry their day: breakage is reported
+        // by the fiscal year the points lapsed in, not the day the sweep happened to run.
+        let last_usable = Timestamp::from_nanosecond(ends_ns - 1).unwrap_or(Timestamp::MAX);
+        leg.user_data_64 = crate::shops::day_stamp(self.programme.local_date(last_usable));
+        self.legs.push(leg);
         let mut hasher = Xxh3::new();
         hasher.update(b"lot-expiry");
         hasher.update(&account.to_le_bytes());
@@ -424,6 +422,17 @@ impl Machine {
             "a lapsed lot moves: it is within the rider's balance"
         );
         true
+    }
+
+    /// Lots held in memory, every rider and asset: what the bound on memory is about (fully
+    /// spent and lapsed lots are dropped).
+    pub fn live_lots(&self) -> usize {
+        self.lots.total
+    }
+
+    /// Purchases whose lot slices are remembered for their refunds.
+    pub fn remembered_purchase_slices(&self) -> usize {
+        self.lots.spent.len()
     }
 
     /// The lots of one rider's asset, in spend order; None for an unknown asset.
