@@ -288,7 +288,7 @@ impl InProcess {
 
     /// The edge's token check of one submission: the events to submit and the refusals, each at
     /// its index.
-    fn check_tokens(&self, chunk: &[Event]) -> Result<(Vec<Event>, Vec<(usize, Answer)>)> {
+    fn check_tokens(&self, chunk: &[Event]) -> Result<(Vec<Event>, Refusals)> {
         if claimed_riders(chunk).is_empty() {
             return Ok((chunk.to_vec(), Vec::new()));
         }
@@ -339,13 +339,16 @@ fn retrying<T>(mut attempt: impl FnMut() -> Result<T, SubmitError>) -> Result<T>
     }
 }
 
+/// Edge refusals of one submission, each with its index in it.
+type Refusals = Vec<(usize, Answer)>;
+
 type EngineReply = tokio::sync::oneshot::Receiver<Result<Vec<EngineAnswer>, SubmitError>>;
 
 /// One submission's answers: the engine's for the events it took, and the edge's refusals at
 /// their places (index in the submission).
 struct Part {
     receiver: Option<EngineReply>,
-    refused: Vec<(usize, Answer)>,
+    refused: Refusals,
 }
 
 struct EngineAnswers {

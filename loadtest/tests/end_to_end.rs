@@ -84,7 +84,8 @@ fn a_tiny_commuter_morning_passes_every_check() {
 }
 
 #[test]
-fn a_tiny_festival_accepts_every_payment_refuses_every_replayed_token_and_riders_spend_what_shops_net_plus_fees() {
+fn a_tiny_festival_accepts_every_payment_refuses_every_replayed_token_and_riders_spend_what_shops_net_plus_fees()
+ {
     let dir = report_dir("shops");
     let mut common = common(dir.clone());
     // The shops run has no baseline; it is compared with the commuter run instead.

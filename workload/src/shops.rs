@@ -109,7 +109,10 @@ impl FestivalMix {
 
     pub fn draw(&self, rng: &mut SplitMix64) -> Action {
         let table = self.table();
-        assert_eq!(table.iter().map(|(_, share)| share).sum::<u32>(), SHARES_TOTAL);
+        assert_eq!(
+            table.iter().map(|(_, share)| share).sum::<u32>(),
+            SHARES_TOTAL
+        );
         let mut roll = rng.below(u64::from(SHARES_TOTAL)) as u32;
         for (action, share) in table {
             if roll < share {
@@ -694,9 +697,9 @@ mod tests {
                 (Some(TokenRole::Replay), _) => "replay",
                 (None, kind) => match kind {
                     EventKind::Purchase(_) => "purchase",
-                EventKind::Authorize(_) => "authorize",
-                EventKind::Capture(_) => "capture",
-                EventKind::Refund(_) => "refund",
+                    EventKind::Authorize(_) => "authorize",
+                    EventKind::Capture(_) => "capture",
+                    EventKind::Refund(_) => "refund",
                     EventKind::Send(_) => "send",
                     _ => "other",
                 },
@@ -726,8 +729,7 @@ mod tests {
                     // The replay is refused, so it commits nothing.
                     Some(TokenRole::Replay) => {}
                     Some(TokenRole::FirstUse) => {
-                        *committed.entry(token_rider(payment)).or_default() +=
-                            payment.amount_minor
+                        *committed.entry(token_rider(payment)).or_default() += payment.amount_minor
                     }
                     None => {
                         *committed.entry(payment.rider.clone()).or_default() +=
@@ -773,7 +775,11 @@ mod tests {
             .into_iter()
             .map(|key| (key.rider, key.public_key))
             .collect();
-        let riders: Vec<String> = festival.rider_records().into_iter().map(|r| r.rider).collect();
+        let riders: Vec<String> = festival
+            .rider_records()
+            .into_iter()
+            .map(|r| r.rider)
+            .collect();
         assert_eq!(riders, keys.keys().cloned().collect::<Vec<_>>());
         let mut first_uses: BTreeMap<String, (jiff::Timestamp, bool)> = BTreeMap::new();
         let mut events = festival.events();
@@ -789,11 +795,16 @@ mod tests {
             let token = kanjo_qr::token::UnverifiedToken::parse(&text).unwrap();
             let key = kanjo_qr::token::parse_public_key(&keys[token.rider_id()]).unwrap();
             let now_unix_s = u64::try_from(event.at.as_second()).unwrap();
-            let verified = token.verify(&key, now_unix_s).expect("signed by the rider's key");
+            let verified = token
+                .verify(&key, now_unix_s)
+                .expect("signed by the rider's key");
             assert!(verified.expires_at_unix_s() - verified.issued_at_unix_s() <= 120);
             match role {
                 TokenRole::FirstUse => {
-                    assert!(first_uses.insert(text, (event.at, false)).is_none(), "fresh");
+                    assert!(
+                        first_uses.insert(text, (event.at, false)).is_none(),
+                        "fresh"
+                    );
                 }
                 TokenRole::Replay => {
                     let (first_at, replayed) = first_uses.get_mut(&text).expect("used before");
