@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use hdrhistogram::Histogram;
-use kanjo_core::event::{Event, EventKind, Holder};
+use kanjo_core::event::{Event, EventKind, Holder, PaymentToken, ShopPayment};
 use kanjo_rules::ids::{FNV_OFFSET_128, fnv1a_128};
 
 use crate::checks::AnswerProblems;
@@ -94,7 +94,7 @@ impl Iterator for Source<'_> {
     }
 }
 
-/// Which lane an event goes to: by rider, so a rider's events are ordered.
+/// Which lane an event goes to: by rider, so a rider's events are ordered (payments: see below).
 pub fn lane_of(event: &Event, lanes: usize) -> usize {
     let key = match &event.kind {
         EventKind::Tap(tap) => tap.rider.as_str(),
@@ -102,9 +102,19 @@ pub fn lane_of(event: &Event, lanes: usize) -> usize {
         EventKind::Topup(topup) => topup.rider.as_str(),
         EventKind::Grant(grant) => grant.rider.as_str(),
         EventKind::Redeem(redeem) => redeem.rider.as_str(),
-        // A payment goes by its own id, and a capture, void or refund by the id it names, so
-        // each follows its payment in one lane. A rider's payments may then race each other
-        // across lanes: the shops workload never lets a rider overspend in any order.
+        // A payment paid with a customer token goes by the token's text, so a replay of the
+        // token follows its first use in one lane (and is refused `token_used`, not raced).
+        EventKind::Purchase(ShopPayment {
+            token: Some(PaymentToken::Presented(text)),
+            ..
+        })
+        | EventKind::Authorize(ShopPayment {
+            token: Some(PaymentToken::Presented(text)),
+            ..
+        }) => text.as_str(),
+        // Any other payment goes by its own id, and a capture, void or refund by the id it
+        // names, so each follows its payment in one lane. A rider's payments may then race each
+        // other across lanes: the shops workload never lets a rider overspend in any order.
         EventKind::Purchase(_) | EventKind::Authorize(_) => event.id.as_str(),
         EventKind::Send(send) => send.from.as_str(),
         EventKind::Withdraw(withdraw) => match &withdraw.holder {

@@ -1,20 +1,26 @@
 //! kanjo in-process: the engine's pipeline driven through `Engine::submit`, on the embedded SQLite
 //! store or PostgreSQL. After the run, the checks read the engine (trial balance, redemptions)
-//! and then the store's log itself (every accepted event stored exactly once).
+//! and then the store's log itself (every accepted event stored exactly once). Customer tokens are
+//! checked at the edge first, with the engine's own edge check (`kanjo_engine::tokens::check_event`,
+//! as the API and `kanjo import` do), against the device keys read once after they were
+//! registered: the API reads them per request through the pipeline, which here would make every
+//! lane wait for a flush per batch, and let the lanes drift apart in event time (a lane an hour
+//! of festival time ahead makes the machine forget the other lane's nonces and expire its holds).
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::RwLock;
 
 use anyhow::{Context, Result, anyhow, bail};
 use kanjo_core::answer::Outcome;
 use kanjo_core::event::Event;
-use kanjo_core::machine::Machine;
-use kanjo_core::machine::Prepared;
+use kanjo_core::machine::{DeviceKey, Machine, Prepared};
 use kanjo_core::report::{self, TrialBalance};
 use kanjo_core::shops::ShopSpec;
 use kanjo_engine::pipeline::{
     Answer as EngineAnswer, Engine, EngineConfig, SUBMISSION_EVENTS_MAX, SubmitError,
 };
+use kanjo_engine::tokens::{KeysByRider, check_event, claimed_riders, keys_query};
 use kanjo_store::{self as store, EntryKind, StoreTarget};
 use kanjo_workload::RiderRecord;
 
@@ -31,6 +37,8 @@ const LOG_PAGE_RECORDS: usize = 64;
 pub struct InProcess {
     engine: Engine,
     store: StoreTarget,
+    /// The device keys registered through `register_keys` (the run registers keys in setup only).
+    keys: RwLock<KeysByRider>,
 }
 
 impl InProcess {
@@ -49,7 +57,11 @@ impl InProcess {
         config.machine.expected_events = expected_events;
         let engine = Engine::start(config)
             .with_context(|| format!("starting kanjo with {}", programme.display()))?;
-        Ok(InProcess { engine, store })
+        Ok(InProcess {
+            engine,
+            store,
+            keys: RwLock::new(KeysByRider::new()),
+        })
     }
 
     /// A second engine over a live server's store, for the checks: replays, takes no writer lock,
@@ -59,7 +71,11 @@ impl InProcess {
         config.read_only = true;
         let engine =
             Engine::start(config).context("replaying the server's store for the checks")?;
-        Ok(InProcess { engine, store })
+        Ok(InProcess {
+            engine,
+            store,
+            keys: RwLock::new(KeysByRider::new()),
+        })
     }
 
     pub fn register_riders(&self, records: &[RiderRecord]) -> Result<()> {
@@ -81,6 +97,38 @@ impl InProcess {
                 bail!("a rider record was refused: {message}");
             }
         }
+        Ok(())
+    }
+
+    /// Registers device keys (their riders must be registered first), as
+    /// `POST /v1/riders/{id}/keys` does; any refusal fails the setup.
+    pub fn register_keys(&self, keys: &[DeviceKey]) -> Result<()> {
+        for chunk in keys.chunks(SUBMISSION_EVENTS_MAX) {
+            let results = self
+                .engine
+                .submit_keys(chunk.to_vec())?
+                .blocking_recv()
+                .map_err(|_| anyhow!("the engine stopped while loading device keys"))??;
+            if let Some((key, Err(refusal))) = chunk
+                .iter()
+                .zip(results)
+                .find(|(_, result)| result.is_err())
+            {
+                bail!(
+                    "the device key of {} was refused: {} ({})",
+                    key.rider,
+                    refusal.message,
+                    refusal.code.code()
+                );
+            }
+        }
+        // Read back from the machine, as the edge would: only durable keys verify tokens.
+        let riders = claimed_riders_of(keys);
+        let durable = self.engine.query_blocking(keys_query(riders))?;
+        self.keys
+            .write()
+            .map_err(|_| anyhow!("the key table was poisoned"))?
+            .extend(durable);
         Ok(())
     }
 
@@ -213,52 +261,124 @@ impl Target for InProcess {
     }
 
     /// The engine's queue is one FIFO, so a lane may have many batches in flight and still have
-    /// its events applied in order.
+    /// its events applied in order. Tokens are checked first; a refused event is answered here.
     fn begin(&self, _lane: usize, events: &[Event]) -> Result<Box<dyn Pending>> {
-        let mut receivers = Vec::with_capacity(events.len().div_ceil(SUBMISSION_EVENTS_MAX));
+        let mut parts = Vec::with_capacity(events.len().div_ceil(SUBMISSION_EVENTS_MAX));
         for chunk in events.chunks(SUBMISSION_EVENTS_MAX) {
-            let mut waited_ms = 0;
-            let mut recovering_ms = 0;
-            let receiver = loop {
-                let items = chunk.iter().cloned().map(Prepared::new).collect();
-                match self.engine.submit_prepared(items) {
-                    // Back-pressure: wait and retry; the wait counts in the batch's latency.
-                    Err(SubmitError::QueueFull { .. }) if waited_ms < QUEUE_FULL_WAIT_MS_MAX => {
-                        std::thread::sleep(std::time::Duration::from_millis(1));
-                        waited_ms += 1;
-                    }
-                    // The store is being reconnected: as a client honouring 503 + Retry-After.
-                    Err(SubmitError::Recovering(_)) if recovering_ms < RECOVERING_WAIT_MS_MAX => {
-                        std::thread::sleep(std::time::Duration::from_millis(RECOVERING_PAUSE_MS));
-                        recovering_ms += RECOVERING_PAUSE_MS;
-                    }
-                    result => break result?,
-                }
+            let (checked, refused) = self.check_tokens(chunk)?;
+            let receiver = if checked.is_empty() {
+                None
+            } else {
+                Some(self.submit_checked(&checked)?)
             };
-            receivers.push(receiver);
+            parts.push(Part { receiver, refused });
         }
-        Ok(Box::new(EngineAnswers { receivers }))
+        Ok(Box::new(EngineAnswers { parts }))
     }
 }
 
+impl InProcess {
+    /// Hands checked events to the pipeline.
+    fn submit_checked(&self, chunk: &[Event]) -> Result<EngineReply> {
+        retrying(|| {
+            let items = chunk.iter().cloned().map(Prepared::new).collect();
+            self.engine.submit_prepared(items)
+        })
+    }
+
+    /// The edge's token check of one submission: the events to submit and the refusals, each at
+    /// its index.
+    fn check_tokens(&self, chunk: &[Event]) -> Result<(Vec<Event>, Refusals)> {
+        if claimed_riders(chunk).is_empty() {
+            return Ok((chunk.to_vec(), Vec::new()));
+        }
+        let keys = self
+            .keys
+            .read()
+            .map_err(|_| anyhow!("the key table was poisoned"))?;
+        let mut checked = Vec::with_capacity(chunk.len());
+        let mut refused = Vec::new();
+        for (index, event) in chunk.iter().enumerate() {
+            match check_event(event.clone(), &keys) {
+                Ok(event) => checked.push(event),
+                Err(refusal) => refused.push((
+                    index,
+                    answer_of(refusal.id, &Outcome::Rejected(refusal.rejection)),
+                )),
+            }
+        }
+        Ok((checked, refused))
+    }
+}
+
+fn claimed_riders_of(keys: &[DeviceKey]) -> Vec<String> {
+    let mut riders: Vec<String> = keys.iter().map(|key| key.rider.clone()).collect();
+    riders.sort_unstable();
+    riders.dedup();
+    riders
+}
+
+/// Runs `attempt` until the engine takes it, waiting out back-pressure and store recovery.
+fn retrying<T>(mut attempt: impl FnMut() -> Result<T, SubmitError>) -> Result<T> {
+    let mut waited_ms = 0;
+    let mut recovering_ms = 0;
+    loop {
+        match attempt() {
+            // Back-pressure: wait and retry; the wait counts in the batch's latency.
+            Err(SubmitError::QueueFull { .. }) if waited_ms < QUEUE_FULL_WAIT_MS_MAX => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                waited_ms += 1;
+            }
+            // The store is being reconnected: as a client honouring 503 + Retry-After.
+            Err(SubmitError::Recovering(_)) if recovering_ms < RECOVERING_WAIT_MS_MAX => {
+                std::thread::sleep(std::time::Duration::from_millis(RECOVERING_PAUSE_MS));
+                recovering_ms += RECOVERING_PAUSE_MS;
+            }
+            result => return Ok(result?),
+        }
+    }
+}
+
+/// Edge refusals of one submission, each with its index in it.
+type Refusals = Vec<(usize, Answer)>;
+
 type EngineReply = tokio::sync::oneshot::Receiver<Result<Vec<EngineAnswer>, SubmitError>>;
 
+/// One submission's answers: the engine's for the events it took, and the edge's refusals at
+/// their places (index in the submission).
+struct Part {
+    receiver: Option<EngineReply>,
+    refused: Refusals,
+}
+
 struct EngineAnswers {
-    receivers: Vec<EngineReply>,
+    parts: Vec<Part>,
 }
 
 impl Pending for EngineAnswers {
     fn wait(self: Box<Self>) -> Result<Vec<Answer>> {
         let mut answers = Vec::new();
-        for receiver in self.receivers {
-            let engine_answers = receiver
-                .blocking_recv()
-                .map_err(|_| anyhow!("the engine stopped before answering"))??;
-            answers.extend(
-                engine_answers
-                    .into_iter()
-                    .map(|answer| answer_of(answer.id, &answer.outcome)),
-            );
+        for part in self.parts {
+            let engine_answers = match part.receiver {
+                Some(receiver) => receiver
+                    .blocking_recv()
+                    .map_err(|_| anyhow!("the engine stopped before answering"))??,
+                None => Vec::new(),
+            };
+            let mut engine_answers = engine_answers
+                .into_iter()
+                .map(|answer| answer_of(answer.id, &answer.outcome));
+            let mut refused = part.refused.into_iter().peekable();
+            let total = engine_answers.len() + refused.len();
+            for index in 0..total {
+                let answer = match refused.next_if(|(at, _)| *at == index) {
+                    Some((_, answer)) => answer,
+                    None => engine_answers
+                        .next()
+                        .ok_or_else(|| anyhow!("the engine answered too few events"))?,
+                };
+                answers.push(answer);
+            }
         }
         Ok(answers)
     }

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use kanjo_core::event::Event;
-use kanjo_core::machine::Machine;
+use kanjo_core::machine::{DeviceKey, Machine};
 use kanjo_core::shops::ShopSpec;
 use kanjo_store::StoreTarget;
 use kanjo_workload::election::Fate;
@@ -372,7 +372,14 @@ impl Kanjo {
         }
     }
 
-    fn register_riders(&self, riders: &[RiderRecord]) -> Result<()> {
+    pub(crate) fn register_keys(&self, keys: &[DeviceKey]) -> Result<()> {
+        match self {
+            Kanjo::InProcess { system, .. } => system.register_keys(keys),
+            Kanjo::Http { .. } => bail!("registering device keys over HTTP is not supported yet"),
+        }
+    }
+
+    pub(crate) fn register_riders(&self, riders: &[RiderRecord]) -> Result<()> {
         match self {
             Kanjo::InProcess { system, .. } => system.register_riders(riders),
             Kanjo::Http { system, .. } => system.register_riders(riders),

@@ -3,8 +3,11 @@
 //! every event is accepted (the workload never overspends, whatever order lanes deliver it in),
 //! and per asset Σ rider spend = Σ shop net + fees, where rider spend is the funding less what
 //! the riders' accounts hold and the right-hand side is the shop statement (`report shops`).
+//! Customer tokens: every first use is accepted and every replayed token refused `token_used`,
+//! counted against the replays sent (`TokenReplays`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Result, bail};
@@ -12,8 +15,9 @@ use clap::Args;
 use kanjo_core::event::{Event, EventKind};
 use kanjo_core::machine::Machine;
 use kanjo_core::report::shop_report;
-use kanjo_workload::{Festival, FestivalConfig};
+use kanjo_workload::{Festival, FestivalConfig, TokenRole};
 
+use crate::checks::TokenReplays;
 use crate::driver::Collected;
 use crate::run::{CommonArgs, Kanjo, TargetKind, finish, measure, setup, with_answer_checks};
 use crate::summary::{Summary, SystemRun};
@@ -97,6 +101,64 @@ fn verdict(event: &Event, answer: &Answer) -> Option<String> {
     ))
 }
 
+/// The token answers, counted by the lanes as they come.
+#[derive(Default)]
+struct TokenAnswers {
+    replays_sent: AtomicU64,
+    replays_refused_token_used: AtomicU64,
+    replays_refused_otherwise: AtomicU64,
+    replays_accepted: AtomicU64,
+    first_uses_sent: AtomicU64,
+    first_uses_accepted: AtomicU64,
+}
+
+impl TokenAnswers {
+    /// Counts `answer` if `event` carries a token of the day; a replay is judged here (refused
+    /// `token_used`), anything else by `verdict`.
+    fn judge(&self, festival: &Festival, event: &Event, answer: &Answer) -> Option<String> {
+        let count = |counter: &AtomicU64| counter.fetch_add(1, Ordering::Relaxed);
+        match festival.token_use(event) {
+            Some(TokenRole::Replay) => {
+                count(&self.replays_sent);
+                if answer.accepted {
+                    count(&self.replays_accepted);
+                    return Some(format!("replayed token {} was accepted", event.id));
+                }
+                if answer.code.as_deref() == Some("token_used") {
+                    count(&self.replays_refused_token_used);
+                    return None;
+                }
+                count(&self.replays_refused_otherwise);
+                Some(format!(
+                    "replayed token {} was refused {:?}, not token_used",
+                    event.id, answer.code
+                ))
+            }
+            Some(TokenRole::FirstUse) => {
+                count(&self.first_uses_sent);
+                if answer.accepted {
+                    count(&self.first_uses_accepted);
+                }
+                verdict(event, answer)
+            }
+            None => verdict(event, answer),
+        }
+    }
+
+    fn report(&self, generated: u64) -> TokenReplays {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        TokenReplays {
+            generated,
+            sent: read(&self.replays_sent),
+            refused_token_used: read(&self.replays_refused_token_used),
+            refused_otherwise: read(&self.replays_refused_otherwise),
+            accepted: read(&self.replays_accepted),
+            first_uses_sent: read(&self.first_uses_sent),
+            first_uses_accepted: read(&self.first_uses_accepted),
+        }
+    }
+}
+
 pub fn run_shops(args: &ShopsArgs, command: String) -> Result<Summary> {
     let common = &args.common;
     if common.target != TargetKind::Inproc {
@@ -113,14 +175,18 @@ pub fn run_shops(args: &ShopsArgs, command: String) -> Result<Summary> {
     ));
     let funding = festival.funding_by_asset();
     // The day's size is known: the engine sizes its tables up front, so no table grows (and
-    // stalls the pipeline while it rehashes) mid-run. An authorisation is two events.
-    let expected_events = festival.funding().count() as u64 + actions + actions / 8;
+    // stalls the pipeline while it rehashes) mid-run. An authorisation is two events, and so is
+    // a token's first use and its replay.
+    let expected_events = festival.funding().count() as u64 + actions + actions / 8 + actions / 64;
     let system = Kanjo::start(
         common,
         usize::try_from(expected_events).unwrap_or(usize::MAX),
     )?;
     let setup_start = Instant::now();
     system.register_shops(&festival.shops())?;
+    let (riders, keys) = (festival.rider_records(), festival.device_keys());
+    system.register_riders(&riders)?;
+    system.register_keys(&keys)?;
     let mut collected = Collected::default();
     let mut funding_events = festival.funding();
     let setup_events = setup(
@@ -133,22 +199,27 @@ pub fn run_shops(args: &ShopsArgs, command: String) -> Result<Summary> {
     )?;
     let setup_s = setup_start.elapsed().as_secs_f64();
     let mut day = festival.events();
+    let tokens = TokenAnswers::default();
+    let judge = |event: &Event, answer: &Answer| tokens.judge(&festival, event, answer);
     let steps = measure(
         system.target(),
         &mut day,
         &common.kanjo_plan(None),
         common,
-        &verdict,
+        &judge,
         &mut collected,
     )?;
+    let replays = tokens.report(day.replays_emitted());
     let spend = system.query(move |machine: &Machine| spend_check(machine, &funding))?;
     let (target, store_name) = (system.target().name(), system.target().store());
     let mut checks = system.check_and_shutdown(common, &collected.acknowledged_ids, Vec::new())?;
     checks.problems.extend(spend.problems.iter().cloned());
+    checks.problems.extend(replays.problems());
+    checks.token_replays = Some(replays.clone());
     let kanjo = SystemRun {
         target,
         store: store_name,
-        setup_events: setup_events + u64::from(args.shops),
+        setup_events: setup_events + u64::from(args.shops) + (riders.len() + keys.len()) as u64,
         setup_s,
         steps,
         checks: with_answer_checks(checks, &collected),
@@ -156,8 +227,17 @@ pub fn run_shops(args: &ShopsArgs, command: String) -> Result<Summary> {
     };
     let mut notes = vec![
         format!(
-            "Workload: a festival day (seed {}) at {} shops with {} residents; {actions} actions drawn 80 % purchases, 10 % authorise + capture (two events), 5 % partial refunds, 5 % SUZU sends; funding (top-ups and grants) is setup, not measured.",
-            common.seed, args.shops, args.residents
+            "Workload: a festival day (seed {}) at {} shops with {} residents; {actions} actions drawn 1 % customer-token purchases each replayed later (two events), and of the rest 80 % purchases, 10 % authorise + capture (two events), 5 % partial refunds, 5 % SUZU sends; funding (top-ups and grants), {} rider records and their device keys are setup, not measured.",
+            common.seed, args.shops, args.residents, riders.len()
+        ),
+        format!(
+            "Replayed customer tokens: {} sent (of {} generated), {} refused token_used, {} accepted; {} of {} first uses accepted.",
+            replays.sent,
+            replays.generated,
+            replays.refused_token_used,
+            replays.accepted,
+            replays.first_uses_accepted,
+            replays.first_uses_sent
         ),
         "No baseline: the naive PostgreSQL ledger has no shop payments; compare with `kanjo-load commuter` run beside it.".to_owned(),
     ];

@@ -131,6 +131,17 @@ impl Summary {
             "checks: {}\n",
             if self.correct { "pass" } else { "FAIL" }
         ));
+        if let Some(replays) = &self.kanjo_checks.token_replays {
+            text.push_str(&format!(
+                "replayed customer tokens: {} sent (of {} generated), {} refused token_used, {} accepted; {} of {} first uses accepted\n",
+                replays.sent,
+                replays.generated,
+                replays.refused_token_used,
+                replays.accepted,
+                replays.first_uses_accepted,
+                replays.first_uses_sent
+            ));
+        }
         for problem in self
             .kanjo_checks
             .problems

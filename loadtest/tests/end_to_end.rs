@@ -84,7 +84,8 @@ fn a_tiny_commuter_morning_passes_every_check() {
 }
 
 #[test]
-fn a_tiny_festival_accepts_every_payment_and_riders_spend_what_shops_net_plus_fees() {
+fn a_tiny_festival_accepts_every_payment_refuses_every_replayed_token_and_riders_spend_what_shops_net_plus_fees()
+ {
     let dir = report_dir("shops");
     let mut common = common(dir.clone());
     // The shops run has no baseline; it is compared with the commuter run instead.
@@ -104,6 +105,14 @@ fn a_tiny_festival_accepts_every_payment_and_riders_spend_what_shops_net_plus_fe
     );
     assert!(summary.events >= 4_000, "{}", summary.events);
     assert!(summary.kanjo_events_per_sec > 0.0 && summary.p99_ms > 0.0);
+    // 1 % of the actions replayed a customer token, and kanjo refused every replay as used.
+    let replays = summary.kanjo_checks.token_replays.clone().expect("counted");
+    assert!(replays.sent > 0, "{replays:?}");
+    assert_eq!(replays.refused_token_used, replays.sent, "{replays:?}");
+    assert_eq!(replays.accepted, 0);
+    assert!(replays.first_uses_sent >= replays.sent);
+    assert_eq!(replays.first_uses_accepted, replays.first_uses_sent);
+    assert!(summary.to_text().contains("replayed customer tokens"));
     // The spend check ran on every asset the festival funded, and found them equal.
     for asset in ["JPY", "SUZU", "muro-pt", "bus-pt"] {
         assert!(

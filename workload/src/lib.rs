@@ -16,6 +16,6 @@ pub mod year;
 pub use commuter::{Commuter, CommuterConfig, CommuterEvents};
 pub use election::{Election, ElectionConfig, ElectionEvents, ElectionRole, ElectionTotals};
 pub use rider::{RiderKind, RiderMix, RiderRecord};
-pub use shops::{Festival, FestivalConfig, FestivalEvents, FestivalMix};
+pub use shops::{Festival, FestivalConfig, FestivalEvents, FestivalMix, TokenRole};
 pub use timetable::Timetable;
 pub use year::{Year, YearConfig};
