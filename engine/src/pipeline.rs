@@ -502,17 +502,7 @@ impl Engine {
         &self,
         records: Vec<(String, RiderRecord)>,
     ) -> Result<oneshot::Receiver<Result<RiderResults, SubmitError>>, SubmitError> {
-        self.check_running()?;
-        if records.len() > SUBMISSION_EVENTS_MAX {
-            return Err(SubmitError::TooLarge(records.len()));
-        }
-        let (reply, results) = oneshot::channel();
-        if records.is_empty() {
-            let _ = reply.send(Ok(Vec::new()));
-            return Ok(results);
-        }
-        self.send(Command::Riders { records, reply })?;
-        Ok(results)
+        self.submit_records(records, |records, reply| Command::Riders { records, reply })
     }
 
     /// Adds or replaces shops (checked records and their canonical JSON); durable when the
@@ -521,17 +511,7 @@ impl Engine {
         &self,
         records: Vec<(String, ShopSpec)>,
     ) -> Result<oneshot::Receiver<Result<RiderResults, SubmitError>>, SubmitError> {
-        self.check_running()?;
-        if records.len() > SUBMISSION_EVENTS_MAX {
-            return Err(SubmitError::TooLarge(records.len()));
-        }
-        let (reply, results) = oneshot::channel();
-        if records.is_empty() {
-            let _ = reply.send(Ok(Vec::new()));
-            return Ok(results);
-        }
-        self.send(Command::Shops { records, reply })?;
-        Ok(results)
+        self.submit_records(records, |records, reply| Command::Shops { records, reply })
     }
 
     /// Registers riders' device keys (checked at the edge: `kanjo_qr::token::parse_public_key`);
@@ -540,6 +520,16 @@ impl Engine {
         &self,
         records: Vec<DeviceKey>,
     ) -> Result<oneshot::Receiver<Result<KeyResults, SubmitError>>, SubmitError> {
+        self.submit_records(records, |records, reply| Command::Keys { records, reply })
+    }
+
+    /// Sends a submission of records (riders, shops, device keys) as one command, at most
+    /// `SUBMISSION_EVENTS_MAX` of them; an empty one is answered at once.
+    fn submit_records<R, T>(
+        &self,
+        records: Vec<R>,
+        command: impl FnOnce(Vec<R>, oneshot::Sender<Result<Vec<T>, SubmitError>>) -> Command,
+    ) -> Result<oneshot::Receiver<Result<Vec<T>, SubmitError>>, SubmitError> {
         self.check_running()?;
         if records.len() > SUBMISSION_EVENTS_MAX {
             return Err(SubmitError::TooLarge(records.len()));
@@ -549,7 +539,7 @@ impl Engine {
             let _ = reply.send(Ok(Vec::new()));
             return Ok(results);
         }
-        self.send(Command::Keys { records, reply })?;
+        self.send(command(records, reply))?;
         Ok(results)
     }
 
