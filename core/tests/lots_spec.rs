@@ -229,6 +229,16 @@ fn a_refund_gives_back_to_living_lots_and_to_breakage_for_lapsed_ones() {
         "the 100 taken from the lapsed lot go to breakage, not to the rider"
     );
     assert_eq!(town.balance("shop:grocer:sarabetsu-pt"), 0);
+    // The shop statement counts the whole 150 as refunded, the lapsed part too, so its net still
+    // equals the shop account.
+    let statement = kanjo_core::report::shop_report(&town.machine);
+    let total = statement
+        .totals
+        .iter()
+        .find(|total| total.asset == "sarabetsu-pt")
+        .expect("the shop was paid in sarabetsu-pt");
+    assert_eq!((total.sales_minor, total.refunds_minor), (150, 150));
+    assert_eq!(total.net_minor, 0, "net = the shop account's balance");
 }
 
 #[test]
