@@ -185,6 +185,10 @@ impl ShopSpec {
 /// The same limits as an event's references: a shop no event could name is refused.
 pub fn check_shop_id(id: &str) -> Result<(), String> {
     crate::limits::check_entry_id(id).map_err(|error| format!("shop id {id:?}: {error}"))?;
+    // The log allows any non-NUL id; a shop id is printed on QR stickers and statements.
+    if id.chars().any(char::is_control) {
+        return Err(format!("shop id {id:?} holds a control character"));
+    }
     if kanjo_privacy::contains_my_number(id) {
         return Err(format!(
             "shop id {id:?} looks like a 12-digit My Number; events could never name it"
@@ -455,6 +459,21 @@ mod tests {
             fees_bp: BTreeMap::from([("SUZU".into(), 50), ("JPY".into(), 50)]),
             status: ShopStatus::Active,
         }
+    }
+
+    #[test]
+    fn shop_ids_refuse_nul_control_characters_my_numbers_and_overlong_ids() {
+        for bad in [
+            "",
+            "a\0b",
+            "a\u{1}b",
+            "tab\tid",
+            "123456789012",
+            &"x".repeat(129),
+        ] {
+            assert!(check_shop_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_shop_id("室蘭パン-1").is_ok());
     }
 
     #[test]
