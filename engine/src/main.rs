@@ -1,5 +1,6 @@
 //! `kanjo`: the command line over kanjo-engine. Each subcommand is a few lines over the library.
 
+use std::convert::Infallible;
 use std::io::{BufRead, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -276,6 +277,29 @@ struct ReportCommon {
     json: bool,
 }
 
+/// A read-only report: replays the store, reads the machine once, prints JSON or the table.
+/// `read` fails only for a bad argument (an unknown asset), which is the command's error.
+fn print_report<T, E>(
+    common: &ReportCommon,
+    read: impl FnOnce(&Machine) -> Result<T, E> + Send + 'static,
+    to_text: impl FnOnce(&T) -> String,
+) -> anyhow::Result<ExitCode>
+where
+    T: serde::Serialize + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    let engine = common.engine.start_read_only()?;
+    let report = engine.query_blocking(read)?;
+    engine.shutdown();
+    let report = report.map_err(|error| anyhow::anyhow!("{error}"))?;
+    if common.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", to_text(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -359,78 +383,46 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report(ReportArgs {
             report: ReportKind::Operators(common),
-        }) => {
-            let engine = common.engine.start_read_only()?;
-            let days: Vec<OperatorDay> = engine.query_blocking(report::operator_days)?;
-            engine.shutdown();
-            if common.json {
-                println!("{}", serde_json::to_string_pretty(&days)?);
-            } else {
-                print!("{}", report::operators_to_text(&days));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        }) => print_report(
+            &common,
+            |machine| Ok::<_, Infallible>(report::operator_days(machine)),
+            |days: &Vec<OperatorDay>| report::operators_to_text(days),
+        ),
         Command::Report(ReportArgs {
             report: ReportKind::Passes(common),
-        }) => {
-            let engine = common.engine.start_read_only()?;
-            let passes = engine.query_blocking(kanjo_engine::machine::passes::passes_report)?;
-            engine.shutdown();
-            if common.json {
-                println!("{}", serde_json::to_string_pretty(&passes)?);
-            } else {
-                print!("{}", passes.to_text());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        }) => print_report(
+            &common,
+            |machine| Ok::<_, Infallible>(kanjo_engine::machine::passes::passes_report(machine)),
+            |passes| passes.to_text(),
+        ),
         Command::Report(ReportArgs {
             report: ReportKind::Expiry(args),
         }) => {
-            let engine = args.common.engine.start_read_only()?;
             let (asset, days) = (args.asset.clone(), args.within_days);
             let from = args.from.unwrap_or_else(jiff::Timestamp::now);
-            let report = engine.query_blocking(move |machine: &Machine| {
-                kanjo_core::expiry::expiry_report(machine, &asset, from, days)
-            })?;
-            engine.shutdown();
-            let report = report.map_err(anyhow::Error::msg)?;
-            if args.common.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{}", report.to_text());
-            }
-            Ok(ExitCode::SUCCESS)
+            print_report(
+                &args.common,
+                move |machine| kanjo_core::expiry::expiry_report(machine, &asset, from, days),
+                |report| report.to_text(),
+            )
         }
         Command::Report(ReportArgs {
             report: ReportKind::Breakage(args),
         }) => {
-            let engine = args.common.engine.start_read_only()?;
             let asset = args.asset.clone();
-            let report = engine.query_blocking(move |machine: &Machine| {
-                kanjo_core::breakage::breakage_report(machine, asset.as_deref())
-            })?;
-            engine.shutdown();
-            let report = report.map_err(anyhow::Error::msg)?;
-            if args.common.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{}", report.to_text());
-            }
-            Ok(ExitCode::SUCCESS)
+            print_report(
+                &args.common,
+                move |machine| kanjo_core::breakage::breakage_report(machine, asset.as_deref()),
+                |report| report.to_text(),
+            )
         }
         Command::Report(ReportArgs {
             report: ReportKind::Shops(common),
-        }) => {
-            let engine = common.engine.start_read_only()?;
-            let shops: report::ShopReport = engine.query_blocking(report::shop_report)?;
-            engine.shutdown();
-            if common.json {
-                println!("{}", serde_json::to_string_pretty(&shops)?);
-            } else {
-                print!("{}", report::shops_to_text(&shops));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        }) => print_report(
+            &common,
+            |machine| Ok::<_, Infallible>(report::shop_report(machine)),
+            report::shops_to_text,
+        ),
         Command::Demo(args) => kanjo_engine::demo::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Qr(args) => qr_cli::run(args),
         Command::Verify(args) => {
