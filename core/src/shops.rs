@@ -331,8 +331,13 @@ pub fn spend_order(assets: &AssetBook) -> impl Iterator<Item = (AssetId, &AssetS
 /// A local day as the integer YYYYMMDD, the `user_data_64` of every shop payment leg: readable
 /// in a transfer dump, and ordered like the dates.
 pub fn day_stamp(date: kanjo_rules::LocalDate) -> u64 {
-    let year = u64::try_from(date.year).expect("programme dates are after year 0");
-    year * 10_000 + u64::from(date.month) * 100 + u64::from(date.day)
+    // An event may be dated before year 1 (jiff reads years from -9999): such a day has no stamp.
+    u64::try_from(date.year)
+        .ok()
+        .filter(|&year| year > 0)
+        .map_or(0, |year| {
+            year * 10_000 + u64::from(date.month) * 100 + u64::from(date.day)
+        })
 }
 
 /// The day a `day_stamp` stands for; `None` for 0 (a leg posted outside an event) or garbage.

@@ -425,3 +425,29 @@ fn the_expiry_report_sums_what_lapses_per_last_usable_day() {
     assert_eq!(other.total_minor, 5);
     assert!(kanjo_core::expiry::expiry_report(&town.machine, "nope", from, 5).is_err());
 }
+
+/// Event times at the ends of jiff's calendar (a grant in fiscal year 9999, whose end jiff can't
+/// name; a purchase dated before year 1, whose day has no stamp) are answered, and the machine
+/// goes on with ordinary events.
+#[test]
+fn events_dated_at_the_ends_of_the_calendar_never_stop_the_machine() {
+    let mut town = sarabetsu();
+    accepted(town.one(grant_at(
+        "far-future",
+        "9999-05-01T10:00:00+09:00",
+        "r-1",
+        "fy-pt",
+        10,
+    )));
+    let past = town.one(spend_at(
+        "far-past",
+        "-000001-05-01T10:00:00+09:00",
+        "r-1",
+        "fy-pt",
+        5,
+    ));
+    assert!(past["status"].is_string(), "{past}");
+    accepted(town.one(grant_at("g-1", DAY_0, "r-2", "fy-pt", 100)));
+    accepted(town.one(spend_at("p-1", DAY_0, "r-2", "fy-pt", 40)));
+    assert_eq!(town.balance("rider:r-2:fy-pt"), 60);
+}

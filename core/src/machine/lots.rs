@@ -84,9 +84,10 @@ impl LotBook {
             same.granted_ns = same.granted_ns.min(lot.granted_ns);
             return;
         }
-        if lots.len() >= LOTS_PER_ACCOUNT_MAX || self.total >= LOTS_TOTAL_MAX {
-            // Bounded memory over a precise end: join the latest-ending lot (the earlier end).
-            let last = lots.last_mut().expect("a full account holds lots");
+        let full = lots.len() >= LOTS_PER_ACCOUNT_MAX || self.total >= LOTS_TOTAL_MAX;
+        // Bounded memory over a precise end: join the latest-ending lot (the earlier end). An
+        // account with no lot yet gets its first even when the total is reached (one per account).
+        if full && let Some(last) = lots.last_mut() {
             last.left_minor += lot.left_minor;
             return;
         }
@@ -159,8 +160,10 @@ fn fiscal_year_end_ns(at_ns: i128) -> i128 {
     } else {
         local.year()
     };
-    let april_first = jiff::civil::date(year, 4, 1).at(0, 0, 0, 0);
-    jst.to_timestamp(april_first)
+    // A grant dated in the last fiscal year jiff knows (April 9999 on) has no end it can name.
+    jiff::civil::Date::new(year, 4, 1)
+        .ok()
+        .and_then(|april_first| jst.to_timestamp(april_first.at(0, 0, 0, 0)).ok())
         .map_or(NEVER_NS, |end| end.as_nanosecond())
 }
 
