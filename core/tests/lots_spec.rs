@@ -33,6 +33,11 @@ transferable = true
 code = "plain-pt"
 kind = "points"
 
+[[assets]]
+code = "SUZU"
+kind = "stablecoin"
+issuer = "hokkoku-bank"
+
 [[shops]]
 id = "grocer"
 name = "更別食品"
@@ -450,4 +455,35 @@ fn events_dated_at_the_ends_of_the_calendar_never_stop_the_machine() {
     accepted(town.one(grant_at("g-1", DAY_0, "r-2", "fy-pt", 100)));
     accepted(town.one(spend_at("p-1", DAY_0, "r-2", "fy-pt", 40)));
     assert_eq!(town.balance("rider:r-2:fy-pt"), 60);
+}
+
+/// A refund the ledger refuses (the shop already redeemed the coins it would give back) changes
+/// nothing: when it succeeds later, after the points' lot lapsed, those points still go to
+/// breakage, not to the rider.
+#[test]
+fn a_refused_refund_leaves_the_lots_it_would_have_given_back() {
+    let mut town = sarabetsu();
+    accepted(town.one(grant_at(
+        "g-1",
+        "2027-03-01T10:00:00+09:00",
+        "r-1",
+        "fy-pt",
+        50,
+    )));
+    accepted(town.one(r#"{"id":"t-1","type":"topup","at":"2027-03-01T10:00:00+09:00","rider":"r-1","asset":"SUZU","amount":50,"source":"hokkoku-bank"}"#.into()));
+    accepted(town.one(r#"{"id":"p-1","type":"purchase","at":"2027-03-02T10:00:00+09:00","shop":"grocer","rider":"r-1","amount":100,"pay_with":["SUZU","fy-pt"]}"#.into()));
+    accepted(town.one(r#"{"id":"w-1","type":"withdraw","at":"2027-03-03T10:00:00+09:00","shop":"grocer","asset":"SUZU","amount":50}"#.into()));
+    let refused = town.one(refund_at("f-1", "2027-03-04T10:00:00+09:00", "p-1", 100));
+    assert_eq!(refused["status"], "rejected", "{refused}");
+    // April: the fy-pt lot has lapsed; the shop is paid in SUZU again and can refund.
+    accepted(town.one(r#"{"id":"t-2","type":"topup","at":"2027-04-02T10:00:00+09:00","rider":"r-2","asset":"SUZU","amount":50,"source":"hokkoku-bank"}"#.into()));
+    accepted(town.one(r#"{"id":"p-2","type":"purchase","at":"2027-04-02T11:00:00+09:00","shop":"grocer","rider":"r-2","amount":50,"pay_with":["SUZU"]}"#.into()));
+    accepted(town.one(refund_at("f-2", "2027-04-03T10:00:00+09:00", "p-1", 100)));
+    assert_eq!(
+        town.balance("rider:r-1:fy-pt"),
+        0,
+        "lapsed points never go back"
+    );
+    assert_eq!(town.balance("expired:fy-pt"), 50);
+    assert_eq!(town.balance("rider:r-1:SUZU"), 50);
 }

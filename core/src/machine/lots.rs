@@ -49,7 +49,7 @@ pub struct Lot {
 
 /// Part of a lot a purchase took, for its refunds.
 #[derive(Clone, Copy)]
-struct Slice {
+pub(super) struct Slice {
     taken_minor: u64,
     granted_ns: i128,
     ends_ns: i128,
@@ -306,6 +306,33 @@ impl Machine {
     /// The refund legs of a points part: what goes back to lots still living to the rider, what
     /// goes back to lapsed lots to `expired:{asset}`. Lots given back are applied when the chain
     /// posts.
+    /// The slices a refund of `purchase` may take from `rider_accounts`, to put back with
+    /// `restore_refund_lots` if the refund's chain is refused (`push_refund_legs` takes them
+    /// before the chain posts).
+    pub(super) fn refund_lots_snapshot(
+        &self,
+        purchase: u128,
+        rider_accounts: impl Iterator<Item = AccountId>,
+    ) -> Vec<((u128, AccountId), Vec<Slice>)> {
+        rider_accounts
+            .filter_map(|account| {
+                let key = (purchase, account);
+                self.lots
+                    .spent
+                    .get(&key)
+                    .map(|slices| (key, slices.clone()))
+            })
+            .collect()
+    }
+
+    /// Undoes `push_refund_legs` for a refused chain: its slices back, nothing to restore.
+    pub(super) fn restore_refund_lots(&mut self, snapshot: Vec<((u128, AccountId), Vec<Slice>)>) {
+        for (key, slices) in snapshot {
+            self.lots.spent.insert(key, slices);
+        }
+        self.lots.restoring.clear();
+    }
+
     pub(super) fn push_refund_legs(
         &mut self,
         purchase: u128,

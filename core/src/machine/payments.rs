@@ -333,6 +333,18 @@ impl Machine {
         let record = self.payments.purchase(purchase).expect("planned above");
         let (shop, rider) = (record.shop, record.rider.clone());
         self.legs.clear();
+        let rider_accounts: Vec<AccountId> = steps
+            .iter()
+            .map(|step| {
+                let asset = self.asset_code(step.asset);
+                AccountName::Rider {
+                    rider: &rider,
+                    asset: &asset,
+                }
+                .id()
+            })
+            .collect();
+        let lots_before = self.refund_lots_snapshot(purchase, rider_accounts.into_iter());
         for step in &steps {
             let (rider_account, shop_account) = self.part_accounts(shop, &rider, step.asset);
             if step.fee_back > 0 {
@@ -358,7 +370,10 @@ impl Machine {
                 at_ns,
             );
         }
-        self.post_payment(prepared.id_hash, 0)?;
+        if let Err(rejection) = self.post_payment(prepared.id_hash, 0) {
+            self.restore_refund_lots(lots_before);
+            return Err(rejection);
+        }
         let record = self.payments.purchase_mut(purchase).expect("planned above");
         for step in &steps {
             let part = &mut record.parts[step.part];
