@@ -13,10 +13,22 @@ const HIDDEN: &str = "***";
 
 /// The URL or connection string with every password replaced by `***`.
 pub fn redact_database_url(url: &str) -> String {
-    match url.find("://") {
-        Some(scheme_end) => redact_url_form(url, scheme_end + 3),
+    match url_scheme_len(url) {
+        Some(scheme_len) => redact_url_form(url, scheme_len + 3),
         None => redact_key_value_form(url),
     }
+}
+
+/// Length of `scheme` when the text starts with `scheme://`. A `://` further in, such as inside
+/// a quoted conninfo password, does not make the text a URL.
+fn url_scheme_len(text: &str) -> Option<usize> {
+    let scheme_len = text.find("://")?;
+    let scheme = &text[..scheme_len];
+    let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    is_scheme.then_some(scheme_len)
 }
 
 fn redact_url_form(url: &str, authority_start: usize) -> String {
@@ -188,6 +200,10 @@ mod tests {
             ("host=db password='unterminated", "host=db password=***"),
             ("host=db password=my secret", "host=db password=*** ***"),
             ("host=db\tpassword=s3cret", "host=db\tpassword=***"),
+            (
+                "host=db password='Zq9://' dbname=k",
+                "host=db password=*** dbname=k",
+            ),
         ];
         for (conninfo, redacted) in cases {
             assert_eq!(redact(conninfo), redacted, "{conninfo}");
