@@ -33,6 +33,19 @@ pub use sqlite::{SQLITE_FILE_NAME, SqliteStore};
 // `check_entry_id` / `check_entry` before an input can reach a batch, and compile-time asserts
 // beside each parser's own limit keep the two sets from drifting apart.
 
+/// Decodes a log record's payload (its content without the seq) as both stores read it back: a
+/// damaged payload is an error, never a panic. Public for the fuzz target and its corpus replay.
+pub fn decode_payload(seq: u64, payload: &[u8]) -> Result<LogRecord, String> {
+    codec::decode(seq, payload)
+}
+
+/// The payload bytes of a valid record: what SQLite stores and the hash chain hashes.
+pub fn encode_payload(record: &LogRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(codec::encoded_len(record));
+    codec::encode(record, &mut out);
+    out
+}
+
 /// Longest meta key, in UTF-8 bytes.
 pub const META_KEY_BYTES_MAX: usize = 128;
 /// Largest meta value, in UTF-8 bytes.

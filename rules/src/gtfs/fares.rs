@@ -88,12 +88,28 @@ impl GtfsFares {
             None
         };
         let stops_text = read_text(&stops_path)?;
+        GtfsFares::from_texts(dir, &attributes_text, rules_text.as_deref(), &stops_text)
+    }
 
+    /// Loads fares from the texts of `fare_attributes.txt`, `fare_rules.txt` (when there is one)
+    /// and `stops.txt`, as if read from the folder `dir` (used in messages only). [`load`] reads
+    /// the files and calls this; the fuzz target calls it with hostile bytes.
+    ///
+    /// [`load`]: GtfsFares::load
+    pub fn from_texts(
+        dir: &Path,
+        attributes_text: &str,
+        rules_text: Option<&str>,
+        stops_text: &str,
+    ) -> Result<GtfsFares, GtfsError> {
+        let attributes_path = dir.join("fare_attributes.txt");
+        let rules_path = dir.join("fare_rules.txt");
+        let stops_path = dir.join("stops.txt");
         let mut digest = FNV_OFFSET_128;
         for (name, text) in [
-            ("fare_attributes.txt", Some(&attributes_text)),
-            ("fare_rules.txt", rules_text.as_ref()),
-            ("stops.txt", Some(&stops_text)),
+            ("fare_attributes.txt", Some(attributes_text)),
+            ("fare_rules.txt", rules_text),
+            ("stops.txt", Some(stops_text)),
         ] {
             digest = fnv1a_128(digest, name.as_bytes());
             digest = fnv1a_128(digest, &[0]);
@@ -108,9 +124,9 @@ impl GtfsFares {
             ..GtfsFares::default()
         };
         let (fare_prices, fare_index) =
-            load_attributes(&attributes_path, &attributes_text, &mut fares)?;
-        load_stops(&stops_path, &stops_text, &mut fares)?;
-        match &rules_text {
+            load_attributes(&attributes_path, attributes_text, &mut fares)?;
+        load_stops(&stops_path, stops_text, &mut fares)?;
+        match rules_text {
             Some(text) => load_rules(&rules_path, text, &fare_prices, &fare_index, &mut fares)?,
             None => {
                 let key = FareKey {
