@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes each target for SECONDS_PER_TARGET (default 900), JOBS (default 2) at a time, at the
-# lowest CPU priority (fork mode: a crash is saved under artifacts/ and fuzzing goes on), then merges what was found into the committed corpus (minimized).
+# lowest CPU priority (fork mode: a crash is saved under artifacts/ and fuzzing goes on),
+# then merges what was found into the committed corpus (minimized).
 # Build first: cd fuzz && cargo +nightly fuzz build -s none -a
 # Usage: fuzz/run.sh [TARGET...]   (all targets when none are named)
 set -euo pipefail
@@ -19,9 +20,10 @@ run_one() {
     -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
     -max_len=4096 -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
     -artifact_prefix="artifacts/$t/" >"logs/$t.log" 2>&1 || true
-  # Minimize: keep only inputs that add coverage, into the committed corpus.
+  # Minimize: a smallest set of inputs with the same coverage (greedy set cover) becomes the
+  # committed corpus.
   rm -rf "merged/$t" && mkdir -p "merged/$t"
-  nice -n 19 "$BIN/$t" -merge=1 -max_len=4096 -timeout=10 "merged/$t" "corpus/$t" "work/$t" \
+  nice -n 19 "$BIN/$t" -set_cover_merge=1 -max_len=4096 -timeout=10 "merged/$t" "corpus/$t" "work/$t" \
     >"logs/$t.merge.log" 2>&1 || true
   if [ -n "$(ls -A "merged/$t")" ]; then
     rm -rf "corpus/$t" && mv "merged/$t" "corpus/$t"

@@ -26,8 +26,11 @@ use kanjo_rules::gtfs::GtfsFares;
 use kanjo_rules::gtfs::csv::for_each_record;
 use kanjo_rules::programme::Programme;
 
+/// A target's body: untrusted bytes in, a panic on any finding.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its corpus folder (`fuzz/corpus/<name>/`) and fuzz binary.
-pub const TARGETS: [(&str, fn(&[u8])); 8] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("event_batch", event_batch),
     ("rider_records", rider_records),
     ("shop_records", shop_records),

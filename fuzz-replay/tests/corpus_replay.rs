@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kanjo_fuzz_replay::TARGETS;
+use kanjo_fuzz_replay::{TARGETS, Target};
 
 /// A corpus folder holds at most this many files, so the replay stays quick.
 const CORPUS_FILES_MAX: usize = 1000;
@@ -27,7 +27,7 @@ fn corpus_files(target: &str) -> Vec<PathBuf> {
 }
 
 /// Runs one target over its corpus; the names of the files that panicked.
-fn replay(target: &str, run: fn(&[u8])) -> Vec<String> {
+fn replay(target: &str, run: Target) -> Vec<String> {
     let files = corpus_files(target);
     assert!(!files.is_empty(), "the {target} corpus is empty");
     assert!(files.len() <= CORPUS_FILES_MAX, "the {target} corpus has {} files", files.len());
