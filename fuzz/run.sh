@@ -20,10 +20,11 @@ run_one() {
     -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
     -max_len=4096 -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
     -artifact_prefix="artifacts/$t/" >"logs/$t.log" 2>&1 || true
-  # Minimize: a smallest set of inputs with the same coverage (greedy set cover) becomes the
-  # committed corpus.
+  # Minimize: a smallest set of inputs with the same edges (greedy set cover, hit counts
+  # ignored) becomes the committed corpus.
   rm -rf "merged/$t" && mkdir -p "merged/$t"
-  nice -n 19 "$BIN/$t" -set_cover_merge=1 -max_len=4096 -timeout=10 "merged/$t" "corpus/$t" "work/$t" \
+  nice -n 19 "$BIN/$t" -set_cover_merge=1 -use_counters=0 -max_len=4096 -timeout=10 \
+    "merged/$t" "corpus/$t" "work/$t" \
     >"logs/$t.merge.log" 2>&1 || true
   if [ -n "$(ls -A "merged/$t")" ]; then
     rm -rf "corpus/$t" && mv "merged/$t" "corpus/$t"
