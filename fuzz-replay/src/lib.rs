@@ -163,9 +163,15 @@ pub fn gtfs_csv(data: &[u8]) {
     let mut last_line_no = 0usize;
     let mut fields_total = 0usize;
     let outcome = for_each_record(text, |line_no, fields: &[Cow<'_, str>]| {
-        assert!(line_no > last_line_no, "records go forward: {line_no} after {last_line_no}");
+        assert!(
+            line_no > last_line_no,
+            "records go forward: {line_no} after {last_line_no}"
+        );
         assert!(!fields.is_empty(), "a record has at least one field");
-        assert!(line_no <= newlines + 1, "line {line_no} of {newlines} newlines");
+        assert!(
+            line_no <= newlines + 1,
+            "line {line_no} of {newlines} newlines"
+        );
         last_line_no = line_no;
         fields_total += fields.len();
         Ok::<(), ()>(())
@@ -206,7 +212,10 @@ pub fn gtfs_fares(data: &[u8]) {
             for &destination in zones.iter().take(16) {
                 if let Some(price) = fares.fare(route, origin, destination) {
                     let max = fares.max_fare_from(route, origin);
-                    assert!(max.is_some_and(|max| max >= price), "max_fare_from below a fare");
+                    assert!(
+                        max.is_some_and(|max| max >= price),
+                        "max_fare_from below a fare"
+                    );
                 }
             }
         }

@@ -30,7 +30,11 @@ fn corpus_files(target: &str) -> Vec<PathBuf> {
 fn replay(target: &str, run: Target) -> Vec<String> {
     let files = corpus_files(target);
     assert!(!files.is_empty(), "the {target} corpus is empty");
-    assert!(files.len() <= CORPUS_FILES_MAX, "the {target} corpus has {} files", files.len());
+    assert!(
+        files.len() <= CORPUS_FILES_MAX,
+        "the {target} corpus has {} files",
+        files.len()
+    );
     files
         .iter()
         .filter_map(|path| {
