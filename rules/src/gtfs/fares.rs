@@ -44,6 +44,14 @@ pub struct GtfsError {
 }
 
 /// One operator's fares, ready for lookup.
+/// The three files fares are read from, as text (`fare_rules.txt` is optional).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GtfsTexts {
+    pub fare_attributes: String,
+    pub fare_rules: Option<String>,
+    pub stops: String,
+}
+
 #[derive(Debug, Default)]
 pub struct GtfsFares {
     /// stop_id → zone (interned) or `NO_ZONE`.
@@ -78,22 +86,39 @@ impl GtfsFares {
                 problem: "GTFS path is not a folder".to_string(),
             });
         }
+        GtfsFares::from_texts(dir, &GtfsFares::read_texts(dir)?)
+    }
+
+    /// The files this folder's fares are read from, as `load` reads them: what a programme
+    /// version keeps in the store so that it compiles the same after the folder changed.
+    pub fn read_texts(dir: &Path) -> Result<GtfsTexts, GtfsError> {
+        let rules_path = dir.join("fare_rules.txt");
+        Ok(GtfsTexts {
+            fare_attributes: read_text(&dir.join("fare_attributes.txt"))?,
+            fare_rules: if rules_path.exists() {
+                Some(read_text(&rules_path)?)
+            } else {
+                None
+            },
+            stops: read_text(&dir.join("stops.txt"))?,
+        })
+    }
+
+    /// Compiles fares from the texts of a folder's files (`dir` names them in messages). Same
+    /// result and digest as `load` on a folder holding these texts.
+    pub fn from_texts(dir: &Path, texts: &GtfsTexts) -> Result<GtfsFares, GtfsError> {
         let attributes_path = dir.join("fare_attributes.txt");
         let rules_path = dir.join("fare_rules.txt");
         let stops_path = dir.join("stops.txt");
-        let attributes_text = read_text(&attributes_path)?;
-        let rules_text = if rules_path.exists() {
-            Some(read_text(&rules_path)?)
-        } else {
-            None
-        };
-        let stops_text = read_text(&stops_path)?;
+        let attributes_text = &texts.fare_attributes;
+        let rules_text = &texts.fare_rules;
+        let stops_text = &texts.stops;
 
         let mut digest = FNV_OFFSET_128;
         for (name, text) in [
-            ("fare_attributes.txt", Some(&attributes_text)),
+            ("fare_attributes.txt", Some(attributes_text)),
             ("fare_rules.txt", rules_text.as_ref()),
-            ("stops.txt", Some(&stops_text)),
+            ("stops.txt", Some(stops_text)),
         ] {
             digest = fnv1a_128(digest, name.as_bytes());
             digest = fnv1a_128(digest, &[0]);
@@ -108,9 +133,9 @@ impl GtfsFares {
             ..GtfsFares::default()
         };
         let (fare_prices, fare_index) =
-            load_attributes(&attributes_path, &attributes_text, &mut fares)?;
-        load_stops(&stops_path, &stops_text, &mut fares)?;
-        match &rules_text {
+            load_attributes(&attributes_path, attributes_text, &mut fares)?;
+        load_stops(&stops_path, stops_text, &mut fares)?;
+        match rules_text {
             Some(text) => load_rules(&rules_path, text, &fare_prices, &fare_index, &mut fares)?,
             None => {
                 let key = FareKey {
