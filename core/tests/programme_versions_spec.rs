@@ -69,7 +69,7 @@ impl Town {
         };
         town.begin();
         let riders = [
-            r#"{"rider":"adult","birth_date":"1985-12-12","residence":"012050","verified_at":"2026-04-01","valid_until":"2027-03-31"}"#,
+            r#"{"rider":"adult","birth_date":"1985-12-12","residence":"012050","verified_at":"2026-04-01","valid_until":"2028-03-31"}"#,
             r#"{"rider":"senior","birth_date":"1948-05-02","residence":"012050","verified_at":"2026-04-01","valid_until":"2027-03-31"}"#,
         ];
         for item in parse_riders(&riders.join("\n")).unwrap() {
@@ -118,9 +118,10 @@ impl Town {
         result
     }
 
-    fn balance(&self, name: &AccountName) -> i128 {
+    /// A budget's remaining yen (its balance is on the credit side).
+    fn remaining(&self, name: &AccountName) -> i128 {
         let account = self.machine.ledger().account(name.id()).unwrap();
-        i128::from(account.debits_posted) - i128::from(account.credits_posted)
+        i128::from(account.credits_posted) - i128::from(account.debits_posted)
     }
 }
 
@@ -130,9 +131,11 @@ fn a_rule_change_at_midnight_rates_23_59_59_and_00_00_00_by_different_rules() {
     assert_eq!(town.apply_version(half_fare_for_residents, MIDNIGHT), Ok(2));
     let before = town.ride("before", "adult", LAST_SECOND);
     let after = town.ride("after", "adult", MIDNIGHT);
-    assert_eq!((before.fare, before.rider_pays, before.rules), (100, 100, 0));
+    assert_eq!((before.fare, before.rider_pays, before.discount), (100, 100, 0));
     assert_eq!((after.fare, after.rider_pays, after.discount), (100, 50, 50));
-    assert_ne!(after.rules, 0, "the new rule applied");
+    // The new rule is appended: rule 9 of version 2, absent from version 1's answer.
+    assert_eq!(before.rules & (1 << 8), 0);
+    assert_ne!(after.rules & (1 << 8), 0, "the new rule applied");
 }
 
 #[test]
@@ -159,14 +162,18 @@ fn a_fiscal_year_rollover_funds_the_new_budget_and_leaves_the_old_remainder_in_p
     };
     let senior = town.ride("senior-2026", "senior", "2026-11-26T09:00:00+09:00");
     assert_eq!(senior.discount, 100, "senior-free, funded by the FY2026 budget");
-    let remainder_2026 = town.balance(&fy2026);
-    assert_eq!(town.apply_version(half_fare_for_residents, MIDNIGHT), Ok(2));
-    assert_eq!(town.balance(&fy2027), 1000, "funded from the treasury when applied");
-    assert_eq!(town.balance(&fy2026), remainder_2026, "nothing moved between years");
-    let adult = town.ride("adult-2027", "adult", MIDNIGHT);
-    assert_eq!(adult.discount, 50);
-    assert_eq!(town.balance(&fy2027), 950);
-    assert_eq!(town.balance(&fy2026), remainder_2026);
+    let remainder_2026 = town.remaining(&fy2026);
+    let new_year = "2027-04-01T00:00:00+09:00";
+    assert_eq!(town.apply_version(half_fare_for_residents, new_year), Ok(2));
+    assert_eq!(town.remaining(&fy2027), 1000, "funded from the treasury when applied");
+    assert_eq!(town.remaining(&fy2026), remainder_2026, "nothing moved between years");
+    // 31 March's last ride is FY2026's; 1 April's first is FY2027's.
+    let march = town.ride("adult-2026", "adult", "2027-03-31T23:59:59+09:00");
+    assert_eq!(march.discount, 0, "no resident half fare before the version");
+    let april = town.ride("adult-2027", "adult", new_year);
+    assert_eq!(april.discount, 50);
+    assert_eq!(town.remaining(&fy2027), 950);
+    assert_eq!(town.remaining(&fy2026), remainder_2026);
 }
 
 #[test]
@@ -245,7 +252,7 @@ fn reusing_a_rule_id_for_a_different_kind_is_refused_by_name() {
 fn removing_a_rule_or_a_budget_is_refused_by_name() {
     let mut town = Town::new();
     let refused = town.apply_version(
-        |text| text.replace("id = \"welfare\"", "id = \"welfare-2027\""),
+        |text| text.replace("\"welfare\"", "\"welfare-2027\""),
         MIDNIGHT,
     );
     assert!(refused.unwrap_err().starts_with("budget welfare (FY2026): moved or removed"));
