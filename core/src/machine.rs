@@ -35,12 +35,12 @@ pub use coin::CoinTotals;
 pub use lots::{LOTS_PER_ACCOUNT_MAX, LOTS_TOTAL_MAX, Lot, NEVER_NS, lot_end_ns};
 mod tokens;
 mod versions;
-pub use versions::{PROGRAMME_VERSIONS_MAX, Version, VersionBook, VersionEntry, VersionRefusal};
 pub use payments::{PAYMENT_LEGS_MAX, PAYMENT_PARTS_MAX};
 pub use tokens::{
     DEVICE_KEY_TEXT_CHARS, DEVICE_KEYS_PER_RIDER_MAX, DeviceKey, KeyRefusal, KeyRefusalCode,
     TOKEN_UPLOAD_GRACE_S, USED_TOKENS_MAX,
 };
+pub use versions::{PROGRAMME_VERSIONS_MAX, Version, VersionBook, VersionEntry, VersionRefusal};
 
 /// Transfers one event can post: fare, subsidy and a grant per rule at most; or a shop payment's
 /// part and fee per asset.

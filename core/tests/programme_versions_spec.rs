@@ -102,11 +102,7 @@ impl Town {
         }
     }
 
-    fn apply_version(
-        &mut self,
-        edit: impl Fn(String) -> String,
-        at: &str,
-    ) -> Result<u32, String> {
+    fn apply_version(&mut self, edit: impl Fn(String) -> String, at: &str) -> Result<u32, String> {
         let (programme, assets) = version(edit);
         let entry = VersionEntry::new(programme.source_digest(), at.parse().unwrap());
         self.begin();
@@ -131,8 +127,14 @@ fn a_rule_change_at_midnight_rates_23_59_59_and_00_00_00_by_different_rules() {
     assert_eq!(town.apply_version(half_fare_for_residents, MIDNIGHT), Ok(2));
     let before = town.ride("before", "adult", LAST_SECOND);
     let after = town.ride("after", "adult", MIDNIGHT);
-    assert_eq!((before.fare, before.rider_pays, before.discount), (100, 100, 0));
-    assert_eq!((after.fare, after.rider_pays, after.discount), (100, 50, 50));
+    assert_eq!(
+        (before.fare, before.rider_pays, before.discount),
+        (100, 100, 0)
+    );
+    assert_eq!(
+        (after.fare, after.rider_pays, after.discount),
+        (100, 50, 50)
+    );
     // The new rule is appended: rule 9 of version 2, absent from version 1's answer.
     assert_eq!(before.rules & (1 << 8), 0);
     assert_ne!(after.rules & (1 << 8), 0, "the new rule applied");
@@ -161,15 +163,29 @@ fn a_fiscal_year_rollover_funds_the_new_budget_and_leaves_the_old_remainder_in_p
         fiscal_year: 2027,
     };
     let senior = town.ride("senior-2026", "senior", "2026-11-26T09:00:00+09:00");
-    assert_eq!(senior.discount, 100, "senior-free, funded by the FY2026 budget");
+    assert_eq!(
+        senior.discount, 100,
+        "senior-free, funded by the FY2026 budget"
+    );
     let remainder_2026 = town.remaining(&fy2026);
     let new_year = "2027-04-01T00:00:00+09:00";
     assert_eq!(town.apply_version(half_fare_for_residents, new_year), Ok(2));
-    assert_eq!(town.remaining(&fy2027), 1000, "funded from the treasury when applied");
-    assert_eq!(town.remaining(&fy2026), remainder_2026, "nothing moved between years");
+    assert_eq!(
+        town.remaining(&fy2027),
+        1000,
+        "funded from the treasury when applied"
+    );
+    assert_eq!(
+        town.remaining(&fy2026),
+        remainder_2026,
+        "nothing moved between years"
+    );
     // 31 March's last ride is FY2026's; 1 April's first is FY2027's.
     let march = town.ride("adult-2026", "adult", "2027-03-31T23:59:59+09:00");
-    assert_eq!(march.discount, 0, "no resident half fare before the version");
+    assert_eq!(
+        march.discount, 0,
+        "no resident half fare before the version"
+    );
     let april = town.ride("adult-2027", "adult", new_year);
     assert_eq!(april.discount, 50);
     assert_eq!(town.remaining(&fy2027), 950);
@@ -190,19 +206,32 @@ fn removing_an_asset_that_has_balances_is_refused_by_name() {
     let grant = r#"{"id":"g1","type":"grant","at":"2026-11-26T09:00:00+09:00","rider":"adult","asset":"ballot-2026","amount":1}"#;
     assert!(town.apply(grant).is_accepted());
     let refused = town.apply_version(
-        |text| text.replace("code = \"ballot-2026\"\nkind = \"entitlement\"\none_per_person = true\n", "")
-            .replace("[[assets]]\n\n", ""),
+        |text| {
+            text.replace(
+                "code = \"ballot-2026\"\nkind = \"entitlement\"\none_per_person = true\n",
+                "",
+            )
+            .replace("[[assets]]\n\n", "")
+        },
         MIDNIGHT,
     );
     let message = refused.unwrap_err();
-    assert!(message.starts_with("asset ballot-2026: removed, but accounts hold it"), "{message}");
+    assert!(
+        message.starts_with("asset ballot-2026: removed, but accounts hold it"),
+        "{message}"
+    );
 }
 
 #[test]
 fn changing_an_assets_scale_is_refused_by_name() {
     let mut town = Town::new();
     let refused = town.apply_version(
-        |text| text.replace("code = \"muro-pt\"\nkind = \"points\"\n", "code = \"muro-pt\"\nkind = \"points\"\nscale = 2\n"),
+        |text| {
+            text.replace(
+                "code = \"muro-pt\"\nkind = \"points\"\n",
+                "code = \"muro-pt\"\nkind = \"points\"\nscale = 2\n",
+            )
+        },
         MIDNIGHT,
     );
     assert_eq!(
@@ -255,14 +284,20 @@ fn removing_a_rule_or_a_budget_is_refused_by_name() {
         |text| text.replace("\"welfare\"", "\"welfare-2027\""),
         MIDNIGHT,
     );
-    assert!(refused.unwrap_err().starts_with("budget welfare (FY2026): moved or removed"));
+    assert!(
+        refused
+            .unwrap_err()
+            .starts_with("budget welfare (FY2026): moved or removed")
+    );
 }
 
 #[test]
 fn a_version_must_take_effect_after_the_rides_already_rated() {
     let mut town = Town::new();
     town.ride("tuesday", "adult", "2026-11-27T08:00:00+09:00");
-    let refused = town.apply_version(half_fare_for_residents, MIDNIGHT).unwrap_err();
+    let refused = town
+        .apply_version(half_fare_for_residents, MIDNIGHT)
+        .unwrap_err();
     assert!(refused.starts_with("effective: "), "{refused}");
     assert!(refused.contains("already rated"), "{refused}");
 }

@@ -537,7 +537,10 @@ impl Engine {
         &self,
         records: Vec<crate::programme_cli::VersionItem>,
     ) -> Result<oneshot::Receiver<Result<RiderResults, SubmitError>>, SubmitError> {
-        self.submit_records(records, |records, reply| Command::Programmes { records, reply })
+        self.submit_records(records, |records, reply| Command::Programmes {
+            records,
+            reply,
+        })
     }
 
     /// Sends a submission of records (riders, shops, device keys) as one command, at most

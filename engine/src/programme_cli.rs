@@ -73,7 +73,10 @@ fn asset_book(path: &Path, toml: &str, programme: &Programme) -> Result<AssetBoo
 
 /// The first top-level table outside `VERSIONED_TABLES` that differs between two programmes.
 pub fn engine_section_change(first: &str, next: &str) -> Result<Option<String>, String> {
-    let parse = |text: &str| text.parse::<toml::Table>().map_err(|error| error.to_string());
+    let parse = |text: &str| {
+        text.parse::<toml::Table>()
+            .map_err(|error| error.to_string())
+    };
     let (first, next) = (parse(first)?, parse(next)?);
     let mut keys: Vec<&String> = first.keys().chain(next.keys()).collect();
     keys.sort();

@@ -95,15 +95,24 @@ fn two_versions_replay_to_the_same_answers(store: StoreTarget) {
     let v2 = next_version(dir.path());
     let engine = Engine::start(config(&store)).unwrap();
     assert_eq!(
-        fares(&engine, vec![cash_ride("before", "2026-11-26T23:59:59+09:00")]),
+        fares(
+            &engine,
+            vec![cash_ride("before", "2026-11-26T23:59:59+09:00")]
+        ),
         [100]
     );
     engine.shutdown();
 
     let effective = MIDNIGHT.parse().unwrap();
-    assert_eq!(programme_cli::apply(config(&store), &v2, effective).unwrap(), 2);
+    assert_eq!(
+        programme_cli::apply(config(&store), &v2, effective).unwrap(),
+        2
+    );
     // The same file at the same instant is the same version, logged once.
-    assert_eq!(programme_cli::apply(config(&store), &v2, effective).unwrap(), 2);
+    assert_eq!(
+        programme_cli::apply(config(&store), &v2, effective).unwrap(),
+        2
+    );
 
     let engine = Engine::start(config(&store)).unwrap();
     let rides = vec![
@@ -161,7 +170,10 @@ fn a_version_taking_effect_before_a_rated_ride_is_refused() {
     let store = sqlite(&dir.join("store"));
     let v2 = next_version(dir.path());
     let engine = Engine::start(config(&store)).unwrap();
-    fares(&engine, vec![cash_ride("after", "2026-11-27T08:00:00+09:00")]);
+    fares(
+        &engine,
+        vec![cash_ride("after", "2026-11-27T08:00:00+09:00")],
+    );
     engine.shutdown();
     let error = programme_cli::apply(config(&store), &v2, MIDNIGHT.parse().unwrap()).unwrap_err();
     assert!(error.to_string().contains("effective"), "{error}");

@@ -11,6 +11,7 @@
 //! See `ARCHITECTURE-rules.md` for the module map and invariants.
 
 pub mod date;
+pub mod diff;
 pub mod eligibility;
 pub mod error;
 pub mod files;

@@ -23,8 +23,9 @@ use super::migrations::{
     HASH_CHAIN_MIGRATION, MIGRATION_LOCK_KEY, MIGRATIONS_TABLE_SQL, PG_MIGRATIONS,
 };
 use super::record::hash_from_column;
-use super::{same_source, validate_source, 
-    ChainHead, EntryKind, LogEntry, LogRecord, Store, StoreError, StoredLink, codec, validate_meta,
+use super::{
+    ChainHead, EntryKind, LogEntry, LogRecord, Store, StoreError, StoredLink, codec, same_source,
+    validate_meta, validate_source,
 };
 
 const BACKEND: &str = "postgres";

@@ -10,9 +10,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::record::hash_from_column;
 use super::sqlite_checkpoint::Checkpointer;
-use super::{same_source, validate_source, 
+use super::{
     ChainHead, EntryKind, LogRecord, RecordError, Store, StoreError, StoredLink, codec,
-    validate_meta,
+    same_source, validate_meta, validate_source,
 };
 
 /// The log file inside the data directory.

@@ -49,7 +49,11 @@ impl VersionEntry {
 
     /// The log entry's idempotency id: the same source at the same instant is one version.
     pub fn entry_id(&self) -> String {
-        format!("programme-{}-{}", self.digest, self.effective_ns().unwrap_or(0))
+        format!(
+            "programme-{}-{}",
+            self.digest,
+            self.effective_ns().unwrap_or(0)
+        )
     }
 
     pub fn canonical_json(&self) -> String {
@@ -254,16 +258,26 @@ impl Machine {
         if old.town_code() != new.town_code() {
             return Err(refusal(
                 "[town] code",
-                format!("was {}, now {}; a store keeps its town", old.town_code(), new.town_code()),
+                format!(
+                    "was {}, now {}; a store keeps its town",
+                    old.town_code(),
+                    new.town_code()
+                ),
             ));
         }
         if old.timezone() != new.timezone() {
-            return Err(refusal("[town] timezone", "changed; a store keeps its time zone"));
+            return Err(refusal(
+                "[town] timezone",
+                "changed; a store keeps its time zone",
+            ));
         }
         let old_passes: Vec<&str> = old.passes().iter().map(|p| p.id.as_str()).collect();
         let new_passes: Vec<&str> = new.passes().iter().map(|p| p.id.as_str()).collect();
         if old_passes != new_passes {
-            return Err(refusal("[[passes]]", "a version can't change the pass products yet"));
+            return Err(refusal(
+                "[[passes]]",
+                "a version can't change the pass products yet",
+            ));
         }
         let old_operators: Vec<&str> = old.operators().map(|(_, code)| code).collect();
         let new_operators: Vec<&str> = new.operators().map(|(_, code)| code).collect();
@@ -279,7 +293,10 @@ impl Machine {
         for (index, budget) in old.budgets().iter().enumerate() {
             let key = format!("budget {} (FY{})", budget.id, budget.fiscal_year);
             let Some(kept) = new.budgets().get(index) else {
-                return Err(refusal(key, "removed; a version keeps every earlier budget"));
+                return Err(refusal(
+                    key,
+                    "removed; a version keeps every earlier budget",
+                ));
             };
             if kept.id != budget.id || kept.fiscal_year != budget.fiscal_year {
                 return Err(refusal(
@@ -291,16 +308,13 @@ impl Machine {
                     ),
                 ));
             }
-            let used = self
-                .rating
-                .budget_used(kanjo_rules::BudgetIx(u16::try_from(index).expect("bounded")));
+            let used = self.rating.budget_used(kanjo_rules::BudgetIx(
+                u16::try_from(index).expect("bounded"),
+            ));
             if kept.limit < used {
                 return Err(refusal(
                     key,
-                    format!(
-                        "limit {} is below the {used} yen already used",
-                        kept.limit
-                    ),
+                    format!("limit {} is below the {used} yen already used", kept.limit),
                 ));
             }
         }
@@ -336,10 +350,16 @@ impl Machine {
                 ));
             }
             if kept != spec {
-                return Err(refusal(key, "changed; a version can't change an asset's terms yet"));
+                return Err(refusal(
+                    key,
+                    "changed; a version can't change an asset's terms yet",
+                ));
             }
         }
-        if let Some((_, added)) = assets.iter().find(|(_, s)| self.assets.get(&s.code).is_none()) {
+        if let Some((_, added)) = assets
+            .iter()
+            .find(|(_, s)| self.assets.get(&s.code).is_none())
+        {
             return Err(refusal(
                 format!("asset {}", added.code),
                 "added; a version can't add assets yet",
@@ -375,20 +395,40 @@ impl Machine {
             if index >= self.budget_accounts.len() {
                 self.budget_accounts.push(account);
             }
-            assert_eq!(self.budget_accounts[index], account, "budgets keep their place");
+            assert_eq!(
+                self.budget_accounts[index], account,
+                "budgets keep their place"
+            );
             let old = old_limits.get(index).copied().unwrap_or(0);
             let leg = u8::try_from(number % 256).expect("mod 256");
             let id = transfer_id(account ^ u128::from(number), leg);
             if budget.limit > old {
                 let raise = budget.limit - old;
-                funding.push(Transfer::new(id, treasury, account, raise, yen, Reason::BudgetFunding as u16));
+                funding.push(Transfer::new(
+                    id,
+                    treasury,
+                    account,
+                    raise,
+                    yen,
+                    Reason::BudgetFunding as u16,
+                ));
             } else if budget.limit < old {
                 let cut = old - budget.limit;
-                funding.push(Transfer::new(id, account, treasury, cut, yen, Reason::BudgetFunding as u16));
+                funding.push(Transfer::new(
+                    id,
+                    account,
+                    treasury,
+                    cut,
+                    yen,
+                    Reason::BudgetFunding as u16,
+                ));
             }
         }
         let failures = self.ledger.create_transfers(&funding, clock_ns);
-        assert!(failures.is_empty(), "budget funding of version {number}: {failures:?}");
+        assert!(
+            failures.is_empty(),
+            "budget funding of version {number}: {failures:?}"
+        );
     }
 }
 

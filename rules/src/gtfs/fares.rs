@@ -221,6 +221,23 @@ impl GtfsFares {
     }
 
     /// Fare rules loaded (after skipping those that could not be used).
+    /// Every fare as (route, origin zone, destination zone, price), names as in the feed and
+    /// `*` for "any": what `kanjo programme diff` compares between two feeds, whose interned
+    /// ids differ.
+    pub fn named_fares(&self) -> impl Iterator<Item = (&str, &str, &str, u64)> {
+        fn name(names: &[Box<str>], id: u32) -> &str {
+            if id == ANY { "*" } else { &names[id as usize] }
+        }
+        self.prices.iter().map(move |(key, entry)| {
+            (
+                name(&self.route_names, key.route),
+                name(&self.zone_names, key.origin),
+                name(&self.zone_names, key.destination),
+                entry.price,
+            )
+        })
+    }
+
     pub fn rules_loaded(&self) -> usize {
         self.rules_loaded
     }
