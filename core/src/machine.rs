@@ -34,11 +34,13 @@ use chain::{NewAccount, legs_keep_limits};
 pub use coin::CoinTotals;
 pub use lots::{LOTS_PER_ACCOUNT_MAX, LOTS_TOTAL_MAX, Lot, NEVER_NS, lot_end_ns};
 mod tokens;
+mod versions;
 pub use payments::{PAYMENT_LEGS_MAX, PAYMENT_PARTS_MAX};
 pub use tokens::{
     DEVICE_KEY_TEXT_CHARS, DEVICE_KEYS_PER_RIDER_MAX, DeviceKey, KeyRefusal, KeyRefusalCode,
     TOKEN_UPLOAD_GRACE_S, USED_TOKENS_MAX,
 };
+pub use versions::{PROGRAMME_VERSIONS_MAX, Version, VersionBook, VersionEntry, VersionRefusal};
 
 /// Transfers one event can post: fare, subsidy and a grant per rule at most; or a shop payment's
 /// part and fee per asset.
@@ -212,6 +214,8 @@ pub struct Machine {
     lots: lots::LotBook,
     /// Once-per-person conversions made and grants counted per place and day.
     conversions: conversions::ConversionBook,
+    /// Programme versions by effective instant (issue 12); `programme` is the latest.
+    versions: versions::VersionBook,
 }
 
 /// One operator's local day of rides, as posted: what the settlement report is built from.
@@ -255,6 +259,7 @@ impl Machine {
             },
             riders: Riders::new(),
             rating: RatingState::new(&programme),
+            versions: versions::VersionBook::new(&programme),
             events: EventBook::with_capacity(expected_events),
             taps: TapBook::default(),
             redemptions: HashMap::new(),
@@ -487,6 +492,7 @@ impl Machine {
             EventKind::VoucherPurchase(purchase) => self.apply_voucher_purchase(prepared, purchase),
         };
         self.watermark_ns = self.watermark_ns.max(at_ns.min(lead_limit_ns));
+        self.versions.events_until_ns = self.versions.events_until_ns.max(at_ns);
         self.events.insert(
             prepared.id_hash,
             EventRecord {
@@ -619,6 +625,8 @@ impl Machine {
             Rejection::new(RejectionCode::UnknownOperator, tap.operator.to_string())
         })?;
         let longest = self
+            .versions
+            .at(tap.at_ns)
             .programme
             .max_fare_from(operator, tap.route.as_deref().unwrap_or(""), &tap.stop)
             .map_err(|error| rate_rejection(&error))?;
@@ -653,7 +661,9 @@ impl Machine {
             }
             Err(refusal) => refusal.map(passes::refusal_code),
         };
-        let rating = kanjo_rules::rate(&self.programme, &self.riders, &self.rating, &ride)
+        // Rated by the version in effect at the ride's own time, not at its arrival.
+        let programme = &self.versions.at(parts.at.as_nanosecond()).programme;
+        let rating = kanjo_rules::rate(programme, &self.riders, &self.rating, &ride)
             .map_err(|error| rate_rejection(&error))?;
         debug_assert_eq!(
             rating.fare,
@@ -689,17 +699,17 @@ impl Machine {
         parts: &RideParts,
         longest_fare: Option<(OperatorIx, u64)>,
     ) -> Result<kanjo_rules::Ride, Rejection> {
+        let programme = &self.versions.at(parts.at.as_nanosecond()).programme;
         match longest_fare {
             Some((operator, fare)) => Ok(kanjo_rules::Ride {
                 at: parts.at,
-                day: self.programme.local_date(parts.at),
+                day: programme.local_date(parts.at),
                 operator,
                 fare,
                 rider: parts.rider.and_then(|rider| self.riders.get(rider)),
                 rider_key: parts.rider.map(RiderKey::of),
             }),
-            None => self
-                .programme
+            None => programme
                 .resolve_ride_ref(&self.riders, &parts.as_ref())
                 .map_err(|error| rate_rejection(&error)),
         }

@@ -52,6 +52,35 @@ enum Command {
     Verify(VerifyArgs),
     /// Shop payment QR codes: a shop's static EMVCo payload and PNG, and a payload validator.
     Qr(qr_cli::QrArgs),
+    /// Programme versions: apply a new programme from an instant on (the books go on).
+    #[command(subcommand)]
+    Programme(ProgrammeCommand),
+}
+
+#[derive(Subcommand)]
+enum ProgrammeCommand {
+    /// Validate a new programme completely, keep its source in the store, and log it as the
+    /// version in effect from `--effective` (event time) on. Idempotent per file and instant.
+    Apply(ProgrammeApplyArgs),
+    /// What a new programme changes for riders (writes nothing): fares per origin–destination
+    /// pair (count, largest rises and cuts), rules added, removed or changed, budgets.
+    Diff {
+        /// The programme in effect now.
+        old: PathBuf,
+        /// The programme to compare it with.
+        new: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct ProgrammeApplyArgs {
+    /// The new programme (TOML; its GTFS folders are read now and kept in the store).
+    file: PathBuf,
+    /// When it takes effect, RFC 3339 with an offset, e.g. 2027-04-01T00:00:00+09:00.
+    #[arg(long)]
+    effective: jiff::Timestamp,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 #[derive(Args, Clone)]
@@ -425,6 +454,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ),
         Command::Demo(args) => kanjo_engine::demo::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Qr(args) => qr_cli::run(args),
+        Command::Programme(ProgrammeCommand::Diff { old, new }) => {
+            let read = |path: &PathBuf| {
+                kanjo_rules::ProgrammeSource::read(path)
+                    .with_context(|| format!("reading {}", path.display()))
+            };
+            let (old_source, old_programme) = read(&old)?;
+            let (new_source, new_programme) = read(&new)?;
+            let diff = kanjo_rules::diff::ProgrammeDiff::of(
+                (&old_source, &old_programme),
+                (&new_source, &new_programme),
+            );
+            print!("{diff}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Programme(ProgrammeCommand::Apply(args)) => {
+            let target = args.engine.store.target();
+            let programme = args.engine.programme_path(&target)?;
+            let config = kanjo_engine::pipeline::EngineConfig::new(target.clone(), programme);
+            let number = kanjo_engine::programme_cli::apply(config, &args.file, args.effective)
+                .with_context(|| format!("applying {}", args.file.display()))?;
+            println!(
+                "programme version {number} ({}) takes effect at {}",
+                args.file.display(),
+                args.effective
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Verify(args) => {
             let target = args.engine.store.target();
             let programme = args.engine.programme_path(&target)?;

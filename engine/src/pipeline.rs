@@ -162,6 +162,12 @@ enum Command {
         records: Vec<DeviceKey>,
         reply: KeyReply,
     },
+    /// Programme versions (issue 12), their sources already in the store; answered like rider
+    /// records (a refusal's message names the key).
+    Programmes {
+        records: Vec<crate::programme_cli::VersionItem>,
+        reply: RiderReply,
+    },
     Query(Query),
     /// Finish what is queued before this, then stop.
     Shutdown,
@@ -302,6 +308,8 @@ impl Engine {
             message: error.to_string(),
         })?;
         let (last_seq, replayed_events) = replay(store.as_mut(), &mut machine)?;
+        // Answers name rules and budgets by place; the latest version names every place.
+        let programme = Arc::clone(machine.programme());
         tracing::info!(
             records = last_seq,
             events = replayed_events,
@@ -523,6 +531,18 @@ impl Engine {
         self.submit_records(records, |records, reply| Command::Keys { records, reply })
     }
 
+    /// Applies programme versions whose sources are in the store already
+    /// (`programme_cli::store_source`); durable when the receiver yields.
+    pub fn submit_programmes(
+        &self,
+        records: Vec<crate::programme_cli::VersionItem>,
+    ) -> Result<oneshot::Receiver<Result<RiderResults, SubmitError>>, SubmitError> {
+        self.submit_records(records, |records, reply| Command::Programmes {
+            records,
+            reply,
+        })
+    }
+
     /// Sends a submission of records (riders, shops, device keys) as one command, at most
     /// `SUBMISSION_EVENTS_MAX` of them; an empty one is answered at once.
     fn submit_records<R, T>(
@@ -612,6 +632,7 @@ enum BatchItem {
     Rider(String, RiderRecord),
     Shop(String, ShopSpec),
     Key(String, DeviceKey),
+    Programme(crate::programme_cli::VersionItem),
 }
 
 impl BatchItem {
@@ -624,6 +645,7 @@ impl BatchItem {
             BatchItem::Rider(text, record) => store::check_entry(&record.rider, text.len()),
             BatchItem::Shop(text, spec) => store::check_entry(&spec.id, text.len()),
             BatchItem::Key(text, key) => store::check_entry(&key.rider, text.len()),
+            BatchItem::Programme(item) => store::check_entry(&item.entry_id(), item.text.len()),
         }
     }
 }
@@ -657,6 +679,12 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
                 }
                 BatchItem::Shop(_, spec) => ItemResult::Shop(machine.upsert_shop(spec.clone())),
                 BatchItem::Key(_, key) => ItemResult::Key(machine.register_device_key(key)),
+                BatchItem::Programme(item) => ItemResult::Rider(
+                    machine
+                        .apply_version(&item.entry, Arc::clone(&item.programme), &item.assets)
+                        .map(|_| ())
+                        .map_err(|refusal| refusal.to_string()),
+                ),
             }
         })
         .collect();
@@ -685,7 +713,12 @@ fn replay(store: &mut dyn Store, machine: &mut Machine) -> Result<(u64, u64), St
                 .entries
                 .into_iter()
                 .map(|entry| {
-                    decode_entry(&entry).map_err(|message| StartError::Replay {
+                    let decoded = match entry.kind {
+                        EntryKind::Programme => crate::programme_cli::decode_version(store, &entry)
+                            .map(BatchItem::Programme),
+                        _ => decode_entry(&entry),
+                    };
+                    decoded.map_err(|message| StartError::Replay {
                         seq: record.seq,
                         message,
                     })
@@ -718,6 +751,10 @@ fn decode_entry(entry: &LogEntry) -> Result<BatchItem, String> {
         EntryKind::DeviceKey => serde_json::from_str::<DeviceKey>(text)
             .map(|key| BatchItem::Key(text.to_owned(), key))
             .map_err(|error| format!("device key {}: {error}", entry.id)),
+        EntryKind::Programme => Err(format!(
+            "programme version {}: decoded with the store (its source)",
+            entry.id
+        )),
     }
 }
 
@@ -795,6 +832,7 @@ fn machine_loop(
                 Command::Riders { records, .. } => records.len(),
                 Command::Shops { records, .. } => records.len(),
                 Command::Keys { records, .. } => records.len(),
+                Command::Programmes { records, .. } => records.len(),
                 Command::Query(_) | Command::Shutdown => 0,
             };
             if size > 0 && items.len() + size > limits.events_max {
@@ -828,6 +866,10 @@ fn machine_loop(
                             .into_iter()
                             .map(|(text, spec)| BatchItem::Shop(text, spec)),
                     );
+                }
+                Command::Programmes { records, reply } => {
+                    shapes.push((records.len(), PendingShape::Riders(reply)));
+                    items.extend(records.into_iter().map(BatchItem::Programme));
                 }
                 Command::Keys { records, reply } => {
                     shapes.push((records.len(), PendingShape::Keys(reply)));
@@ -960,6 +1002,13 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
             ItemAnswer::Record(result),
             entry(EntryKind::Shop, spec.id, text),
         ),
+        (BatchItem::Programme(item), ItemResult::Rider(result)) => {
+            let id = item.entry_id();
+            (
+                ItemAnswer::Record(result),
+                entry(EntryKind::Programme, id, item.text),
+            )
+        }
         (BatchItem::Key(text, key), ItemResult::Key(result)) => (
             ItemAnswer::Key(result),
             entry(EntryKind::DeviceKey, key.rider, text),
@@ -984,7 +1033,10 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
                 None,
             )
         }
-        (BatchItem::Rider(..) | BatchItem::Shop(..), ItemResult::Unloggable(error)) => {
+        (
+            BatchItem::Rider(..) | BatchItem::Shop(..) | BatchItem::Programme(..),
+            ItemResult::Unloggable(error),
+        ) => {
             tracing::warn!(%error, "a record the parser should have refused reached a batch");
             let message = format!("the record can't be logged: {error}");
             (ItemAnswer::Record(Err(message)), None)
@@ -1001,7 +1053,9 @@ fn refuse(command: Command, error: SubmitError, shared: &Shared) {
                 .fetch_sub(items.len(), Ordering::AcqRel);
             let _ = reply.send(Err(error));
         }
-        Command::Riders { reply, .. } | Command::Shops { reply, .. } => {
+        Command::Riders { reply, .. }
+        | Command::Shops { reply, .. }
+        | Command::Programmes { reply, .. } => {
             let _ = reply.send(Err(error));
         }
         Command::Keys { reply, .. } => {

@@ -369,6 +369,14 @@ impl Store for LosesConnectionAfterCommit {
         self.inner.set_meta(key, value)
     }
 
+    fn put_source(&mut self, digest: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_source(digest, bytes)
+    }
+
+    fn source(&mut self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.source(digest)
+    }
+
     fn count_entries(&mut self, kind: EntryKind) -> Result<u64, StoreError> {
         self.inner.count_entries(kind)
     }

@@ -22,7 +22,7 @@ use kanjo_core::riders::parse_riders_at_most;
 use kanjo_core::shops::{ShopSpec, parse_shops};
 use kanjo_ledger::TRANSFERS_PER_BATCH_MAX;
 use kanjo_rules::RiderRecord;
-use kanjo_rules::gtfs::GtfsFares;
+use kanjo_rules::gtfs::{GtfsFares, GtfsTexts};
 use kanjo_rules::gtfs::csv::for_each_record;
 use kanjo_rules::programme::Programme;
 
@@ -196,7 +196,12 @@ pub fn gtfs_fares(data: &[u8]) {
     let attributes = texts.first().copied().unwrap_or("");
     let stops = texts.get(1).copied().unwrap_or("");
     let rules = texts.get(2).copied();
-    let Ok(fares) = GtfsFares::from_texts(Path::new(FUZZ_DIR), attributes, rules, stops) else {
+    let texts = GtfsTexts {
+        fare_attributes: attributes.to_owned(),
+        fare_rules: rules.map(str::to_owned),
+        stops: stops.to_owned(),
+    };
+    let Ok(fares) = GtfsFares::from_texts(Path::new(FUZZ_DIR), &texts) else {
         return;
     };
     let zones: Vec<u32> = fares

@@ -11,6 +11,7 @@
 //! See `ARCHITECTURE-rules.md` for the module map and invariants.
 
 pub mod date;
+pub mod diff;
 pub mod eligibility;
 pub mod error;
 pub mod files;
@@ -32,7 +33,7 @@ pub use files::{EventRun, rate_files, rate_files_reporting, read_riders};
 pub use ids::{AssetIx, BudgetIx, OperatorIx, RiderIx, RiderKey, RuleIx, RuleSet};
 pub use jiff::Timestamp;
 pub use pass::{HeldPass, PassPayment, PassProduct, PassRefusal, Validity, choose_pass};
-pub use programme::{Budget, FareSource, Programme, ProgrammeError};
+pub use programme::{Budget, FareSource, Programme, ProgrammeError, ProgrammeSource};
 pub use rating::{Grant, Grants, Rating, RatingState, commit, rate};
 pub use ride::{Ride, RideFields, RideRef};
 pub use riders::{RiderError, RiderRecord, Riders};

@@ -140,6 +140,18 @@ impl RatingState {
         }
     }
 
+    /// Takes a later programme version's budgets: limits as it sets them, added budgets unused.
+    /// The version keeps every earlier budget in its place (checked before it is applied), and
+    /// no limit goes below what its budget has used.
+    pub fn set_budgets(&mut self, programme: &Programme) {
+        assert!(programme.budgets.len() >= self.budget_used.len());
+        self.budget_used.resize(programme.budgets.len(), 0);
+        self.budget_limit = programme.budgets.iter().map(|b| b.limit).collect();
+        for (used, limit) in self.budget_used.iter().zip(&self.budget_limit) {
+            assert!(used <= limit, "a version lowered a budget below its use");
+        }
+    }
+
     /// Yen charged to a budget so far. Never more than its limit.
     pub fn budget_used(&self, budget: BudgetIx) -> u64 {
         self.budget_used[budget.index()]
@@ -291,7 +303,9 @@ pub fn rate(
     state: &RatingState,
     ride: &Ride,
 ) -> Result<Rating, RateError> {
-    if ride.operator.index() >= p.operators.len() || state.budget_used.len() != p.budgets.len() {
+    // A later programme version may have added budgets (never removed or moved one), so the
+    // state may hold more budgets than an earlier version names.
+    if ride.operator.index() >= p.operators.len() || state.budget_used.len() < p.budgets.len() {
         return Err(RateError::BadEvent(
             "ride or state was built for another programme".into(),
         ));

@@ -117,6 +117,12 @@ pub trait Store: Send {
     fn meta(&mut self, key: &str) -> Result<Option<String>, StoreError>;
     /// Stores `value` under `key` (insert or replace); durable when it returns Ok.
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Keeps a programme version's source under its digest (32 hex digits), durable on return,
+    /// before any log entry names it. The same digest again with the same bytes is Ok; with
+    /// other bytes it is `StoreError::Conflict`-like `Corrupt` (two sources can't share a digest).
+    fn put_source(&mut self, digest: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// The source stored under `digest`, if any.
+    fn source(&mut self, digest: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// For correctness checks (load test, crash test): how many entries of this kind are stored.
     fn count_entries(&mut self, kind: EntryKind) -> Result<u64, StoreError>;
     /// Makes this store the log's only writer until it is dropped, or fails with `InUse`. Two
@@ -153,6 +159,36 @@ pub fn migrate(target: &StoreTarget) -> Result<Vec<String>, StoreError> {
         StoreTarget::Sqlite { data_dir } => SqliteStore::migrate(data_dir),
         StoreTarget::Postgres { url } => postgres::migrate(url),
     }
+}
+
+/// Largest programme source the store keeps (`kanjo_rules::PROGRAMME_SOURCE_BYTES_MAX`).
+pub const SOURCE_BYTES_MAX: usize = 512 * 1024 * 1024;
+
+fn validate_source(digest: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let digest_ok = digest.len() == 32 && digest.bytes().all(|b| b.is_ascii_hexdigit());
+    if !digest_ok || bytes.len() > SOURCE_BYTES_MAX {
+        return Err(StoreError::InvalidMeta {
+            key: digest.chars().take(META_KEY_BYTES_MAX).collect(),
+            reason: "a programme source needs a 32-hex-digit digest and at most 512 MiB",
+        });
+    }
+    Ok(())
+}
+
+fn same_source(
+    backend: &'static str,
+    digest: &str,
+    stored: &[u8],
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    if stored == bytes {
+        return Ok(());
+    }
+    Err(StoreError::Corrupt {
+        backend,
+        seq: 0,
+        reason: format!("programme source {digest} is stored with other bytes"),
+    })
 }
 
 fn validate_meta(key: &str, value: Option<&str>) -> Result<(), StoreError> {

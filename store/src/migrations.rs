@@ -33,6 +33,10 @@ pub const PG_MIGRATIONS: &[PgMigration] = &[
         name: "0005_hash_chain",
         sql: include_str!("../../ops/sql/0005_hash_chain.sql"),
     },
+    PgMigration {
+        name: "0006_programme_sources",
+        sql: include_str!("../../ops/sql/0006_programme_sources.sql"),
+    },
 ];
 
 /// The migration whose records need the Rust backfill of the chain (`postgres::backfill_chain`).

@@ -24,7 +24,8 @@ use super::migrations::{
 };
 use super::record::hash_from_column;
 use super::{
-    ChainHead, EntryKind, LogEntry, LogRecord, Store, StoreError, StoredLink, codec, validate_meta,
+    ChainHead, EntryKind, LogEntry, LogRecord, Store, StoreError, StoredLink, codec, same_source,
+    validate_meta, validate_source,
 };
 
 const BACKEND: &str = "postgres";
@@ -813,6 +814,47 @@ impl Store for PgStore {
                 .await
                 .map_err(pg(&self.url, "writing meta"))?;
             Ok(())
+        })
+    }
+
+    fn put_source(&mut self, digest: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        validate_source(digest, bytes)?;
+        if let Some(stored) = self.source(digest)? {
+            return same_source("postgres", digest, &stored, bytes);
+        }
+        self.block_on(async {
+            let client = client(&self.pool, &self.url).await?;
+            client
+                .execute(
+                    "INSERT INTO kanjo_programme_source (digest, bytes) VALUES ($1, $2)
+                     ON CONFLICT (digest) DO NOTHING",
+                    &[&digest, &bytes],
+                )
+                .await
+                .map_err(pg(&self.url, "writing a programme source"))?;
+            Ok(())
+        })?;
+        match self.source(digest)? {
+            Some(stored) => same_source("postgres", digest, &stored, bytes),
+            None => Err(StoreError::Corrupt {
+                backend: "postgres",
+                seq: 0,
+                reason: format!("programme source {digest} vanished after it was written"),
+            }),
+        }
+    }
+
+    fn source(&mut self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.block_on(async {
+            let client = client(&self.pool, &self.url).await?;
+            let row = client
+                .query_opt(
+                    "SELECT bytes FROM kanjo_programme_source WHERE digest = $1",
+                    &[&digest],
+                )
+                .await
+                .map_err(pg(&self.url, "reading a programme source"))?;
+            Ok(row.map(|row| row.get(0)))
         })
     }
 

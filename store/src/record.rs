@@ -13,6 +13,9 @@ pub enum EntryKind {
     /// A rider's device public key (`POST /v1/riders/{id}/keys`), for customer-presented
     /// one-time tokens; replayed like rider records.
     DeviceKey = 4,
+    /// A programme version (`kanjo programme apply`): `{digest, effective}`; its source is kept
+    /// in the store's programme source table under the digest.
+    Programme = 5,
 }
 
 impl EntryKind {
@@ -22,6 +25,7 @@ impl EntryKind {
             2 => Some(EntryKind::Rider),
             3 => Some(EntryKind::Shop),
             4 => Some(EntryKind::DeviceKey),
+            5 => Some(EntryKind::Programme),
             _ => None,
         }
     }
@@ -32,6 +36,7 @@ impl EntryKind {
             EntryKind::Rider => "rider",
             EntryKind::Shop => "shop",
             EntryKind::DeviceKey => "device_key",
+            EntryKind::Programme => "programme",
         }
     }
 }

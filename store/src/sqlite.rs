@@ -12,7 +12,7 @@ use super::record::hash_from_column;
 use super::sqlite_checkpoint::Checkpointer;
 use super::{
     ChainHead, EntryKind, LogRecord, RecordError, Store, StoreError, StoredLink, codec,
-    validate_meta,
+    same_source, validate_meta, validate_source,
 };
 
 /// The log file inside the data directory.
@@ -21,9 +21,17 @@ pub const SQLITE_FILE_NAME: &str = "kanjo.sqlite";
 const BACKEND: &str = "sqlite";
 /// "KANJ": marks the file as a kanjo log so a stray database is never written into.
 const APPLICATION_ID: i64 = 0x4B41_4E4A;
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 const SCHEMA_V1_NAME: &str = "sqlite-0001-log";
 const SCHEMA_V2_NAME: &str = "sqlite-0002-hash-chain";
+const SCHEMA_V3_NAME: &str = "sqlite-0003-programme-sources";
+/// Programme versions' sources, by digest (issue 12); as `ops/sql/0006_programme_sources.sql`.
+const SOURCES_TABLE_SQL: &str = "
+    CREATE TABLE kanjo_programme_source (
+        digest TEXT PRIMARY KEY CHECK (length(digest) = 32),
+        bytes  BLOB NOT NULL
+    ) STRICT, WITHOUT ROWID;
+";
 /// The log table as of schema v2, under `name`: the chain's hashes sit before the payload, so
 /// reading the last record's hash (every append does) never touches its overflow pages.
 fn log_table_sql(name: &str) -> String {
@@ -158,14 +166,18 @@ fn ensure_schema(path: &Path, conn: &mut Connection) -> Result<Vec<String>, Stor
                 application_id,
             });
         }
-        tx.execute_batch(&(log_table_sql("kanjo_log") + META_TABLE_SQL))
+        tx.execute_batch(&(log_table_sql("kanjo_log") + META_TABLE_SQL + SOURCES_TABLE_SQL))
             .map_err(sq(path, "creating the schema"))?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(sq(path, "application_id"))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(sq(path, "user_version"))?;
         tx.commit().map_err(sq(path, "commit the schema"))?;
-        return Ok(vec![SCHEMA_V1_NAME.to_owned(), SCHEMA_V2_NAME.to_owned()]);
+        return Ok(vec![
+            SCHEMA_V1_NAME.to_owned(),
+            SCHEMA_V2_NAME.to_owned(),
+            SCHEMA_V3_NAME.to_owned(),
+        ]);
     }
     if application_id != APPLICATION_ID {
         return Err(StoreError::SqliteNotKanjo {
@@ -180,16 +192,22 @@ fn ensure_schema(path: &Path, conn: &mut Connection) -> Result<Vec<String>, Stor
             supported: SCHEMA_VERSION,
         });
     }
+    let mut applied = Vec::new();
     if version == 1 {
         upgrade_v1_to_v2(path, &tx)?;
+        applied.push(SCHEMA_V2_NAME.to_owned());
+    }
+    if version <= 2 {
+        tx.execute_batch(SOURCES_TABLE_SQL)
+            .map_err(sq(path, "creating the programme source table"))?;
+        applied.push(SCHEMA_V3_NAME.to_owned());
+    }
+    if !applied.is_empty() {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(sq(path, "user_version"))?;
-        tx.commit()
-            .map_err(sq(path, "commit the hash-chain upgrade"))?;
-        return Ok(vec![SCHEMA_V2_NAME.to_owned()]);
+        tx.commit().map_err(sq(path, "commit the schema upgrade"))?;
     }
-    assert_eq!(version, SCHEMA_VERSION, "versions 1 and 2 exist");
-    Ok(Vec::new())
+    Ok(applied)
 }
 
 /// Schema v1 to v2 in the caller's transaction: copies the log into a table with the chain's
@@ -593,13 +611,34 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn put_source(&mut self, digest: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        validate_source(digest, bytes)?;
+        if let Some(stored) = self.source(digest)? {
+            return same_source(BACKEND, digest, &stored, bytes);
+        }
+        self.conn
+            .prepare_cached("INSERT INTO kanjo_programme_source (digest, bytes) VALUES (?1, ?2)")
+            .and_then(|mut statement| statement.execute(rusqlite::params![digest, bytes]))
+            .map_err(sq(&self.path, "writing a programme source"))?;
+        Ok(())
+    }
+
+    fn source(&mut self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT bytes FROM kanjo_programme_source WHERE digest = ?1")
+            .and_then(|mut statement| statement.query_row([digest], |row| row.get(0)).optional())
+            .map_err(sq(&self.path, "reading a programme source"))
+    }
+
     fn count_entries(&mut self, kind: EntryKind) -> Result<u64, StoreError> {
         let sql = match kind {
             EntryKind::Event => "SELECT COALESCE(SUM(event_count), 0) FROM kanjo_log",
             EntryKind::Rider => "SELECT COALESCE(SUM(rider_count), 0) FROM kanjo_log",
             // Shop and device-key records are rare and have no count column (the schema
             // predates them): read the log. Only correctness checks count entries.
-            EntryKind::Shop | EntryKind::DeviceKey => return self.count_by_reading(kind),
+            EntryKind::Shop | EntryKind::DeviceKey | EntryKind::Programme => {
+                return self.count_by_reading(kind);
+            }
         };
         let count: i64 = self
             .conn

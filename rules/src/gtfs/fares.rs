@@ -44,6 +44,14 @@ pub struct GtfsError {
 }
 
 /// One operator's fares, ready for lookup.
+/// The three files fares are read from, as text (`fare_rules.txt` is optional).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GtfsTexts {
+    pub fare_attributes: String,
+    pub fare_rules: Option<String>,
+    pub stops: String,
+}
+
 #[derive(Debug, Default)]
 pub struct GtfsFares {
     /// stop_id → zone (interned) or `NO_ZONE`.
@@ -78,37 +86,38 @@ impl GtfsFares {
                 problem: "GTFS path is not a folder".to_string(),
             });
         }
-        let attributes_path = dir.join("fare_attributes.txt");
-        let rules_path = dir.join("fare_rules.txt");
-        let stops_path = dir.join("stops.txt");
-        let attributes_text = read_text(&attributes_path)?;
-        let rules_text = if rules_path.exists() {
-            Some(read_text(&rules_path)?)
-        } else {
-            None
-        };
-        let stops_text = read_text(&stops_path)?;
-        GtfsFares::from_texts(dir, &attributes_text, rules_text.as_deref(), &stops_text)
+        GtfsFares::from_texts(dir, &GtfsFares::read_texts(dir)?)
     }
 
-    /// Loads fares from the texts of `fare_attributes.txt`, `fare_rules.txt` (when there is one)
-    /// and `stops.txt`, as if read from the folder `dir` (used in messages only). [`load`] reads
-    /// the files and calls this; the fuzz target calls it with hostile bytes.
-    ///
-    /// [`load`]: GtfsFares::load
-    pub fn from_texts(
-        dir: &Path,
-        attributes_text: &str,
-        rules_text: Option<&str>,
-        stops_text: &str,
-    ) -> Result<GtfsFares, GtfsError> {
+    /// The files this folder's fares are read from, as `load` reads them: what a programme
+    /// version keeps in the store so that it compiles the same after the folder changed.
+    pub fn read_texts(dir: &Path) -> Result<GtfsTexts, GtfsError> {
+        let rules_path = dir.join("fare_rules.txt");
+        Ok(GtfsTexts {
+            fare_attributes: read_text(&dir.join("fare_attributes.txt"))?,
+            fare_rules: if rules_path.exists() {
+                Some(read_text(&rules_path)?)
+            } else {
+                None
+            },
+            stops: read_text(&dir.join("stops.txt"))?,
+        })
+    }
+
+    /// Compiles fares from the texts of a folder's files (`dir` names them in messages). Same
+    /// result and digest as `load` on a folder holding these texts.
+    pub fn from_texts(dir: &Path, texts: &GtfsTexts) -> Result<GtfsFares, GtfsError> {
         let attributes_path = dir.join("fare_attributes.txt");
         let rules_path = dir.join("fare_rules.txt");
         let stops_path = dir.join("stops.txt");
+        let attributes_text = &texts.fare_attributes;
+        let rules_text = &texts.fare_rules;
+        let stops_text = &texts.stops;
+
         let mut digest = FNV_OFFSET_128;
         for (name, text) in [
             ("fare_attributes.txt", Some(attributes_text)),
-            ("fare_rules.txt", rules_text),
+            ("fare_rules.txt", rules_text.as_ref()),
             ("stops.txt", Some(stops_text)),
         ] {
             digest = fnv1a_128(digest, name.as_bytes());
@@ -212,6 +221,23 @@ impl GtfsFares {
     }
 
     /// Fare rules loaded (after skipping those that could not be used).
+    /// Every fare as (route, origin zone, destination zone, price), names as in the feed and
+    /// `*` for "any": what `kanjo programme diff` compares between two feeds, whose interned
+    /// ids differ.
+    pub fn named_fares(&self) -> impl Iterator<Item = (&str, &str, &str, u64)> {
+        fn name(names: &[Box<str>], id: u32) -> &str {
+            if id == ANY { "*" } else { &names[id as usize] }
+        }
+        self.prices.iter().map(move |(key, entry)| {
+            (
+                name(&self.route_names, key.route),
+                name(&self.zone_names, key.origin),
+                name(&self.zone_names, key.destination),
+                entry.price,
+            )
+        })
+    }
+
     pub fn rules_loaded(&self) -> usize {
         self.rules_loaded
     }

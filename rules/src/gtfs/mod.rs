@@ -8,4 +8,4 @@
 pub mod csv;
 mod fares;
 
-pub use fares::{GtfsError, GtfsFares, NO_ZONE};
+pub use fares::{GtfsError, GtfsFares, GtfsTexts, NO_ZONE};

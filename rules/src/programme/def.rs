@@ -13,7 +13,6 @@ use serde::Deserialize;
 use super::{Budget, FareSource, Operator, ProgrammeError};
 use crate::date::LocalDate;
 use crate::eligibility::{Eligibility, SchoolStage, Since};
-use crate::gtfs::GtfsFares;
 use crate::ids::{AssetIx, BudgetIx, OperatorIx, RuleIx};
 use crate::limits::{
     MAX_BUDGETS, MAX_GRANT_RULES, MAX_OPERATORS, MAX_PASS_PRODUCTS, MAX_PASS_VALID_DAYS,
@@ -287,7 +286,11 @@ impl Ctx<'_> {
     }
 }
 
-pub(super) fn compile(path: &Path, text: &str) -> Result<Compiled, ProgrammeError> {
+pub(super) fn compile(
+    path: &Path,
+    text: &str,
+    gtfs: super::GtfsLoader<'_>,
+) -> Result<Compiled, ProgrammeError> {
     let ctx = Ctx { path };
     let doc: Document = toml::from_str(text).map_err(|e| ProgrammeError::Syntax {
         path: path.to_path_buf(),
@@ -310,7 +313,7 @@ pub(super) fn compile(path: &Path, text: &str) -> Result<Compiled, ProgrammeErro
     let base_dir = path.parent().unwrap_or(Path::new("."));
     let mut warnings = Vec::new();
     let (operators, operator_by_code) =
-        compile_fare_tables(&ctx, base_dir, doc.fare_tables, &mut warnings)?;
+        compile_fare_tables(&ctx, base_dir, doc.fare_tables, &mut warnings, gtfs)?;
     let budgets = compile_budgets(&ctx, doc.budgets)?;
     let attributes = compile_attributes(&ctx, doc.attributes)?;
 
@@ -374,6 +377,7 @@ fn compile_fare_tables(
     base_dir: &Path,
     values: Vec<toml::Value>,
     warnings: &mut Vec<String>,
+    gtfs: super::GtfsLoader<'_>,
 ) -> Result<(Vec<Operator>, HashMap<String, OperatorIx>), ProgrammeError> {
     if values.len() > MAX_OPERATORS {
         return Err(ctx.invalid(
@@ -395,7 +399,7 @@ fn compile_fare_tables(
         let fares = match (def.gtfs, def.flat_fare) {
             (Some(dir), None) => {
                 let dir = base_dir.join(dir);
-                let fares = GtfsFares::load(&dir).map_err(|source| ProgrammeError::Gtfs {
+                let fares = gtfs(&def.operator, &dir).map_err(|source| ProgrammeError::Gtfs {
                     path: ctx.path.to_path_buf(),
                     operator: def.operator.clone(),
                     source,

@@ -2,6 +2,9 @@
 //! Immutable after `load`, `Send + Sync`, shared by every rating thread.
 
 mod def;
+mod source;
+
+pub use source::{PROGRAMME_SOURCE_BYTES_MAX, ProgrammeSource};
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +20,9 @@ use crate::pass::PassProduct;
 use crate::ride::{Ride, RideFields, RideRef};
 use crate::riders::Riders;
 use crate::rule::{CapRule, DiscountRule, GrantRule, RuleKind};
+
+/// Where a programme's GTFS fares come from: (operator code, folder) → fares.
+pub type GtfsLoader<'a> = &'a mut dyn FnMut(&str, &Path) -> Result<GtfsFares, GtfsError>;
 
 /// A subsidy budget for one Japanese fiscal year.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +121,17 @@ impl Programme {
 
     /// Compiles programme text as if read from `path` (used for messages and GTFS paths).
     pub fn from_toml(path: &Path, text: &str) -> Result<Programme, ProgrammeError> {
-        let c = def::compile(path, text)?;
+        Programme::from_toml_with(path, text, &mut |_, dir| GtfsFares::load(dir))
+    }
+
+    /// Compiles programme text, reading each operator's GTFS fares through `gtfs` (operator
+    /// code, folder as written relative to `path`): from disk, or from a stored source.
+    pub fn from_toml_with(
+        path: &Path,
+        text: &str,
+        gtfs: GtfsLoader<'_>,
+    ) -> Result<Programme, ProgrammeError> {
+        let c = def::compile(path, text, gtfs)?;
         let mut digest = fnv1a_128(FNV_OFFSET_128, text.as_bytes());
         for op in &c.operators {
             if let FareSource::Gtfs(fares) = &op.fares {
