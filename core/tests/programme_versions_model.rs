@@ -50,7 +50,10 @@ static FILES: LazyLock<Files> = LazyLock::new(|| {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("programme-versions-model-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let gtfs = root.join("data/gtfs-jp/donan-bus-muroran").canonicalize().unwrap();
+    let gtfs = root
+        .join("data/gtfs-jp/donan-bus-muroran")
+        .canonicalize()
+        .unwrap();
     let text = std::fs::read_to_string(&v1)
         .unwrap()
         .replace(
@@ -108,7 +111,8 @@ fn rate(programme: &Path, events: &[String], case: u64) -> Vec<(String, serde_js
                 .map(|rule| rule.as_str().unwrap().to_owned())
                 .collect();
             rules.sort();
-            let key = serde_json::json!([value["fare"], value["rider_pays"], value["discount"], rules]);
+            let key =
+                serde_json::json!([value["fare"], value["rider_pays"], value["discount"], rules]);
             (id, key)
         })
         .collect()

@@ -18,7 +18,7 @@ use jiff::civil::date;
 
 use crate::answer::Outcome;
 use crate::event::{Event, EventKind, Grant, Media, Ride, ShopPayment, Topup};
-use crate::machine::Machine;
+use crate::machine::{Machine, Prepared};
 use crate::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX};
 use crate::report;
 use crate::riders::{CheckedRider, check_rider_value};
@@ -148,6 +148,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     submit_stream(&engine, pupil_passes(&commuter), &bar, &mut tally)?;
     bar.finish();
 
+    // 6. Tomorrow's discount, applied as `kanjo programme apply` applies it; late taps keep today's rules.
+    let engine = next_day_discount(engine, &programme, &args.data)?;
+
     let elapsed = started.elapsed();
     println!(
         "\n{} events in {:.1} s: {} accepted, {} rejected ({} declined wallets, {} repeat check-ins refused)",
@@ -194,6 +197,91 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         args.data.display()
     );
     Ok(())
+}
+
+/// The discount version 2 adds: residents ride the town bus for half fare.
+const NEXT_DAY_RULE: &str = r#"
+[[rules]]
+id = "resident-town-bus-half"
+kind = "fare_discount"
+operators = ["town-bus"]
+eligible = { resident_of = "012050" }
+discount = { type = "percent_off", percent = 50, round = "up_10" }
+funded_by = "transit-subsidy"
+"#;
+
+/// Writes version 2 of the programme into the store's directory: the same file with the new
+/// rule after the others, and GTFS folders named by absolute path (the copy lives elsewhere).
+fn write_next_day_programme(programme: &Path, data: &Path) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(programme)?;
+    let mut doc: toml::Table = text.parse()?;
+    let base = programme.parent().unwrap_or(Path::new("."));
+    if let Some(toml::Value::Array(tables)) = doc.get_mut("fare_tables") {
+        for table in tables.iter_mut().filter_map(|value| value.as_table_mut()) {
+            if let Some(toml::Value::String(dir)) = table.get_mut("gtfs") {
+                *dir = std::fs::canonicalize(base.join(&*dir))?
+                    .display()
+                    .to_string();
+            }
+        }
+    }
+    let path = data.join("programme-next-day.toml");
+    std::fs::write(&path, toml::to_string(&doc)? + NEXT_DAY_RULE)?;
+    Ok(path)
+}
+
+/// Stops the engine, applies tomorrow's discount from midnight with `kanjo programme apply`'s
+/// code, starts again, and rates one resident's ride of tomorrow and a validator's late upload of
+/// today's last ride: the first gets the new discount, the second today's fare.
+fn next_day_discount(engine: Engine, programme: &Path, data: &Path) -> anyhow::Result<Engine> {
+    let next = write_next_day_programme(programme, data)?;
+    // The midnight after the last event so far (JST), so the version changes no answer given.
+    let last = engine
+        .query_blocking(|machine: &Machine| machine.events_until())?
+        .context("the demo rated events")?;
+    engine.shutdown();
+    let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo")
+        .unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(9)));
+    let next_day = tokyo.to_datetime(last).date().tomorrow()?;
+    let midnight = tokyo.to_timestamp(next_day.at(0, 0, 0, 0))?;
+    let late = (midnight - jiff::SignedDuration::from_mins(30)).to_string();
+    let morning = (midnight + jiff::SignedDuration::from_hours(8)).to_string();
+    let config = EngineConfig::new(
+        StoreTarget::Sqlite {
+            data_dir: data.to_path_buf(),
+        },
+        programme,
+    );
+    let number = crate::programme_cli::apply(config.clone(), &next, midnight)
+        .context("applying tomorrow's programme")?;
+    println!(
+        "
+明日から / from tomorrow: programme version {number} (resident half fare on the town bus) takes effect at {midnight}"
+    );
+    let engine = Engine::start(config).context("restarting after the new version")?;
+    let resident = serde_json::json!({"rider": "demo-resident", "birth_date": "1985-12-12",
+        "residence": "012050", "verified_at": "2026-04-01", "valid_until": "2027-03-31"});
+    let record = check_rider_value(&resident)
+        .map(CheckedRider::into_entry)
+        .map_err(|(_, message)| anyhow::anyhow!(message))?;
+    engine.submit_riders(vec![record])?.blocking_recv()??;
+    let ride = |id: &str, at: &str| -> anyhow::Result<Prepared> {
+        let value = serde_json::json!({"id": id, "type": "ride", "at": at,
+            "operator": "town-bus", "rider": "demo-resident", "media": "cash"});
+        Ok(Prepared::new(
+            Event::from_value(&value).map_err(|e| anyhow::anyhow!("{e}"))?,
+        ))
+    };
+    let rides = vec![
+        ride("next-day-0800", &morning)?,
+        ride("late-upload-2330", &late)?,
+    ];
+    let answers = engine.submit_prepared(rides)?.blocking_recv()??;
+    let context = engine.answer_context();
+    for answer in &answers {
+        println!("  {}", context.to_json(&answer.id, &answer.outcome));
+    }
+    Ok(engine)
 }
 
 fn progress(total: u64, what: &'static str) -> ProgressBar {

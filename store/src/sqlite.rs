@@ -27,7 +27,7 @@ const SCHEMA_V2_NAME: &str = "sqlite-0002-hash-chain";
 const SCHEMA_V3_NAME: &str = "sqlite-0003-programme-sources";
 /// Programme versions' sources, by digest (issue 12); as `ops/sql/0006_programme_sources.sql`.
 const SOURCES_TABLE_SQL: &str = "
-    CREATE TABLE kanjo_programme_source (
+    CREATE TABLE IF NOT EXISTS kanjo_programme_source (
         digest TEXT PRIMARY KEY CHECK (length(digest) = 32),
         bytes  BLOB NOT NULL
     ) STRICT, WITHOUT ROWID;

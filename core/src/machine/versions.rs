@@ -158,6 +158,11 @@ impl Machine {
         self.versions.all()
     }
 
+    /// The latest event time seen: a new version must take effect after it.
+    pub fn events_until(&self) -> Option<Timestamp> {
+        Timestamp::from_nanosecond(self.versions.events_until_ns).ok()
+    }
+
     /// The programme in effect at an event time.
     pub fn programme_at(&self, at: Timestamp) -> &Arc<Programme> {
         &self.versions.at(at.as_nanosecond()).programme
