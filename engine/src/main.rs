@@ -17,6 +17,7 @@ use kanjo_engine::report::{self, OperatorDay, TrialBalance};
 use kanjo_engine::store::{self, StoreTarget};
 use kanjo_engine::verify;
 
+mod finance_cli;
 mod qr_cli;
 
 #[derive(Parser)]
@@ -52,6 +53,11 @@ enum Command {
     Verify(VerifyArgs),
     /// Shop payment QR codes: a shop's static EMVCo payload and PNG, and a payload validator.
     Qr(qr_cli::QrArgs),
+    /// Close every open day through a date: subsidy and shop receipts into payables (one logged
+    /// command, idempotent per date).
+    Settle(finance_cli::SettleArgs),
+    /// Record that the bank paid a settlement's payables (--confirm).
+    Payout(finance_cli::PayoutArgs),
 }
 
 #[derive(Args, Clone)]
@@ -341,6 +347,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => serve(args),
+        Command::Settle(args) => finance_cli::settle(args),
+        Command::Payout(args) => finance_cli::payout(args),
         Command::Import(args) => import(args),
         Command::Balance(args) => {
             let engine = args.engine.start_read_only()?;

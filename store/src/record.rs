@@ -13,6 +13,11 @@ pub enum EntryKind {
     /// A rider's device public key (`POST /v1/riders/{id}/keys`), for customer-presented
     /// one-time tokens; replayed like rider records.
     DeviceKey = 4,
+    /// A period close (`POST /v1/settlements`, `kanjo settle`): `{"through":"YYYY-MM-DD"}`,
+    /// entry id `settle-YYYY-MM-DD`; replayed like every other entry.
+    Settlement = 6,
+    /// A payout the bank confirmed (`POST /v1/payouts`, `kanjo payout --confirm`).
+    Payout = 7,
 }
 
 impl EntryKind {
@@ -22,6 +27,8 @@ impl EntryKind {
             2 => Some(EntryKind::Rider),
             3 => Some(EntryKind::Shop),
             4 => Some(EntryKind::DeviceKey),
+            6 => Some(EntryKind::Settlement),
+            7 => Some(EntryKind::Payout),
             _ => None,
         }
     }
@@ -32,6 +39,8 @@ impl EntryKind {
             EntryKind::Rider => "rider",
             EntryKind::Shop => "shop",
             EntryKind::DeviceKey => "device_key",
+            EntryKind::Settlement => "settlement",
+            EntryKind::Payout => "payout",
         }
     }
 }

@@ -692,3 +692,45 @@ pub fn payout(
     book.payouts.push(record.clone());
     Ok(record)
 }
+
+/// A settlement or payout as the engine logs it (`EntryKind::Settlement` / `Payout`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FinanceCommand {
+    Settle(SettleCommand),
+    Payout(PayoutCommand),
+}
+
+/// What a finance command answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum FinanceAnswer {
+    Settled(Settlement),
+    Paid(PayoutRecord),
+}
+
+pub type FinanceResult = Result<FinanceAnswer, FinanceRefusal>;
+
+impl FinanceCommand {
+    /// The log entry's id: the settlement's (one per date) or the payout's.
+    pub fn entry_id(&self) -> String {
+        match self {
+            FinanceCommand::Settle(command) => command.id(),
+            FinanceCommand::Payout(command) => command.id.clone(),
+        }
+    }
+
+    pub fn canonical_json(&self) -> String {
+        match self {
+            FinanceCommand::Settle(command) => command.canonical_json(),
+            FinanceCommand::Payout(command) => command.canonical_json(),
+        }
+    }
+
+    /// Applies it to the machine: the same call live and in replay.
+    pub fn apply(&self, machine: &mut Machine) -> FinanceResult {
+        match self {
+            FinanceCommand::Settle(command) => settle(machine, command).map(FinanceAnswer::Settled),
+            FinanceCommand::Payout(command) => payout(machine, command).map(FinanceAnswer::Paid),
+        }
+    }
+}
