@@ -121,3 +121,35 @@ pub fn payout(args: PayoutArgs) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(&records)?);
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Args)]
+pub struct StatementArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// The settlement (settle-YYYY-MM-DD).
+    #[arg(long)]
+    settlement: String,
+    /// operator:{op} or shop:{shop}.
+    #[arg(long)]
+    party: String,
+    /// json, or csv (UTF-8 with a BOM, CR LF, Japanese labels).
+    #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+    format: String,
+}
+
+/// A party's statement on a read-only engine: checked against the ledger when it is made.
+pub fn statement(args: StatementArgs) -> anyhow::Result<ExitCode> {
+    let engine = args.engine.start_read_only()?;
+    let (settlement, party) = (args.settlement.clone(), args.party.clone());
+    let made = engine.query_blocking(move |machine: &Machine| {
+        kanjo_core::report::statement::statement(machine, &settlement, &party)
+    })?;
+    engine.shutdown();
+    let made = made?;
+    if args.format == "csv" {
+        print!("{}", made.to_csv());
+    } else {
+        println!("{}", serde_json::to_string_pretty(&made)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -58,6 +58,8 @@ enum Command {
     Settle(finance_cli::SettleArgs),
     /// Record that the bank paid a settlement's payables (--confirm).
     Payout(finance_cli::PayoutArgs),
+    /// A party's statement for a settlement (JSON, or CSV with a BOM).
+    Statement(finance_cli::StatementArgs),
 }
 
 #[derive(Args, Clone)]
@@ -349,6 +351,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args),
         Command::Settle(args) => finance_cli::settle(args),
         Command::Payout(args) => finance_cli::payout(args),
+        Command::Statement(args) => finance_cli::statement(args),
         Command::Import(args) => import(args),
         Command::Balance(args) => {
             let engine = args.engine.start_read_only()?;

@@ -89,6 +89,16 @@ impl Town {
         self.end();
     }
 
+    /// One batch of events that may be refused (a refund more than the purchase kept).
+    pub fn events_accepted_or_not(&mut self, events: &[String]) {
+        self.begin();
+        for json in events {
+            let event = Event::parse(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            self.machine.apply(&Prepared::new(event));
+        }
+        self.end();
+    }
+
     pub fn settle(&mut self, through: &str) -> Result<Settlement, FinanceRefusal> {
         self.begin();
         let command = SettleCommand {
