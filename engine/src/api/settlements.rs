@@ -47,21 +47,18 @@ async fn submit(state: &ApiState, command: FinanceCommand) -> Response {
     }
 }
 
-fn text_of(body: &[u8]) -> Result<&str, Response> {
-    std::str::from_utf8(body).map_err(|_| {
-        error_response(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadBody,
-            "the body is not UTF-8",
-        )
-    })
+fn not_utf8() -> Response {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::BadBody,
+        "the body is not UTF-8",
+    )
 }
 
 /// Closes every open day through `through`; the same date again answers the same settlement.
 pub async fn post_settlements(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
-    let text = match text_of(&body) {
-        Ok(text) => text,
-        Err(response) => return response,
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return not_utf8();
     };
     match SettleCommand::parse(text) {
         Ok(command) => submit(&state, FinanceCommand::Settle(command)).await,
@@ -71,9 +68,8 @@ pub async fn post_settlements(State(state): State<Arc<ApiState>>, Body(body): Bo
 
 /// Records a payout the bank confirmed.
 pub async fn post_payouts(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
-    let text = match text_of(&body) {
-        Ok(text) => text,
-        Err(response) => return response,
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return not_utf8();
     };
     match PayoutCommand::parse(text) {
         Ok(command) => submit(&state, FinanceCommand::Payout(command)).await,
