@@ -241,7 +241,7 @@ fn a_payout_id_answers_its_first_answer_and_another_body_under_it_is_a_conflict(
     let conflict = town
         .payout(&pay("po-1", "settle-2026-11-30", DONAN, "JPY", 200))
         .expect_err("conflict");
-    assert_eq!(conflict.code(), "id_conflict");
+    assert_eq!(conflict.code(), "payout_id_conflict");
     assert_eq!(town.payable(DONAN, "JPY"), 230);
 }
 

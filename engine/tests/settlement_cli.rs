@@ -170,7 +170,7 @@ fn the_api_settles_and_records_payouts_and_names_each_refusal() {
     assert_eq!(paid.status, 200, "{}", paid.body);
     assert_eq!(paid.json()["remaining_minor"], 0);
     let conflict = server.post("/v1/payouts", &payout("po-2", 1));
-    assert_eq!(conflict.json()["error"]["code"], "id_conflict");
+    assert_eq!(conflict.json()["error"]["code"], "payout_id_conflict");
     let listed = server.get("/v1/settlements").json();
     assert_eq!(listed["payouts"].as_array().map(Vec::len), Some(1));
     server.kill();

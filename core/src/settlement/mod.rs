@@ -27,7 +27,7 @@
 //! Idempotent: a settlement is named by its date (`settle-2026-11-30`); settling the same date
 //! again answers the same settlement and posts nothing; a date before the last closed one is
 //! `period_closed`. A payout id with the same body answers the first answer; another body is
-//! `id_conflict`.
+//! `payout_id_conflict`.
 
 use std::collections::BTreeMap;
 
@@ -200,7 +200,7 @@ impl FinanceRefusal {
             FinanceRefusal::UnknownSettlement(_) => "unknown_settlement",
             FinanceRefusal::NothingPayable { .. } => "nothing_payable",
             FinanceRefusal::ExceedsPayable { .. } => "payout_exceeds_payable",
-            FinanceRefusal::IdConflict(_) => "id_conflict",
+            FinanceRefusal::IdConflict(_) => "payout_id_conflict",
             FinanceRefusal::TooMany(_) => "too_many_settlements",
         }
     }

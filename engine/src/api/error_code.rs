@@ -71,7 +71,7 @@ error_codes! {
     /// The payout is more than what is still payable.
     PayoutExceedsPayable => "payout_exceeds_payable",
     /// A payout id already recorded with a different body.
-    IdConflict => "id_conflict",
+    PayoutIdConflict => "payout_id_conflict",
     /// The log holds the most settlements or payouts it may.
     TooManySettlements => "too_many_settlements",
     /// Another client error that axum or hyper answered, rewritten as JSON.

@@ -25,7 +25,7 @@ fn refusal_response(refusal: FinanceRefusal) -> Response {
         FinanceRefusal::ExceedsPayable { .. } => {
             (StatusCode::CONFLICT, ErrorCode::PayoutExceedsPayable)
         }
-        FinanceRefusal::IdConflict(_) => (StatusCode::CONFLICT, ErrorCode::IdConflict),
+        FinanceRefusal::IdConflict(_) => (StatusCode::CONFLICT, ErrorCode::PayoutIdConflict),
         FinanceRefusal::TooMany(_) => (StatusCode::CONFLICT, ErrorCode::TooManySettlements),
     };
     error_response(status, code, refusal.to_string())
