@@ -62,6 +62,10 @@ pub enum Reason {
     ConversionOut = 46,
     /// A conversion's target received, `issuer:{to}` → rider.
     ConversionIn = 47,
+    /// A closed period's amount moved to what the town owes the party: party → `payable:…`.
+    Settlement = 50,
+    /// A payable the bank confirmed paid: `payable:…` → `payouts:{asset}`.
+    Payout = 51,
 }
 
 impl Reason {
@@ -90,6 +94,8 @@ impl Reason {
             Reason::Expiry => "expiry",
             Reason::ConversionOut => "conversion_out",
             Reason::ConversionIn => "conversion_in",
+            Reason::Settlement => "settlement",
+            Reason::Payout => "payout",
         }
     }
 
@@ -118,6 +124,8 @@ impl Reason {
             Reason::Expiry,
             Reason::ConversionOut,
             Reason::ConversionIn,
+            Reason::Settlement,
+            Reason::Payout,
         ]
         .into_iter()
         .find(|reason| *reason as u16 == code)

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod machine;
 pub mod report;
 pub mod riders;
+pub mod settlement;
 pub mod shops;
 pub mod taps;
 

@@ -29,6 +29,7 @@ mod conversions;
 mod lots;
 pub mod passes;
 mod payments;
+pub mod settle;
 mod vouchers;
 use chain::{NewAccount, legs_keep_limits};
 pub use coin::CoinTotals;
@@ -216,6 +217,8 @@ pub struct Machine {
     conversions: conversions::ConversionBook,
     /// Programme versions by effective instant (issue 12); `programme` is the latest.
     versions: versions::VersionBook,
+    /// Closed periods, what each settled and the payouts recorded (issue 10).
+    settlements: crate::settlement::SettleBook,
 }
 
 /// One operator's local day of rides, as posted: what the settlement report is built from.
@@ -280,6 +283,7 @@ impl Machine {
             passes,
             lots: lots::LotBook::default(),
             conversions: conversions::ConversionBook::default(),
+            settlements: crate::settlement::SettleBook::default(),
         };
         machine.genesis()?;
         machine.open_programme_shops()?;

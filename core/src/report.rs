@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::machine::Machine;
 
 pub mod shops;
+pub mod statement;
 pub use shops::{ShopReport, shop_report, shops_to_text};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

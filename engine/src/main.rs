@@ -17,6 +17,7 @@ use kanjo_engine::report::{self, OperatorDay, TrialBalance};
 use kanjo_engine::store::{self, StoreTarget};
 use kanjo_engine::verify;
 
+mod finance_cli;
 mod qr_cli;
 
 #[derive(Parser)]
@@ -55,6 +56,13 @@ enum Command {
     /// Programme versions: apply a new programme from an instant on (the books go on).
     #[command(subcommand)]
     Programme(ProgrammeCommand),
+    /// Close every open day through a date: subsidy and shop receipts into payables (one logged
+    /// command, idempotent per date).
+    Settle(finance_cli::SettleArgs),
+    /// Record that the bank paid a settlement's payables (--confirm).
+    Payout(finance_cli::PayoutArgs),
+    /// A party's statement for a settlement (JSON, or CSV with a BOM).
+    Statement(finance_cli::StatementArgs),
 }
 
 #[derive(Subcommand)]
@@ -370,6 +378,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => serve(args),
+        Command::Settle(args) => finance_cli::settle(args),
+        Command::Payout(args) => finance_cli::payout(args),
+        Command::Statement(args) => finance_cli::statement(args),
         Command::Import(args) => import(args),
         Command::Balance(args) => {
             let engine = args.engine.start_read_only()?;

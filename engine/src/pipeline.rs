@@ -31,6 +31,9 @@ use crate::machine::{Machine, MachineConfig, Prepared};
 use crate::recovery::{self, Failure, Health, HealthCell, RECOVERY_TIMEOUT_S_DEFAULT};
 use crate::store::{self, EntryError, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
 use kanjo_core::machine::{DeviceKey, KeyRefusal, KeyRefusalCode};
+use kanjo_core::settlement::{
+    FinanceCommand, FinanceRefusal, FinanceResult, PayoutCommand, SettleCommand,
+};
 use kanjo_core::shops::ShopSpec;
 
 /// The ledger's batch limit is also the largest group commit.
@@ -142,6 +145,9 @@ type RiderReply = oneshot::Sender<Result<RiderResults, SubmitError>>;
 pub type KeyResults = Vec<Result<(), KeyRefusal>>;
 type KeyReply = oneshot::Sender<Result<KeyResults, SubmitError>>;
 type Query = Box<dyn FnOnce(&Machine) -> Deliver + Send>;
+/// Per settlement or payout command: its answer or refusal.
+pub type FinanceResults = Vec<FinanceResult>;
+type FinanceReply = oneshot::Sender<Result<FinanceResults, SubmitError>>;
 
 enum Command {
     Events {
@@ -168,6 +174,11 @@ enum Command {
         records: Vec<crate::programme_cli::VersionItem>,
         reply: RiderReply,
     },
+    /// Settlements and payouts (issue 10).
+    Finance {
+        items: Vec<FinanceCommand>,
+        reply: FinanceReply,
+    },
     Query(Query),
     /// Finish what is queued before this, then stop.
     Shutdown,
@@ -185,6 +196,10 @@ enum Pending {
     Keys {
         results: KeyResults,
         reply: KeyReply,
+    },
+    Finance {
+        results: FinanceResults,
+        reply: FinanceReply,
     },
 }
 
@@ -543,6 +558,15 @@ impl Engine {
         })
     }
 
+    /// Settles periods and records payouts (checked at the edge); durable when the receiver
+    /// yields.
+    pub fn submit_finance(
+        &self,
+        items: Vec<FinanceCommand>,
+    ) -> Result<oneshot::Receiver<Result<FinanceResults, SubmitError>>, SubmitError> {
+        self.submit_records(items, |items, reply| Command::Finance { items, reply })
+    }
+
     /// Sends a submission of records (riders, shops, device keys) as one command, at most
     /// `SUBMISSION_EVENTS_MAX` of them; an empty one is answered at once.
     fn submit_records<R, T>(
@@ -633,6 +657,7 @@ enum BatchItem {
     Shop(String, ShopSpec),
     Key(String, DeviceKey),
     Programme(crate::programme_cli::VersionItem),
+    Finance(String, FinanceCommand),
 }
 
 impl BatchItem {
@@ -646,6 +671,9 @@ impl BatchItem {
             BatchItem::Shop(text, spec) => store::check_entry(&spec.id, text.len()),
             BatchItem::Key(text, key) => store::check_entry(&key.rider, text.len()),
             BatchItem::Programme(item) => store::check_entry(&item.entry_id(), item.text.len()),
+            BatchItem::Finance(text, command) => {
+                store::check_entry(&command.entry_id(), text.len())
+            }
         }
     }
 }
@@ -655,6 +683,7 @@ enum ItemResult {
     Rider(Result<(), String>),
     Shop(Result<(), String>),
     Key(Result<(), KeyRefusal>),
+    Finance(FinanceResult),
     /// Not applied and not logged: one such entry would fail the whole record at commit.
     Unloggable(EntryError),
 }
@@ -685,6 +714,7 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
                         .map(|_| ())
                         .map_err(|refusal| refusal.to_string()),
                 ),
+                BatchItem::Finance(_, command) => ItemResult::Finance(command.apply(machine)),
             }
         })
         .collect();
@@ -755,6 +785,12 @@ fn decode_entry(entry: &LogEntry) -> Result<BatchItem, String> {
             "programme version {}: decoded with the store (its source)",
             entry.id
         )),
+        EntryKind::Settlement => SettleCommand::parse(text)
+            .map(|command| BatchItem::Finance(text.to_owned(), FinanceCommand::Settle(command)))
+            .map_err(|error| format!("settlement {}: {error}", entry.id)),
+        EntryKind::Payout => PayoutCommand::parse(text)
+            .map(|command| BatchItem::Finance(text.to_owned(), FinanceCommand::Payout(command)))
+            .map_err(|error| format!("payout {}: {error}", entry.id)),
     }
 }
 
@@ -833,6 +869,7 @@ fn machine_loop(
                 Command::Shops { records, .. } => records.len(),
                 Command::Keys { records, .. } => records.len(),
                 Command::Programmes { records, .. } => records.len(),
+                Command::Finance { items, .. } => items.len(),
                 Command::Query(_) | Command::Shutdown => 0,
             };
             if size > 0 && items.len() + size > limits.events_max {
@@ -878,6 +915,17 @@ fn machine_loop(
                         BatchItem::Key(text, key)
                     }));
                 }
+                Command::Finance {
+                    items: commands,
+                    reply,
+                } => {
+                    shapes.push((commands.len(), PendingShape::Finance(reply)));
+                    items.extend(
+                        commands
+                            .into_iter()
+                            .map(|command| BatchItem::Finance(command.canonical_json(), command)),
+                    );
+                }
                 command @ (Command::Query(_) | Command::Shutdown) => {
                     // Handled after this batch (a query then sees it): close the batch here.
                     carried = Some(command);
@@ -907,6 +955,7 @@ enum PendingShape {
     Events(oneshot::Sender<Result<Vec<Answer>, SubmitError>>),
     Riders(RiderReply),
     Keys(KeyReply),
+    Finance(FinanceReply),
 }
 
 /// One item's answer, before the answers are handed to their submitters.
@@ -914,6 +963,7 @@ enum ItemAnswer {
     Event(Answer),
     Record(Result<(), String>),
     Key(Result<(), KeyRefusal>),
+    Finance(FinanceResult),
 }
 
 fn seal_batch(
@@ -960,6 +1010,15 @@ fn seal_batch(
                         .map(|answer| match answer {
                             ItemAnswer::Key(result) => result,
                             _ => unreachable!("key slots hold key results"),
+                        })
+                        .collect(),
+                    reply,
+                },
+                PendingShape::Finance(reply) => Pending::Finance {
+                    results: taken
+                        .map(|answer| match answer {
+                            ItemAnswer::Finance(result) => result,
+                            _ => unreachable!("finance slots hold finance results"),
                         })
                         .collect(),
                     reply,
@@ -1013,6 +1072,21 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
             ItemAnswer::Key(result),
             entry(EntryKind::DeviceKey, key.rider, text),
         ),
+        (BatchItem::Finance(text, command), ItemResult::Finance(result)) => {
+            let kind = match command {
+                FinanceCommand::Settle(_) => EntryKind::Settlement,
+                FinanceCommand::Payout(_) => EntryKind::Payout,
+            };
+            (
+                ItemAnswer::Finance(result),
+                entry(kind, command.entry_id(), text),
+            )
+        }
+        (BatchItem::Finance(..), ItemResult::Unloggable(error)) => {
+            let refusal =
+                FinanceRefusal::BadPayout(format!("the command can't be logged: {error}"));
+            (ItemAnswer::Finance(Err(refusal)), None)
+        }
         (BatchItem::Event(prepared), ItemResult::Unloggable(error)) => {
             tracing::warn!(%error, "an event the parser should have refused reached a batch");
             let outcome = Outcome::Rejected(Rejection::new(
@@ -1059,6 +1133,9 @@ fn refuse(command: Command, error: SubmitError, shared: &Shared) {
             let _ = reply.send(Err(error));
         }
         Command::Keys { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Command::Finance { reply, .. } => {
             let _ = reply.send(Err(error));
         }
         Command::Query(_) | Command::Shutdown => {}
@@ -1151,6 +1228,9 @@ fn commit_group(
                         Pending::Keys { results, reply } => {
                             let _ = reply.send(Ok(results));
                         }
+                        Pending::Finance { results, reply } => {
+                            let _ = reply.send(Ok(results));
+                        }
                     }
                 }
             }
@@ -1189,6 +1269,9 @@ fn fail_pending(pending: Vec<Pending>, reason: &str) {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
             Pending::Keys { reply, .. } => {
+                let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
+            }
+            Pending::Finance { reply, .. } => {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
         }

@@ -16,6 +16,11 @@ pub enum EntryKind {
     /// A programme version (`kanjo programme apply`): `{digest, effective}`; its source is kept
     /// in the store's programme source table under the digest.
     Programme = 5,
+    /// A period close (`POST /v1/settlements`, `kanjo settle`): `{"through":"YYYY-MM-DD"}`,
+    /// entry id `settle-YYYY-MM-DD`; replayed like every other entry.
+    Settlement = 6,
+    /// A payout the bank confirmed (`POST /v1/payouts`, `kanjo payout --confirm`).
+    Payout = 7,
 }
 
 impl EntryKind {
@@ -26,6 +31,8 @@ impl EntryKind {
             3 => Some(EntryKind::Shop),
             4 => Some(EntryKind::DeviceKey),
             5 => Some(EntryKind::Programme),
+            6 => Some(EntryKind::Settlement),
+            7 => Some(EntryKind::Payout),
             _ => None,
         }
     }
@@ -37,6 +44,8 @@ impl EntryKind {
             EntryKind::Shop => "shop",
             EntryKind::DeviceKey => "device_key",
             EntryKind::Programme => "programme",
+            EntryKind::Settlement => "settlement",
+            EntryKind::Payout => "payout",
         }
     }
 }

@@ -636,7 +636,11 @@ impl Store for SqliteStore {
             EntryKind::Rider => "SELECT COALESCE(SUM(rider_count), 0) FROM kanjo_log",
             // Shop and device-key records are rare and have no count column (the schema
             // predates them): read the log. Only correctness checks count entries.
-            EntryKind::Shop | EntryKind::DeviceKey | EntryKind::Programme => {
+            EntryKind::Shop
+            | EntryKind::DeviceKey
+            | EntryKind::Programme
+            | EntryKind::Settlement
+            | EntryKind::Payout => {
                 return self.count_by_reading(kind);
             }
         };

@@ -58,6 +58,22 @@ error_codes! {
     TooManyKeys => "too_many_keys",
     /// A device-key record the edge should have refused: the log can't hold it.
     BadKeyRecord => "bad_key_record",
+    /// A settlement command that is not `{"through": "YYYY-MM-DD"}` with a real date.
+    BadSettlement => "bad_settlement",
+    /// A payout command with a missing or malformed field, or an amount of 0.
+    BadPayout => "bad_payout",
+    /// A settlement through a date before the last closed one: closed periods never change.
+    PeriodClosed => "period_closed",
+    /// No settlement with that id.
+    UnknownSettlement => "unknown_settlement",
+    /// The settlement has no payable for that party and asset.
+    NothingPayable => "nothing_payable",
+    /// The payout is more than what is still payable.
+    PayoutExceedsPayable => "payout_exceeds_payable",
+    /// A payout id already recorded with a different body.
+    PayoutIdConflict => "payout_id_conflict",
+    /// The log holds the most settlements or payouts it may.
+    TooManySettlements => "too_many_settlements",
     /// Another client error that axum or hyper answered, rewritten as JSON.
     BadRequest => "bad_request",
     /// Another server error that axum or hyper answered, rewritten as JSON.

@@ -1,0 +1,736 @@
+//! Period close (settlement) and payouts, issue 10. Pure: the engine logs each command
+//! (`EntryKind::Settlement` 6, `EntryKind::Payout` 7) and replays it through the same functions.
+//!
+//! **Settlement** (`settle`): closes every open local day through a date. For each party it
+//! works out what is owed per (day, source) from the machine's own reports, minus what earlier
+//! settlements already took for that same (day, source):
+//! - `operator:{op}`, JPY: the subsidy due per budget (`subsidy:{budget}`, from the operator
+//!   day totals) and what `per_ride`/`flat` passes owe (`pass`); taken from
+//!   `operator:{op}:subsidy`;
+//! - `shop:{shop}`, per yen or points asset: the day's net (sales − fees − refunds, from the shop
+//!   statement; points are what the town reimburses); taken from `shop:{shop}:{asset}`.
+//!   Stablecoin receipts (net of fees) stay in the shop's coin account: the issuing bank pays
+//!   them out when the shop redeems them (`withdraw`), so they are reported, not swept.
+//!
+//! Each party's amounts move in one linked chain (one leg per asset, reason `settlement`,
+//! `user_data_64` = the settlement number YYYYMMDD) into `payable:{party}:{asset}`. A day at or
+//! before an earlier settlement's date that still has something unsettled (an event that
+//! arrived late) is settled now as an *adjustment* line naming its day; closed settlements never
+//! change. A party whose unsettled total is not positive, or that its account can't pay (a
+//! refund after the period left too little), is carried to the next settlement, named in
+//! `carried`, and nothing of it is marked settled.
+//!
+//! **Payout** (`payout`): the bank confirmed paying (part of) a settlement's payable:
+//! `payable:{party}:{asset}` → `payouts:{asset}` (reason `payout`). Payables only go down by
+//! payouts, and never below zero (the payable account's own ledger limit).
+//!
+//! Idempotent: a settlement is named by its date (`settle-2026-11-30`); settling the same date
+//! again answers the same settlement and posts nothing; a date before the last closed one is
+//! `period_closed`. A payout id with the same body answers the first answer; another body is
+//! `payout_id_conflict`.
+
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
+use kanjo_ledger::{AccountFlags, AccountId, AssetId, OwnerKind, Transfer};
+use kanjo_rules::LocalDate;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::chart::{AccountName, AssetKindName, Reason};
+use crate::machine::Machine;
+use crate::machine::settle::FinanceAccount;
+
+/// Settlements a log may hold: one a day for 27 years.
+pub const SETTLEMENTS_MAX: usize = 10_000;
+/// Payout records a log may hold.
+pub const PAYOUTS_MAX: usize = 1 << 20;
+/// Bytes of a payout's bank reference.
+pub const BANK_REFERENCE_BYTES_MAX: usize = 128;
+
+/// `POST /v1/settlements`, `kanjo settle --through`: close every open day through `through`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettleCommand {
+    /// Local `YYYY-MM-DD` in the programme's time zone.
+    pub through: String,
+}
+
+impl SettleCommand {
+    /// Checked once, at the edge: a real calendar date with a four-digit year.
+    pub fn parse(text: &str) -> Result<SettleCommand, FinanceRefusal> {
+        let command: SettleCommand = serde_json::from_str(text)
+            .map_err(|error| FinanceRefusal::BadSettlement(error.to_string()))?;
+        command.check()?;
+        Ok(command)
+    }
+
+    pub fn check(&self) -> Result<LocalDate, FinanceRefusal> {
+        let date = LocalDate::parse(&self.through)
+            .map_err(|error| FinanceRefusal::BadSettlement(format!("through: {error}")))?;
+        if !(1..=9999).contains(&date.year) || date.to_string() != self.through {
+            return Err(FinanceRefusal::BadSettlement(format!(
+                "through must be YYYY-MM-DD, got {:?}",
+                self.through
+            )));
+        }
+        Ok(date)
+    }
+
+    /// The log entry's id: one settlement per date.
+    pub fn id(&self) -> String {
+        format!("settle-{}", self.through)
+    }
+
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("a settle command serialises")
+    }
+}
+
+/// `POST /v1/payouts`, `kanjo payout --confirm`: the bank paid this much of a payable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutCommand {
+    pub id: String,
+    /// The settlement whose payable was paid (`settle-2026-11-30`).
+    pub settlement: String,
+    /// `operator:{op}` or `shop:{shop}`.
+    pub party: String,
+    pub asset: String,
+    pub amount_minor: u64,
+    /// The bank's reference for the transfer, if it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank_reference: Option<String>,
+}
+
+impl PayoutCommand {
+    pub fn parse(text: &str) -> Result<PayoutCommand, FinanceRefusal> {
+        let command: PayoutCommand = serde_json::from_str(text)
+            .map_err(|error| FinanceRefusal::BadPayout(error.to_string()))?;
+        command.check()?;
+        Ok(command)
+    }
+
+    /// What the edge checks: ids as event references, a positive amount.
+    pub fn check(&self) -> Result<(), FinanceRefusal> {
+        for (field, value) in [
+            ("id", &self.id),
+            ("settlement", &self.settlement),
+            ("party", &self.party),
+            ("asset", &self.asset),
+        ] {
+            crate::limits::check_entry_id(value)
+                .map_err(|error| FinanceRefusal::BadPayout(format!("{field}: {error}")))?;
+            if value.chars().any(char::is_control) {
+                return Err(FinanceRefusal::BadPayout(format!(
+                    "{field} holds a control character"
+                )));
+            }
+        }
+        if self.amount_minor == 0
+            || self.amount_minor > crate::chart::AMOUNT_PER_EVENT_CEILING_MINOR
+        {
+            return Err(FinanceRefusal::BadPayout(format!(
+                "amount_minor must be 1..={}",
+                crate::chart::AMOUNT_PER_EVENT_CEILING_MINOR
+            )));
+        }
+        if let Some(reference) = &self.bank_reference
+            && (reference.len() > BANK_REFERENCE_BYTES_MAX
+                || reference.chars().any(char::is_control)
+                || kanjo_privacy::contains_my_number(reference))
+        {
+            return Err(FinanceRefusal::BadPayout(format!(
+                "bank_reference: at most {BANK_REFERENCE_BYTES_MAX} bytes, no control characters, no 12-digit number"
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("a payout command serialises")
+    }
+}
+
+/// Why a settlement or payout was refused; `code()` is the answer's stable code.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum FinanceRefusal {
+    #[error("bad settlement: {0}")]
+    BadSettlement(String),
+    #[error("bad payout: {0}")]
+    BadPayout(String),
+    #[error(
+        "the period through {through} is closed: the last settlement runs through {closed_through}"
+    )]
+    PeriodClosed {
+        through: String,
+        closed_through: String,
+    },
+    #[error("no settlement {0}")]
+    UnknownSettlement(String),
+    #[error("settlement {settlement} has no {asset} payable for {party}")]
+    NothingPayable {
+        settlement: String,
+        party: String,
+        asset: String,
+    },
+    #[error(
+        "payout of {amount_minor} exceeds what is still payable ({payable_minor}) for {party} {asset} in {settlement}"
+    )]
+    ExceedsPayable {
+        settlement: String,
+        party: String,
+        asset: String,
+        amount_minor: u64,
+        payable_minor: u64,
+    },
+    #[error("payout {0} was already recorded with a different body; an id can't be reused")]
+    IdConflict(String),
+    #[error("the log holds {0} settlements or payouts, the most it may")]
+    TooMany(usize),
+}
+
+impl FinanceRefusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            FinanceRefusal::BadSettlement(_) => "bad_settlement",
+            FinanceRefusal::BadPayout(_) => "bad_payout",
+            FinanceRefusal::PeriodClosed { .. } => "period_closed",
+            FinanceRefusal::UnknownSettlement(_) => "unknown_settlement",
+            FinanceRefusal::NothingPayable { .. } => "nothing_payable",
+            FinanceRefusal::ExceedsPayable { .. } => "payout_exceeds_payable",
+            FinanceRefusal::IdConflict(_) => "payout_id_conflict",
+            FinanceRefusal::TooMany(_) => "too_many_settlements",
+        }
+    }
+}
+
+/// One (party, asset, day, source) of a settlement. Amounts are signed: a day of refunds nets
+/// below zero.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SettlementLine {
+    pub party: String,
+    pub asset: String,
+    /// Local `YYYY-MM-DD`: the day the money belongs to.
+    pub day: String,
+    /// `subsidy:{budget}`, `pass` or `shop_net`.
+    pub source: String,
+    pub amount_minor: i128,
+    /// A day an earlier settlement had closed: an event that arrived late.
+    pub adjustment: bool,
+}
+
+/// What a settlement moved to one party's payable in one asset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Payable {
+    pub party: String,
+    pub asset: String,
+    pub amount_minor: u64,
+    /// `payable:{party}:{asset}`.
+    pub account: String,
+}
+
+/// A party's unsettled amount that this settlement left for the next one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Carried {
+    pub party: String,
+    pub asset: String,
+    pub amount_minor: i128,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Settlement {
+    /// `settle-YYYY-MM-DD`.
+    pub id: String,
+    /// YYYYMMDD: `user_data_64` of every transfer it posted.
+    pub number: u64,
+    pub through: String,
+    /// The date the previous settlement closed through; days after it and through `through`
+    /// are this settlement's period, days at or before it its adjustments.
+    pub previous_through: Option<String>,
+    /// By party, asset, day, source.
+    pub lines: Vec<SettlementLine>,
+    /// By party, asset.
+    pub payables: Vec<Payable>,
+    pub carried: Vec<Carried>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PayoutRecord {
+    pub id: String,
+    pub settlement: String,
+    pub party: String,
+    pub asset: String,
+    pub amount_minor: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bank_reference: Option<String>,
+    /// What of the settlement's payable for this party and asset is still unpaid after it.
+    pub remaining_minor: u64,
+}
+
+/// (party, asset, day, source).
+type LineKey = (String, String, String, String);
+
+/// Replayed state: closed settlements, what each (day, source) has had settled, and payouts.
+#[derive(Default)]
+pub struct SettleBook {
+    settlements: Vec<Settlement>,
+    settled: BTreeMap<LineKey, i128>,
+    payouts: Vec<PayoutRecord>,
+    payout_index: HashMap<String, (usize, String)>,
+    /// (settlement index, party, asset) → paid so far.
+    paid: HashMap<(usize, String, String), u64>,
+}
+
+impl SettleBook {
+    pub fn settlements(&self) -> &[Settlement] {
+        &self.settlements
+    }
+
+    pub fn settlement(&self, id: &str) -> Option<&Settlement> {
+        self.settlements
+            .iter()
+            .find(|settlement| settlement.id == id)
+    }
+
+    pub fn payouts(&self) -> &[PayoutRecord] {
+        &self.payouts
+    }
+
+    /// What of a settlement's payable is paid so far.
+    pub fn paid_minor(&self, settlement: &str, party: &str, asset: &str) -> u64 {
+        let Some(index) = self.settlements.iter().position(|s| s.id == settlement) else {
+            return 0;
+        };
+        self.paid
+            .get(&(index, party.to_owned(), asset.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The last closed date.
+    pub fn closed_through(&self) -> Option<&str> {
+        self.settlements.last().map(|s| s.through.as_str())
+    }
+}
+
+/// Closes every open day through `command.through` (see the module docs).
+pub fn settle(
+    machine: &mut Machine,
+    command: &SettleCommand,
+) -> Result<Settlement, FinanceRefusal> {
+    let through_date = command.check()?;
+    let book = machine.settle_book();
+    if let Some(existing) = book.settlement(&command.id()) {
+        return Ok(existing.clone());
+    }
+    if let Some(closed) = book.closed_through()
+        && command.through.as_str() < closed
+    {
+        return Err(FinanceRefusal::PeriodClosed {
+            through: command.through.clone(),
+            closed_through: closed.to_owned(),
+        });
+    }
+    if book.settlements.len() >= SETTLEMENTS_MAX {
+        return Err(FinanceRefusal::TooMany(book.settlements.len()));
+    }
+    let previous_through = book.closed_through().map(str::to_owned);
+    let unsettled = unsettled_lines(machine, &command.through);
+    let number = crate::shops::day_stamp(through_date);
+    let id = command.id();
+    let mut lines = Vec::new();
+    let mut payables = Vec::new();
+    let mut carried = Vec::new();
+    // Per party: its lines by asset, posted as one chain.
+    let mut by_party: BTreeMap<String, BTreeMap<String, Vec<(LineKey, i128)>>> = BTreeMap::new();
+    for (key, amount) in unsettled {
+        by_party
+            .entry(key.0.clone())
+            .or_default()
+            .entry(key.1.clone())
+            .or_default()
+            .push((key, amount));
+    }
+    for (party, assets) in by_party {
+        let posted = settle_party(machine, &id, number, &party, &assets);
+        for (asset, outcome) in posted {
+            match outcome {
+                Ok(payable) => {
+                    for (key, amount) in &assets[&asset] {
+                        *machine
+                            .settle_book_mut()
+                            .settled
+                            .entry(key.clone())
+                            .or_default() += amount;
+                        lines.push(SettlementLine {
+                            party: key.0.clone(),
+                            asset: key.1.clone(),
+                            day: key.2.clone(),
+                            source: key.3.clone(),
+                            amount_minor: *amount,
+                            adjustment: previous_through
+                                .as_deref()
+                                .is_some_and(|previous| key.2.as_str() <= previous),
+                        });
+                    }
+                    payables.push(payable);
+                }
+                Err(carry) => carried.push(carry),
+            }
+        }
+    }
+    let settlement = Settlement {
+        id,
+        number,
+        through: command.through.clone(),
+        previous_through,
+        lines,
+        payables,
+        carried,
+    };
+    machine
+        .settle_book_mut()
+        .settlements
+        .push(settlement.clone());
+    Ok(settlement)
+}
+
+/// What the party's account is, and the chain that moves its positive totals to its payables.
+/// Per asset: the payable, or why it was carried.
+fn settle_party(
+    machine: &mut Machine,
+    settlement: &str,
+    number: u64,
+    party: &str,
+    assets: &BTreeMap<String, Vec<(LineKey, i128)>>,
+) -> Vec<(String, Result<Payable, Carried>)> {
+    let mut outcomes = Vec::new();
+    let mut legs = Vec::new();
+    let mut accounts = Vec::new();
+    for (asset, lines) in assets {
+        let total: i128 = lines.iter().map(|(_, amount)| amount).sum();
+        let carry = |reason: &str| Carried {
+            party: party.to_owned(),
+            asset: asset.clone(),
+            amount_minor: total,
+            reason: reason.to_owned(),
+        };
+        let Some((asset_id, _)) = machine.assets().get(asset) else {
+            outcomes.push((asset.clone(), Err(carry("unknown asset"))));
+            continue;
+        };
+        let source = party_account(party, asset);
+        let available = machine
+            .ledger()
+            .account(source)
+            .map_or(0, |account| account.credit_balance_posted());
+        let amount = match u64::try_from(total) {
+            Ok(0) => continue,
+            Ok(amount) if i128::from(amount) <= available => amount,
+            Ok(_) => {
+                outcomes.push((
+                    asset.clone(),
+                    Err(carry("the account holds less than is due")),
+                ));
+                continue;
+            }
+            Err(_) => {
+                outcomes.push((asset.clone(), Err(carry("nothing positive to pay"))));
+                continue;
+            }
+        };
+        let payable = payable_account(party, asset, asset_id);
+        legs.push(Transfer::new(
+            transfer_id(settlement, party, asset),
+            source,
+            payable.id,
+            amount,
+            asset_id,
+            Reason::Settlement as u16,
+        ));
+        if let Some(leg) = legs.last_mut() {
+            leg.user_data_64 = number;
+            leg.user_data_128 = crate::machine::event_id_hash(settlement);
+        }
+        outcomes.push((
+            asset.clone(),
+            Ok(Payable {
+                party: party.to_owned(),
+                asset: asset.clone(),
+                amount_minor: amount,
+                account: payable.name.clone(),
+            }),
+        ));
+        accounts.push(payable);
+    }
+    for account in &accounts {
+        machine.open_finance_account(account);
+    }
+    if let Err((leg, error)) = machine.post_finance_chain(&mut legs) {
+        // Checked above against the balances; a refusal here carries the whole party.
+        let reason = format!("the ledger refused leg {leg}: {error:?}");
+        return outcomes
+            .into_iter()
+            .map(|(asset, outcome)| {
+                let amount = match &outcome {
+                    Ok(payable) => i128::from(payable.amount_minor),
+                    Err(carried) => carried.amount_minor,
+                };
+                let carried = Carried {
+                    party: party.to_owned(),
+                    asset: asset.clone(),
+                    amount_minor: amount,
+                    reason: reason.clone(),
+                };
+                (asset, Err(carried))
+            })
+            .collect();
+    }
+    outcomes
+}
+
+/// Every (party, asset, day ≤ through, source) with an amount not yet settled.
+fn unsettled_lines(machine: &Machine, through: &str) -> Vec<(LineKey, i128)> {
+    let mut owed: BTreeMap<LineKey, i128> = BTreeMap::new();
+    for day in crate::report::operator_days(machine) {
+        if day.date.as_str() > through {
+            continue;
+        }
+        for (budget, amount) in &day.subsidy_due {
+            let key = (
+                format!("operator:{}", day.operator),
+                crate::chart::YEN.to_owned(),
+                day.date.clone(),
+                format!("subsidy:{budget}"),
+            );
+            *owed.entry(key).or_default() += i128::from(*amount);
+        }
+    }
+    let programme = machine.programme();
+    for (&(operator, date), &amount) in machine.passes().owed_per_operator_day() {
+        let date = date.to_string();
+        if date.as_str() > through {
+            continue;
+        }
+        let key = (
+            format!("operator:{}", programme.operator_code(operator)),
+            crate::chart::YEN.to_owned(),
+            date,
+            "pass".to_owned(),
+        );
+        *owed.entry(key).or_default() += i128::from(amount);
+    }
+    for day in crate::report::shop_report(machine).days {
+        let swept = machine.assets().get(&day.asset).is_some_and(|(_, spec)| {
+            matches!(spec.kind, AssetKindName::Yen | AssetKindName::Points)
+        });
+        if !swept || day.date == "?" || day.date.as_str() > through {
+            continue;
+        }
+        let key = (
+            format!("shop:{}", day.shop),
+            day.asset.clone(),
+            day.date.clone(),
+            "shop_net".to_owned(),
+        );
+        *owed.entry(key).or_default() += day.net_minor;
+    }
+    let settled = &machine.settle_book().settled;
+    owed.into_iter()
+        .filter_map(|(key, amount)| {
+            let left = amount - settled.get(&key).copied().unwrap_or(0);
+            (left != 0).then_some((key, left))
+        })
+        .collect()
+}
+
+/// The account a party's settled amounts come from.
+pub fn party_account(party: &str, asset: &str) -> AccountId {
+    if let Some(operator) = party.strip_prefix("operator:") {
+        return AccountName::OperatorSubsidy { operator }.id();
+    }
+    let shop = party.strip_prefix("shop:").unwrap_or(party);
+    AccountName::Shop { shop, asset }.id()
+}
+
+/// `payable:{party}:{asset}`: what the town owes the party (credit balance). Can never go
+/// negative: payouts take at most what was settled.
+pub fn payable_account_id(party: &str, asset: &str) -> AccountId {
+    finance_account_id("payable", party, asset)
+}
+
+fn payable_account(party: &str, asset: &str, asset_id: AssetId) -> FinanceAccount {
+    FinanceAccount {
+        id: payable_account_id(party, asset),
+        name: format!("payable:{party}:{asset}"),
+        asset: asset_id,
+        owner: if party.starts_with("operator:") {
+            OwnerKind::Operator
+        } else {
+            OwnerKind::Shop
+        },
+        flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags::HISTORY,
+    }
+}
+
+/// `payouts:{asset}`: what the town's bank paid out on payables (debit balance).
+fn payouts_account(asset: &str, asset_id: AssetId) -> FinanceAccount {
+    FinanceAccount {
+        id: finance_account_id("payouts", "", asset),
+        name: format!("payouts:{asset}"),
+        asset: asset_id,
+        owner: OwnerKind::System,
+        flags: AccountFlags::HISTORY,
+    }
+}
+
+/// Length-prefixed parts, as `AccountName::id` hashes them; the first parts differ from every
+/// chart account's, so these can't collide with one.
+fn finance_account_id(kind: &str, party: &str, asset: &str) -> AccountId {
+    let mut hasher = Xxh3::new();
+    for text in [kind, party, asset] {
+        hasher.update(&(text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    }
+    hasher.digest128()
+}
+
+fn transfer_id(command: &str, party: &str, asset: &str) -> u128 {
+    finance_account_id(command, party, asset)
+}
+
+/// Records a payout the bank confirmed (see the module docs).
+pub fn payout(
+    machine: &mut Machine,
+    command: &PayoutCommand,
+) -> Result<PayoutRecord, FinanceRefusal> {
+    command.check()?;
+    let body = command.canonical_json();
+    let book = machine.settle_book();
+    if let Some((index, first_body)) = book.payout_index.get(&command.id) {
+        if *first_body == body {
+            return Ok(book.payouts[*index].clone());
+        }
+        return Err(FinanceRefusal::IdConflict(command.id.clone()));
+    }
+    if book.payouts.len() >= PAYOUTS_MAX {
+        return Err(FinanceRefusal::TooMany(book.payouts.len()));
+    }
+    let Some(index) = book
+        .settlements
+        .iter()
+        .position(|s| s.id == command.settlement)
+    else {
+        return Err(FinanceRefusal::UnknownSettlement(
+            command.settlement.clone(),
+        ));
+    };
+    let settlement = &book.settlements[index];
+    let Some(payable) = settlement
+        .payables
+        .iter()
+        .find(|p| p.party == command.party && p.asset == command.asset)
+    else {
+        return Err(FinanceRefusal::NothingPayable {
+            settlement: command.settlement.clone(),
+            party: command.party.clone(),
+            asset: command.asset.clone(),
+        });
+    };
+    let key = (index, command.party.clone(), command.asset.clone());
+    let paid = book.paid.get(&key).copied().unwrap_or(0);
+    let left = payable.amount_minor - paid;
+    if command.amount_minor > left {
+        return Err(FinanceRefusal::ExceedsPayable {
+            settlement: command.settlement.clone(),
+            party: command.party.clone(),
+            asset: command.asset.clone(),
+            amount_minor: command.amount_minor,
+            payable_minor: left,
+        });
+    }
+    let number = settlement.number;
+    let (asset_id, _) = machine
+        .assets()
+        .get(&command.asset)
+        .expect("a settled asset is in the book");
+    let payouts = payouts_account(&command.asset, asset_id);
+    machine.open_finance_account(&payouts);
+    let mut leg = Transfer::new(
+        transfer_id(&command.id, "payout", &command.asset),
+        payable_account_id(&command.party, &command.asset),
+        payouts.id,
+        command.amount_minor,
+        asset_id,
+        Reason::Payout as u16,
+    );
+    leg.user_data_64 = number;
+    leg.user_data_128 = crate::machine::event_id_hash(&command.id);
+    let mut legs = [leg];
+    if let Err((_, error)) = machine.post_finance_chain(&mut legs) {
+        // Paid ≤ settled is checked above, so the payable holds it: a refusal here is a bug.
+        return Err(FinanceRefusal::BadPayout(format!(
+            "the ledger refused it: {error:?}"
+        )));
+    }
+    let record = PayoutRecord {
+        id: command.id.clone(),
+        settlement: command.settlement.clone(),
+        party: command.party.clone(),
+        asset: command.asset.clone(),
+        amount_minor: command.amount_minor,
+        bank_reference: command.bank_reference.clone(),
+        remaining_minor: left - command.amount_minor,
+    };
+    let book = machine.settle_book_mut();
+    *book.paid.entry(key).or_default() += command.amount_minor;
+    book.payout_index
+        .insert(command.id.clone(), (book.payouts.len(), body));
+    book.payouts.push(record.clone());
+    Ok(record)
+}
+
+/// A settlement or payout as the engine logs it (`EntryKind::Settlement` / `Payout`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FinanceCommand {
+    Settle(SettleCommand),
+    Payout(PayoutCommand),
+}
+
+/// What a finance command answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum FinanceAnswer {
+    Settled(Settlement),
+    Paid(PayoutRecord),
+}
+
+pub type FinanceResult = Result<FinanceAnswer, FinanceRefusal>;
+
+impl FinanceCommand {
+    /// The log entry's id: the settlement's (one per date) or the payout's.
+    pub fn entry_id(&self) -> String {
+        match self {
+            FinanceCommand::Settle(command) => command.id(),
+            FinanceCommand::Payout(command) => command.id.clone(),
+        }
+    }
+
+    pub fn canonical_json(&self) -> String {
+        match self {
+            FinanceCommand::Settle(command) => command.canonical_json(),
+            FinanceCommand::Payout(command) => command.canonical_json(),
+        }
+    }
+
+    /// Applies it to the machine: the same call live and in replay.
+    pub fn apply(&self, machine: &mut Machine) -> FinanceResult {
+        match self {
+            FinanceCommand::Settle(command) => settle(machine, command).map(FinanceAnswer::Settled),
+            FinanceCommand::Payout(command) => payout(machine, command).map(FinanceAnswer::Paid),
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Period close and payouts (issue 10), one rule per test, on the machine alone.
+//!
+//! November (see `settlement_common::november`): a senior's cash ride on the 26th owes
+//! donan-bus ¥330 of `transit-subsidy`; on the 27th 室蘭書店 sells ¥1 000 in yen (fee 5, net
+//! 995) and 300 muro-pt (no fee).
+
+mod settlement_common;
+
+use settlement_common::*;
+
+const SHOTEN: &str = "shop:muroran-shoten";
+const DONAN: &str = "operator:donan-bus";
+
+#[test]
+fn closing_a_month_moves_subsidy_and_shop_receipts_into_payables_and_leaves_them_zero() {
+    let mut town = Town::new();
+    november(&mut town);
+    assert_eq!(town.balance("operator:donan-bus:subsidy"), 330);
+    assert_eq!(town.balance("shop:muroran-shoten:JPY"), 995);
+
+    let settlement = town.settle("2026-11-30").expect("settled");
+
+    assert_eq!(settlement.id, "settle-2026-11-30");
+    assert_eq!(settlement.number, 20261130);
+    assert_eq!(town.balance("operator:donan-bus:subsidy"), 0);
+    assert_eq!(town.balance("shop:muroran-shoten:JPY"), 0);
+    assert_eq!(town.balance("shop:muroran-shoten:muro-pt"), 0);
+    assert_eq!(town.payable(DONAN, "JPY"), 330);
+    assert_eq!(town.payable(SHOTEN, "JPY"), 995);
+    assert_eq!(town.payable(SHOTEN, "muro-pt"), 300);
+    let lines: Vec<(&str, &str, &str, &str, i128, bool)> = settlement
+        .lines
+        .iter()
+        .map(|l| {
+            let (p, a, d, s) = (&*l.party, &*l.asset, &*l.day, &*l.source);
+            (p, a, d, s, l.amount_minor, l.adjustment)
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (
+                DONAN,
+                "JPY",
+                "2026-11-26",
+                "subsidy:transit-subsidy",
+                330,
+                false
+            ),
+            (SHOTEN, "JPY", "2026-11-27", "shop_net", 995, false),
+            (SHOTEN, "muro-pt", "2026-11-27", "shop_net", 300, false),
+        ]
+    );
+    assert!(settlement.carried.is_empty());
+}
+
+#[test]
+fn settlement_transfers_carry_the_settlement_number_and_are_linked_per_party() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+    let legs: Vec<_> = town
+        .machine
+        .ledger()
+        .transfers()
+        .filter(|t| t.code == kanjo_core::chart::Reason::Settlement as u16)
+        .collect();
+    assert_eq!(legs.len(), 3);
+    assert!(legs.iter().all(|t| t.user_data_64 == 20261130));
+    let linked = legs
+        .iter()
+        .filter(|t| t.flags.contains(kanjo_ledger::TransferFlags::LINKED))
+        .count();
+    // The shop's two legs are one chain (the first linked to the last); the operator's is alone.
+    assert_eq!(linked, 1);
+}
+
+#[test]
+fn settling_the_same_date_again_answers_the_same_settlement_and_posts_nothing() {
+    let mut town = Town::new();
+    november(&mut town);
+    let first = town.settle("2026-11-30").expect("settled");
+    let digest = town.digest();
+    let again = town.settle("2026-11-30").expect("settled again");
+    assert_eq!(first, again);
+    assert_eq!(town.digest(), digest);
+    assert_eq!(town.machine.settle_book().settlements().len(), 1);
+}
+
+#[test]
+fn days_after_the_date_stay_open_for_the_next_settlement() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.events(&[senior_ride("r-dec", "2026-12-01T07:45:00+09:00")]);
+    town.settle("2026-11-30").expect("settled");
+    assert_eq!(town.balance("operator:donan-bus:subsidy"), 330);
+    assert_eq!(town.payable(DONAN, "JPY"), 330);
+    let december = town.settle("2026-12-31").expect("settled");
+    assert_eq!(december.previous_through.as_deref(), Some("2026-11-30"));
+    assert_eq!(town.payable(DONAN, "JPY"), 660);
+    assert!(december.lines.iter().all(|line| !line.adjustment));
+}
+
+#[test]
+fn a_late_event_for_a_closed_day_lands_in_the_next_settlement_as_an_adjustment_naming_its_day() {
+    let mut town = Town::new();
+    november(&mut town);
+    let november_closed = town.settle("2026-11-30").expect("settled");
+    // An offline validator uploads a ride of 28 November in December.
+    town.events(&[senior_ride("r-late", "2026-11-28T08:00:00+09:00")]);
+    assert_eq!(town.balance("operator:donan-bus:subsidy"), 330);
+
+    let december = town.settle("2026-12-31").expect("settled");
+
+    let adjustments: Vec<_> = december.lines.iter().filter(|l| l.adjustment).collect();
+    assert_eq!(adjustments.len(), 1);
+    assert_eq!(adjustments[0].day, "2026-11-28");
+    assert_eq!(adjustments[0].amount_minor, 330);
+    assert_eq!(town.balance("operator:donan-bus:subsidy"), 0);
+    let closed = town
+        .machine
+        .settle_book()
+        .settlement("settle-2026-11-30")
+        .expect("kept");
+    assert_eq!(
+        *closed, november_closed,
+        "a closed settlement never changes"
+    );
+}
+
+#[test]
+fn a_date_before_the_last_closed_one_is_refused_as_period_closed() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+    let digest = town.digest();
+    let refused = town.settle("2026-11-15").expect_err("closed");
+    assert_eq!(refused.code(), "period_closed");
+    assert_eq!(town.digest(), digest);
+}
+
+#[test]
+fn a_settle_command_with_a_date_that_does_not_exist_is_refused_at_the_edge() {
+    for text in [
+        r#"{"through":"2026-02-30"}"#,
+        r#"{"through":"2026-1-5"}"#,
+        r#"{"through":"soon"}"#,
+        r#"{"through":"2026-11-30","extra":1}"#,
+        r#"{}"#,
+    ] {
+        let refused = kanjo_core::settlement::SettleCommand::parse(text).expect_err(text);
+        assert_eq!(refused.code(), "bad_settlement", "{text}");
+    }
+}
+
+#[test]
+fn a_refund_after_a_closed_period_nets_against_the_next_one() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+    town.events(&[
+        purchase(
+            "p-dec",
+            "2026-12-02T12:00:00+09:00",
+            "muroran-shoten",
+            2_000,
+            "JPY",
+        ),
+        refund("rf-1", "2026-12-03T12:00:00+09:00", "p-dec", 500),
+    ]);
+    let shop_before = town.balance("shop:muroran-shoten:JPY");
+    let december = town.settle("2026-12-31").expect("settled");
+    let net: i128 = december
+        .lines
+        .iter()
+        .filter(|l| l.party == SHOTEN && l.asset == "JPY")
+        .map(|l| l.amount_minor)
+        .sum();
+    assert_eq!(net, shop_before);
+    assert_eq!(town.balance("shop:muroran-shoten:JPY"), 0);
+    assert_eq!(town.payable(SHOTEN, "JPY"), 995 + shop_before);
+}
+
+#[test]
+fn a_payout_marks_a_payable_paid_and_only_payouts_bring_it_down() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+    let record = town
+        .payout(&pay("po-1", "settle-2026-11-30", SHOTEN, "JPY", 900))
+        .expect("paid");
+    assert_eq!(record.remaining_minor, 95);
+    assert_eq!(town.payable(SHOTEN, "JPY"), 95);
+    let rest = town
+        .payout(&pay("po-2", "settle-2026-11-30", SHOTEN, "JPY", 95))
+        .expect("paid");
+    assert_eq!(rest.remaining_minor, 0);
+    assert_eq!(town.payable(SHOTEN, "JPY"), 0);
+}
+
+#[test]
+fn a_payout_beyond_what_is_payable_is_refused_and_changes_nothing() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+    let digest = town.digest();
+    let refused = town
+        .payout(&pay("po-1", "settle-2026-11-30", DONAN, "JPY", 331))
+        .expect_err("too much");
+    assert_eq!(refused.code(), "payout_exceeds_payable");
+    let unknown = town
+        .payout(&pay("po-2", "settle-2026-10-31", DONAN, "JPY", 1))
+        .expect_err("no such settlement");
+    assert_eq!(unknown.code(), "unknown_settlement");
+    let nobody = town
+        .payout(&pay(
+            "po-3",
+            "settle-2026-11-30",
+            "shop:yakitori-ippei",
+            "JPY",
+            1,
+        ))
+        .expect_err("nothing payable");
+    assert_eq!(nobody.code(), "nothing_payable");
+    assert_eq!(town.digest(), digest);
+}
+
+#[test]
+fn a_payout_id_answers_its_first_answer_and_another_body_under_it_is_a_conflict() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+    let first = town
+        .payout(&pay("po-1", "settle-2026-11-30", DONAN, "JPY", 100))
+        .expect("paid");
+    let again = town
+        .payout(&pay("po-1", "settle-2026-11-30", DONAN, "JPY", 100))
+        .expect("same answer");
+    assert_eq!(first, again);
+    assert_eq!(town.payable(DONAN, "JPY"), 230);
+    let conflict = town
+        .payout(&pay("po-1", "settle-2026-11-30", DONAN, "JPY", 200))
+        .expect_err("conflict");
+    assert_eq!(conflict.code(), "payout_id_conflict");
+    assert_eq!(town.payable(DONAN, "JPY"), 230);
+}
+
+#[test]
+fn replaying_the_same_commands_gives_the_same_ledger_and_settlements() {
+    let run = || {
+        let mut town = Town::new();
+        november(&mut town);
+        town.settle("2026-11-30").expect("settled");
+        town.events(&[senior_ride("r-late", "2026-11-28T08:00:00+09:00")]);
+        town.payout(&pay("po-1", "settle-2026-11-30", DONAN, "JPY", 330))
+            .expect("paid");
+        town.settle("2026-12-31").expect("settled");
+        (
+            town.digest(),
+            town.machine.settle_book().settlements().to_vec(),
+        )
+    };
+    assert_eq!(run(), run());
+}

@@ -1,0 +1,155 @@
+//! `kanjo settle` and `kanjo payout --confirm` (issue 10): each is one logged command through
+//! the pipeline, so it is durable before it is answered and replayed on every start.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use kanjo_core::settlement::{FinanceAnswer, FinanceCommand, PayoutCommand, SettleCommand};
+use kanjo_engine::machine::Machine;
+use kanjo_engine::pipeline::Engine;
+
+use super::EngineArgs;
+
+#[derive(Args)]
+pub struct SettleArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Close every open day through this local date (YYYY-MM-DD, the programme's time zone).
+    #[arg(long)]
+    through: String,
+}
+
+#[derive(Args)]
+pub struct PayoutArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// The settlement (settle-YYYY-MM-DD).
+    #[arg(long)]
+    settlement: String,
+    /// Record that the bank paid (what is left of) the payables: required, so that nobody
+    /// marks a payable paid by accident.
+    #[arg(long)]
+    confirm: bool,
+    /// Only this party (operator:{op} or shop:{shop}); absent: every party of the settlement.
+    #[arg(long)]
+    party: Option<String>,
+    /// The asset of the payable.
+    #[arg(long, default_value = "JPY")]
+    asset: String,
+    /// The bank's reference for the transfer.
+    #[arg(long)]
+    bank_reference: Option<String>,
+}
+
+/// Submits one finance command and waits until it is durable.
+fn submit(engine: &Engine, command: FinanceCommand) -> anyhow::Result<FinanceAnswer> {
+    let mut results = engine
+        .submit_finance(vec![command])?
+        .blocking_recv()
+        .context("the engine stopped")??;
+    let result = results.pop().context("one answer per command")?;
+    result.map_err(|refusal| anyhow::anyhow!("{} ({})", refusal, refusal.code()))
+}
+
+pub fn settle(args: SettleArgs) -> anyhow::Result<ExitCode> {
+    let command = SettleCommand {
+        through: args.through,
+    };
+    command.check()?;
+    let engine = args.engine.start()?;
+    let answer = submit(&engine, FinanceCommand::Settle(command));
+    engine.shutdown();
+    println!("{}", serde_json::to_string_pretty(&answer?)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn payout(args: PayoutArgs) -> anyhow::Result<ExitCode> {
+    if !args.confirm {
+        bail!("kanjo payout records bank-confirmed payments: pass --confirm");
+    }
+    let engine = args.engine.start()?;
+    let (settlement, party, asset) = (args.settlement.clone(), args.party.clone(), args.asset);
+    // What is still unpaid, per party: read on the machine, then one payout each.
+    let owed = engine.query_blocking(move |machine: &Machine| {
+        let book = machine.settle_book();
+        book.settlement(&settlement).map(|found| {
+            found
+                .payables
+                .iter()
+                .filter(|p| p.asset == asset && party.as_ref().is_none_or(|x| *x == p.party))
+                .map(|p| {
+                    let paid = book.paid_minor(&found.id, &p.party, &p.asset);
+                    (
+                        p.party.clone(),
+                        p.asset.clone(),
+                        p.amount_minor - paid,
+                        paid,
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    })?;
+    let Some(owed) = owed else {
+        engine.shutdown();
+        bail!("no settlement {}", args.settlement);
+    };
+    let mut records = Vec::new();
+    for (party, asset, left, paid) in owed {
+        if left == 0 {
+            continue;
+        }
+        let command = PayoutCommand {
+            // Deterministic: running the same confirmation twice pays nothing twice.
+            id: format!("payout:{}:{party}:{asset}:{paid}", args.settlement),
+            settlement: args.settlement.clone(),
+            party,
+            asset,
+            amount_minor: left,
+            bank_reference: args.bank_reference.clone(),
+        };
+        command.check()?;
+        match submit(&engine, FinanceCommand::Payout(command)) {
+            Ok(answer) => records.push(answer),
+            Err(error) => {
+                engine.shutdown();
+                return Err(error);
+            }
+        }
+    }
+    engine.shutdown();
+    println!("{}", serde_json::to_string_pretty(&records)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct StatementArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// The settlement (settle-YYYY-MM-DD).
+    #[arg(long)]
+    settlement: String,
+    /// operator:{op} or shop:{shop}.
+    #[arg(long)]
+    party: String,
+    /// json, or csv (UTF-8 with a BOM, CR LF, Japanese labels).
+    #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+    format: String,
+}
+
+/// A party's statement on a read-only engine: checked against the ledger when it is made.
+pub fn statement(args: StatementArgs) -> anyhow::Result<ExitCode> {
+    let engine = args.engine.start_read_only()?;
+    let (settlement, party) = (args.settlement.clone(), args.party.clone());
+    let made = engine.query_blocking(move |machine: &Machine| {
+        kanjo_core::report::statement::statement(machine, &settlement, &party)
+    })?;
+    engine.shutdown();
+    let made = made?;
+    if args.format == "csv" {
+        print!("{}", made.to_csv());
+    } else {
+        println!("{}", serde_json::to_string_pretty(&made)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
