@@ -28,6 +28,7 @@ use crate::recovery::Health;
 use crate::riders::{accepted_answer, parse_riders_at_most, rejected_answer};
 
 mod error_code;
+mod reconciliations;
 pub use error_code::ErrorCode;
 
 /// A request body larger than this is refused before it is read whole.
@@ -61,6 +62,18 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/shops", post(post_shops))
         .route("/v1/shops/{id}", get(get_shop))
         .route("/v1/reports/shops", get(get_shop_report))
+        .route(
+            "/v1/reconciliations",
+            get(reconciliations::list_reconciliations),
+        )
+        .route(
+            "/v1/reconciliations/{id}",
+            get(reconciliations::get_reconciliation),
+        )
+        .route(
+            "/v1/reconciliations/{id}/exceptions/{n}/resolve",
+            post(reconciliations::resolve_exception),
+        )
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(get_health))
         .route("/openapi.json", get(get_openapi))

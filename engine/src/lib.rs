@@ -6,6 +6,7 @@ pub mod api;
 pub mod client;
 pub mod demo;
 pub mod pipeline;
+pub mod reconcile_cli;
 pub mod recovery;
 pub mod tokens;
 pub mod verify;

@@ -31,6 +31,7 @@ use crate::machine::{Machine, MachineConfig, Prepared};
 use crate::recovery::{self, Failure, Health, HealthCell, RECOVERY_TIMEOUT_S_DEFAULT};
 use crate::store::{self, EntryError, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
 use kanjo_core::machine::{DeviceKey, KeyRefusal, KeyRefusalCode};
+use kanjo_core::reconcile::{ReconRefusal, ReconRun, Resolution};
 use kanjo_core::shops::ShopSpec;
 
 /// The ledger's batch limit is also the largest group commit.
@@ -141,6 +142,33 @@ type RiderReply = oneshot::Sender<Result<RiderResults, SubmitError>>;
 /// Per device-key record: accepted, or the machine's refusal (its code is the answer's).
 pub type KeyResults = Vec<Result<(), KeyRefusal>>;
 type KeyReply = oneshot::Sender<Result<KeyResults, SubmitError>>;
+/// Per finance record (reconciliation run, resolution): kept, or the machine's refusal.
+pub type FinanceResults = Vec<Result<(), ReconRefusal>>;
+type FinanceReply = oneshot::Sender<Result<FinanceResults, SubmitError>>;
+
+/// A finance record of the log: a reconciliation run (entry 8) or a resolution (entry 9).
+#[derive(Clone, Debug)]
+pub enum FinanceRecord {
+    Run(ReconRun),
+    Resolve(Resolution),
+}
+
+impl FinanceRecord {
+    fn entry(&self) -> (EntryKind, String, String) {
+        match self {
+            FinanceRecord::Run(run) => (
+                EntryKind::Reconciliation,
+                run.id.clone(),
+                run.canonical_json(),
+            ),
+            FinanceRecord::Resolve(resolution) => (
+                EntryKind::Resolution,
+                resolution.entry_id(),
+                resolution.canonical_json(),
+            ),
+        }
+    }
+}
 type Query = Box<dyn FnOnce(&Machine) -> Deliver + Send>;
 
 enum Command {
@@ -162,6 +190,10 @@ enum Command {
         records: Vec<DeviceKey>,
         reply: KeyReply,
     },
+    Finance {
+        records: Vec<FinanceRecord>,
+        reply: FinanceReply,
+    },
     Query(Query),
     /// Finish what is queued before this, then stop.
     Shutdown,
@@ -179,6 +211,10 @@ enum Pending {
     Keys {
         results: KeyResults,
         reply: KeyReply,
+    },
+    Finance {
+        results: FinanceResults,
+        reply: FinanceReply,
     },
 }
 
@@ -523,6 +559,29 @@ impl Engine {
         self.submit_records(records, |records, reply| Command::Keys { records, reply })
     }
 
+    /// Queues reconciliation runs and resolutions; each is answered once durable.
+    pub fn submit_finance(
+        &self,
+        records: Vec<FinanceRecord>,
+    ) -> Result<oneshot::Receiver<Result<FinanceResults, SubmitError>>, SubmitError> {
+        self.submit_records(records, |records, reply| Command::Finance {
+            records,
+            reply,
+        })
+    }
+
+    /// `submit_finance` for one record, waiting for its answer (the CLI and tests).
+    pub fn submit_finance_blocking(
+        &self,
+        record: FinanceRecord,
+    ) -> Result<Result<(), ReconRefusal>, SubmitError> {
+        let results = self
+            .submit_finance(vec![record])?
+            .blocking_recv()
+            .map_err(|_| SubmitError::Stopped(self.shared.stop_reason()))??;
+        Ok(results.into_iter().next().expect("one answer per record"))
+    }
+
     /// Sends a submission of records (riders, shops, device keys) as one command, at most
     /// `SUBMISSION_EVENTS_MAX` of them; an empty one is answered at once.
     fn submit_records<R, T>(
@@ -612,6 +671,7 @@ enum BatchItem {
     Rider(String, RiderRecord),
     Shop(String, ShopSpec),
     Key(String, DeviceKey),
+    Finance(FinanceRecord),
 }
 
 impl BatchItem {
@@ -624,6 +684,10 @@ impl BatchItem {
             BatchItem::Rider(text, record) => store::check_entry(&record.rider, text.len()),
             BatchItem::Shop(text, spec) => store::check_entry(&spec.id, text.len()),
             BatchItem::Key(text, key) => store::check_entry(&key.rider, text.len()),
+            BatchItem::Finance(record) => {
+                let (_, id, text) = record.entry();
+                store::check_entry(&id, text.len())
+            }
         }
     }
 }
@@ -633,6 +697,7 @@ enum ItemResult {
     Rider(Result<(), String>),
     Shop(Result<(), String>),
     Key(Result<(), KeyRefusal>),
+    Finance(Result<(), ReconRefusal>),
     /// Not applied and not logged: one such entry would fail the whole record at commit.
     Unloggable(EntryError),
 }
@@ -657,6 +722,12 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
                 }
                 BatchItem::Shop(_, spec) => ItemResult::Shop(machine.upsert_shop(spec.clone())),
                 BatchItem::Key(_, key) => ItemResult::Key(machine.register_device_key(key)),
+                BatchItem::Finance(FinanceRecord::Run(run)) => {
+                    ItemResult::Finance(machine.record_reconciliation(run))
+                }
+                BatchItem::Finance(FinanceRecord::Resolve(resolution)) => {
+                    ItemResult::Finance(machine.resolve_exception(resolution))
+                }
             }
         })
         .collect();
@@ -718,6 +789,12 @@ fn decode_entry(entry: &LogEntry) -> Result<BatchItem, String> {
         EntryKind::DeviceKey => serde_json::from_str::<DeviceKey>(text)
             .map(|key| BatchItem::Key(text.to_owned(), key))
             .map_err(|error| format!("device key {}: {error}", entry.id)),
+        EntryKind::Reconciliation => serde_json::from_str::<ReconRun>(text)
+            .map(|run| BatchItem::Finance(FinanceRecord::Run(run)))
+            .map_err(|error| format!("reconciliation {}: {error}", entry.id)),
+        EntryKind::Resolution => serde_json::from_str::<Resolution>(text)
+            .map(|resolution| BatchItem::Finance(FinanceRecord::Resolve(resolution)))
+            .map_err(|error| format!("resolution {}: {error}", entry.id)),
     }
 }
 
@@ -795,6 +872,7 @@ fn machine_loop(
                 Command::Riders { records, .. } => records.len(),
                 Command::Shops { records, .. } => records.len(),
                 Command::Keys { records, .. } => records.len(),
+                Command::Finance { records, .. } => records.len(),
                 Command::Query(_) | Command::Shutdown => 0,
             };
             if size > 0 && items.len() + size > limits.events_max {
@@ -836,6 +914,10 @@ fn machine_loop(
                         BatchItem::Key(text, key)
                     }));
                 }
+                Command::Finance { records, reply } => {
+                    shapes.push((records.len(), PendingShape::Finance(reply)));
+                    items.extend(records.into_iter().map(BatchItem::Finance));
+                }
                 command @ (Command::Query(_) | Command::Shutdown) => {
                     // Handled after this batch (a query then sees it): close the batch here.
                     carried = Some(command);
@@ -865,6 +947,7 @@ enum PendingShape {
     Events(oneshot::Sender<Result<Vec<Answer>, SubmitError>>),
     Riders(RiderReply),
     Keys(KeyReply),
+    Finance(FinanceReply),
 }
 
 /// One item's answer, before the answers are handed to their submitters.
@@ -872,6 +955,7 @@ enum ItemAnswer {
     Event(Answer),
     Record(Result<(), String>),
     Key(Result<(), KeyRefusal>),
+    Finance(Result<(), ReconRefusal>),
 }
 
 fn seal_batch(
@@ -922,6 +1006,15 @@ fn seal_batch(
                         .collect(),
                     reply,
                 },
+                PendingShape::Finance(reply) => Pending::Finance {
+                    results: taken
+                        .map(|answer| match answer {
+                            ItemAnswer::Finance(result) => result,
+                            _ => unreachable!("finance slots hold finance results"),
+                        })
+                        .collect(),
+                    reply,
+                },
             }
         })
         .collect();
@@ -964,6 +1057,23 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
             ItemAnswer::Key(result),
             entry(EntryKind::DeviceKey, key.rider, text),
         ),
+        (BatchItem::Finance(record), ItemResult::Finance(result)) => {
+            let (kind, id, text) = record.entry();
+            // A refused run or resolution changed nothing: it is answered, not logged.
+            let logged = if result.is_ok() {
+                entry(kind, id, text)
+            } else {
+                None
+            };
+            (ItemAnswer::Finance(result), logged)
+        }
+        (BatchItem::Finance(_), ItemResult::Unloggable(error)) => {
+            let refusal = kanjo_core::reconcile::ReconRefusal::new(
+                kanjo_core::reconcile::ReconRefusalCode::BadRun,
+                format!("the record can't be logged: {error}"),
+            );
+            (ItemAnswer::Finance(Err(refusal)), None)
+        }
         (BatchItem::Event(prepared), ItemResult::Unloggable(error)) => {
             tracing::warn!(%error, "an event the parser should have refused reached a batch");
             let outcome = Outcome::Rejected(Rejection::new(
@@ -1005,6 +1115,9 @@ fn refuse(command: Command, error: SubmitError, shared: &Shared) {
             let _ = reply.send(Err(error));
         }
         Command::Keys { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Command::Finance { reply, .. } => {
             let _ = reply.send(Err(error));
         }
         Command::Query(_) | Command::Shutdown => {}
@@ -1097,6 +1210,9 @@ fn commit_group(
                         Pending::Keys { results, reply } => {
                             let _ = reply.send(Ok(results));
                         }
+                        Pending::Finance { results, reply } => {
+                            let _ = reply.send(Ok(results));
+                        }
                     }
                 }
             }
@@ -1135,6 +1251,9 @@ fn fail_pending(pending: Vec<Pending>, reason: &str) {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
             Pending::Keys { reply, .. } => {
+                let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
+            }
+            Pending::Finance { reply, .. } => {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
         }

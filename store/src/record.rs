@@ -13,6 +13,11 @@ pub enum EntryKind {
     /// A rider's device public key (`POST /v1/riders/{id}/keys`), for customer-presented
     /// one-time tokens; replayed like rider records.
     DeviceKey = 4,
+    /// A reconciliation run against an outside file (`kanjo reconcile`): its matched count and
+    /// exceptions, replayed into the run book.
+    Reconciliation = 8,
+    /// A clerk's resolution of one exception of a run (entry id `{run}#{n}`), for the audit trail.
+    Resolution = 9,
 }
 
 impl EntryKind {
@@ -22,6 +27,8 @@ impl EntryKind {
             2 => Some(EntryKind::Rider),
             3 => Some(EntryKind::Shop),
             4 => Some(EntryKind::DeviceKey),
+            8 => Some(EntryKind::Reconciliation),
+            9 => Some(EntryKind::Resolution),
             _ => None,
         }
     }
@@ -32,6 +39,8 @@ impl EntryKind {
             EntryKind::Rider => "rider",
             EntryKind::Shop => "shop",
             EntryKind::DeviceKey => "device_key",
+            EntryKind::Reconciliation => "reconciliation",
+            EntryKind::Resolution => "resolution",
         }
     }
 }

@@ -58,6 +58,10 @@ error_codes! {
     TooManyKeys => "too_many_keys",
     /// A device-key record the edge should have refused: the log can't hold it.
     BadKeyRecord => "bad_key_record",
+    /// A resolution without a reason or clerk, too long, or holding a 12-digit number.
+    BadResolution => "bad_resolution",
+    /// The exception was resolved before, by another clerk or with another reason.
+    AlreadyResolved => "already_resolved",
     /// Another client error that axum or hyper answered, rewritten as JSON.
     BadRequest => "bad_request",
     /// Another server error that axum or hyper answered, rewritten as JSON.
