@@ -101,7 +101,7 @@ impl Month {
                 if *wallet < 1_000 && (d == 0 || rng.chance_per_mille(150)) {
                     let amount = 1_000 * rng.between(3, 10);
                     *wallet += amount;
-                    let at = local(day, 9 * 3_600 + rng.below(3_600 * 8) as i64);
+                    let at = local(day, 6 * 3_600 + rng.below(3_600 * 3) as i64);
                     let id = format!("{}topup-{d:02}-{r:05}", config.id_prefix);
                     let kind = EventKind::Topup(Topup {
                         rider: self.resident(r as u32),
