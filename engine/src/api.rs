@@ -74,6 +74,11 @@ pub fn router(state: ApiState) -> Router {
             "/v1/reconciliations/{id}/exceptions/{n}/resolve",
             post(reconciliations::resolve_exception),
         )
+        .route("/finance", get(crate::finance_page::get_finance))
+        .route(
+            "/finance/reconciliations/{id}/exceptions/{n}/resolve",
+            post(crate::finance_page::post_resolve),
+        )
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(get_health))
         .route("/openapi.json", get(get_openapi))

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod client;
 pub mod demo;
+pub mod finance_page;
 pub mod month_demo;
 pub mod pipeline;
 pub mod reconcile_cli;

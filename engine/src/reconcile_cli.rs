@@ -84,10 +84,12 @@ pub fn reconcile_text(
     let comparison = compare(&expected, &rows);
     let at_text = at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
     let id = id.unwrap_or_else(|| {
+        // Letters between the digit runs: no run of 12 digits (which would read as a My Number).
         format!(
-            "recon-{}-{}",
+            "recon-{}-{}Z{:03}",
             source.code(),
-            at.strftime("%Y%m%dT%H%M%S%.fZ")
+            at.strftime("%Y%m%dT%H%M%S"),
+            at.subsec_millisecond()
         )
     });
     if id.len() > RUN_ID_BYTES_MAX {
