@@ -11,6 +11,7 @@ pub mod event;
 pub mod expiry;
 pub mod limits;
 pub mod machine;
+pub mod reconcile;
 pub mod report;
 pub mod riders;
 pub mod settlement;

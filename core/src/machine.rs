@@ -194,6 +194,8 @@ pub struct Machine {
     budget_accounts: Vec<AccountId>,
     /// Settlement totals per (operator, local day), kept as rides are posted.
     operator_days: std::collections::BTreeMap<(OperatorIx, LocalDate), DayTotals>,
+    /// Reconciliation runs and their resolutions (log entries 8 and 9).
+    reconciliations: crate::reconcile::ReconBook,
     clock_ns: u64,
     watermark_ns: i128,
     legs: Vec<Transfer>,
@@ -270,6 +272,7 @@ impl Machine {
             rule_assets,
             budget_accounts: Vec::new(),
             operator_days: std::collections::BTreeMap::new(),
+            reconciliations: crate::reconcile::ReconBook::default(),
             clock_ns: 0,
             watermark_ns: i128::MIN,
             legs: Vec::with_capacity(LEGS_PER_EVENT_MAX),
@@ -404,6 +407,27 @@ impl Machine {
 
     pub fn pending_taps(&self) -> usize {
         self.taps.len()
+    }
+
+    /// Reconciliation runs and the clerks' resolutions of their exceptions.
+    pub fn reconciliations(&self) -> &crate::reconcile::ReconBook {
+        &self.reconciliations
+    }
+
+    /// Keeps a reconciliation run (log entry 8); the same run again changes nothing.
+    pub fn record_reconciliation(
+        &mut self,
+        run: &crate::reconcile::ReconRun,
+    ) -> Result<(), crate::reconcile::ReconRefusal> {
+        self.reconciliations.record_run(run)
+    }
+
+    /// Marks a run's exception resolved (log entry 9), for the audit trail.
+    pub fn resolve_exception(
+        &mut self,
+        resolution: &crate::reconcile::Resolution,
+    ) -> Result<(), crate::reconcile::ReconRefusal> {
+        self.reconciliations.resolve(resolution)
     }
 
     pub fn riders_known(&self) -> usize {

@@ -29,6 +29,7 @@ use crate::riders::{accepted_answer, parse_riders_at_most, rejected_answer};
 
 mod error_code;
 mod settlements;
+mod reconciliations;
 pub use error_code::ErrorCode;
 
 /// A request body larger than this is refused before it is read whole.
@@ -68,6 +69,23 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/settlements/{id}", get(settlements::get_settlement))
         .route("/v1/payouts", post(settlements::post_payouts))
+        .route(
+            "/v1/reconciliations",
+            get(reconciliations::list_reconciliations),
+        )
+        .route(
+            "/v1/reconciliations/{id}",
+            get(reconciliations::get_reconciliation),
+        )
+        .route(
+            "/v1/reconciliations/{id}/exceptions/{n}/resolve",
+            post(reconciliations::resolve_exception),
+        )
+        .route("/finance", get(crate::finance_page::get_finance))
+        .route(
+            "/finance/reconciliations/{id}/exceptions/{n}/resolve",
+            post(crate::finance_page::post_resolve),
+        )
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(get_health))
         .route("/openapi.json", get(get_openapi))

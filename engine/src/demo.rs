@@ -41,10 +41,13 @@ pub struct DemoArgs {
     pub voters: u64,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Run a month instead (November: rides, shops, late uploads, then reconciliation).
+    #[arg(long)]
+    pub month: bool,
 }
 
 /// The repository's demo programme, found from the working directory or from this crate.
-fn default_programme() -> PathBuf {
+pub(crate) fn default_programme() -> PathBuf {
     let relative = Path::new("examples/muroran/programme.toml");
     if relative.exists() {
         return relative.to_path_buf();
@@ -53,6 +56,9 @@ fn default_programme() -> PathBuf {
 }
 
 pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    if args.month {
+        return crate::month_demo::run(args);
+    }
     let programme = args.programme.clone().unwrap_or_else(default_programme);
     if args.data.exists() {
         std::fs::remove_dir_all(&args.data)

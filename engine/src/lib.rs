@@ -5,8 +5,11 @@
 pub mod api;
 pub mod client;
 pub mod demo;
+pub mod finance_page;
+pub mod month_demo;
 pub mod pipeline;
 pub mod programme_cli;
+pub mod reconcile_cli;
 pub mod recovery;
 pub mod tokens;
 pub mod verify;

@@ -63,6 +63,9 @@ enum Command {
     Payout(finance_cli::PayoutArgs),
     /// A party's statement for a settlement (JSON, or CSV with a BOM).
     Statement(finance_cli::StatementArgs),
+    /// Compare an outside file (bank statement, IC clearing, operator rides) with the ledger and
+    /// log the run; exits 6 when anything is unreconciled.
+    Reconcile(ReconcileArgs),
 }
 
 #[derive(Subcommand)]
@@ -89,6 +92,14 @@ struct ProgrammeApplyArgs {
     effective: jiff::Timestamp,
     #[command(flatten)]
     engine: EngineArgs,
+}
+
+#[derive(Args)]
+struct ReconcileArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    options: kanjo_engine::reconcile_cli::ReconcileOptions,
 }
 
 #[derive(Args, Clone)]
@@ -463,6 +474,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             |machine| Ok::<_, Infallible>(report::shop_report(machine)),
             report::shops_to_text,
         ),
+        Command::Reconcile(args) => reconcile(&args),
         Command::Demo(args) => kanjo_engine::demo::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Qr(args) => qr_cli::run(args),
         Command::Programme(ProgrammeCommand::Diff { old, new }) => {
@@ -753,4 +765,34 @@ impl Tally {
         assert!(answers.next().is_none(), "every answer has its line");
         Ok(())
     }
+}
+
+fn reconcile(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
+    use kanjo_engine::reconcile_cli::{self, EXIT_UNRECONCILED};
+    let options = &args.options;
+    let engine = args.engine.start()?;
+    let result = reconcile_cli::reconcile_file(
+        &engine,
+        options.source,
+        &options.file,
+        options.period,
+        options.id.clone(),
+        jiff::Timestamp::now(),
+    );
+    engine.shutdown();
+    let reconciled = result?;
+    if options.json {
+        let value = serde_json::json!({
+            "run": reconciled.run,
+            "exceptions": reconciled.comparison.exceptions,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", reconcile_cli::to_text(&reconciled));
+    }
+    Ok(if reconciled.comparison.is_reconciled() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_UNRECONCILED)
+    })
 }

@@ -34,6 +34,7 @@ use kanjo_core::machine::{DeviceKey, KeyRefusal, KeyRefusalCode};
 use kanjo_core::settlement::{
     FinanceCommand, FinanceRefusal, FinanceResult, PayoutCommand, SettleCommand,
 };
+use kanjo_core::reconcile::{ReconRefusal, ReconRun, Resolution};
 use kanjo_core::shops::ShopSpec;
 
 /// The ledger's batch limit is also the largest group commit.
@@ -144,6 +145,33 @@ type RiderReply = oneshot::Sender<Result<RiderResults, SubmitError>>;
 /// Per device-key record: accepted, or the machine's refusal (its code is the answer's).
 pub type KeyResults = Vec<Result<(), KeyRefusal>>;
 type KeyReply = oneshot::Sender<Result<KeyResults, SubmitError>>;
+/// Per finance record (reconciliation run, resolution): kept, or the machine's refusal.
+pub type ReconResults = Vec<Result<(), ReconRefusal>>;
+type ReconReply = oneshot::Sender<Result<ReconResults, SubmitError>>;
+
+/// A finance record of the log: a reconciliation run (entry 8) or a resolution (entry 9).
+#[derive(Clone, Debug)]
+pub enum ReconRecord {
+    Run(ReconRun),
+    Resolve(Resolution),
+}
+
+impl ReconRecord {
+    fn entry(&self) -> (EntryKind, String, String) {
+        match self {
+            ReconRecord::Run(run) => (
+                EntryKind::Reconciliation,
+                run.id.clone(),
+                run.canonical_json(),
+            ),
+            ReconRecord::Resolve(resolution) => (
+                EntryKind::Resolution,
+                resolution.entry_id(),
+                resolution.canonical_json(),
+            ),
+        }
+    }
+}
 type Query = Box<dyn FnOnce(&Machine) -> Deliver + Send>;
 /// Per settlement or payout command: its answer or refusal.
 pub type FinanceResults = Vec<FinanceResult>;
@@ -179,6 +207,10 @@ enum Command {
         items: Vec<FinanceCommand>,
         reply: FinanceReply,
     },
+    Recon {
+        records: Vec<ReconRecord>,
+        reply: ReconReply,
+    },
     Query(Query),
     /// Finish what is queued before this, then stop.
     Shutdown,
@@ -200,6 +232,10 @@ enum Pending {
     Finance {
         results: FinanceResults,
         reply: FinanceReply,
+    },
+    Recon {
+        results: ReconResults,
+        reply: ReconReply,
     },
 }
 
@@ -558,6 +594,17 @@ impl Engine {
         })
     }
 
+    /// Queues reconciliation runs and resolutions; each is answered once durable.
+    pub fn submit_recon(
+        &self,
+        records: Vec<ReconRecord>,
+    ) -> Result<oneshot::Receiver<Result<ReconResults, SubmitError>>, SubmitError> {
+        self.submit_records(records, |records, reply| Command::Recon {
+            records,
+            reply,
+        })
+    }
+
     /// Settles periods and records payouts (checked at the edge); durable when the receiver
     /// yields.
     pub fn submit_finance(
@@ -565,6 +612,18 @@ impl Engine {
         items: Vec<FinanceCommand>,
     ) -> Result<oneshot::Receiver<Result<FinanceResults, SubmitError>>, SubmitError> {
         self.submit_records(items, |items, reply| Command::Finance { items, reply })
+    }
+
+    /// `submit_recon` for one record, waiting for its answer (the CLI and tests).
+    pub fn submit_recon_blocking(
+        &self,
+        record: ReconRecord,
+    ) -> Result<Result<(), ReconRefusal>, SubmitError> {
+        let results = self
+            .submit_recon(vec![record])?
+            .blocking_recv()
+            .map_err(|_| SubmitError::Stopped(self.shared.stop_reason()))??;
+        Ok(results.into_iter().next().expect("one answer per record"))
     }
 
     /// Sends a submission of records (riders, shops, device keys) as one command, at most
@@ -658,6 +717,7 @@ enum BatchItem {
     Key(String, DeviceKey),
     Programme(crate::programme_cli::VersionItem),
     Finance(String, FinanceCommand),
+    Recon(ReconRecord),
 }
 
 impl BatchItem {
@@ -674,6 +734,10 @@ impl BatchItem {
             BatchItem::Finance(text, command) => {
                 store::check_entry(&command.entry_id(), text.len())
             }
+            BatchItem::Recon(record) => {
+                let (_, id, text) = record.entry();
+                store::check_entry(&id, text.len())
+            }
         }
     }
 }
@@ -684,6 +748,7 @@ enum ItemResult {
     Shop(Result<(), String>),
     Key(Result<(), KeyRefusal>),
     Finance(FinanceResult),
+    Recon(Result<(), ReconRefusal>),
     /// Not applied and not logged: one such entry would fail the whole record at commit.
     Unloggable(EntryError),
 }
@@ -715,6 +780,12 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
                         .map_err(|refusal| refusal.to_string()),
                 ),
                 BatchItem::Finance(_, command) => ItemResult::Finance(command.apply(machine)),
+                BatchItem::Recon(ReconRecord::Run(run)) => {
+                    ItemResult::Recon(machine.record_reconciliation(run))
+                }
+                BatchItem::Recon(ReconRecord::Resolve(resolution)) => {
+                    ItemResult::Recon(machine.resolve_exception(resolution))
+                }
             }
         })
         .collect();
@@ -791,6 +862,12 @@ fn decode_entry(entry: &LogEntry) -> Result<BatchItem, String> {
         EntryKind::Payout => PayoutCommand::parse(text)
             .map(|command| BatchItem::Finance(text.to_owned(), FinanceCommand::Payout(command)))
             .map_err(|error| format!("payout {}: {error}", entry.id)),
+        EntryKind::Reconciliation => serde_json::from_str::<ReconRun>(text)
+            .map(|run| BatchItem::Recon(ReconRecord::Run(run)))
+            .map_err(|error| format!("reconciliation {}: {error}", entry.id)),
+        EntryKind::Resolution => serde_json::from_str::<Resolution>(text)
+            .map(|resolution| BatchItem::Recon(ReconRecord::Resolve(resolution)))
+            .map_err(|error| format!("resolution {}: {error}", entry.id)),
     }
 }
 
@@ -870,6 +947,7 @@ fn machine_loop(
                 Command::Keys { records, .. } => records.len(),
                 Command::Programmes { records, .. } => records.len(),
                 Command::Finance { items, .. } => items.len(),
+                Command::Recon { records, .. } => records.len(),
                 Command::Query(_) | Command::Shutdown => 0,
             };
             if size > 0 && items.len() + size > limits.events_max {
@@ -926,6 +1004,10 @@ fn machine_loop(
                             .map(|command| BatchItem::Finance(command.canonical_json(), command)),
                     );
                 }
+                Command::Recon { records, reply } => {
+                    shapes.push((records.len(), PendingShape::Recon(reply)));
+                    items.extend(records.into_iter().map(BatchItem::Recon));
+                }
                 command @ (Command::Query(_) | Command::Shutdown) => {
                     // Handled after this batch (a query then sees it): close the batch here.
                     carried = Some(command);
@@ -956,6 +1038,7 @@ enum PendingShape {
     Riders(RiderReply),
     Keys(KeyReply),
     Finance(FinanceReply),
+    Recon(ReconReply),
 }
 
 /// One item's answer, before the answers are handed to their submitters.
@@ -964,6 +1047,7 @@ enum ItemAnswer {
     Record(Result<(), String>),
     Key(Result<(), KeyRefusal>),
     Finance(FinanceResult),
+    Recon(Result<(), ReconRefusal>),
 }
 
 fn seal_batch(
@@ -1018,6 +1102,15 @@ fn seal_batch(
                     results: taken
                         .map(|answer| match answer {
                             ItemAnswer::Finance(result) => result,
+                            _ => unreachable!("finance slots hold finance results"),
+                        })
+                        .collect(),
+                    reply,
+                },
+                PendingShape::Recon(reply) => Pending::Recon {
+                    results: taken
+                        .map(|answer| match answer {
+                            ItemAnswer::Recon(result) => result,
                             _ => unreachable!("finance slots hold finance results"),
                         })
                         .collect(),
@@ -1087,6 +1180,23 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
                 FinanceRefusal::BadPayout(format!("the command can't be logged: {error}"));
             (ItemAnswer::Finance(Err(refusal)), None)
         }
+        (BatchItem::Recon(record), ItemResult::Recon(result)) => {
+            let (kind, id, text) = record.entry();
+            // A refused run or resolution changed nothing: it is answered, not logged.
+            let logged = if result.is_ok() {
+                entry(kind, id, text)
+            } else {
+                None
+            };
+            (ItemAnswer::Recon(result), logged)
+        }
+        (BatchItem::Recon(_), ItemResult::Unloggable(error)) => {
+            let refusal = kanjo_core::reconcile::ReconRefusal::new(
+                kanjo_core::reconcile::ReconRefusalCode::BadRun,
+                format!("the record can't be logged: {error}"),
+            );
+            (ItemAnswer::Recon(Err(refusal)), None)
+        }
         (BatchItem::Event(prepared), ItemResult::Unloggable(error)) => {
             tracing::warn!(%error, "an event the parser should have refused reached a batch");
             let outcome = Outcome::Rejected(Rejection::new(
@@ -1136,6 +1246,9 @@ fn refuse(command: Command, error: SubmitError, shared: &Shared) {
             let _ = reply.send(Err(error));
         }
         Command::Finance { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Command::Recon { reply, .. } => {
             let _ = reply.send(Err(error));
         }
         Command::Query(_) | Command::Shutdown => {}
@@ -1231,6 +1344,9 @@ fn commit_group(
                         Pending::Finance { results, reply } => {
                             let _ = reply.send(Ok(results));
                         }
+                        Pending::Recon { results, reply } => {
+                            let _ = reply.send(Ok(results));
+                        }
                     }
                 }
             }
@@ -1272,6 +1388,9 @@ fn fail_pending(pending: Vec<Pending>, reason: &str) {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
             Pending::Finance { reply, .. } => {
+                let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
+            }
+            Pending::Recon { reply, .. } => {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
         }

@@ -21,6 +21,11 @@ pub enum EntryKind {
     Settlement = 6,
     /// A payout the bank confirmed (`POST /v1/payouts`, `kanjo payout --confirm`).
     Payout = 7,
+    /// A reconciliation run against an outside file (`kanjo reconcile`): its matched count and
+    /// exceptions, replayed into the run book.
+    Reconciliation = 8,
+    /// A clerk's resolution of one exception of a run (entry id `{run}#{n}`), for the audit trail.
+    Resolution = 9,
 }
 
 impl EntryKind {
@@ -33,6 +38,8 @@ impl EntryKind {
             5 => Some(EntryKind::Programme),
             6 => Some(EntryKind::Settlement),
             7 => Some(EntryKind::Payout),
+            8 => Some(EntryKind::Reconciliation),
+            9 => Some(EntryKind::Resolution),
             _ => None,
         }
     }
@@ -46,6 +53,8 @@ impl EntryKind {
             EntryKind::Programme => "programme",
             EntryKind::Settlement => "settlement",
             EntryKind::Payout => "payout",
+            EntryKind::Reconciliation => "reconciliation",
+            EntryKind::Resolution => "resolution",
         }
     }
 }

@@ -640,7 +640,9 @@ impl Store for SqliteStore {
             | EntryKind::DeviceKey
             | EntryKind::Programme
             | EntryKind::Settlement
-            | EntryKind::Payout => {
+            | EntryKind::Payout
+            | EntryKind::Reconciliation
+            | EntryKind::Resolution => {
                 return self.count_by_reading(kind);
             }
         };

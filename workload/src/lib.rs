@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod commuter;
 pub mod election;
+pub mod month;
 pub mod rider;
 pub mod rng;
 pub mod shops;
@@ -15,6 +16,7 @@ pub mod year;
 
 pub use commuter::{Commuter, CommuterConfig, CommuterEvents};
 pub use election::{Election, ElectionConfig, ElectionEvents, ElectionRole, ElectionTotals};
+pub use month::{Month, MonthConfig, Planned};
 pub use rider::{RiderKind, RiderMix, RiderRecord};
 pub use shops::{Festival, FestivalConfig, FestivalEvents, FestivalMix, TokenRole};
 pub use timetable::Timetable;

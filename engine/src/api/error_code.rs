@@ -74,6 +74,10 @@ error_codes! {
     PayoutIdConflict => "payout_id_conflict",
     /// The log holds the most settlements or payouts it may.
     TooManySettlements => "too_many_settlements",
+    /// A resolution without a reason or clerk, too long, or holding a 12-digit number.
+    BadResolution => "bad_resolution",
+    /// The exception was resolved before, by another clerk or with another reason.
+    AlreadyResolved => "already_resolved",
     /// Another client error that axum or hyper answered, rewritten as JSON.
     BadRequest => "bad_request",
     /// Another server error that axum or hyper answered, rewritten as JSON.

@@ -1,0 +1,199 @@
+//! `kanjo demo --month`: November in Muroran end to end. Residents top up at the bank, ride the
+//! town bus with IC cards or cash, shop; offline validators upload two days late, across the
+//! month end. Then the month is reconciled against the bank's statement, the IC clearing
+//! house's file and the operator's own counts, which the demo writes (with four planted
+//! discrepancies) into the data directory, and the runs are logged for `/finance`.
+//!
+//! The steps are one function each, in `run`'s order, so that more month-end steps (period
+//! close, statements, the Zengin payout of the settlement work) slot in between.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use crate::answer::Outcome;
+use crate::demo::DemoArgs;
+use crate::event::{EventKind, Media};
+use crate::pipeline::{Engine, EngineConfig, SUBMISSION_EVENTS_MAX};
+use crate::reconcile_cli::{self, Reconciled};
+use crate::store::StoreTarget;
+use crate::workload::month::MONTH_OPERATOR;
+use crate::workload::{Month, MonthConfig, Planned};
+use kanjo_core::reconcile::{Period, Source};
+
+/// What the pipeline answered for the month's events.
+#[derive(Debug, Default)]
+pub struct MonthTally {
+    pub events: u64,
+    pub accepted: u64,
+    /// Refused events: id and code (none are expected).
+    pub rejected: Vec<(String, String)>,
+}
+
+/// Submits the month's events in upload order, a submission at a time.
+pub fn submit_month(engine: &Engine, month: &Month) -> anyhow::Result<MonthTally> {
+    let mut tally = MonthTally::default();
+    let events = month.events();
+    for chunk in events.chunks(SUBMISSION_EVENTS_MAX) {
+        for answer in engine.submit(chunk.to_vec())? {
+            tally.events += 1;
+            match answer.outcome {
+                Outcome::Rejected(rejection) => tally
+                    .rejected
+                    .push((answer.id, rejection.code.code().to_owned())),
+                _ => tally.accepted += 1,
+            }
+        }
+    }
+    Ok(tally)
+}
+
+/// The outside world's files for the demo, from the month's plan: the bank's statement, the IC
+/// clearing file and the operator's counts, with one planted discrepancy of each kind the issue
+/// names (a missing top-up, a duplicated IC line, a deposit off by ¥10, a day short by one ride).
+pub struct OutsideFiles {
+    pub bank: String,
+    pub ic: String,
+    pub operator: String,
+}
+
+pub fn outside_files(plan: &[Planned], fare_yen: u64) -> OutsideFiles {
+    let mut bank = String::from("date,reference,type,amount\n");
+    let mut ic_days: BTreeMap<String, u64> = BTreeMap::new();
+    let mut rides: BTreeMap<String, u64> = BTreeMap::new();
+    let mut topups = 0usize;
+    for planned in plan {
+        let day = planned.day.to_string();
+        match &planned.event.kind {
+            EventKind::Topup(topup) => {
+                topups += 1;
+                let amount = if topups == 7 {
+                    topup.amount_minor - 10
+                } else {
+                    topup.amount_minor
+                };
+                if topups != 3 {
+                    let _ = writeln!(bank, "{day},{},deposit,{amount}", planned.event.id);
+                }
+            }
+            EventKind::Ride(ride) => {
+                *rides.entry(day.clone()).or_default() += 1;
+                if ride.media == Media::Ic {
+                    *ic_days.entry(day).or_default() += fare_yen;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut ic = String::from("date,operator,amount_yen\n");
+    for (i, (day, amount)) in ic_days.iter().enumerate() {
+        let line = format!("{day},{MONTH_OPERATOR},{amount}\n");
+        ic.push_str(&line);
+        if i == 4 {
+            ic.push_str(&line);
+        }
+    }
+    let mut operator = String::from("date,operator,rides,revenue_yen\n");
+    for (i, (day, count)) in rides.iter().enumerate() {
+        let count = if i == 10 { count - 1 } else { *count };
+        let _ = writeln!(
+            operator,
+            "{day},{MONTH_OPERATOR},{count},{}",
+            count * fare_yen
+        );
+    }
+    OutsideFiles { bank, ic, operator }
+}
+
+/// Writes the three files into `dir` and reconciles each; IC and operator over the month.
+pub fn reconcile_month(
+    engine: &Engine,
+    dir: &Path,
+    files: &OutsideFiles,
+    period: Period,
+) -> anyhow::Result<Vec<Reconciled>> {
+    let at = jiff::Timestamp::now();
+    let runs = [
+        (Source::Bank, "bank-statement.csv", &files.bank, None),
+        (Source::Ic, "ic-clearing.csv", &files.ic, Some(period)),
+        (
+            Source::Operator,
+            "operator-rides.csv",
+            &files.operator,
+            Some(period),
+        ),
+    ];
+    let mut done = Vec::new();
+    for (source, name, text, period) in runs {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        let id = format!("recon-{}-{}", source.code(), at.strftime("%Y%m%dT%H%M%S"));
+        done.push(reconcile_cli::reconcile_file(
+            engine,
+            source,
+            &path,
+            period,
+            Some(id),
+            at,
+        )?);
+    }
+    Ok(done)
+}
+
+pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    let programme = args
+        .programme
+        .clone()
+        .unwrap_or_else(crate::demo::default_programme);
+    if args.data.exists() {
+        std::fs::remove_dir_all(&args.data)
+            .with_context(|| format!("emptying {}", args.data.display()))?;
+    }
+    println!(
+        "kanjo demo --month: November 2026 in 室蘭市 (Muroran), store {}",
+        args.data.display()
+    );
+    let engine = Engine::start(EngineConfig::new(
+        StoreTarget::Sqlite {
+            data_dir: args.data.clone(),
+        },
+        &programme,
+    ))
+    .with_context(|| format!("starting kanjo with {}", programme.display()))?;
+    let month = Month::new(MonthConfig::november(args.seed));
+
+    // 1. The month as kanjo receives it (late uploads last).
+    let tally = submit_month(&engine, &month)?;
+    println!(
+        "{} events: {} accepted, {} refused",
+        tally.events,
+        tally.accepted,
+        tally.rejected.len()
+    );
+    if let Some((id, code)) = tally.rejected.first() {
+        bail!("the month's event {id} was refused ({code})");
+    }
+
+    // 2. Month-end close, statements and the Zengin payout come here (settlement work).
+
+    // 3. Reconciliation against the outside world's files.
+    let first = month.config().first_day;
+    let last = first + jiff::Span::new().days(i64::from(month.config().days) - 1);
+    let period = Period {
+        from: kanjo_rules::LocalDate::from_jiff(first),
+        to: kanjo_rules::LocalDate::from_jiff(last),
+    };
+    let files = outside_files(&month.plan(), 100);
+    let runs = reconcile_month(&engine, &args.data, &files, period)?;
+    for reconciled in &runs {
+        println!("\n{}", reconcile_cli::to_text(reconciled));
+    }
+    engine.shutdown();
+    println!(
+        "Open the finance page: `kanjo serve --data {}` then http://127.0.0.1:8080/finance",
+        args.data.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! `/finance` in a real browser: Debian's chromium driven through chromedriver (fantoccini),
+//! against `kanjo serve` after `kanjo demo --month`. The figures on screen equal the reports' and
+//! the API's, and a clerk resolves one exception with the page's form. Set
+//! `KANJO_FINANCE_SCREENSHOT=docs/finance.png` to keep a screenshot of the page.
+//! Needs `chromium` and `chromium-driver` (ops/scripts/test installs them when missing).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Server, TempDir, kanjo};
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "chromedriver";
+const DRIVER_START_TIMEOUT: Duration = Duration::from_secs(20);
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_driver(port: u16) -> Driver {
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (apt-get install chromium chromium-driver)");
+    let driver = Driver(child);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < DRIVER_START_TIMEOUT,
+            "chromedriver did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    driver
+}
+
+fn report(dir: &str, which: &str) -> Value {
+    let output = kanjo(&["report", which, "--data", dir, "--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn a_clerk_sees_the_apis_figures_in_chromium_and_resolves_an_exception() {
+    let dir = TempDir::new("finance-browser");
+    let data = dir.path().to_str().unwrap().to_owned();
+    let demo = kanjo(&["demo", "--month", "--data", &data]);
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let server = Server::start(&["--data", &data]);
+    let port = free_port();
+    let _driver = start_driver(port);
+    let profile = TempDir::new("chromium-profile");
+
+    let balance = report(&data, "trial-balance");
+    let runs = server.get("/v1/reconciliations").json();
+    let ic_run = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["source"] == "ic")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let base = format!("http://{}", server.addr);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--window-size=1280,2400",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let browser = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a chromium session");
+
+        browser.goto(&format!("{base}/finance")).await.unwrap();
+        let mut shown = BTreeMap::new();
+        for element in browser
+            .find_all(Locator::Css("[data-figure]"))
+            .await
+            .unwrap()
+        {
+            let key = element.attr("data-figure").await.unwrap().unwrap();
+            shown.insert(key, element.text().await.unwrap());
+        }
+        for line in balance["lines"].as_array().unwrap() {
+            let asset = line["asset"].as_str().unwrap();
+            assert_eq!(
+                shown[&format!("tb:{asset}:debits")],
+                line["debits_posted"].to_string()
+            );
+            assert_eq!(
+                shown[&format!("tb:{asset}:credits")],
+                line["credits_posted"].to_string()
+            );
+        }
+        for run in runs["runs"].as_array().unwrap() {
+            let id = run["id"].as_str().unwrap();
+            assert_eq!(
+                shown[&format!("run:{id}:matched")],
+                run["matched"].to_string()
+            );
+            assert_eq!(
+                shown[&format!("run:{id}:open")],
+                run["exceptions_open"].to_string()
+            );
+        }
+        if let Ok(path) = std::env::var("KANJO_FINANCE_SCREENSHOT") {
+            let png = browser.screenshot().await.unwrap();
+            std::fs::write(path, png).unwrap();
+        }
+
+        let form = format!("tr[data-exception='{ic_run}:1'] form");
+        let form = browser.find(Locator::Css(&form)).await.unwrap();
+        form.find(Locator::Css("input[name=reason]"))
+            .await
+            .unwrap()
+            .send_keys("清算センターの二重送信")
+            .await
+            .unwrap();
+        form.find(Locator::Css("input[name=clerk]"))
+            .await
+            .unwrap()
+            .send_keys("佐藤")
+            .await
+            .unwrap();
+        form.find(Locator::Css("button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let open = browser
+            .find(Locator::Css(&format!("[data-figure='run:{ic_run}:open']")))
+            .await
+            .unwrap();
+        assert_eq!(open.text().await.unwrap(), "0");
+        browser.close().await.unwrap();
+    });
+    let run = server.get(&format!("/v1/reconciliations/{ic_run}")).json();
+    assert_eq!(run["exceptions"][0]["resolution"]["clerk"], "佐藤");
+    assert_eq!(
+        run["exceptions"][0]["resolution"]["reason"],
+        "清算センターの二重送信"
+    );
+}
