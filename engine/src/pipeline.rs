@@ -25,12 +25,14 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 
 use crate::answer::{AnswerContext, Outcome, Rejection, RejectionCode};
+use crate::auth_layer::{self, AuthState, Caller};
 use crate::chart::{AssetBook, AssetSection};
 use crate::event::Event;
 use crate::machine::{Machine, MachineConfig, Prepared};
 use crate::recovery::{self, Failure, Health, HealthCell, RECOVERY_TIMEOUT_S_DEFAULT};
 use crate::store::{self, EntryError, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
 use kanjo_core::machine::{DeviceKey, KeyRefusal, KeyRefusalCode};
+use kanjo_auth::{KeyBookError, KeyChange, KeyId, Principal};
 use kanjo_core::shops::ShopSpec;
 
 /// The ledger's batch limit is also the largest group commit.
@@ -141,16 +143,25 @@ type RiderReply = oneshot::Sender<Result<RiderResults, SubmitError>>;
 /// Per device-key record: accepted, or the machine's refusal (its code is the answer's).
 pub type KeyResults = Vec<Result<(), KeyRefusal>>;
 type KeyReply = oneshot::Sender<Result<KeyResults, SubmitError>>;
+/// Per API key change: applied, or why the key book refused it.
+pub type KeyChangeResults = Vec<Result<(), KeyBookError>>;
+type KeyChangeReply = oneshot::Sender<Result<KeyChangeResults, SubmitError>>;
 type Query = Box<dyn FnOnce(&Machine) -> Deliver + Send>;
 
 enum Command {
     Events {
         items: Vec<Prepared>,
+        caller: Caller,
         reply: oneshot::Sender<Result<Vec<Answer>, SubmitError>>,
     },
     Riders {
         records: Vec<(String, RiderRecord)>,
         reply: RiderReply,
+    },
+    /// API key changes (create, revoke), applied to the key book in log order.
+    KeyChanges {
+        changes: Vec<KeyChange>,
+        reply: KeyChangeReply,
     },
     /// Shop records: canonical JSON and the record; answered like rider records.
     Shops {
@@ -179,6 +190,10 @@ enum Pending {
     Keys {
         results: KeyResults,
         reply: KeyReply,
+    },
+    KeyChanges {
+        results: KeyChangeResults,
+        reply: KeyChangeReply,
     },
 }
 
@@ -239,6 +254,8 @@ pub struct Engine {
     assets: Arc<AssetBook>,
     backend: &'static str,
     threads: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+    /// The API key book and who sent each event (`auth_layer`).
+    auth: Arc<AuthState>,
 }
 
 /// Loads a programme and its engine section (`[[assets]]`).
@@ -301,7 +318,8 @@ impl Engine {
             path: config.programme.display().to_string(),
             message: error.to_string(),
         })?;
-        let (last_seq, replayed_events) = replay(store.as_mut(), &mut machine)?;
+        let auth = AuthState::new();
+        let (last_seq, replayed_events) = replay(store.as_mut(), &mut machine, &auth)?;
         tracing::info!(
             records = last_seq,
             events = replayed_events,
@@ -336,6 +354,7 @@ impl Engine {
                 source,
             })?;
         let machine_shared = Arc::clone(&shared);
+        let machine_auth = Arc::clone(&auth);
         let batch = BatchLimits {
             events_max: config.batch_events_max,
             wait: Duration::from_micros(config.batch_wait_us),
@@ -345,6 +364,7 @@ impl Engine {
             .spawn(move || {
                 machine_loop(
                     machine,
+                    &machine_auth,
                     last_seq,
                     batch,
                     command_rx,
@@ -364,7 +384,13 @@ impl Engine {
             assets: Arc::new(assets),
             backend,
             threads: Arc::new(std::sync::Mutex::new(vec![applier, committer])),
+            auth,
         })
+    }
+
+    /// The API key book and the principal of each event.
+    pub fn auth(&self) -> &Arc<AuthState> {
+        &self.auth
     }
 
     pub fn backend(&self) -> &'static str {
@@ -451,6 +477,16 @@ impl Engine {
         &self,
         items: Vec<Prepared>,
     ) -> Result<oneshot::Receiver<Result<Vec<Answer>, SubmitError>>, SubmitError> {
+        self.submit_prepared_as(items, Caller::Local)
+    }
+
+    /// `submit_prepared` for a caller: with an API key, each event is checked against its scope
+    /// (`forbidden` alone otherwise) and logged with the key id.
+    pub fn submit_prepared_as(
+        &self,
+        items: Vec<Prepared>,
+        caller: Caller,
+    ) -> Result<oneshot::Receiver<Result<Vec<Answer>, SubmitError>>, SubmitError> {
         self.check_running()?;
         if items.len() > SUBMISSION_EVENTS_MAX {
             return Err(SubmitError::TooLarge(items.len()));
@@ -469,7 +505,11 @@ impl Engine {
             return Err(SubmitError::QueueFull { queued });
         }
         let (reply, answers) = oneshot::channel();
-        self.send(Command::Events { items, reply })
+        self.send(Command::Events {
+            items,
+            caller,
+            reply,
+        })
             .inspect_err(|_| {
                 self.shared.queued_events.fetch_sub(count, Ordering::AcqRel);
             })?;
@@ -521,6 +561,18 @@ impl Engine {
         records: Vec<DeviceKey>,
     ) -> Result<oneshot::Receiver<Result<KeyResults, SubmitError>>, SubmitError> {
         self.submit_records(records, |records, reply| Command::Keys { records, reply })
+    }
+
+    /// Creates or revokes API keys (checked at the edge with `AuthState::check_change`); each
+    /// takes effect on the key book once applied, and the receiver yields once it is durable.
+    pub fn submit_key_changes(
+        &self,
+        changes: Vec<KeyChange>,
+    ) -> Result<oneshot::Receiver<Result<KeyChangeResults, SubmitError>>, SubmitError> {
+        self.submit_records(changes, |changes, reply| Command::KeyChanges {
+            changes,
+            reply,
+        })
     }
 
     /// Sends a submission of records (riders, shops, device keys) as one command, at most
@@ -606,30 +658,71 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// Who sent an event of a batch.
+enum EventFrom {
+    /// In-process: no key.
+    Local,
+    /// A key, live: its scope is checked before the event is applied.
+    Key(Arc<Principal>),
+    /// A key, as the log recorded it (replay): the event was in scope when it was logged.
+    Logged(KeyId),
+}
+
+impl EventFrom {
+    fn key_id(&self) -> Option<KeyId> {
+        match self {
+            EventFrom::Local => None,
+            EventFrom::Key(principal) => Some(principal.key_id),
+            EventFrom::Logged(key_id) => Some(*key_id),
+        }
+    }
+}
+
 /// What one batch holds, in log order.
 enum BatchItem {
-    Event(Prepared),
+    Event(Prepared, EventFrom),
     Rider(String, RiderRecord),
     Shop(String, ShopSpec),
     Key(String, DeviceKey),
+    KeyChange(String, KeyChange),
 }
 
 impl BatchItem {
     /// The log's per-entry limits, as `LogRecord::validate` will check them at commit.
     fn loggable(&self) -> Result<(), EntryError> {
         match self {
-            BatchItem::Event(prepared) => {
-                store::check_entry(&prepared.event.id, prepared.canonical.len())
+            BatchItem::Event(prepared, from) => {
+                let principal_bytes = from
+                    .key_id()
+                    .map_or(0, |_| auth_layer::PRINCIPAL_BYTES - 1);
+                store::check_entry(
+                    &prepared.event.id,
+                    prepared.canonical.len() + principal_bytes,
+                )
             }
             BatchItem::Rider(text, record) => store::check_entry(&record.rider, text.len()),
             BatchItem::Shop(text, spec) => store::check_entry(&spec.id, text.len()),
             BatchItem::Key(text, key) => store::check_entry(&key.rider, text.len()),
+            BatchItem::KeyChange(text, change) => {
+                store::check_entry(&key_change_id(change), text.len())
+            }
         }
+    }
+}
+
+/// A key change's log entry id: the key's id.
+fn key_change_id(change: &KeyChange) -> String {
+    match change {
+        KeyChange::Create { key } => key.key_id().to_string(),
+        KeyChange::Revoke { key_id, .. } => key_id.to_string(),
     }
 }
 
 enum ItemResult {
     Event(Outcome),
+    /// Outside the sending key's scope: answered `forbidden`, neither applied nor logged.
+    Forbidden(Rejection),
+    KeyChange(Result<(), KeyBookError>),
     Rider(Result<(), String>),
     Shop(Result<(), String>),
     Key(Result<(), KeyRefusal>),
@@ -639,7 +732,12 @@ enum ItemResult {
 
 /// Applies one batch to the machine: the same code for live batches and for replay, so the two
 /// can't drift apart.
-fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec<ItemResult> {
+fn apply_batch(
+    machine: &mut Machine,
+    auth: &AuthState,
+    clock_ns: u64,
+    items: &[BatchItem],
+) -> Vec<ItemResult> {
     machine.begin_batch(clock_ns);
     let results = items
         .iter()
@@ -651,7 +749,8 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
                 return ItemResult::Unloggable(error);
             }
             match item {
-                BatchItem::Event(prepared) => ItemResult::Event(machine.apply(prepared)),
+                BatchItem::Event(prepared, from) => apply_event(machine, auth, prepared, from),
+                BatchItem::KeyChange(_, change) => ItemResult::KeyChange(auth.apply_change(change)),
                 BatchItem::Rider(_, record) => {
                     ItemResult::Rider(machine.upsert_rider(record.clone()))
                 }
@@ -666,7 +765,38 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
     results
 }
 
-fn replay(store: &mut dyn Store, machine: &mut Machine) -> Result<(u64, u64), StartError> {
+/// One event: its scope checked (a live key's), applied, and its sender recorded.
+fn apply_event(
+    machine: &mut Machine,
+    auth: &AuthState,
+    prepared: &Prepared,
+    from: &EventFrom,
+) -> ItemResult {
+    let submit = match from {
+        EventFrom::Local => return ItemResult::Event(machine.apply(prepared)),
+        EventFrom::Key(principal) => {
+            let submit = auth_layer::submit_of(machine, &prepared.event);
+            let action = kanjo_auth::Action::Submit(submit.clone());
+            if let Err(forbidden) = kanjo_auth::authorize(principal, &action) {
+                let message = format!("key {}: {forbidden}", principal.key_id);
+                return ItemResult::Forbidden(Rejection::new(RejectionCode::Forbidden, message));
+            }
+            submit
+        }
+        EventFrom::Logged(_) => auth_layer::submit_of(machine, &prepared.event),
+    };
+    let outcome = machine.apply(prepared);
+    if let Some(key_id) = from.key_id() {
+        auth.stamp(prepared.id_hash, key_id, &submit);
+    }
+    ItemResult::Event(outcome)
+}
+
+fn replay(
+    store: &mut dyn Store,
+    machine: &mut Machine,
+    auth: &AuthState,
+) -> Result<(u64, u64), StartError> {
     let mut next_seq = 1;
     let mut events = 0u64;
     loop {
@@ -693,9 +823,9 @@ fn replay(store: &mut dyn Store, machine: &mut Machine) -> Result<(u64, u64), St
                 .collect::<Result<Vec<_>, _>>()?;
             events += items
                 .iter()
-                .filter(|item| matches!(item, BatchItem::Event(_)))
+                .filter(|item| matches!(item, BatchItem::Event(..)))
                 .count() as u64;
-            apply_batch(machine, record.clock_ns, &items);
+            apply_batch(machine, auth, record.clock_ns, &items);
             next_seq += 1;
         }
     }
@@ -706,9 +836,20 @@ fn decode_entry(entry: &LogEntry) -> Result<BatchItem, String> {
     let text =
         std::str::from_utf8(&entry.body).map_err(|error| format!("entry {}: {error}", entry.id))?;
     match entry.kind {
-        EntryKind::Event => Event::parse(text)
-            .map(|event| BatchItem::Event(Prepared::new(event)))
-            .map_err(|error| format!("event {}: {error}", entry.id)),
+        EntryKind::Event => {
+            let from = match auth_layer::split_principal(text)
+                .map_err(|error| format!("event {}: {error}", entry.id))?
+            {
+                Some(key_id) => EventFrom::Logged(key_id),
+                None => EventFrom::Local,
+            };
+            Event::parse(text)
+                .map(|event| BatchItem::Event(Prepared::new(event), from))
+                .map_err(|error| format!("event {}: {error}", entry.id))
+        }
+        EntryKind::KeyChange => KeyChange::from_json(text)
+            .map(|change| BatchItem::KeyChange(text.to_owned(), change))
+            .map_err(|error| format!("key change {}: {error}", entry.id)),
         EntryKind::Rider => serde_json::from_str::<RiderRecord>(text)
             .map(|record| BatchItem::Rider(text.to_owned(), record))
             .map_err(|error| format!("rider {}: {error}", entry.id)),
@@ -729,6 +870,7 @@ struct BatchLimits {
 
 fn machine_loop(
     mut machine: Machine,
+    auth: &AuthState,
     mut last_seq: u64,
     limits: BatchLimits,
     commands: Receiver<Command>,
@@ -795,6 +937,7 @@ fn machine_loop(
                 Command::Riders { records, .. } => records.len(),
                 Command::Shops { records, .. } => records.len(),
                 Command::Keys { records, .. } => records.len(),
+                Command::KeyChanges { changes, .. } => changes.len(),
                 Command::Query(_) | Command::Shutdown => 0,
             };
             if size > 0 && items.len() + size > limits.events_max {
@@ -804,13 +947,27 @@ fn machine_loop(
             match command {
                 Command::Events {
                     items: events,
+                    caller,
                     reply,
                 } => {
                     shared
                         .queued_events
                         .fetch_sub(events.len(), Ordering::AcqRel);
                     shapes.push((events.len(), PendingShape::Events(reply)));
-                    items.extend(events.into_iter().map(BatchItem::Event));
+                    items.extend(events.into_iter().map(|prepared| {
+                        let from = match &caller {
+                            Caller::Local => EventFrom::Local,
+                            Caller::Key(principal) => EventFrom::Key(Arc::clone(principal)),
+                        };
+                        BatchItem::Event(prepared, from)
+                    }));
+                }
+                Command::KeyChanges { changes, reply } => {
+                    shapes.push((changes.len(), PendingShape::KeyChanges(reply)));
+                    items.extend(changes.into_iter().map(|change| {
+                        let text = change.to_json();
+                        BatchItem::KeyChange(text, change)
+                    }));
                 }
                 Command::Riders { records, reply } => {
                     shapes.push((records.len(), PendingShape::Riders(reply)));
@@ -847,7 +1004,7 @@ fn machine_loop(
             continue;
         }
         let clock_ns = now_ns().max(machine.clock_ns() + 1);
-        let results = apply_batch(&mut machine, clock_ns, &items);
+        let results = apply_batch(&mut machine, auth, clock_ns, &items);
         last_seq += 1;
         let (record, pending) = seal_batch(last_seq, clock_ns, items, results, shapes);
         metrics::histogram!("kanjo_batch_events").record(record.entries.len() as f64);
@@ -865,6 +1022,7 @@ enum PendingShape {
     Events(oneshot::Sender<Result<Vec<Answer>, SubmitError>>),
     Riders(RiderReply),
     Keys(KeyReply),
+    KeyChanges(KeyChangeReply),
 }
 
 /// One item's answer, before the answers are handed to their submitters.
@@ -872,6 +1030,7 @@ enum ItemAnswer {
     Event(Answer),
     Record(Result<(), String>),
     Key(Result<(), KeyRefusal>),
+    KeyChange(Result<(), KeyBookError>),
 }
 
 fn seal_batch(
@@ -922,6 +1081,15 @@ fn seal_batch(
                         .collect(),
                     reply,
                 },
+                PendingShape::KeyChanges(reply) => Pending::KeyChanges {
+                    results: taken
+                        .map(|answer| match answer {
+                            ItemAnswer::KeyChange(result) => result,
+                            _ => unreachable!("key change slots hold key change results"),
+                        })
+                        .collect(),
+                    reply,
+                },
             }
         })
         .collect();
@@ -945,13 +1113,39 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
         })
     };
     match (item, result) {
-        (BatchItem::Event(prepared), ItemResult::Event(outcome)) => (
+        (BatchItem::Event(prepared, from), ItemResult::Event(outcome)) => {
+            let body = match from.key_id() {
+                Some(key_id) => auth_layer::with_principal(key_id, &prepared.canonical),
+                None => prepared.canonical,
+            };
+            (
+                ItemAnswer::Event(Answer {
+                    id: prepared.event.id.clone(),
+                    outcome,
+                }),
+                entry(EntryKind::Event, prepared.event.id, body),
+            )
+        }
+        (BatchItem::Event(prepared, _), ItemResult::Forbidden(rejection)) => (
             ItemAnswer::Event(Answer {
-                id: prepared.event.id.clone(),
-                outcome,
+                id: prepared.event.id,
+                outcome: Outcome::Rejected(rejection),
             }),
-            entry(EntryKind::Event, prepared.event.id, prepared.canonical),
+            None,
         ),
+        (BatchItem::KeyChange(text, change), ItemResult::KeyChange(result)) => {
+            // A refused change changed nothing: not logged.
+            let logged = result
+                .is_ok()
+                .then(|| entry(EntryKind::KeyChange, key_change_id(&change), text))
+                .flatten();
+            (ItemAnswer::KeyChange(result), logged)
+        }
+        (BatchItem::KeyChange(..), ItemResult::Unloggable(error)) => {
+            tracing::warn!(%error, "a key change the edge should have refused reached a batch");
+            let refusal = KeyBookError::Unloggable(error.to_string());
+            (ItemAnswer::KeyChange(Err(refusal)), None)
+        }
         (BatchItem::Rider(text, record), ItemResult::Rider(result)) => (
             ItemAnswer::Record(result),
             entry(EntryKind::Rider, record.rider, text),
@@ -964,7 +1158,7 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
             ItemAnswer::Key(result),
             entry(EntryKind::DeviceKey, key.rider, text),
         ),
-        (BatchItem::Event(prepared), ItemResult::Unloggable(error)) => {
+        (BatchItem::Event(prepared, _), ItemResult::Unloggable(error)) => {
             tracing::warn!(%error, "an event the parser should have refused reached a batch");
             let outcome = Outcome::Rejected(Rejection::new(
                 RejectionCode::BadEvent,
@@ -995,7 +1189,7 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
 
 fn refuse(command: Command, error: SubmitError, shared: &Shared) {
     match command {
-        Command::Events { items, reply } => {
+        Command::Events { items, reply, .. } => {
             shared
                 .queued_events
                 .fetch_sub(items.len(), Ordering::AcqRel);
@@ -1005,6 +1199,9 @@ fn refuse(command: Command, error: SubmitError, shared: &Shared) {
             let _ = reply.send(Err(error));
         }
         Command::Keys { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Command::KeyChanges { reply, .. } => {
             let _ = reply.send(Err(error));
         }
         Command::Query(_) | Command::Shutdown => {}
@@ -1097,6 +1294,9 @@ fn commit_group(
                         Pending::Keys { results, reply } => {
                             let _ = reply.send(Ok(results));
                         }
+                        Pending::KeyChanges { results, reply } => {
+                            let _ = reply.send(Ok(results));
+                        }
                     }
                 }
             }
@@ -1135,6 +1335,9 @@ fn fail_pending(pending: Vec<Pending>, reason: &str) {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
             Pending::Keys { reply, .. } => {
+                let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
+            }
+            Pending::KeyChanges { reply, .. } => {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
         }

@@ -13,6 +13,9 @@ pub enum EntryKind {
     /// A rider's device public key (`POST /v1/riders/{id}/keys`), for customer-presented
     /// one-time tokens; replayed like rider records.
     DeviceKey = 4,
+    /// An API key change (`kanjo keys create` / `revoke`, `POST /v1/keys`): a
+    /// `kanjo_auth::KeyChange` as canonical JSON, by key id; replayed into the key book.
+    KeyChange = 10,
 }
 
 impl EntryKind {
@@ -22,6 +25,7 @@ impl EntryKind {
             2 => Some(EntryKind::Rider),
             3 => Some(EntryKind::Shop),
             4 => Some(EntryKind::DeviceKey),
+            10 => Some(EntryKind::KeyChange),
             _ => None,
         }
     }
@@ -32,6 +36,7 @@ impl EntryKind {
             EntryKind::Rider => "rider",
             EntryKind::Shop => "shop",
             EntryKind::DeviceKey => "device_key",
+            EntryKind::KeyChange => "key_change",
         }
     }
 }
