@@ -286,6 +286,23 @@ pub fn account_owner(name: &str) -> AccountOwner {
     }
 }
 
+/// A key's expiry: `YYYY-MM-DD` (valid through the end of that day in Japan, +09:00) or an
+/// RFC 3339 instant; in unix seconds.
+pub fn parse_expiry(text: &str) -> Result<u64, String> {
+    let instant = if let Ok(date) = text.parse::<jiff::civil::Date>() {
+        let japan = jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(9));
+        japan
+            .to_timestamp(date.at(23, 59, 59, 0))
+            .map_err(|error| format!("expiry {text:?}: {error}"))?
+    } else {
+        text.parse::<jiff::Timestamp>().map_err(|_| {
+            format!("expiry {text:?} is neither YYYY-MM-DD nor an RFC 3339 instant")
+        })?
+    };
+    u64::try_from(instant.as_second())
+        .map_err(|_| format!("expiry {text:?} is before 1970"))
+}
+
 /// The log entry body of an event sent with a key: its canonical JSON with the key id in front.
 pub fn with_principal(key_id: KeyId, canonical: &str) -> String {
     let rest = canonical
