@@ -52,15 +52,17 @@ impl Api {
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        let app = router(ApiState {
-            engine: engine.clone(),
-            metrics: Some(metrics_handle()),
-        });
+        let admin = common::admin_token_on_engine(&engine);
+        let mut state = ApiState::new(engine.clone(), Some(metrics_handle()));
+        // These tests send faster than a person; the rate limit has its own test.
+        state.access.rate = None;
+        let app = router(state);
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind an ephemeral port");
         let addr = listener.local_addr().expect("a bound address");
         runtime.spawn(async move { axum::serve(listener, app).await });
+        common::register_admin(addr, &admin);
         Api {
             addr,
             engine,
