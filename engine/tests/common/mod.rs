@@ -306,7 +306,7 @@ pub fn http(
         return post_events_by_role(addr, body.unwrap_or(""));
     }
     let role = if method == "GET" { "auditor" } else { "town-admin" };
-    let token = key_for(addr, role);
+    let token = key_for(addr, role)?;
     http_as(addr, Some(&token), method, path, body)
 }
 
@@ -366,18 +366,17 @@ pub fn register_admin(addr: SocketAddr, admin_token: &str) {
 }
 
 /// The token of a key with this role (its text form) on the server at `addr`, made on first use.
-pub fn key_for(addr: SocketAddr, role: &str) -> String {
+pub fn key_for(addr: SocketAddr, role: &str) -> Result<String, HttpError> {
     let admin = {
         let keyrings = keyrings().lock().unwrap();
         let keyring = keyrings.get(&addr).expect("the server's keys are registered");
         if let Some(token) = keyring.by_role.get(role) {
-            return token.clone();
+            return Ok(token.clone());
         }
         keyring.by_role["town-admin"].clone()
     };
     let body = json!({"role": role}).to_string();
-    let response = http_as(addr, Some(&admin), "POST", "/v1/keys", Some(&body))
-        .unwrap_or_else(|error| panic!("POST /v1/keys for {role}: {error}"));
+    let response = http_as(addr, Some(&admin), "POST", "/v1/keys", Some(&body))?;
     assert_eq!(response.status, 201, "a key for {role}: {}", response.body);
     let token = response.json()["token"]
         .as_str()
@@ -386,7 +385,7 @@ pub fn key_for(addr: SocketAddr, role: &str) -> String {
     let mut keyrings = keyrings().lock().unwrap();
     let keyring = keyrings.get_mut(&addr).expect("registered");
     keyring.by_role.insert(role.to_owned(), token.clone());
-    token
+    Ok(token)
 }
 
 /// A town-admin key made on the store named in `store_args` (`--data DIR` or
@@ -475,7 +474,7 @@ fn post_events_by_role(addr: SocketAddr, body: &str) -> Result<Response, HttpErr
     ) {
         Ok(items) if items.iter().all(Result::is_ok) => items,
         _ => {
-            let admin = key_for(addr, "town-admin");
+            let admin = key_for(addr, "town-admin")?;
             return http_as(addr, Some(&admin), "POST", "/v1/events", Some(body));
         }
     };
@@ -493,13 +492,13 @@ fn post_events_by_role(addr: SocketAddr, body: &str) -> Result<Response, HttpErr
     }
     if runs.len() <= 1 {
         let role = runs.first().map_or("town-admin", |(role, _)| role.as_str());
-        let token = key_for(addr, role);
+        let token = key_for(addr, role)?;
         return http_as(addr, Some(&token), "POST", "/v1/events", Some(body));
     }
     let mut results = Vec::new();
     let mut last = None;
     for (role, texts) in runs {
-        let token = key_for(addr, &role);
+        let token = key_for(addr, &role)?;
         let run_body = format!("[{}]", texts.join(","));
         let response = http_as(addr, Some(&token), "POST", "/v1/events", Some(&run_body))?;
         if response.status != 200 {
