@@ -468,32 +468,41 @@ fn role_of_event(addr: SocketAddr, event: &Value) -> String {
 /// `POST /v1/events` split into runs of consecutive events of one role, each sent with its key,
 /// in order; the answers joined as one. A body that can't be cut goes whole with the admin key.
 fn post_events_by_role(addr: SocketAddr, body: &str) -> Result<Response, HttpError> {
-    let items = match kanjo_engine::body::split_items(
-        body,
-        kanjo_engine::pipeline::SUBMISSION_EVENTS_MAX,
-    ) {
-        Ok(items) if items.iter().all(Result::is_ok) => items,
-        _ => {
-            let admin = key_for(addr, "town-admin")?;
-            return http_as(addr, Some(&admin), "POST", "/v1/events", Some(body));
-        }
+    let Ok(items) =
+        kanjo_engine::body::split_items(body, kanjo_engine::pipeline::SUBMISSION_EVENTS_MAX)
+    else {
+        let admin = key_for(addr, "town-admin")?;
+        return http_as(addr, Some(&admin), "POST", "/v1/events", Some(body));
     };
-    let mut runs: Vec<(String, Vec<&str>)> = Vec::new();
-    for item in &items {
-        let text = item.as_ref().map_or("", |text| *text);
-        let role = match serde_json::from_str::<Value>(text) {
-            Ok(event) => role_of_event(addr, &event),
-            Err(_) => "town-admin".to_owned(),
+    // Items that are not events (the server refuses them as bad_event) go with any key.
+    let roles: Vec<Option<String>> = items
+        .iter()
+        .map(|item| {
+            let text = item.as_ref().ok()?;
+            let event = serde_json::from_str::<Value>(text).ok()?;
+            event.is_object().then(|| role_of_event(addr, &event))
+        })
+        .collect();
+    let mut distinct: Vec<&String> = roles.iter().flatten().collect();
+    distinct.dedup();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() <= 1 || items.iter().any(Result::is_err) {
+        let role = match distinct.as_slice() {
+            [role] => role.as_str(),
+            _ => "town-admin",
         };
-        match runs.last_mut() {
-            Some((last, texts)) if *last == role => texts.push(text),
-            _ => runs.push((role, vec![text])),
-        }
-    }
-    if runs.len() <= 1 {
-        let role = runs.first().map_or("town-admin", |(role, _)| role.as_str());
         let token = key_for(addr, role)?;
         return http_as(addr, Some(&token), "POST", "/v1/events", Some(body));
+    }
+    let mut runs: Vec<(String, Vec<&str>)> = Vec::new();
+    for (item, role) in items.iter().zip(roles) {
+        let text = *item.as_ref().expect("no element failed to cut");
+        match (runs.last_mut(), role) {
+            (Some((last, texts)), Some(role)) if *last == role => texts.push(text),
+            (Some((_, texts)), None) => texts.push(text),
+            (_, role) => runs.push((role.unwrap_or_else(|| "town-admin".to_owned()), vec![text])),
+        }
     }
     let mut results = Vec::new();
     let mut last = None;
