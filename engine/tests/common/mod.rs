@@ -342,8 +342,13 @@ pub fn http_as(
 /// The keys of one server under test.
 struct Keyring {
     by_role: HashMap<String, String>,
-    /// Purchase and authorisation ids → their shop, for the captures, voids and refunds after.
-    shop_of_payment: HashMap<String, String>,
+}
+
+/// Purchase and authorisation ids → their shop, for the captures, voids and refunds after (also
+/// after a restart, on a server with another address).
+fn shop_of_payment() -> &'static Mutex<HashMap<String, String>> {
+    static SHOPS: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    SHOPS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 fn keyrings() -> &'static Mutex<HashMap<SocketAddr, Keyring>> {
@@ -358,10 +363,7 @@ pub fn register_admin(addr: SocketAddr, admin_token: &str) {
     by_role.insert("town-admin".to_owned(), admin_token.to_owned());
     keyrings().lock().unwrap().insert(
         addr,
-        Keyring {
-            by_role,
-            shop_of_payment: HashMap::new(),
-        },
+        Keyring { by_role },
     );
 }
 
@@ -434,23 +436,22 @@ pub fn admin_token_on_engine(engine: &Engine) -> String {
 }
 
 /// The role that may send an event, as the test client routes it (the scope table's owner).
-fn role_of_event(addr: SocketAddr, event: &Value) -> String {
+fn role_of_event(event: &Value) -> String {
     let text = |field: &str| event.get(field).and_then(Value::as_str).map(str::to_owned);
-    let mut keyrings = keyrings().lock().unwrap();
-    let keyring = keyrings.get_mut(&addr).expect("registered");
+    let mut shops = shop_of_payment().lock().unwrap();
     let role = match text("type").as_deref() {
         Some("ride" | "tap") => text("operator").map(|operator| format!("operator:{operator}")),
         Some("purchase" | "authorize") => {
             if let (Some(id), Some(shop)) = (text("id"), text("shop")) {
-                keyring.shop_of_payment.insert(id, shop);
+                shops.insert(id, shop);
             }
             text("shop").map(|shop| format!("shop:{shop}"))
         }
         Some("capture" | "void") => text("authorization")
-            .and_then(|id| keyring.shop_of_payment.get(&id).cloned())
+            .and_then(|id| shops.get(&id).cloned())
             .map(|shop| format!("shop:{shop}")),
         Some("refund") => text("purchase")
-            .and_then(|id| keyring.shop_of_payment.get(&id).cloned())
+            .and_then(|id| shops.get(&id).cloned())
             .map(|shop| format!("shop:{shop}")),
         Some("topup") => Some(format!(
             "bank:{}",
@@ -480,7 +481,7 @@ fn post_events_by_role(addr: SocketAddr, body: &str) -> Result<Response, HttpErr
         .map(|item| {
             let text = item.as_ref().ok()?;
             let event = serde_json::from_str::<Value>(text).ok()?;
-            event.is_object().then(|| role_of_event(addr, &event))
+            event.is_object().then(|| role_of_event(&event))
         })
         .collect();
     let mut distinct: Vec<&String> = roles.iter().flatten().collect();
