@@ -20,7 +20,6 @@ use tokio::sync::oneshot;
 
 use crate::answer::Outcome;
 use crate::auth_layer::{Caller, account_owner};
-use kanjo_auth::{AccountOwner, Action, KeyChange, KeyId, Principal, Report};
 use crate::body::BodyError;
 use crate::chart::{AccountName, Reason};
 use crate::event::parse_batch;
@@ -28,6 +27,7 @@ use crate::machine::{KeyRefusalCode, Machine, Prepared};
 use crate::pipeline::{Answer, Engine, SUBMISSION_EVENTS_MAX, SubmitError};
 use crate::recovery::Health;
 use crate::riders::{accepted_answer, parse_riders_at_most, rejected_answer};
+use kanjo_auth::{AccountOwner, Action, KeyChange, KeyId, Principal, Report};
 
 pub mod auth;
 mod error_code;
@@ -484,7 +484,11 @@ async fn owner_of(state: &ApiState, text: &str, id: AccountId) -> Result<Account
         return Ok(account_owner(text));
     }
     let queried = state.engine.query(move |machine: &Machine| {
-        Some(machine.account_name(id).map_or(AccountOwner::Unclassified, account_owner))
+        Some(
+            machine
+                .account_name(id)
+                .map_or(AccountOwner::Unclassified, account_owner),
+        )
     });
     found(queried, String::new).await
 }
@@ -886,7 +890,8 @@ async fn post_key(
     let request: auth::NewKeyBody = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
-            let message = format!("expected {{\"role\": \"…\", \"expires\": \"YYYY-MM-DD\"}}: {error}");
+            let message =
+                format!("expected {{\"role\": \"…\", \"expires\": \"YYYY-MM-DD\"}}: {error}");
             return error_response(StatusCode::BAD_REQUEST, ErrorCode::BadBody, message);
         }
     };
@@ -932,7 +937,11 @@ async fn post_key_revoke(
     let key_id = match KeyId::parse(&text) {
         Ok(key_id) => key_id,
         Err(error) => {
-            return error_response(StatusCode::BAD_REQUEST, ErrorCode::BadKey, error.to_string());
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadKey,
+                error.to_string(),
+            );
         }
     };
     let change = KeyChange::Revoke {
@@ -944,7 +953,11 @@ async fn post_key_revoke(
     }
     match state.engine.auth().key(key_id) {
         Some(record) => axum::Json(auth::key_json(&record)).into_response(),
-        None => error_response(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("no key {key_id}")),
+        None => error_response(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("no key {key_id}"),
+        ),
     }
 }
 

@@ -295,12 +295,10 @@ pub fn parse_expiry(text: &str) -> Result<u64, String> {
             .to_timestamp(date.at(23, 59, 59, 0))
             .map_err(|error| format!("expiry {text:?}: {error}"))?
     } else {
-        text.parse::<jiff::Timestamp>().map_err(|_| {
-            format!("expiry {text:?} is neither YYYY-MM-DD nor an RFC 3339 instant")
-        })?
+        text.parse::<jiff::Timestamp>()
+            .map_err(|_| format!("expiry {text:?} is neither YYYY-MM-DD nor an RFC 3339 instant"))?
     };
-    u64::try_from(instant.as_second())
-        .map_err(|_| format!("expiry {text:?} is before 1970"))
+    u64::try_from(instant.as_second()).map_err(|_| format!("expiry {text:?} is before 1970"))
 }
 
 /// The log entry body of an event sent with a key: its canonical JSON with the key id in front.

@@ -122,7 +122,9 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
                 }
                 None => create_on_store(&create.at.engine, &role_text, create.expires.as_deref())?,
             };
-            let token = answer["token"].as_str().context("the answer holds no token")?;
+            let token = answer["token"]
+                .as_str()
+                .context("the answer holds no token")?;
             eprintln!(
                 "kanjo: key {} ({}) made; its token follows, shown this once: keep it secret",
                 answer["key_id"].as_str().unwrap_or("?"),

@@ -31,8 +31,8 @@ use crate::event::Event;
 use crate::machine::{Machine, MachineConfig, Prepared};
 use crate::recovery::{self, Failure, Health, HealthCell, RECOVERY_TIMEOUT_S_DEFAULT};
 use crate::store::{self, EntryError, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
-use kanjo_core::machine::{DeviceKey, KeyRefusal, KeyRefusalCode};
 use kanjo_auth::{KeyBookError, KeyChange, KeyId, Principal};
+use kanjo_core::machine::{DeviceKey, KeyRefusal, KeyRefusalCode};
 use kanjo_core::shops::ShopSpec;
 
 /// The ledger's batch limit is also the largest group commit.
@@ -510,9 +510,9 @@ impl Engine {
             caller,
             reply,
         })
-            .inspect_err(|_| {
-                self.shared.queued_events.fetch_sub(count, Ordering::AcqRel);
-            })?;
+        .inspect_err(|_| {
+            self.shared.queued_events.fetch_sub(count, Ordering::AcqRel);
+        })?;
         Ok(answers)
     }
 
@@ -692,9 +692,7 @@ impl BatchItem {
     fn loggable(&self) -> Result<(), EntryError> {
         match self {
             BatchItem::Event(prepared, from) => {
-                let principal_bytes = from
-                    .key_id()
-                    .map_or(0, |_| auth_layer::PRINCIPAL_BYTES - 1);
+                let principal_bytes = from.key_id().map_or(0, |_| auth_layer::PRINCIPAL_BYTES - 1);
                 store::check_entry(
                     &prepared.event.id,
                     prepared.canonical.len() + principal_bytes,

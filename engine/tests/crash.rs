@@ -207,7 +207,9 @@ fn stored_answer(server: &Server, id: &str) -> Option<Value> {
         200 => {
             // The lookup also names the key that sent the event; the rest is the answer given.
             let mut answer = response.json();
-            let principal = answer.as_object_mut().and_then(|map| map.remove("principal"));
+            let principal = answer
+                .as_object_mut()
+                .and_then(|map| map.remove("principal"));
             assert!(
                 principal.as_ref().is_some_and(Value::is_string),
                 "{id} names its principal"

@@ -599,7 +599,9 @@ impl Store for SqliteStore {
             EntryKind::Rider => "SELECT COALESCE(SUM(rider_count), 0) FROM kanjo_log",
             // Shop and device-key records are rare and have no count column (the schema
             // predates them): read the log. Only correctness checks count entries.
-            EntryKind::Shop | EntryKind::DeviceKey | EntryKind::KeyChange => return self.count_by_reading(kind),
+            EntryKind::Shop | EntryKind::DeviceKey | EntryKind::KeyChange => {
+                return self.count_by_reading(kind);
+            }
         };
         let count: i64 = self
             .conn

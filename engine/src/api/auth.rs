@@ -177,7 +177,9 @@ pub(super) struct NewKeyBody {
     expires: Option<String>,
 }
 
-pub(super) fn new_key_change(body: &NewKeyBody) -> Result<(kanjo_auth::NewKey, KeyChange), Response> {
+pub(super) fn new_key_change(
+    body: &NewKeyBody,
+) -> Result<(kanjo_auth::NewKey, KeyChange), Response> {
     let bad = |message: String| error_response(StatusCode::BAD_REQUEST, ErrorCode::BadKey, message);
     let role = Role::parse(&body.role).map_err(|error| bad(error.to_string()))?;
     let expires = body

@@ -4,11 +4,11 @@
 //! Each test binary uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
@@ -111,7 +111,11 @@ impl Server {
             .arg(&programme)
             .args(["--listen", "127.0.0.1:0"])
             // Tests send faster than a person; the rate limit has its own test.
-            .args(["--rate-per-second", "1000000", "--rate-burst", "1000000"])
+            .args(if store_args.contains(&"--rate-per-second") {
+                &[][..]
+            } else {
+                &["--rate-per-second", "1000000", "--rate-burst", "1000000"][..]
+            })
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -305,7 +309,11 @@ pub fn http(
     if method == "POST" && path == "/v1/events" {
         return post_events_by_role(addr, body.unwrap_or(""));
     }
-    let role = if method == "GET" { "auditor" } else { "town-admin" };
+    let role = if method == "GET" {
+        "auditor"
+    } else {
+        "town-admin"
+    };
     let token = key_for(addr, role)?;
     http_as(addr, Some(&token), method, path, body)
 }
@@ -361,17 +369,16 @@ fn keyrings() -> &'static Mutex<HashMap<SocketAddr, Keyring>> {
 pub fn register_admin(addr: SocketAddr, admin_token: &str) {
     let mut by_role = HashMap::new();
     by_role.insert("town-admin".to_owned(), admin_token.to_owned());
-    keyrings().lock().unwrap().insert(
-        addr,
-        Keyring { by_role },
-    );
+    keyrings().lock().unwrap().insert(addr, Keyring { by_role });
 }
 
 /// The token of a key with this role (its text form) on the server at `addr`, made on first use.
 pub fn key_for(addr: SocketAddr, role: &str) -> Result<String, HttpError> {
     let admin = {
         let keyrings = keyrings().lock().unwrap();
-        let keyring = keyrings.get(&addr).expect("the server's keys are registered");
+        let keyring = keyrings
+            .get(&addr)
+            .expect("the server's keys are registered");
         if let Some(token) = keyring.by_role.get(role) {
             return Ok(token.clone());
         }
@@ -400,7 +407,10 @@ pub fn admin_token_on_store(store_args: &[&str]) -> String {
         .map(|pair| pair.to_vec())
         .expect("the store arguments name a store");
     let label = store.join(" ");
-    let mut by_store = BY_STORE.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap();
+    let mut by_store = BY_STORE
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap();
     if let Some(token) = by_store.get(&label) {
         return token.clone();
     }
@@ -514,7 +524,12 @@ fn post_events_by_role(addr: SocketAddr, body: &str) -> Result<Response, HttpErr
         if response.status != 200 {
             return Ok(response);
         }
-        results.extend(response.json()["results"].as_array().cloned().unwrap_or_default());
+        results.extend(
+            response.json()["results"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
         last = Some(response);
     }
     let last = last.expect("at least two runs");
