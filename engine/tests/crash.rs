@@ -247,8 +247,7 @@ fn settle_in_flight(server: &Server, model: &mut Model, in_flight: Vec<Batch>) -
         // and only after the top-up.
         let rides_present = stored[1..].iter().filter(|answer| answer.is_some()).count();
         assert!(
-            (rides_present == 0 || rides_present == stored.len() - 1)
-                && (rides_present == 0 || stored[0].is_some()),
+            rides_present == 0 || (rides_present == stored.len() - 1 && stored[0].is_some()),
             "batch {} is half-applied: {present} of {} events present: {stored:?}",
             batch.index,
             stored.len()
