@@ -243,8 +243,19 @@ impl Submit {
         }
     }
 
+    /// The name of the party the event acts for (operator, shop, bank source or place), if any
+    /// and if resolved: what [`Submit::from_parts`] takes back.
+    pub fn subject_name(&self) -> Option<&str> {
+        self.subject().map(|subject| match subject {
+            Subject::Operator(name)
+            | Subject::Shop(name)
+            | Subject::Bank(name)
+            | Subject::Place(name) => name,
+        })
+    }
+
     /// Builds the submission of `event_type` for `subject` (`None`: unresolved or none).
-    fn from_parts(event_type: EventType, subject: Option<String>) -> Submit {
+    pub fn from_parts(event_type: EventType, subject: Option<String>) -> Submit {
         match event_type {
             EventType::Ride => Submit::Ride {
                 operator: subject.unwrap_or_default(),

@@ -43,6 +43,9 @@ pub enum KeyBookError {
     UnknownKey(KeyId),
     #[error("key {key_id} was already revoked at unix second {at_unix_s}")]
     AlreadyRevoked { key_id: KeyId, at_unix_s: u64 },
+    /// Refused by the engine before the book saw it: the log can't hold the change.
+    #[error("the key change can't be logged: {0}")]
+    Unloggable(String),
 }
 
 impl KeyBookError {
@@ -53,6 +56,7 @@ impl KeyBookError {
             KeyBookError::CreatedRevoked(_) => "created_revoked",
             KeyBookError::UnknownKey(_) => "unknown_key",
             KeyBookError::AlreadyRevoked { .. } => "already_revoked",
+            KeyBookError::Unloggable(_) => "unloggable",
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{Extension, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::answer::Outcome;
+use crate::auth_layer::{Caller, account_owner};
 use crate::body::BodyError;
 use crate::chart::{AccountName, Reason};
 use crate::event::parse_batch;
@@ -26,10 +27,13 @@ use crate::machine::{KeyRefusalCode, Machine, Prepared};
 use crate::pipeline::{Answer, Engine, SUBMISSION_EVENTS_MAX, SubmitError};
 use crate::recovery::Health;
 use crate::riders::{accepted_answer, parse_riders_at_most, rejected_answer};
+use kanjo_auth::{AccountOwner, Action, KeyChange, KeyId, Principal, Report};
 
+pub mod auth;
 mod error_code;
-mod settlements;
 mod reconciliations;
+mod settlements;
+pub use auth::{KeyGate, RateLimit};
 pub use error_code::ErrorCode;
 
 /// A request body larger than this is refused before it is read whole.
@@ -48,9 +52,51 @@ const RETRY_AFTER_STOPPED_S: &str = "5";
 pub struct ApiState {
     pub engine: Engine,
     pub metrics: Option<PrometheusHandle>,
+    pub access: Access,
+}
+
+impl ApiState {
+    /// Every `/v1` route and `/metrics` behind a key, with the default per-key rate.
+    pub fn new(engine: Engine, metrics: Option<PrometheusHandle>) -> ApiState {
+        ApiState {
+            engine,
+            metrics,
+            access: Access::default(),
+        }
+    }
+}
+
+/// Who may reach what besides the keys' scopes.
+#[derive(Clone, Debug)]
+pub struct Access {
+    /// `/metrics` without a key (for a scraper that can't send one; `kanjo serve --metrics-open`).
+    /// Off by default: then only a key whose role may `read-metrics` (the auditor) reads it.
+    pub metrics_open: bool,
+    /// Requests per key; `None`: unlimited.
+    pub rate: Option<RateLimit>,
+}
+
+impl Default for Access {
+    fn default() -> Access {
+        Access {
+            metrics_open: false,
+            rate: Some(RateLimit::default()),
+        }
+    }
 }
 
 pub fn router(state: ApiState) -> Router {
+    let key_gate = KeyGate::new(Arc::clone(state.engine.auth()), state.access.rate);
+    let metrics_route = Router::new().route("/metrics", get(get_metrics));
+    let metrics_route = if state.access.metrics_open {
+        tracing::warn!("/metrics is served without a key (--metrics-open)");
+        metrics_route
+    } else {
+        metrics_route.route_layer(axum::middleware::from_fn_with_state(
+            key_gate.requiring(kanjo_auth::Action::ReadMetrics),
+            auth::gate,
+        ))
+    };
     Router::new()
         .route("/v1/events", post(post_events))
         .route("/v1/events/{id}", get(get_event))
@@ -86,7 +132,10 @@ pub fn router(state: ApiState) -> Router {
             "/finance/reconciliations/{id}/exceptions/{n}/resolve",
             post(crate::finance_page::post_resolve),
         )
-        .route("/metrics", get(get_metrics))
+        .route("/v1/keys", post(post_key).get(get_keys))
+        .route("/v1/keys/{id}/revoke", post(post_key_revoke))
+        .route_layer(axum::middleware::from_fn_with_state(key_gate, auth::gate))
+        .merge(metrics_route)
         .route("/healthz", get(get_health))
         .route("/openapi.json", get(get_openapi))
         .fallback(no_route)
@@ -298,7 +347,11 @@ async fn found<T>(
     }
 }
 
-async fn post_events(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
+async fn post_events(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    Body(body): Body,
+) -> Response {
     let started = std::time::Instant::now();
     let Ok(text) = std::str::from_utf8(&body) else {
         return error_response(
@@ -354,7 +407,11 @@ async fn post_events(State(state): State<Arc<ApiState>>, Body(body): Body) -> Re
             Err(refused) => slots.push(Err(refused)),
         }
     }
-    let answers: Vec<Answer> = match durable(state.engine.submit_prepared(prepared)).await {
+    // Each event's scope is checked on the machine thread, where its subject can be looked up.
+    let submitted = state
+        .engine
+        .submit_prepared_as(prepared, Caller::Key(principal));
+    let answers: Vec<Answer> = match durable(submitted).await {
         Ok(answers) => answers,
         Err(response) => return response,
     };
@@ -369,15 +426,32 @@ async fn post_events(State(state): State<Arc<ApiState>>, Body(body): Body) -> Re
     axum::Json(json!({"results": results})).into_response()
 }
 
-async fn get_event(State(state): State<Arc<ApiState>>, PathText(id): PathText) -> Response {
+/// An event's answer, its payment state, and the key that sent it (`principal`; null when it
+/// came in-process, through `kanjo import`). Whoever may submit such an event may read it, and
+/// the auditor; one sent without a key only the auditor.
+async fn get_event(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    PathText(id): PathText,
+) -> Response {
     let lookup = id.clone();
+    let auth = Arc::clone(state.engine.auth());
     let queried = state.engine.query(move |machine: &Machine| {
         let outcome = machine.outcome(&lookup).cloned()?;
-        Some((outcome, machine.payment_state_json(&lookup)))
+        let stamp = auth.stamp_of(&lookup);
+        Some((outcome, machine.payment_state_json(&lookup), stamp))
     });
     match found(queried, || format!("no event {id:?}")).await {
-        Ok((outcome, payment_state)) => {
+        Ok((outcome, payment_state, stamp)) => {
+            let (sender, action) = match stamp {
+                Some((key_id, submit)) => (Some(key_id), Action::ReadEvent(submit)),
+                None => (None, Action::ReadHistory(AccountOwner::Unclassified)),
+            };
+            if let Err(response) = auth::allow(&principal, &action) {
+                return response;
+            }
             let mut answer = state.engine.answer_context().to_json(&id, &outcome);
+            answer["principal"] = json!(sender.map(|key_id: KeyId| key_id.to_string()));
             // A purchase's refunds so far, or what became of an authorisation's hold.
             if let Some(payment_state) = payment_state {
                 answer["state"] = payment_state;
@@ -428,7 +502,27 @@ pub fn account_json(machine: &Machine, id: AccountId) -> Option<Value> {
     }))
 }
 
-async fn get_account(State(state): State<Arc<ApiState>>, PathText(text): PathText) -> Response {
+/// Whose the account is: by its name, or for an id by the name the machine knows (an id it
+/// doesn't know is nobody's: only the auditor learns that it doesn't exist).
+async fn owner_of(state: &ApiState, text: &str, id: AccountId) -> Result<AccountOwner, Response> {
+    if AccountName::parse(text).is_some() {
+        return Ok(account_owner(text));
+    }
+    let queried = state.engine.query(move |machine: &Machine| {
+        Some(
+            machine
+                .account_name(id)
+                .map_or(AccountOwner::Unclassified, account_owner),
+        )
+    });
+    found(queried, String::new).await
+}
+
+async fn get_account(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    PathText(text): PathText,
+) -> Response {
     let Some(id) = account_id_from_text(&text) else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -436,6 +530,13 @@ async fn get_account(State(state): State<Arc<ApiState>>, PathText(text): PathTex
             format!("{text:?} is neither an account name nor a 32-hex-digit id"),
         );
     };
+    let owner = match owner_of(&state, &text, id).await {
+        Ok(owner) => owner,
+        Err(response) => return response,
+    };
+    if let Err(response) = auth::allow(&principal, &Action::ReadAccount(owner)) {
+        return response;
+    }
     let queried = state
         .engine
         .query(move |machine: &Machine| account_json(machine, id));
@@ -456,6 +557,7 @@ struct HistoryQuery {
 
 async fn get_account_transfers(
     State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
     PathText(text): PathText,
     QueryOf(query): QueryOf<HistoryQuery>,
 ) -> Response {
@@ -466,6 +568,13 @@ async fn get_account_transfers(
             format!("{text:?} is neither an account name nor a 32-hex-digit id"),
         );
     };
+    let owner = match owner_of(&state, &text, id).await {
+        Ok(owner) => owner,
+        Err(response) => return response,
+    };
+    if let Err(response) = auth::allow(&principal, &Action::ReadHistory(owner)) {
+        return response;
+    }
     let limit = query.limit.unwrap_or(100);
     if !(1..=HISTORY_PAGE_MAX).contains(&limit) {
         return error_response(
@@ -521,7 +630,14 @@ async fn get_account_transfers(
     }
 }
 
-async fn post_riders(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
+async fn post_riders(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    Body(body): Body,
+) -> Response {
+    if let Err(response) = auth::allow(&principal, &Action::UpsertRiders) {
+        return response;
+    }
     let Ok(text) = std::str::from_utf8(&body) else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -574,9 +690,13 @@ struct KeyBody {
 /// keys), logged and replayed. The same key twice is accepted once.
 async fn post_rider_key(
     State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
     PathText(rider): PathText,
     Body(body): Body,
 ) -> Response {
+    if let Err(response) = auth::allow(&principal, &Action::RegisterRiderDevice) {
+        return response;
+    }
     // The log's id rules, and never a My Number (not repeated back).
     let bad_rider = match crate::limits::check_entry_id(&rider) {
         Err(error) => Some(format!("the rider {error}")),
@@ -626,7 +746,14 @@ async fn post_rider_key(
 }
 
 /// Adds or replaces shops; each record is checked on its own, logged and replayed.
-async fn post_shops(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
+async fn post_shops(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    Body(body): Body,
+) -> Response {
+    if let Err(response) = auth::allow(&principal, &Action::UpsertShops) {
+        return response;
+    }
     let Ok(text) = std::str::from_utf8(&body) else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -669,7 +796,15 @@ async fn post_shops(State(state): State<Arc<ApiState>>, Body(body): Body) -> Res
     axum::Json(json!({"results": answers})).into_response()
 }
 
-async fn get_shop(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Response {
+async fn get_shop(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    Path(id): Path<String>,
+) -> Response {
+    let action = Action::ReadShop { shop: id.clone() };
+    if let Err(response) = auth::allow(&principal, &action) {
+        return response;
+    }
     let lookup = id.clone();
     let queried = state.engine.query(move |machine: &Machine| {
         machine
@@ -683,7 +818,15 @@ async fn get_shop(State(state): State<Arc<ApiState>>, Path(id): Path<String>) ->
 }
 
 /// The rider's passes (issue 13); a rider with none has an empty list.
-async fn get_rider_passes(State(state): State<Arc<ApiState>>, PathText(id): PathText) -> Response {
+async fn get_rider_passes(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    PathText(id): PathText,
+) -> Response {
+    let action = Action::ReadAccount(AccountOwner::Rider { rider: id.clone() });
+    if let Err(response) = auth::allow(&principal, &action) {
+        return response;
+    }
     let queried = state
         .engine
         .query(move |machine: &Machine| Some(machine.rider_passes_json(&id)));
@@ -702,9 +845,16 @@ struct LotsQuery {
 /// granted, and the first instant it no longer pays (null: never).
 async fn get_rider_lots(
     State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
     PathText(rider): PathText,
     QueryOf(query): QueryOf<LotsQuery>,
 ) -> Response {
+    let action = Action::ReadHistory(AccountOwner::Rider {
+        rider: rider.clone(),
+    });
+    if let Err(response) = auth::allow(&principal, &action) {
+        return response;
+    }
     let (lookup, asset) = (rider.clone(), query.asset.clone());
     let queried = state.engine.query(move |machine: &Machine| {
         let lots = machine.lots(&lookup, &asset)?;
@@ -736,7 +886,13 @@ async fn get_rider_lots(
 }
 
 /// The shop statement: per shop, local day and asset, sales, fees, refunds and net.
-async fn get_shop_report(State(state): State<Arc<ApiState>>) -> Response {
+async fn get_shop_report(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+) -> Response {
+    if let Err(response) = auth::allow(&principal, &Action::ReadReport(Report::AllShops)) {
+        return response;
+    }
     let queried = state
         .engine
         .query(|machine: &Machine| Some(kanjo_core::report::shop_report(machine)));
@@ -744,6 +900,110 @@ async fn get_shop_report(State(state): State<Arc<ApiState>>) -> Response {
         Ok(report) => axum::Json(report).into_response(),
         Err(response) => response,
     }
+}
+
+/// Makes a key (town-admin): the token is in this answer and nowhere else; the log keeps its
+/// SHA-256. The key works from the next request on.
+async fn post_key(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    Body(body): Body,
+) -> Response {
+    if let Err(response) = auth::allow(&principal, &Action::CreateKey) {
+        return response;
+    }
+    let request: auth::NewKeyBody = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            let message =
+                format!("expected {{\"role\": \"…\", \"expires\": \"YYYY-MM-DD\"}}: {error}");
+            return error_response(StatusCode::BAD_REQUEST, ErrorCode::BadBody, message);
+        }
+    };
+    let (new_key, change) = match auth::new_key_change(&request) {
+        Ok(made) => made,
+        Err(response) => return response,
+    };
+    if let Err(response) = key_change(&state, change).await {
+        return response;
+    }
+    let mut answer = auth::key_json(&new_key.record);
+    answer["token"] = json!(new_key.token.expose());
+    (StatusCode::CREATED, axum::Json(answer)).into_response()
+}
+
+/// Every key (town-admin, auditor): role, dates, revocation; never a token or its hash.
+async fn get_keys(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+) -> Response {
+    if let Err(response) = auth::allow(&principal, &Action::ListKeys) {
+        return response;
+    }
+    let keys: Vec<Value> = state
+        .engine
+        .auth()
+        .records()
+        .iter()
+        .map(auth::key_json)
+        .collect();
+    axum::Json(json!({"keys": keys})).into_response()
+}
+
+/// Revokes a key (town-admin): refused from the next request on, also on this server.
+async fn post_key_revoke(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    PathText(text): PathText,
+) -> Response {
+    if let Err(response) = auth::allow(&principal, &Action::RevokeKey) {
+        return response;
+    }
+    let key_id = match KeyId::parse(&text) {
+        Ok(key_id) => key_id,
+        Err(error) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadKey,
+                error.to_string(),
+            );
+        }
+    };
+    let change = KeyChange::Revoke {
+        key_id,
+        at_unix_s: auth::now_unix_s(),
+    };
+    if let Err(response) = key_change(&state, change).await {
+        return response;
+    }
+    match state.engine.auth().key(key_id) {
+        Some(record) => axum::Json(auth::key_json(&record)).into_response(),
+        None => error_response(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("no key {key_id}"),
+        ),
+    }
+}
+
+/// Checks a key change at the edge, sends it through the pipeline and waits until it is durable.
+async fn key_change(state: &ApiState, change: KeyChange) -> Result<(), Response> {
+    let refused = |error: kanjo_auth::KeyBookError| {
+        let status = match error {
+            kanjo_auth::KeyBookError::UnknownKey(_) => StatusCode::NOT_FOUND,
+            kanjo_auth::KeyBookError::AlreadyRevoked { .. }
+            | kanjo_auth::KeyBookError::DuplicateKeyId(_) => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        error_response(status, ErrorCode::BadKey, error.to_string())
+    };
+    state.engine.auth().check_change(&change).map_err(refused)?;
+    let results = durable(state.engine.submit_key_changes(vec![change])).await?;
+    results
+        .into_iter()
+        .next()
+        .expect("one result per change")
+        .map_err(refused)
 }
 
 async fn get_metrics(State(state): State<Arc<ApiState>>) -> Response {

@@ -106,6 +106,19 @@ impl HttpClient {
         content_type: &str,
         body: Vec<u8>,
     ) -> Result<HttpResponse, HttpError> {
+        self.request_with_token(authority, method, path, content_type, body, None)
+    }
+
+    /// `request` with `Authorization: Bearer {token}` when a token is given.
+    pub fn request_with_token(
+        &self,
+        authority: &str,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        bearer_token: Option<&str>,
+    ) -> Result<HttpResponse, HttpError> {
         let uri = format!("http://{authority}{path}");
         let bad_request = |message: String| HttpError::BadRequest {
             method: method.to_owned(),
@@ -114,10 +127,14 @@ impl HttpClient {
         };
         let parsed_method = Method::from_bytes(method.as_bytes())
             .map_err(|error| bad_request(error.to_string()))?;
-        let request = Request::builder()
+        let mut builder = Request::builder()
             .method(parsed_method)
             .uri(&uri)
-            .header(CONTENT_TYPE, content_type)
+            .header(CONTENT_TYPE, content_type);
+        if let Some(token) = bearer_token {
+            builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = builder
             .body(Full::new(Bytes::from(body)))
             .map_err(|error| bad_request(error.to_string()))?;
         let exchange = async {

@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the code map.
 
 pub mod api;
+pub mod auth_layer;
 pub mod client;
 pub mod demo;
 pub mod finance_page;

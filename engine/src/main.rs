@@ -18,6 +18,7 @@ use kanjo_engine::store::{self, StoreTarget};
 use kanjo_engine::verify;
 
 mod finance_cli;
+mod keys_cli;
 mod qr_cli;
 
 #[derive(Parser)]
@@ -51,6 +52,9 @@ enum Command {
     /// Recompute the log's hash chain, replay it, and check both against each other and an
     /// expected (published) head; exits 5 on any difference.
     Verify(VerifyArgs),
+    /// API keys: create (prints the bearer token once), list, revoke; on the store, or through a
+    /// running server with --server.
+    Keys(keys_cli::KeysArgs),
     /// Shop payment QR codes: a shop's static EMVCo payload and PNG, and a payload validator.
     Qr(qr_cli::QrArgs),
     /// Programme versions: apply a new programme from an instant on (the books go on).
@@ -227,6 +231,16 @@ struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(0..=RECOVERY_TIMEOUT_S_MAX)
     )]
     recovery_timeout_s: u64,
+    /// Serve /metrics without a key (for a scraper that can't send one). By default /metrics
+    /// needs a key whose role may read metrics (auditor).
+    #[arg(long)]
+    metrics_open: bool,
+    /// Requests per second one API key may make on average (then 429 with Retry-After).
+    #[arg(long, default_value_t = kanjo_engine::api::auth::RATE_PER_SECOND_DEFAULT)]
+    rate_per_second: u32,
+    /// Requests one API key may send at once above its rate.
+    #[arg(long, default_value_t = kanjo_engine::api::auth::RATE_BURST_DEFAULT)]
+    rate_burst: u32,
 }
 
 #[derive(Args)]
@@ -504,6 +518,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keys(args) => keys_cli::run(args).map(|()| ExitCode::SUCCESS),
         Command::Verify(args) => {
             let target = args.engine.store.target();
             let programme = args.engine.programme_path(&target)?;
@@ -527,10 +542,23 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .thread_name("kanjo-http")
         .build()
         .context("starting the HTTP runtime")?;
-    let router = api::router(ApiState {
-        engine: engine.clone(),
-        metrics: Some(metrics),
-    });
+    let mut state = ApiState::new(engine.clone(), Some(metrics));
+    state.access.metrics_open = args.metrics_open;
+    state.access.rate = match (
+        std::num::NonZeroU32::new(args.rate_per_second),
+        std::num::NonZeroU32::new(args.rate_burst),
+    ) {
+        (Some(per_second), Some(burst)) => Some(api::RateLimit { per_second, burst }),
+        _ => bail!("--rate-per-second and --rate-burst must be at least 1"),
+    };
+    if engine.auth().keys_len() == 0 {
+        eprintln!(
+            "kanjo: warning: no API keys yet, so every /v1 request is refused (401). Stop kanjo \
+             and make the first with: kanjo keys create --role town-admin (same --data or \
+             --database-url)"
+        );
+    }
+    let router = api::router(state);
     let backend = engine.backend();
     let watched = engine.clone();
     runtime.block_on(async move {

@@ -25,16 +25,18 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 
 use crate::answer::{AnswerContext, Outcome, Rejection, RejectionCode};
+use crate::auth_layer::{self, AuthState, Caller};
 use crate::chart::{AssetBook, AssetSection};
 use crate::event::Event;
 use crate::machine::{Machine, MachineConfig, Prepared};
 use crate::recovery::{self, Failure, Health, HealthCell, RECOVERY_TIMEOUT_S_DEFAULT};
 use crate::store::{self, EntryError, EntryKind, LogEntry, LogRecord, Store, StoreTarget};
+use kanjo_auth::{KeyBookError, KeyChange, KeyId, Principal};
 use kanjo_core::machine::{DeviceKey, KeyRefusal, KeyRefusalCode};
+use kanjo_core::reconcile::{ReconRefusal, ReconRun, Resolution};
 use kanjo_core::settlement::{
     FinanceCommand, FinanceRefusal, FinanceResult, PayoutCommand, SettleCommand,
 };
-use kanjo_core::reconcile::{ReconRefusal, ReconRun, Resolution};
 use kanjo_core::shops::ShopSpec;
 
 /// The ledger's batch limit is also the largest group commit.
@@ -172,6 +174,9 @@ impl ReconRecord {
         }
     }
 }
+/// Per API key change: applied, or why the key book refused it.
+pub type KeyChangeResults = Vec<Result<(), KeyBookError>>;
+type KeyChangeReply = oneshot::Sender<Result<KeyChangeResults, SubmitError>>;
 type Query = Box<dyn FnOnce(&Machine) -> Deliver + Send>;
 /// Per settlement or payout command: its answer or refusal.
 pub type FinanceResults = Vec<FinanceResult>;
@@ -180,11 +185,17 @@ type FinanceReply = oneshot::Sender<Result<FinanceResults, SubmitError>>;
 enum Command {
     Events {
         items: Vec<Prepared>,
+        caller: Caller,
         reply: oneshot::Sender<Result<Vec<Answer>, SubmitError>>,
     },
     Riders {
         records: Vec<(String, RiderRecord)>,
         reply: RiderReply,
+    },
+    /// API key changes (create, revoke), applied to the key book in log order.
+    KeyChanges {
+        changes: Vec<KeyChange>,
+        reply: KeyChangeReply,
     },
     /// Shop records: canonical JSON and the record; answered like rider records.
     Shops {
@@ -236,6 +247,10 @@ enum Pending {
     Recon {
         results: ReconResults,
         reply: ReconReply,
+    },
+    KeyChanges {
+        results: KeyChangeResults,
+        reply: KeyChangeReply,
     },
 }
 
@@ -296,6 +311,8 @@ pub struct Engine {
     assets: Arc<AssetBook>,
     backend: &'static str,
     threads: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+    /// The API key book and who sent each event (`auth_layer`).
+    auth: Arc<AuthState>,
 }
 
 /// Loads a programme and its engine section (`[[assets]]`).
@@ -358,7 +375,8 @@ impl Engine {
             path: config.programme.display().to_string(),
             message: error.to_string(),
         })?;
-        let (last_seq, replayed_events) = replay(store.as_mut(), &mut machine)?;
+        let auth = AuthState::new();
+        let (last_seq, replayed_events) = replay(store.as_mut(), &mut machine, &auth)?;
         // Answers name rules and budgets by place; the latest version names every place.
         let programme = Arc::clone(machine.programme());
         tracing::info!(
@@ -395,6 +413,7 @@ impl Engine {
                 source,
             })?;
         let machine_shared = Arc::clone(&shared);
+        let machine_auth = Arc::clone(&auth);
         let batch = BatchLimits {
             events_max: config.batch_events_max,
             wait: Duration::from_micros(config.batch_wait_us),
@@ -404,6 +423,7 @@ impl Engine {
             .spawn(move || {
                 machine_loop(
                     machine,
+                    &machine_auth,
                     last_seq,
                     batch,
                     command_rx,
@@ -423,7 +443,13 @@ impl Engine {
             assets: Arc::new(assets),
             backend,
             threads: Arc::new(std::sync::Mutex::new(vec![applier, committer])),
+            auth,
         })
+    }
+
+    /// The API key book and the principal of each event.
+    pub fn auth(&self) -> &Arc<AuthState> {
+        &self.auth
     }
 
     pub fn backend(&self) -> &'static str {
@@ -510,6 +536,16 @@ impl Engine {
         &self,
         items: Vec<Prepared>,
     ) -> Result<oneshot::Receiver<Result<Vec<Answer>, SubmitError>>, SubmitError> {
+        self.submit_prepared_as(items, Caller::Local)
+    }
+
+    /// `submit_prepared` for a caller: with an API key, each event is checked against its scope
+    /// (`forbidden` alone otherwise) and logged with the key id.
+    pub fn submit_prepared_as(
+        &self,
+        items: Vec<Prepared>,
+        caller: Caller,
+    ) -> Result<oneshot::Receiver<Result<Vec<Answer>, SubmitError>>, SubmitError> {
         self.check_running()?;
         if items.len() > SUBMISSION_EVENTS_MAX {
             return Err(SubmitError::TooLarge(items.len()));
@@ -528,10 +564,14 @@ impl Engine {
             return Err(SubmitError::QueueFull { queued });
         }
         let (reply, answers) = oneshot::channel();
-        self.send(Command::Events { items, reply })
-            .inspect_err(|_| {
-                self.shared.queued_events.fetch_sub(count, Ordering::AcqRel);
-            })?;
+        self.send(Command::Events {
+            items,
+            caller,
+            reply,
+        })
+        .inspect_err(|_| {
+            self.shared.queued_events.fetch_sub(count, Ordering::AcqRel);
+        })?;
         Ok(answers)
     }
 
@@ -594,15 +634,24 @@ impl Engine {
         })
     }
 
+    /// Creates or revokes API keys (checked at the edge with `AuthState::check_change`); each
+    /// takes effect on the key book once applied, and the receiver yields once it is durable.
+    pub fn submit_key_changes(
+        &self,
+        changes: Vec<KeyChange>,
+    ) -> Result<oneshot::Receiver<Result<KeyChangeResults, SubmitError>>, SubmitError> {
+        self.submit_records(changes, |changes, reply| Command::KeyChanges {
+            changes,
+            reply,
+        })
+    }
+
     /// Queues reconciliation runs and resolutions; each is answered once durable.
     pub fn submit_recon(
         &self,
         records: Vec<ReconRecord>,
     ) -> Result<oneshot::Receiver<Result<ReconResults, SubmitError>>, SubmitError> {
-        self.submit_records(records, |records, reply| Command::Recon {
-            records,
-            reply,
-        })
+        self.submit_records(records, |records, reply| Command::Recon { records, reply })
     }
 
     /// Settles periods and records payouts (checked at the edge); durable when the receiver
@@ -709,23 +758,48 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// Who sent an event of a batch.
+enum EventFrom {
+    /// In-process: no key.
+    Local,
+    /// A key, live: its scope is checked before the event is applied.
+    Key(Arc<Principal>),
+    /// A key, as the log recorded it (replay): the event was in scope when it was logged.
+    Logged(KeyId),
+}
+
+impl EventFrom {
+    fn key_id(&self) -> Option<KeyId> {
+        match self {
+            EventFrom::Local => None,
+            EventFrom::Key(principal) => Some(principal.key_id),
+            EventFrom::Logged(key_id) => Some(*key_id),
+        }
+    }
+}
+
 /// What one batch holds, in log order.
 enum BatchItem {
-    Event(Prepared),
+    Event(Prepared, EventFrom),
     Rider(String, RiderRecord),
     Shop(String, ShopSpec),
     Key(String, DeviceKey),
     Programme(crate::programme_cli::VersionItem),
     Finance(String, FinanceCommand),
     Recon(ReconRecord),
+    KeyChange(String, KeyChange),
 }
 
 impl BatchItem {
     /// The log's per-entry limits, as `LogRecord::validate` will check them at commit.
     fn loggable(&self) -> Result<(), EntryError> {
         match self {
-            BatchItem::Event(prepared) => {
-                store::check_entry(&prepared.event.id, prepared.canonical.len())
+            BatchItem::Event(prepared, from) => {
+                let principal_bytes = from.key_id().map_or(0, |_| auth_layer::PRINCIPAL_BYTES - 1);
+                store::check_entry(
+                    &prepared.event.id,
+                    prepared.canonical.len() + principal_bytes,
+                )
             }
             BatchItem::Rider(text, record) => store::check_entry(&record.rider, text.len()),
             BatchItem::Shop(text, spec) => store::check_entry(&spec.id, text.len()),
@@ -738,12 +812,26 @@ impl BatchItem {
                 let (_, id, text) = record.entry();
                 store::check_entry(&id, text.len())
             }
+            BatchItem::KeyChange(text, change) => {
+                store::check_entry(&key_change_id(change), text.len())
+            }
         }
+    }
+}
+
+/// A key change's log entry id: the key's id.
+fn key_change_id(change: &KeyChange) -> String {
+    match change {
+        KeyChange::Create { key } => key.key_id().to_string(),
+        KeyChange::Revoke { key_id, .. } => key_id.to_string(),
     }
 }
 
 enum ItemResult {
     Event(Outcome),
+    /// Outside the sending key's scope: answered `forbidden`, neither applied nor logged.
+    Forbidden(Rejection),
+    KeyChange(Result<(), KeyBookError>),
     Rider(Result<(), String>),
     Shop(Result<(), String>),
     Key(Result<(), KeyRefusal>),
@@ -755,7 +843,12 @@ enum ItemResult {
 
 /// Applies one batch to the machine: the same code for live batches and for replay, so the two
 /// can't drift apart.
-fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec<ItemResult> {
+fn apply_batch(
+    machine: &mut Machine,
+    auth: &AuthState,
+    clock_ns: u64,
+    items: &[BatchItem],
+) -> Vec<ItemResult> {
     machine.begin_batch(clock_ns);
     let results = items
         .iter()
@@ -767,7 +860,8 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
                 return ItemResult::Unloggable(error);
             }
             match item {
-                BatchItem::Event(prepared) => ItemResult::Event(machine.apply(prepared)),
+                BatchItem::Event(prepared, from) => apply_event(machine, auth, prepared, from),
+                BatchItem::KeyChange(_, change) => ItemResult::KeyChange(auth.apply_change(change)),
                 BatchItem::Rider(_, record) => {
                     ItemResult::Rider(machine.upsert_rider(record.clone()))
                 }
@@ -795,7 +889,38 @@ fn apply_batch(machine: &mut Machine, clock_ns: u64, items: &[BatchItem]) -> Vec
     results
 }
 
-fn replay(store: &mut dyn Store, machine: &mut Machine) -> Result<(u64, u64), StartError> {
+/// One event: its scope checked (a live key's), applied, and its sender recorded.
+fn apply_event(
+    machine: &mut Machine,
+    auth: &AuthState,
+    prepared: &Prepared,
+    from: &EventFrom,
+) -> ItemResult {
+    let submit = match from {
+        EventFrom::Local => return ItemResult::Event(machine.apply(prepared)),
+        EventFrom::Key(principal) => {
+            let submit = auth_layer::submit_of(machine, &prepared.event);
+            let action = kanjo_auth::Action::Submit(submit.clone());
+            if let Err(forbidden) = kanjo_auth::authorize(principal, &action) {
+                let message = format!("key {}: {forbidden}", principal.key_id);
+                return ItemResult::Forbidden(Rejection::new(RejectionCode::Forbidden, message));
+            }
+            submit
+        }
+        EventFrom::Logged(_) => auth_layer::submit_of(machine, &prepared.event),
+    };
+    let outcome = machine.apply(prepared);
+    if let Some(key_id) = from.key_id() {
+        auth.stamp(prepared.id_hash, key_id, &submit);
+    }
+    ItemResult::Event(outcome)
+}
+
+fn replay(
+    store: &mut dyn Store,
+    machine: &mut Machine,
+    auth: &AuthState,
+) -> Result<(u64, u64), StartError> {
     let mut next_seq = 1;
     let mut events = 0u64;
     loop {
@@ -827,9 +952,9 @@ fn replay(store: &mut dyn Store, machine: &mut Machine) -> Result<(u64, u64), St
                 .collect::<Result<Vec<_>, _>>()?;
             events += items
                 .iter()
-                .filter(|item| matches!(item, BatchItem::Event(_)))
+                .filter(|item| matches!(item, BatchItem::Event(..)))
                 .count() as u64;
-            apply_batch(machine, record.clock_ns, &items);
+            apply_batch(machine, auth, record.clock_ns, &items);
             next_seq += 1;
         }
     }
@@ -840,9 +965,20 @@ fn decode_entry(entry: &LogEntry) -> Result<BatchItem, String> {
     let text =
         std::str::from_utf8(&entry.body).map_err(|error| format!("entry {}: {error}", entry.id))?;
     match entry.kind {
-        EntryKind::Event => Event::parse(text)
-            .map(|event| BatchItem::Event(Prepared::new(event)))
-            .map_err(|error| format!("event {}: {error}", entry.id)),
+        EntryKind::Event => {
+            let from = match auth_layer::split_principal(text)
+                .map_err(|error| format!("event {}: {error}", entry.id))?
+            {
+                Some(key_id) => EventFrom::Logged(key_id),
+                None => EventFrom::Local,
+            };
+            Event::parse(text)
+                .map(|event| BatchItem::Event(Prepared::new(event), from))
+                .map_err(|error| format!("event {}: {error}", entry.id))
+        }
+        EntryKind::KeyChange => KeyChange::from_json(text)
+            .map(|change| BatchItem::KeyChange(text.to_owned(), change))
+            .map_err(|error| format!("key change {}: {error}", entry.id)),
         EntryKind::Rider => serde_json::from_str::<RiderRecord>(text)
             .map(|record| BatchItem::Rider(text.to_owned(), record))
             .map_err(|error| format!("rider {}: {error}", entry.id)),
@@ -879,6 +1015,7 @@ struct BatchLimits {
 
 fn machine_loop(
     mut machine: Machine,
+    auth: &AuthState,
     mut last_seq: u64,
     limits: BatchLimits,
     commands: Receiver<Command>,
@@ -948,6 +1085,7 @@ fn machine_loop(
                 Command::Programmes { records, .. } => records.len(),
                 Command::Finance { items, .. } => items.len(),
                 Command::Recon { records, .. } => records.len(),
+                Command::KeyChanges { changes, .. } => changes.len(),
                 Command::Query(_) | Command::Shutdown => 0,
             };
             if size > 0 && items.len() + size > limits.events_max {
@@ -957,13 +1095,27 @@ fn machine_loop(
             match command {
                 Command::Events {
                     items: events,
+                    caller,
                     reply,
                 } => {
                     shared
                         .queued_events
                         .fetch_sub(events.len(), Ordering::AcqRel);
                     shapes.push((events.len(), PendingShape::Events(reply)));
-                    items.extend(events.into_iter().map(BatchItem::Event));
+                    items.extend(events.into_iter().map(|prepared| {
+                        let from = match &caller {
+                            Caller::Local => EventFrom::Local,
+                            Caller::Key(principal) => EventFrom::Key(Arc::clone(principal)),
+                        };
+                        BatchItem::Event(prepared, from)
+                    }));
+                }
+                Command::KeyChanges { changes, reply } => {
+                    shapes.push((changes.len(), PendingShape::KeyChanges(reply)));
+                    items.extend(changes.into_iter().map(|change| {
+                        let text = change.to_json();
+                        BatchItem::KeyChange(text, change)
+                    }));
                 }
                 Command::Riders { records, reply } => {
                     shapes.push((records.len(), PendingShape::Riders(reply)));
@@ -1019,7 +1171,7 @@ fn machine_loop(
             continue;
         }
         let clock_ns = now_ns().max(machine.clock_ns() + 1);
-        let results = apply_batch(&mut machine, clock_ns, &items);
+        let results = apply_batch(&mut machine, auth, clock_ns, &items);
         last_seq += 1;
         let (record, pending) = seal_batch(last_seq, clock_ns, items, results, shapes);
         metrics::histogram!("kanjo_batch_events").record(record.entries.len() as f64);
@@ -1039,6 +1191,7 @@ enum PendingShape {
     Keys(KeyReply),
     Finance(FinanceReply),
     Recon(ReconReply),
+    KeyChanges(KeyChangeReply),
 }
 
 /// One item's answer, before the answers are handed to their submitters.
@@ -1048,6 +1201,7 @@ enum ItemAnswer {
     Key(Result<(), KeyRefusal>),
     Finance(FinanceResult),
     Recon(Result<(), ReconRefusal>),
+    KeyChange(Result<(), KeyBookError>),
 }
 
 fn seal_batch(
@@ -1116,6 +1270,15 @@ fn seal_batch(
                         .collect(),
                     reply,
                 },
+                PendingShape::KeyChanges(reply) => Pending::KeyChanges {
+                    results: taken
+                        .map(|answer| match answer {
+                            ItemAnswer::KeyChange(result) => result,
+                            _ => unreachable!("key change slots hold key change results"),
+                        })
+                        .collect(),
+                    reply,
+                },
             }
         })
         .collect();
@@ -1139,13 +1302,39 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
         })
     };
     match (item, result) {
-        (BatchItem::Event(prepared), ItemResult::Event(outcome)) => (
+        (BatchItem::Event(prepared, from), ItemResult::Event(outcome)) => {
+            let body = match from.key_id() {
+                Some(key_id) => auth_layer::with_principal(key_id, &prepared.canonical),
+                None => prepared.canonical,
+            };
+            (
+                ItemAnswer::Event(Answer {
+                    id: prepared.event.id.clone(),
+                    outcome,
+                }),
+                entry(EntryKind::Event, prepared.event.id, body),
+            )
+        }
+        (BatchItem::Event(prepared, _), ItemResult::Forbidden(rejection)) => (
             ItemAnswer::Event(Answer {
-                id: prepared.event.id.clone(),
-                outcome,
+                id: prepared.event.id,
+                outcome: Outcome::Rejected(rejection),
             }),
-            entry(EntryKind::Event, prepared.event.id, prepared.canonical),
+            None,
         ),
+        (BatchItem::KeyChange(text, change), ItemResult::KeyChange(result)) => {
+            // A refused change changed nothing: not logged.
+            let logged = result
+                .is_ok()
+                .then(|| entry(EntryKind::KeyChange, key_change_id(&change), text))
+                .flatten();
+            (ItemAnswer::KeyChange(result), logged)
+        }
+        (BatchItem::KeyChange(..), ItemResult::Unloggable(error)) => {
+            tracing::warn!(%error, "a key change the edge should have refused reached a batch");
+            let refusal = KeyBookError::Unloggable(error.to_string());
+            (ItemAnswer::KeyChange(Err(refusal)), None)
+        }
         (BatchItem::Rider(text, record), ItemResult::Rider(result)) => (
             ItemAnswer::Record(result),
             entry(EntryKind::Rider, record.rider, text),
@@ -1197,7 +1386,7 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
             );
             (ItemAnswer::Recon(Err(refusal)), None)
         }
-        (BatchItem::Event(prepared), ItemResult::Unloggable(error)) => {
+        (BatchItem::Event(prepared, _), ItemResult::Unloggable(error)) => {
             tracing::warn!(%error, "an event the parser should have refused reached a batch");
             let outcome = Outcome::Rejected(Rejection::new(
                 RejectionCode::BadEvent,
@@ -1231,7 +1420,7 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
 
 fn refuse(command: Command, error: SubmitError, shared: &Shared) {
     match command {
-        Command::Events { items, reply } => {
+        Command::Events { items, reply, .. } => {
             shared
                 .queued_events
                 .fetch_sub(items.len(), Ordering::AcqRel);
@@ -1249,6 +1438,9 @@ fn refuse(command: Command, error: SubmitError, shared: &Shared) {
             let _ = reply.send(Err(error));
         }
         Command::Recon { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Command::KeyChanges { reply, .. } => {
             let _ = reply.send(Err(error));
         }
         Command::Query(_) | Command::Shutdown => {}
@@ -1347,6 +1539,9 @@ fn commit_group(
                         Pending::Recon { results, reply } => {
                             let _ = reply.send(Ok(results));
                         }
+                        Pending::KeyChanges { results, reply } => {
+                            let _ = reply.send(Ok(results));
+                        }
                     }
                 }
             }
@@ -1391,6 +1586,9 @@ fn fail_pending(pending: Vec<Pending>, reason: &str) {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
             Pending::Recon { reply, .. } => {
+                let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
+            }
+            Pending::KeyChanges { reply, .. } => {
                 let _ = reply.send(Err(SubmitError::Stopped(reason.to_owned())));
             }
         }

@@ -52,15 +52,17 @@ impl Api {
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        let app = router(ApiState {
-            engine: engine.clone(),
-            metrics: Some(metrics_handle()),
-        });
+        let admin = common::admin_token_on_engine(&engine);
+        let mut state = ApiState::new(engine.clone(), Some(metrics_handle()));
+        // These tests send faster than a person; the rate limit has its own test.
+        state.access.rate = None;
+        let app = router(state);
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind an ephemeral port");
         let addr = listener.local_addr().expect("a bound address");
         runtime.spawn(async move { axum::serve(listener, app).await });
+        common::register_admin(addr, &admin);
         Api {
             addr,
             engine,
@@ -133,8 +135,13 @@ fn every_endpoint_answers() {
         json!(["licence-returned-half", "ride-points"])
     );
 
-    // GET /v1/events/{id}: the answer that was given; an unknown id is 404.
-    assert_eq!(ok_json(api.get("/v1/events/ride-1")), results[1]);
+    // GET /v1/events/{id}: the answer that was given, and the key that sent it (the key id is
+    // the token's part after `kjo_`); an unknown id is 404.
+    let mut looked_up = ok_json(api.get("/v1/events/ride-1"));
+    let operator_token = common::key_for(api.addr, "operator:town-bus").unwrap();
+    assert_eq!(looked_up["principal"], operator_token[4..20], "{looked_up}");
+    looked_up.as_object_mut().unwrap().remove("principal");
+    assert_eq!(looked_up, results[1]);
     let missing = api.get("/v1/events/never-sent");
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json()["error"]["code"], "not_found");

@@ -22,8 +22,8 @@ use kanjo_core::riders::parse_riders_at_most;
 use kanjo_core::shops::{ShopSpec, parse_shops};
 use kanjo_ledger::TRANSFERS_PER_BATCH_MAX;
 use kanjo_rules::RiderRecord;
-use kanjo_rules::gtfs::{GtfsFares, GtfsTexts};
 use kanjo_rules::gtfs::csv::for_each_record;
+use kanjo_rules::gtfs::{GtfsFares, GtfsTexts};
 use kanjo_rules::programme::Programme;
 
 /// A target's body: untrusted bytes in, a panic on any finding.

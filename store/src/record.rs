@@ -26,6 +26,9 @@ pub enum EntryKind {
     Reconciliation = 8,
     /// A clerk's resolution of one exception of a run (entry id `{run}#{n}`), for the audit trail.
     Resolution = 9,
+    /// An API key change (`kanjo keys create` / `revoke`, `POST /v1/keys`): a
+    /// `kanjo_auth::KeyChange` as canonical JSON, by key id; replayed into the key book.
+    KeyChange = 10,
 }
 
 impl EntryKind {
@@ -40,6 +43,7 @@ impl EntryKind {
             7 => Some(EntryKind::Payout),
             8 => Some(EntryKind::Reconciliation),
             9 => Some(EntryKind::Resolution),
+            10 => Some(EntryKind::KeyChange),
             _ => None,
         }
     }
@@ -55,6 +59,7 @@ impl EntryKind {
             EntryKind::Payout => "payout",
             EntryKind::Reconciliation => "reconciliation",
             EntryKind::Resolution => "resolution",
+            EntryKind::KeyChange => "key_change",
         }
     }
 }

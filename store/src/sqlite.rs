@@ -642,7 +642,8 @@ impl Store for SqliteStore {
             | EntryKind::Settlement
             | EntryKind::Payout
             | EntryKind::Reconciliation
-            | EntryKind::Resolution => {
+            | EntryKind::Resolution
+            | EntryKind::KeyChange => {
                 return self.count_by_reading(kind);
             }
         };

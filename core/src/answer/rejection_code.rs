@@ -84,6 +84,9 @@ rejection_codes! {
     TokenUsed => "token_used",
     /// A customer token past its expiry.
     TokenExpired => "token_expired",
+    /// The event is outside the scope of the API key that sent it (its role may not submit this
+    /// type of event for this operator, shop, bank or station). Not logged: the id stays free.
+    Forbidden => "forbidden",
     /// Only a stablecoin is redeemed for yen at its bank; points and the rest can't be withdrawn.
     NotRedeemable => "not_redeemable",
     /// A stablecoin topup naming a bank other than the coin's issuer.

@@ -46,6 +46,15 @@ error_codes! {
     Recovering => "recovering",
     /// The engine stopped: kanjo exits and its supervisor restarts it; resend with the same ids.
     Stopped => "stopped",
+    /// No valid `Authorization: Bearer kjo_…` header: missing, malformed, unknown, revoked or
+    /// expired key (401).
+    Unauthorized => "unauthorized",
+    /// The key's role may not do this (403).
+    Forbidden => "forbidden",
+    /// The key sent more requests than its rate allows: retry after `Retry-After` seconds (429).
+    RateLimited => "rate_limited",
+    /// A key change the key book refuses (an unknown or already revoked key, a bad role).
+    BadKey => "bad_key",
     /// This process installed no metrics recorder.
     NoMetrics => "no_metrics",
     /// A rider id in the path that the log can't hold or that holds a 12-digit number.

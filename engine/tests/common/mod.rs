@@ -4,6 +4,7 @@
 //! Each test binary uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -98,14 +99,23 @@ pub struct Server {
 
 impl Server {
     /// `store_args` name the store: `["--data", DIR]` or `["--database-url", URL]`, plus any other flag.
+    /// A town-admin key is made on the store first (`kanjo keys create`, once per store in this
+    /// test process), and `http` picks a key per request from it.
     pub fn start(store_args: &[&str]) -> Server {
         let programme = programme_path();
+        let admin = admin_token_on_store(store_args);
         let mut child = Command::new(kanjo_bin())
             .arg("serve")
             .args(store_args)
             .arg("--programme")
             .arg(&programme)
             .args(["--listen", "127.0.0.1:0"])
+            // Tests send faster than a person; the rate limit has its own test.
+            .args(if store_args.contains(&"--rate-per-second") {
+                &[][..]
+            } else {
+                &["--rate-per-second", "1000000", "--rate-burst", "1000000"][..]
+            })
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -146,6 +156,7 @@ impl Server {
                 );
             }
         };
+        register_admin(addr, &admin);
         Server { child, addr, log }
     }
 
@@ -279,10 +290,38 @@ impl Response {
     }
 }
 
-/// One HTTP exchange through kanjo's client (one per test process, pooled connections).
-/// An error means no complete response arrived: the server may or may not have acted on it.
+/// One HTTP exchange through kanjo's client (one per test process, pooled connections), with
+/// the key the request needs when the server's keys were registered (`register_admin`): events
+/// go with the key of the role that may send each (consecutive events of one role together, in
+/// order, their answers joined), rider, shop and key writes with the town-admin key, reads with
+/// the auditor's. An error means no complete response arrived: the server may or may not have
+/// acted on it.
 pub fn http(
     addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<Response, HttpError> {
+    let registered = keyrings().lock().unwrap().contains_key(&addr);
+    if !registered || path == "/healthz" || path == "/openapi.json" {
+        return http_as(addr, None, method, path, body);
+    }
+    if method == "POST" && path == "/v1/events" {
+        return post_events_by_role(addr, body.unwrap_or(""));
+    }
+    let role = if method == "GET" {
+        "auditor"
+    } else {
+        "town-admin"
+    };
+    let token = key_for(addr, role)?;
+    http_as(addr, Some(&token), method, path, body)
+}
+
+/// One HTTP exchange with this bearer token (or none).
+pub fn http_as(
+    addr: SocketAddr,
+    token: Option<&str>,
     method: &str,
     path: &str,
     body: Option<&str>,
@@ -292,12 +331,212 @@ pub fn http(
         HttpClient::new(Duration::from_millis(HTTP_TIMEOUT_MS)).expect("start the HTTP client")
     });
     let body = body.unwrap_or("").as_bytes().to_vec();
-    let response = client.request(&addr.to_string(), method, path, "application/json", body)?;
+    let response = client.request_with_token(
+        &addr.to_string(),
+        method,
+        path,
+        "application/json",
+        body,
+        token,
+    )?;
     let text = String::from_utf8(response.body).expect("kanjo answers in UTF-8");
     Ok(Response {
         status: response.status,
         headers: response.headers,
         body: text,
+    })
+}
+
+/// The keys of one server under test.
+struct Keyring {
+    by_role: HashMap<String, String>,
+}
+
+/// Purchase and authorisation ids → their shop, for the captures, voids and refunds after (also
+/// after a restart, on a server with another address).
+fn shop_of_payment() -> &'static Mutex<HashMap<String, String>> {
+    static SHOPS: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    SHOPS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn keyrings() -> &'static Mutex<HashMap<SocketAddr, Keyring>> {
+    static KEYRINGS: OnceLock<Mutex<HashMap<SocketAddr, Keyring>>> = OnceLock::new();
+    KEYRINGS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Tells `http` the town-admin token of the server at `addr`; it makes the other keys it needs
+/// through `POST /v1/keys`.
+pub fn register_admin(addr: SocketAddr, admin_token: &str) {
+    let mut by_role = HashMap::new();
+    by_role.insert("town-admin".to_owned(), admin_token.to_owned());
+    keyrings().lock().unwrap().insert(addr, Keyring { by_role });
+}
+
+/// The token of a key with this role (its text form) on the server at `addr`, made on first use.
+pub fn key_for(addr: SocketAddr, role: &str) -> Result<String, HttpError> {
+    let admin = {
+        let keyrings = keyrings().lock().unwrap();
+        let keyring = keyrings
+            .get(&addr)
+            .expect("the server's keys are registered");
+        if let Some(token) = keyring.by_role.get(role) {
+            return Ok(token.clone());
+        }
+        keyring.by_role["town-admin"].clone()
+    };
+    let body = json!({"role": role}).to_string();
+    let response = http_as(addr, Some(&admin), "POST", "/v1/keys", Some(&body))?;
+    assert_eq!(response.status, 201, "a key for {role}: {}", response.body);
+    let token = response.json()["token"]
+        .as_str()
+        .expect("a new key's token")
+        .to_owned();
+    let mut keyrings = keyrings().lock().unwrap();
+    let keyring = keyrings.get_mut(&addr).expect("registered");
+    keyring.by_role.insert(role.to_owned(), token.clone());
+    Ok(token)
+}
+
+/// A town-admin key made on the store named in `store_args` (`--data DIR` or
+/// `--database-url URL`) with `kanjo keys create`, once per store in this process.
+pub fn admin_token_on_store(store_args: &[&str]) -> String {
+    static BY_STORE: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    let store: Vec<&str> = store_args
+        .windows(2)
+        .find(|pair| pair[0] == "--data" || pair[0] == "--database-url")
+        .map(|pair| pair.to_vec())
+        .expect("the store arguments name a store");
+    let label = store.join(" ");
+    let mut by_store = BY_STORE
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap();
+    if let Some(token) = by_store.get(&label) {
+        return token.clone();
+    }
+    let programme = programme_path();
+    let mut args = vec!["keys", "create", "--role", "town-admin"];
+    args.extend(&store);
+    args.extend(["--programme", programme.to_str().expect("a UTF-8 path")]);
+    let output = kanjo(&args);
+    assert!(
+        output.status.success(),
+        "kanjo keys create: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    by_store.insert(label, token.clone());
+    token
+}
+
+/// A town-admin key made on an in-process engine, for tests that serve `api::router` themselves.
+pub fn admin_token_on_engine(engine: &Engine) -> String {
+    let new_key = kanjo_auth::generate_token(kanjo_auth::Role::TownAdmin, 1, None).unwrap();
+    let change = kanjo_auth::KeyChange::Create {
+        key: new_key.record.clone(),
+    };
+    let results = engine
+        .submit_key_changes(vec![change])
+        .unwrap()
+        .blocking_recv()
+        .unwrap()
+        .unwrap();
+    assert_eq!(results, vec![Ok(())]);
+    new_key.token.expose().to_owned()
+}
+
+/// The role that may send an event, as the test client routes it (the scope table's owner).
+fn role_of_event(event: &Value) -> String {
+    let text = |field: &str| event.get(field).and_then(Value::as_str).map(str::to_owned);
+    let mut shops = shop_of_payment().lock().unwrap();
+    let role = match text("type").as_deref() {
+        Some("ride" | "tap") => text("operator").map(|operator| format!("operator:{operator}")),
+        Some("purchase" | "authorize") => {
+            if let (Some(id), Some(shop)) = (text("id"), text("shop")) {
+                shops.insert(id, shop);
+            }
+            text("shop").map(|shop| format!("shop:{shop}"))
+        }
+        Some("capture" | "void") => text("authorization")
+            .and_then(|id| shops.get(&id).cloned())
+            .map(|shop| format!("shop:{shop}")),
+        Some("refund") => text("purchase")
+            .and_then(|id| shops.get(&id).cloned())
+            .map(|shop| format!("shop:{shop}")),
+        Some("topup") => Some(format!(
+            "bank:{}",
+            text("source").unwrap_or_else(|| "default".to_owned())
+        )),
+        // The demo programme's stablecoin has no issuing bank: the default bank's.
+        Some("withdraw" | "send") => Some("bank:default".to_owned()),
+        Some("redeem") => text("place").map(|place| format!("election-office:{place}")),
+        _ => None,
+    };
+    role.filter(|role| kanjo_auth::Role::parse(role).is_ok())
+        .unwrap_or_else(|| "town-admin".to_owned())
+}
+
+/// `POST /v1/events` split into runs of consecutive events of one role, each sent with its key,
+/// in order; the answers joined as one. A body that can't be cut goes whole with the admin key.
+fn post_events_by_role(addr: SocketAddr, body: &str) -> Result<Response, HttpError> {
+    let Ok(items) =
+        kanjo_engine::body::split_items(body, kanjo_engine::pipeline::SUBMISSION_EVENTS_MAX)
+    else {
+        let admin = key_for(addr, "town-admin")?;
+        return http_as(addr, Some(&admin), "POST", "/v1/events", Some(body));
+    };
+    // Items that are not events (the server refuses them as bad_event) go with any key.
+    let roles: Vec<Option<String>> = items
+        .iter()
+        .map(|item| {
+            let text = item.as_ref().ok()?;
+            let event = serde_json::from_str::<Value>(text).ok()?;
+            event.is_object().then(|| role_of_event(&event))
+        })
+        .collect();
+    let mut distinct: Vec<&String> = roles.iter().flatten().collect();
+    distinct.dedup();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() <= 1 || items.iter().any(Result::is_err) {
+        let role = match distinct.as_slice() {
+            [role] => role.as_str(),
+            _ => "town-admin",
+        };
+        let token = key_for(addr, role)?;
+        return http_as(addr, Some(&token), "POST", "/v1/events", Some(body));
+    }
+    let mut runs: Vec<(String, Vec<&str>)> = Vec::new();
+    for (item, role) in items.iter().zip(roles) {
+        let text = *item.as_ref().expect("no element failed to cut");
+        match (runs.last_mut(), role) {
+            (Some((last, texts)), Some(role)) if *last == role => texts.push(text),
+            (Some((_, texts)), None) => texts.push(text),
+            (_, role) => runs.push((role.unwrap_or_else(|| "town-admin".to_owned()), vec![text])),
+        }
+    }
+    let mut results = Vec::new();
+    let mut last = None;
+    for (role, texts) in runs {
+        let token = key_for(addr, &role)?;
+        let run_body = format!("[{}]", texts.join(","));
+        let response = http_as(addr, Some(&token), "POST", "/v1/events", Some(&run_body))?;
+        if response.status != 200 {
+            return Ok(response);
+        }
+        results.extend(
+            response.json()["results"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        last = Some(response);
+    }
+    let last = last.expect("at least two runs");
+    Ok(Response {
+        status: 200,
+        headers: last.headers,
+        body: json!({"results": results}).to_string(),
     })
 }
 
