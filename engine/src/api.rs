@@ -136,6 +136,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/keys/{id}/revoke", post(post_key_revoke))
         .route_layer(axum::middleware::from_fn_with_state(key_gate, auth::gate))
         .merge(metrics_route)
+        .route(
+            "/finance/login",
+            get(crate::finance_login::get_login).post(crate::finance_login::post_login),
+        )
         .route("/healthz", get(get_health))
         .route("/openapi.json", get(get_openapi))
         .fallback(no_route)

@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use axum::extract::Extension;
+use kanjo_auth::{Action, Principal, Report};
+
 use axum::extract::{Form, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -88,7 +91,15 @@ fn read_figures(machine: &Machine) -> Figures {
     }
 }
 
-pub async fn get_finance(State(state): State<Arc<ApiState>>) -> Response {
+pub async fn get_finance(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+) -> Response {
+    if let Err(response) =
+        crate::api::auth::allow(&principal, &Action::ReadReport(Report::FinancePage))
+    {
+        return response;
+    }
     let figures = match state.engine.query(read_figures) {
         Ok(receiver) => match receiver.await {
             Ok(figures) => figures,
@@ -117,8 +128,12 @@ pub struct ResolveForm {
 pub async fn post_resolve(
     State(state): State<Arc<ApiState>>,
     Path((run, n)): Path<(String, u32)>,
+    Extension(principal): Extension<Arc<Principal>>,
     Form(form): Form<ResolveForm>,
 ) -> Response {
+    if let Err(response) = crate::api::auth::allow(&principal, &Action::ResolveException) {
+        return response;
+    }
     let resolution = Resolution {
         run: run.clone(),
         n,
@@ -416,7 +431,7 @@ fn axes(page: &mut String, series: &[(String, f64)], max: f64) {
 }
 
 /// HTML text and attribute escaping.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

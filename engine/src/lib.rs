@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth_layer;
 pub mod client;
 pub mod demo;
+pub mod finance_login;
 pub mod finance_page;
 pub mod month_demo;
 pub mod pipeline;

@@ -92,6 +92,7 @@ fn a_clerk_sees_the_apis_figures_in_chromium_and_resolves_an_exception() {
         .unwrap()
         .to_owned();
     let base = format!("http://{}", server.addr);
+    let clerk = common::key_for(server.addr, "clerk").unwrap();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -116,7 +117,27 @@ fn a_clerk_sees_the_apis_figures_in_chromium_and_resolves_an_exception() {
             .await
             .expect("a chromium session");
 
+        // Without a key the page sends the clerk to sign in; the clerk pastes their key once.
         browser.goto(&format!("{base}/finance")).await.unwrap();
+        let url = browser.current_url().await.unwrap();
+        assert_eq!(url.path(), "/finance/login");
+        let login = browser.find(Locator::Css("form")).await.unwrap();
+        login
+            .find(Locator::Css("input[name=token]"))
+            .await
+            .unwrap()
+            .send_keys(&clerk)
+            .await
+            .unwrap();
+        login
+            .find(Locator::Css("button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let url = browser.current_url().await.unwrap();
+        assert_eq!(url.path(), "/finance");
         let mut shown = BTreeMap::new();
         for element in browser
             .find_all(Locator::Css("[data-figure]"))

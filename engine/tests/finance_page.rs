@@ -109,15 +109,28 @@ fn the_finance_page_shows_the_reports_figures_and_its_form_resolves_an_exception
     let id = ic["id"].as_str().unwrap();
     let client = HttpClient::new(Duration::from_secs(30)).unwrap();
     let form = "reason=%E4%BA%8C%E9%87%8D%E9%80%81%E4%BF%A1+(sent+twice)&clerk=%E4%BD%90%E8%97%A4";
-    let answer = client
-        .request(
-            &server.addr.to_string(),
-            "POST",
-            &format!("/finance/reconciliations/{id}/exceptions/1/resolve"),
-            "application/x-www-form-urlencoded",
-            form.as_bytes().to_vec(),
-        )
-        .unwrap();
+    let resolve_path = format!("/finance/reconciliations/{id}/exceptions/1/resolve");
+    let post_form = |token: Option<&str>| {
+        client
+            .request_with_token(
+                &server.addr.to_string(),
+                "POST",
+                &resolve_path,
+                "application/x-www-form-urlencoded",
+                form.as_bytes().to_vec(),
+                token,
+            )
+            .unwrap()
+    };
+    assert_eq!(post_form(None).status, 401, "nobody resolves without a key");
+    let auditor = common::key_for(server.addr, "auditor").unwrap();
+    assert_eq!(
+        post_form(Some(&auditor)).status,
+        403,
+        "an auditor reads but does not resolve"
+    );
+    let clerk = common::key_for(server.addr, "clerk").unwrap();
+    let answer = post_form(Some(&clerk));
     assert_eq!(answer.status, 303);
     let run = server.get(&format!("/v1/reconciliations/{id}")).json();
     assert_eq!(run["exceptions"][0]["resolution"]["clerk"], "佐藤");

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use kanjo_auth::{Action, AuthError, KeyChange, KeyId, KeyRecord, Principal, Role, authorize};
@@ -92,8 +92,24 @@ pub async fn gate(State(gate): State<KeyGate>, mut request: Request, next: Next)
             }
         },
     };
+    // A browser on `/finance` can't send the header: it signed in once and sends the cookie.
+    let cookie_bearer = match header_text {
+        None if request.uri().path().starts_with("/finance") => {
+            crate::finance_login::bearer_from_cookie(request.headers())
+        }
+        _ => None,
+    };
+    let header_text = header_text.or(cookie_bearer.as_deref());
     let principal = match gate.auth.authenticate(header_text, now_unix_s()) {
         Ok(principal) => principal,
+        // A person in a browser is sent to sign in rather than shown a JSON error.
+        Err(_) if request.method() == Method::GET && request.uri().path() == "/finance" => {
+            return (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, "/finance/login")],
+            )
+                .into_response();
+        }
         Err(error) => return unauthorized(&error),
     };
     if let Some(limiter) = &gate.limiter

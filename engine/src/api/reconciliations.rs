@@ -5,6 +5,9 @@
 
 use std::sync::Arc;
 
+use axum::extract::Extension;
+use kanjo_auth::{Action, Principal, Report};
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -63,7 +66,15 @@ pub(crate) fn run_json(stored: &StoredRun) -> Value {
     value
 }
 
-pub(super) async fn list_reconciliations(State(state): State<Arc<ApiState>>) -> Response {
+pub(super) async fn list_reconciliations(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+) -> Response {
+    if let Err(response) =
+        crate::api::auth::allow(&principal, &Action::ReadReport(Report::Reconciliations))
+    {
+        return response;
+    }
     let queried = state
         .engine
         .query(|machine: &Machine| Some(runs_json(machine)));
@@ -76,7 +87,13 @@ pub(super) async fn list_reconciliations(State(state): State<Arc<ApiState>>) -> 
 pub(super) async fn get_reconciliation(
     State(state): State<Arc<ApiState>>,
     PathText(id): PathText,
+    Extension(principal): Extension<Arc<Principal>>,
 ) -> Response {
+    if let Err(response) =
+        crate::api::auth::allow(&principal, &Action::ReadReport(Report::Reconciliations))
+    {
+        return response;
+    }
     let lookup = id.clone();
     let queried = state
         .engine
@@ -97,8 +114,12 @@ pub(crate) struct ResolveBody {
 pub(super) async fn resolve_exception(
     State(state): State<Arc<ApiState>>,
     axum::extract::Path((run, n)): axum::extract::Path<(String, String)>,
+    Extension(principal): Extension<Arc<Principal>>,
     Body(body): Body,
 ) -> Response {
+    if let Err(response) = crate::api::auth::allow(&principal, &Action::ResolveException) {
+        return response;
+    }
     let resolve: ResolveBody = match serde_json::from_slice(&body) {
         Ok(resolve) => resolve,
         Err(error) => {

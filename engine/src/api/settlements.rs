@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use axum::extract::Extension;
+use kanjo_auth::{Action, Principal, Report};
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -56,7 +59,14 @@ fn not_utf8() -> Response {
 }
 
 /// Closes every open day through `through`; the same date again answers the same settlement.
-pub async fn post_settlements(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
+pub async fn post_settlements(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    Body(body): Body,
+) -> Response {
+    if let Err(response) = crate::api::auth::allow(&principal, &Action::Settle) {
+        return response;
+    }
     let Ok(text) = std::str::from_utf8(&body) else {
         return not_utf8();
     };
@@ -67,7 +77,14 @@ pub async fn post_settlements(State(state): State<Arc<ApiState>>, Body(body): Bo
 }
 
 /// Records a payout the bank confirmed.
-pub async fn post_payouts(State(state): State<Arc<ApiState>>, Body(body): Body) -> Response {
+pub async fn post_payouts(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    Body(body): Body,
+) -> Response {
+    if let Err(response) = crate::api::auth::allow(&principal, &Action::RecordPayout) {
+        return response;
+    }
     let Ok(text) = std::str::from_utf8(&body) else {
         return not_utf8();
     };
@@ -78,7 +95,15 @@ pub async fn post_payouts(State(state): State<Arc<ApiState>>, Body(body): Body) 
 }
 
 /// Every settlement in order, with the payouts recorded.
-pub async fn get_settlements(State(state): State<Arc<ApiState>>) -> Response {
+pub async fn get_settlements(
+    State(state): State<Arc<ApiState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+) -> Response {
+    if let Err(response) =
+        crate::api::auth::allow(&principal, &Action::ReadReport(Report::Settlements))
+    {
+        return response;
+    }
     let queried = state.engine.query(|machine: &Machine| {
         let book = machine.settle_book();
         Some(json!({"settlements": book.settlements(), "payouts": book.payouts()}))
@@ -92,7 +117,13 @@ pub async fn get_settlements(State(state): State<Arc<ApiState>>) -> Response {
 pub async fn get_settlement(
     State(state): State<Arc<ApiState>>,
     PathText(id): PathText,
+    Extension(principal): Extension<Arc<Principal>>,
 ) -> Response {
+    if let Err(response) =
+        crate::api::auth::allow(&principal, &Action::ReadReport(Report::Settlements))
+    {
+        return response;
+    }
     let lookup = id.clone();
     let queried = state
         .engine

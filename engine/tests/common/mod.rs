@@ -311,6 +311,9 @@ pub fn http(
     }
     let role = if method == "GET" {
         "auditor"
+    } else if path.ends_with("/resolve") {
+        // Only a clerk resolves reconciliation exceptions.
+        "clerk"
     } else {
         "town-admin"
     };
