@@ -233,6 +233,8 @@ fn postgres_sessions_terminated_between_batches_are_recovered_in_the_process() {
     let db = test_database();
     let store_args = ["--database-url", db.url()];
     let server = Server::start(&store_args);
+    // Keys are made through the pipeline, so make the reader's before the store goes away.
+    common::key_for(server.addr, "auditor").expect("an auditor key");
     let mut acked = Acked::default();
     let before = topups("before", 8);
     acked.add(&before, &post_answered(&server, &before));

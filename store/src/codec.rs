@@ -271,7 +271,11 @@ mod tests {
         extra.push(0);
         assert!(decode(7, &extra).is_err());
         let mut bad_kind = payload.clone();
-        bad_kind[PAYLOAD_HEADER_BYTES] = 9;
-        assert!(decode(7, &bad_kind).unwrap_err().contains("unknown kind 9"));
+        bad_kind[PAYLOAD_HEADER_BYTES] = 200;
+        assert!(
+            decode(7, &bad_kind)
+                .unwrap_err()
+                .contains("unknown kind 200")
+        );
     }
 }
