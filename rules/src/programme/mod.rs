@@ -93,19 +93,7 @@ pub struct Programme {
 impl Programme {
     /// Reads and compiles a programme; GTFS folders are relative to the file.
     pub fn load(path: &Path) -> Result<Programme, ProgrammeError> {
-        let io = |source| ProgrammeError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        if size > MAX_PROGRAMME_FILE_BYTES {
-            return Err(ProgrammeError::Invalid {
-                path: path.to_path_buf(),
-                context: "file".into(),
-                problem: format!("larger than {MAX_PROGRAMME_FILE_BYTES} bytes"),
-            });
-        }
-        let text = std::fs::read_to_string(path).map_err(io)?;
+        let text = read_programme_text(path)?;
         Programme::from_toml(path, &text)
     }
 
@@ -357,4 +345,22 @@ impl Programme {
             }
         }
     }
+}
+
+/// A programme file's text, refused before it is read whole when it is larger than
+/// `MAX_PROGRAMME_FILE_BYTES`.
+pub(crate) fn read_programme_text(path: &Path) -> Result<String, ProgrammeError> {
+    let io = |source| ProgrammeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_PROGRAMME_FILE_BYTES {
+        return Err(ProgrammeError::Invalid {
+            path: path.to_path_buf(),
+            context: "file".into(),
+            problem: format!("larger than {MAX_PROGRAMME_FILE_BYTES} bytes"),
+        });
+    }
+    std::fs::read_to_string(path).map_err(io)
 }

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Programme, ProgrammeError};
 use crate::gtfs::{GtfsError, GtfsFares, GtfsTexts};
-use crate::limits::MAX_PROGRAMME_FILE_BYTES;
 
 /// Largest serialised source: the programme file and up to `MAX_OPERATORS` GTFS fare sets.
 pub const PROGRAMME_SOURCE_BYTES_MAX: usize = 512 * 1024 * 1024;
@@ -29,19 +28,7 @@ pub struct ProgrammeSource {
 impl ProgrammeSource {
     /// Reads a programme file and the GTFS files it names, and compiles it.
     pub fn read(path: &Path) -> Result<(ProgrammeSource, Programme), ProgrammeError> {
-        let io = |source| ProgrammeError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        if size > MAX_PROGRAMME_FILE_BYTES {
-            return Err(ProgrammeError::Invalid {
-                path: path.to_path_buf(),
-                context: "file".into(),
-                problem: format!("larger than {MAX_PROGRAMME_FILE_BYTES} bytes"),
-            });
-        }
-        let toml = std::fs::read_to_string(path).map_err(io)?;
+        let toml = super::read_programme_text(path)?;
         let mut gtfs = BTreeMap::new();
         let programme = Programme::from_toml_with(path, &toml, &mut |operator, dir| {
             let texts = GtfsFares::read_texts(dir)?;
