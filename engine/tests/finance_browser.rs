@@ -11,9 +11,9 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, TempDir, kanjo};
+use common::{Server, TempDir};
 use fantoccini::{ClientBuilder, Locator};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "chromedriver";
@@ -55,32 +55,17 @@ fn start_driver(port: u16) -> Driver {
     driver
 }
 
-fn report(dir: &str, which: &str) -> Value {
-    let output = kanjo(&["report", which, "--data", dir, "--json"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 #[test]
 fn a_clerk_sees_the_apis_figures_in_chromium_and_resolves_an_exception() {
     let dir = TempDir::new("finance-browser");
     let data = dir.path().to_str().unwrap().to_owned();
-    let demo = kanjo(&["demo", "--month", "--data", &data]);
-    assert!(
-        demo.status.success(),
-        "{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
+    common::demo_month(&data);
     let server = Server::start(&["--data", &data]);
     let port = free_port();
     let _driver = start_driver(port);
     let profile = TempDir::new("chromium-profile");
 
-    let balance = report(&data, "trial-balance");
+    let balance = common::report_json(&data, "trial-balance");
     let runs = server.get("/v1/reconciliations").json();
     let ic_run = runs["runs"]
         .as_array()

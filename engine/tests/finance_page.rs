@@ -6,9 +6,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Server, TempDir, kanjo};
+use common::{Server, TempDir};
 use kanjo_engine::client::HttpClient;
-use serde_json::Value;
 
 /// Every `data-figure="KEY">VALUE<` on the page.
 fn figures(html: &str) -> BTreeMap<String, String> {
@@ -26,26 +25,11 @@ fn figures(html: &str) -> BTreeMap<String, String> {
     found
 }
 
-fn report(dir: &str, which: &str) -> Value {
-    let output = kanjo(&["report", which, "--data", dir, "--json"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 #[test]
 fn the_finance_page_shows_the_reports_figures_and_its_form_resolves_an_exception() {
     let dir = TempDir::new("finance-page");
     let data = dir.path().to_str().unwrap().to_owned();
-    let demo = kanjo(&["demo", "--month", "--data", &data]);
-    assert!(
-        demo.status.success(),
-        "{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
+    common::demo_month(&data);
     let server = Server::start(&["--data", &data]);
 
     let page = server.get("/finance");
@@ -57,7 +41,7 @@ fn the_finance_page_shows_the_reports_figures_and_its_form_resolves_an_exception
     );
     let shown = figures(&page.body);
 
-    let balance = report(&data, "trial-balance");
+    let balance = common::report_json(&data, "trial-balance");
     for line in balance["lines"].as_array().unwrap() {
         let asset = line["asset"].as_str().unwrap();
         assert_eq!(
@@ -70,7 +54,7 @@ fn the_finance_page_shows_the_reports_figures_and_its_form_resolves_an_exception
         );
     }
     let mut rides_per_day: BTreeMap<String, u64> = BTreeMap::new();
-    for day in report(&data, "operators").as_array().unwrap() {
+    for day in common::report_json(&data, "operators").as_array().unwrap() {
         *rides_per_day
             .entry(day["date"].as_str().unwrap().to_owned())
             .or_default() += day["rides"].as_u64().unwrap();

@@ -591,3 +591,24 @@ pub fn array_body(events: &[Value]) -> String {
 pub fn event(value: &Value) -> kanjo_engine::event::Event {
     kanjo_engine::event::Event::from_value(value).unwrap_or_else(|error| panic!("{value}: {error}"))
 }
+
+/// `kanjo report WHICH --json` on the store in `data`, parsed.
+pub fn report_json(data: &str, which: &str) -> serde_json::Value {
+    let output = kanjo(&["report", which, "--data", data, "--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// `kanjo demo --month` into `data`, which must succeed.
+pub fn demo_month(data: &str) {
+    let demo = kanjo(&["demo", "--month", "--data", data]);
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+}
