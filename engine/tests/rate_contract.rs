@@ -222,3 +222,24 @@ fn rejected_and_unreadable_event_lines_still_exit_zero_with_one_line_each() {
     assert_eq!(lines[2]["error"]["code"], "duplicate_id");
     assert_eq!(lines[3]["fare"], 210);
 }
+
+/// The bytes themselves are part of the contract for kanjo's own users: field order, number
+/// spelling and messages. `fixtures/rate-example.stdout` is what this build printed when the
+/// fixture was taken; a change to it must be deliberate (regenerate it with the command above).
+#[test]
+fn the_example_output_is_byte_identical_to_the_saved_output() {
+    let output = kanjo_rate(
+        &example("programme.toml"),
+        &example("riders.ndjson"),
+        &example("events.ndjson"),
+    );
+    assert!(output.status.success());
+    let saved = std::fs::read(repo().join("engine/tests/fixtures/rate-example.stdout"))
+        .expect("the saved output");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&saved),
+        "kanjo rate's bytes changed on spec/example"
+    );
+    assert_eq!(output.stdout, saved);
+}
