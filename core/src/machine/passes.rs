@@ -138,6 +138,9 @@ pub struct PassBook {
     /// What the passes owe each operator per local day, in yen: per-ride fares on the ride's
     /// day, flat prices on the issue day.
     owed: BTreeMap<(OperatorIx, LocalDate), u64>,
+    /// The flat prices alone, on the issue day. Settlement takes only these as `pass` lines:
+    /// a per-ride fare is already in the operator's day totals as a subsidy of its budget.
+    flat_owed: BTreeMap<(OperatorIx, LocalDate), u64>,
 }
 
 impl PassBook {
@@ -251,6 +254,7 @@ impl PassBook {
         self.products[usize::from(issued.product)].issued += 1;
         if let Some((price_minor, _, operator)) = issued.flat {
             *self.owed.entry((operator, day)).or_default() += price_minor;
+            *self.flat_owed.entry((operator, day)).or_default() += price_minor;
         }
     }
 
@@ -329,6 +333,11 @@ impl PassBook {
     /// What the passes owe each operator per local day, in operator then date order.
     pub fn owed_per_operator_day(&self) -> &BTreeMap<(OperatorIx, LocalDate), u64> {
         &self.owed
+    }
+
+    /// What flat passes owe each operator per issue day (a part of `owed_per_operator_day`).
+    pub fn flat_owed_per_operator_day(&self) -> &BTreeMap<(OperatorIx, LocalDate), u64> {
+        &self.flat_owed
     }
 
     pub fn len(&self) -> usize {

@@ -510,7 +510,8 @@ fn unsettled_lines(machine: &Machine, through: &str) -> Vec<(LineKey, i128)> {
         }
     }
     let programme = machine.programme();
-    for (&(operator, date), &amount) in machine.passes().owed_per_operator_day() {
+    // Flat prices only: a per-ride pass's fares are in the day totals above, as its budget's subsidy.
+    for (&(operator, date), &amount) in machine.passes().flat_owed_per_operator_day() {
         let date = date.to_string();
         if date.as_str() > through {
             continue;
