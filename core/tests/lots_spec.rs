@@ -487,3 +487,45 @@ fn a_refused_refund_leaves_the_lots_it_would_have_given_back() {
     assert_eq!(town.balance("expired:fy-pt"), 50);
     assert_eq!(town.balance("rider:r-1:SUZU"), 50);
 }
+
+/// A purchase remembers at most 64 lot slices for its refunds; the rest join the 64th, dated by
+/// the earliest of them. A refund after every one has lapsed gives nothing back to the rider.
+#[test]
+fn a_purchase_across_more_than_64_lots_never_revives_lapsed_points_on_refund() {
+    let mut town = sarabetsu();
+    let grants: Vec<String> = (0..70)
+        .map(|minute| {
+            let at = format!("2026-05-01T10:{:02}:00+09:00", minute % 60);
+            let at = if minute < 60 {
+                at
+            } else {
+                at.replace("T10:", "T11:")
+            };
+            grant_at(&format!("g-{minute}"), &at, "r-1", "sarabetsu-pt", 10)
+        })
+        .collect();
+    for answer in town.batch(&grants) {
+        accepted(answer);
+    }
+    assert_eq!(
+        lots(&town, "r-1", "sarabetsu-pt").len(),
+        70,
+        "70 lots, 70 ends"
+    );
+    accepted(town.one(spend_at(
+        "p-1",
+        "2026-05-02T10:00:00+09:00",
+        "r-1",
+        "sarabetsu-pt",
+        700,
+    )));
+    // 1 July: every lot (ending 31 May) has lapsed.
+    accepted(town.one(refund_at("f-1", "2026-07-01T10:00:00+09:00", "p-1", 700)));
+    assert_eq!(
+        town.balance("rider:r-1:sarabetsu-pt"),
+        0,
+        "nothing lapsed comes back"
+    );
+    assert_eq!(town.balance("expired:sarabetsu-pt"), 700);
+    assert!(lots(&town, "r-1", "sarabetsu-pt").is_empty());
+}

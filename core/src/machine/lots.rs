@@ -33,6 +33,23 @@ pub const LOTS_PER_ACCOUNT_MAX: usize = 512;
 pub const LOTS_TOTAL_MAX: usize = 16 * 1024 * 1024;
 /// Lots one purchase can take from, per asset, remembered for its refunds.
 const SLICES_PER_PURCHASE_MAX: usize = 64;
+/// Keeps at most `SLICES_PER_PURCHASE_MAX` slices: the overflow joins the last kept slice, dated
+/// by the earliest grant and end among them, so a refund never revives a lapsed point (it may
+/// lapse a little early instead).
+fn fold_overflow(kept: &mut Vec<Slice>) {
+    if kept.len() <= SLICES_PER_PURCHASE_MAX {
+        return;
+    }
+    let overflow: Vec<Slice> = kept.drain(SLICES_PER_PURCHASE_MAX..).collect();
+    let last = kept.last_mut().expect("SLICES_PER_PURCHASE_MAX > 0");
+    for slice in overflow {
+        last.taken_minor += slice.taken_minor;
+        last.granted_ns = last.granted_ns.min(slice.granted_ns);
+        last.ends_ns = last.ends_ns.min(slice.ends_ns);
+    }
+    debug_assert_eq!(kept.len(), SLICES_PER_PURCHASE_MAX);
+}
+
 /// Lots that never end.
 pub const NEVER_NS: i128 = i128::MAX;
 
@@ -223,7 +240,7 @@ impl Machine {
                 if paid && rule != ExpiryRule::Never {
                     let kept = self.lots.spent.entry((id_hash, debit)).or_default();
                     kept.extend(slices.iter().copied());
-                    kept.truncate(SLICES_PER_PURCHASE_MAX);
+                    fold_overflow(kept);
                 }
             }
             if self.is_rider(credit) && leg.amount > 0 {
