@@ -1,6 +1,7 @@
 //! Conversions and activity grants at a place (issue 9), on the machine alone. 備前 converts the
 //! national Mynapoint (`myna-pt`) into town points (`bizen-pt`) 1:1, once per person; 1 000 town
-//! points convert into a ¥1 000 voucher (`bizen-v`, 1 000 → 1 000 in whole blocks); `health-pt`
+//! points convert into a ¥1 000 voucher (`bizen-v`, a voucher asset with its own 180-day expiry,
+//! 1 000 → 1 000 in whole blocks); `health-pt`
 //! is granted at a health class at most twice per rider, place and day.
 
 mod shops_common;
@@ -30,6 +31,16 @@ kind = "points"
 [[assets]]
 code = "bizen-v"
 kind = "points"
+expires_after_days = 180
+
+# A real premium voucher (sold at ¥1 000 for 1 000 units), which points can also buy.
+[assets.voucher]
+price = 1000
+face = 1000
+limit_sets = 5
+sale_starts_at = "2026-04-01T00:00:00+09:00"
+sale_ends_at = "2027-04-01T00:00:00+09:00"
+premium_budget = 0
 
 [[assets]]
 code = "health-pt"
@@ -94,6 +105,22 @@ fn a_conversion_takes_whole_blocks_and_leaves_the_remainder_in_the_source() {
         town.balance("issuer:bizen-pt"),
         500,
         "2 000 given back to the issuer"
+    );
+    let converted_at: jiff::Timestamp = at("10:00").parse().unwrap();
+    let voucher_lots: Vec<(u64, i128)> = town
+        .machine
+        .lots("r-1", "bizen-v")
+        .unwrap()
+        .iter()
+        .map(|lot| (lot.left_minor, lot.ends_ns))
+        .collect();
+    assert_eq!(
+        voucher_lots,
+        [(
+            2_000,
+            converted_at.as_nanosecond() + 180 * 86_400 * 1_000_000_000
+        )],
+        "the voucher units are one lot with the voucher's own expiry, from the conversion"
     );
 }
 
