@@ -511,8 +511,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Programme(ProgrammeCommand::Apply(args)) if args.server.is_some() => {
             let server = args.server.as_deref().unwrap_or_default();
-            let answer = kanjo_engine::programme_cli::apply_remote(server, &args.file, args.effective)
-                .with_context(|| format!("applying {} on {server}", args.file.display()))?;
+            let answer =
+                kanjo_engine::programme_cli::apply_remote(server, &args.file, args.effective)
+                    .with_context(|| format!("applying {} on {server}", args.file.display()))?;
             println!(
                 "programme version {} ({}, digest {}) takes effect at {}",
                 answer.version,

@@ -888,7 +888,10 @@ enum ItemResult {
     Finance(FinanceResult),
     Recon(Result<(), ReconRefusal>),
     /// A programme version: its number or refusal, and whether it is new (only then logged).
-    Version { result: Result<u32, String>, new: bool },
+    Version {
+        result: Result<u32, String>,
+        new: bool,
+    },
     /// Not applied and not logged: one such entry would fail the whole record at commit.
     Unloggable(EntryError),
 }

@@ -126,8 +126,7 @@ pub fn source_version(
             ),
         }));
     }
-    let assets =
-        asset_book(&source.path, &source.toml, &programme).map_err(ApplyError::Source)?;
+    let assets = asset_book(&source.path, &source.toml, &programme).map_err(ApplyError::Source)?;
     let entry = VersionEntry::new(programme.source_digest(), effective);
     let mut item = VersionItem::new(entry, programme, assets);
     item.source = Some(Arc::new(source.to_bytes()));
@@ -252,9 +251,7 @@ pub fn apply_remote(
         "files": packed.files,
     });
     let client = crate::client::HttpClient::new(std::time::Duration::from_secs(REMOTE_TIMEOUT_S))?;
-    let authority = server
-        .trim_start_matches("http://")
-        .trim_end_matches('/');
+    let authority = server.trim_start_matches("http://").trim_end_matches('/');
     let response = client.request_with_token(
         authority,
         "POST",
@@ -267,5 +264,6 @@ pub fn apply_remote(
     if response.status != 200 {
         anyhow::bail!("POST /v1/programme: {} {text}", response.status);
     }
-    serde_json::from_str(&text).with_context(|| format!("POST /v1/programme: not the answer: {text}"))
+    serde_json::from_str(&text)
+        .with_context(|| format!("POST /v1/programme: not the answer: {text}"))
 }

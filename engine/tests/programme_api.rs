@@ -59,8 +59,14 @@ fn body_of(path: &Path, effective: &str) -> Value {
 }
 
 fn post_programme(server: &Server, token: &str, body: &str) -> common::Response {
-    http_as(server.addr, Some(token), "POST", "/v1/programme", Some(body))
-        .unwrap_or_else(|error| panic!("POST /v1/programme: {error}\n{}", server.log()))
+    http_as(
+        server.addr,
+        Some(token),
+        "POST",
+        "/v1/programme",
+        Some(body),
+    )
+    .unwrap_or_else(|error| panic!("POST /v1/programme: {error}\n{}", server.log()))
 }
 
 fn admin(server: &Server) -> String {
@@ -68,7 +74,8 @@ fn admin(server: &Server) -> String {
 }
 
 fn ride(id: &str, at: &str, rider: Option<&str>) -> Value {
-    let mut ride = json!({"id": id, "type": "ride", "at": at, "operator": "town-bus", "media": "cash"});
+    let mut ride =
+        json!({"id": id, "type": "ride", "at": at, "operator": "town-bus", "media": "cash"});
     if let Some(rider) = rider {
         ride["rider"] = json!(rider);
     }
@@ -131,17 +138,36 @@ fn refusals_leave_the_server_serving(server: &Server, v2: &Path) {
     let mut bad_instant = good.clone();
     bad_instant["effective"] = json!("2026-11-27 00:00");
     let response = post_programme(server, &token, &bad_instant.to_string());
-    assert_eq!(refused(&response, 400), ("bad_programme".into(), "effective".into()));
+    assert_eq!(
+        refused(&response, 400),
+        ("bad_programme".into(), "effective".into())
+    );
 
     let mut unknown_file = good.clone();
     unknown_file["files"]["gtfs/other/stops.txt"] = json!("stop_id,zone_id\n");
     let response = post_programme(server, &token, &unknown_file.to_string());
-    assert_eq!(refused(&response, 400), ("bad_programme".into(), "files".into()));
-    assert!(response.body.contains("gtfs/other/stops.txt"), "{}", response.body);
+    assert_eq!(
+        refused(&response, 400),
+        ("bad_programme".into(), "files".into())
+    );
+    assert!(
+        response.body.contains("gtfs/other/stops.txt"),
+        "{}",
+        response.body
+    );
 
     let mut missing_file = good.clone();
-    let named = missing_file["files"].as_object().unwrap().keys().next().unwrap().clone();
-    missing_file["files"].as_object_mut().unwrap().remove(&named);
+    let named = missing_file["files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    missing_file["files"]
+        .as_object_mut()
+        .unwrap()
+        .remove(&named);
     let response = post_programme(server, &token, &missing_file.to_string());
     assert_eq!(refused(&response, 400).0, "bad_programme");
     assert!(response.body.contains(&named), "{}", response.body);
@@ -149,7 +175,10 @@ fn refusals_leave_the_server_serving(server: &Server, v2: &Path) {
     let mut big = good.clone();
     big["programme"] = json!("#".repeat(4 * 1024 * 1024 + 1));
     let response = post_programme(server, &token, &big.to_string());
-    assert_eq!(refused(&response, 413), ("too_large".into(), "programme".into()));
+    assert_eq!(
+        refused(&response, 413),
+        ("too_large".into(), "programme".into())
+    );
 
     let answer = declared_oversized(server.addr, &token);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
@@ -158,7 +187,10 @@ fn refusals_leave_the_server_serving(server: &Server, v2: &Path) {
     // Rides were rated up to 23:59:59 on the 26th: a version from 07:00 would change answers.
     let early = body_of(v2, "2026-11-26T07:00:00+09:00");
     let response = post_programme(server, &token, &early.to_string());
-    assert_eq!(refused(&response, 409), ("programme_refused".into(), "effective".into()));
+    assert_eq!(
+        refused(&response, 409),
+        ("programme_refused".into(), "effective".into())
+    );
     assert!(response.body.contains("already rated"), "{}", response.body);
 
     // A version that changes the shops (an engine section) is refused by that key.
@@ -169,7 +201,12 @@ fn refusals_leave_the_server_serving(server: &Server, v2: &Path) {
     ));
     let response = post_programme(server, &token, &shops.to_string());
     assert_eq!(refused(&response, 409).0, "programme_refused");
-    assert!(response.json()["error"]["key"].as_str().unwrap().contains("shops"));
+    assert!(
+        response.json()["error"]["key"]
+            .as_str()
+            .unwrap()
+            .contains("shops")
+    );
 
     assert_eq!(server.get("/healthz").status, 200);
 }
@@ -179,7 +216,12 @@ fn apply_with_cli(server: &Server, v2: &Path) -> String {
     let output = std::process::Command::new(kanjo_bin())
         .args(["programme", "apply"])
         .arg(v2)
-        .args(["--effective", MIDNIGHT, "--server", &server.addr.to_string()])
+        .args([
+            "--effective",
+            MIDNIGHT,
+            "--server",
+            &server.addr.to_string(),
+        ])
         .env("KANJO_TOKEN", admin(server))
         .env("RUST_LOG", "warn")
         .output()
@@ -207,7 +249,9 @@ fn answers(server: &Server) -> Vec<Value> {
 }
 
 fn fare(answer: &Value) -> u64 {
-    answer["fare"].as_u64().unwrap_or_else(|| panic!("{answer}"))
+    answer["fare"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{answer}"))
 }
 
 fn a_fare_revision_over_http(store_args: &[&str], store: &StoreTarget) {

@@ -50,16 +50,22 @@ fn refusal(status: StatusCode, code: ErrorCode, key: &str, message: String) -> R
 
 fn pack_refusal(error: PackError) -> Response {
     let (status, code, key) = match &error {
-        PackError::ProgrammeTooLarge { .. } => {
-            (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, "programme")
-        }
+        PackError::ProgrammeTooLarge { .. } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            "programme",
+        ),
         PackError::TooManyFiles { .. } | PackError::FileTooLarge { .. } => {
             (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, "files")
         }
         PackError::DuplicateFile { .. } | PackError::UnknownFile { .. } => {
             (StatusCode::BAD_REQUEST, ErrorCode::BadProgramme, "files")
         }
-        PackError::Programme(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadProgramme, "programme"),
+        PackError::Programme(_) => (
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadProgramme,
+            "programme",
+        ),
     };
     refusal(status, code, key, error.to_string())
 }
@@ -128,16 +134,18 @@ async fn read_post(body: axum::body::Body) -> Result<(ProgrammePost, Timestamp),
             if limited {
                 too_large()
             } else {
-                error_response(StatusCode::BAD_REQUEST, ErrorCode::BadBody, error.to_string())
+                error_response(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadBody,
+                    error.to_string(),
+                )
             }
         })?;
     let post: ProgrammePost = serde_json::from_slice(&bytes).map_err(|error| {
         error_response(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadBody,
-            format!(
-                "not {{\"effective\", \"programme\", \"files\"}}: {error}; nothing logged"
-            ),
+            format!("not {{\"effective\", \"programme\", \"files\"}}: {error}; nothing logged"),
         )
     })?;
     let effective = post.effective.parse::<Timestamp>().map_err(|error| {
@@ -166,13 +174,9 @@ fn check_and_apply(
     };
     let (source, programme) = packed.unpack().map_err(pack_refusal)?;
     drop(packed);
-    let item: VersionItem = programme_cli::source_version(
-        source,
-        programme,
-        effective,
-        engine.first_programme_toml(),
-    )
-    .map_err(apply_refusal)?;
+    let item: VersionItem =
+        programme_cli::source_version(source, programme, effective, engine.first_programme_toml())
+            .map_err(apply_refusal)?;
     let digest = item.entry.digest.clone();
     let number = programme_cli::apply_on(engine, item).map_err(apply_refusal)?;
     Ok((number, digest))
@@ -198,9 +202,10 @@ pub async fn post_programme(
             ErrorCode::QueueFull,
             "another programme is being checked; retry after Retry-After seconds",
         );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_BUSY_S));
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_BUSY_S),
+        );
         return response;
     };
     let (post, effective) = match read_post(body).await {

@@ -249,17 +249,25 @@ mod tests {
         assert!(!packed.files.is_empty());
         let (source, unpacked) = packed.unpack().unwrap();
         assert_eq!(unpacked.source_digest(), programme.source_digest());
-        assert_eq!(source.compile().unwrap().source_digest(), programme.source_digest());
+        assert_eq!(
+            source.compile().unwrap().source_digest(),
+            programme.source_digest()
+        );
     }
 
     #[test]
     fn a_packed_source_with_a_file_too_many_or_too_few_is_refused_by_its_key() {
         let (mut packed, _) = PackedSource::read(&example()).unwrap();
         let named = packed.files.keys().next().unwrap().clone();
-        packed.files.insert("gtfs/other/stops.txt".into(), "stop_id\n".into());
+        packed
+            .files
+            .insert("gtfs/other/stops.txt".into(), "stop_id\n".into());
         let error = packed.unpack().unwrap_err();
         assert!(matches!(error, PackError::UnknownFile { .. }), "{error}");
-        assert!(error.to_string().contains("gtfs/other/stops.txt"), "{error}");
+        assert!(
+            error.to_string().contains("gtfs/other/stops.txt"),
+            "{error}"
+        );
         packed.files.remove("gtfs/other/stops.txt");
         packed.files.remove(&named);
         let error = packed.unpack().unwrap_err().to_string();
