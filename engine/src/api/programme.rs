@@ -162,23 +162,38 @@ async fn read_post(body: axum::body::Body) -> Result<(ProgrammePost, Timestamp),
     Ok((post, effective))
 }
 
+/// Why `check_and_apply` did not apply the version.
+enum NotApplied {
+    Pack(PackError),
+    Apply(ApplyError),
+}
+
+impl NotApplied {
+    fn response(self) -> Response {
+        match self {
+            NotApplied::Pack(error) => pack_refusal(error),
+            NotApplied::Apply(error) => apply_refusal(error),
+        }
+    }
+}
+
 /// Unpacks and checks what needs no books, then checks the books and logs (blocking).
 fn check_and_apply(
     engine: &crate::pipeline::Engine,
     post: ProgrammePost,
     effective: Timestamp,
-) -> Result<(u32, String), Response> {
+) -> Result<(u32, String), NotApplied> {
     let packed = PackedSource {
         programme: post.programme,
         files: post.files,
     };
-    let (source, programme) = packed.unpack().map_err(pack_refusal)?;
+    let (source, programme) = packed.unpack().map_err(NotApplied::Pack)?;
     drop(packed);
-    let item: VersionItem =
-        programme_cli::source_version(source, programme, effective, engine.first_programme_toml())
-            .map_err(apply_refusal)?;
+    let first_toml = engine.first_programme_toml();
+    let item: VersionItem = programme_cli::source_version(source, programme, effective, first_toml)
+        .map_err(NotApplied::Apply)?;
     let digest = item.entry.digest.clone();
-    let number = programme_cli::apply_on(engine, item).map_err(apply_refusal)?;
+    let number = programme_cli::apply_on(engine, item).map_err(NotApplied::Apply)?;
     Ok((number, digest))
 }
 
@@ -226,7 +241,7 @@ pub async fn post_programme(
             }))
             .into_response()
         }
-        Ok(Err(response)) => response,
+        Ok(Err(not_applied)) => not_applied.response(),
         Err(error) => error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::ServerError,
