@@ -31,6 +31,7 @@ use kanjo_auth::{AccountOwner, Action, KeyChange, KeyId, Principal, Report};
 
 pub mod auth;
 mod error_code;
+pub mod programme;
 mod reconciliations;
 mod settlements;
 pub use auth::{KeyGate, RateLimit};
@@ -115,6 +116,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/settlements/{id}", get(settlements::get_settlement))
         .route("/v1/payouts", post(settlements::post_payouts))
+        .route("/v1/programme", post(programme::post_programme))
         .route(
             "/v1/reconciliations",
             get(reconciliations::list_reconciliations),

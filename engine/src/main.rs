@@ -96,6 +96,10 @@ struct ProgrammeApplyArgs {
     effective: jiff::Timestamp,
     #[command(flatten)]
     engine: EngineArgs,
+    /// A running kanjo (host:port) to post the version to (`POST /v1/programme`) instead of
+    /// writing the store, with a town-admin token in KANJO_TOKEN.
+    #[arg(long)]
+    server: Option<String>,
 }
 
 #[derive(Args)]
@@ -503,6 +507,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (&new_source, &new_programme),
             );
             print!("{diff}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Programme(ProgrammeCommand::Apply(args)) if args.server.is_some() => {
+            let server = args.server.as_deref().unwrap_or_default();
+            let answer =
+                kanjo_engine::programme_cli::apply_remote(server, &args.file, args.effective)
+                    .with_context(|| format!("applying {} on {server}", args.file.display()))?;
+            println!(
+                "programme version {} ({}, digest {}) takes effect at {}",
+                answer.version,
+                args.file.display(),
+                answer.digest,
+                args.effective
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Programme(ProgrammeCommand::Apply(args)) => {

@@ -207,8 +207,9 @@ enum Command {
         records: Vec<DeviceKey>,
         reply: KeyReply,
     },
-    /// Programme versions (issue 12), their sources already in the store; answered like rider
-    /// records (a refusal's message names the key).
+    /// Programme versions (issue 12); a version carrying its source has it kept by the commit
+    /// thread before the record naming it. Answered like rider records (a refusal's message
+    /// names the key); a refused or known version is not logged.
     Programmes {
         records: Vec<crate::programme_cli::VersionItem>,
         reply: RiderReply,
@@ -254,10 +255,14 @@ enum Pending {
     },
 }
 
+/// A programme source to keep under its digest before the record that names it.
+type SourceToKeep = (String, Arc<Vec<u8>>);
+
 enum CommitItem {
     Record {
         record: LogRecord,
         pending: Vec<Pending>,
+        sources: Vec<SourceToKeep>,
     },
     Deliver(Deliver),
 }
@@ -273,6 +278,9 @@ struct Shared {
     committed_seq: AtomicU64,
     committed_events: AtomicU64,
     health: HealthCell,
+    /// The latest programme version: it names every rule, budget and pass place of every
+    /// version, so answers are labelled with it; replaced when a version is applied live.
+    labels: std::sync::RwLock<Arc<Programme>>,
 }
 
 impl Shared {
@@ -302,12 +310,41 @@ impl Shared {
     }
 }
 
+/// `AnswerContext` with the latest programme version read at each answer, so a version applied
+/// while serving labels its new rules at once, as a restart would.
+pub struct LiveAnswers<'a> {
+    labels: &'a std::sync::RwLock<Arc<Programme>>,
+    pub assets: &'a AssetBook,
+}
+
+impl LiveAnswers<'_> {
+    /// The latest programme version.
+    pub fn programme(&self) -> Arc<Programme> {
+        Arc::clone(
+            &self
+                .labels
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    pub fn to_json(&self, id: &str, outcome: &Outcome) -> serde_json::Value {
+        let programme = self.programme();
+        let context = AnswerContext {
+            programme: &programme,
+            assets: self.assets,
+        };
+        context.to_json(id, outcome)
+    }
+}
+
 /// A running engine. Cheap to clone; every clone talks to the same pipeline.
 #[derive(Clone)]
 pub struct Engine {
     commands: Sender<Command>,
     shared: Arc<Shared>,
-    programme: Arc<Programme>,
+    /// The TOML of the programme the store was created with: a version keeps its engine sections.
+    first_programme_toml: Arc<str>,
     assets: Arc<AssetBook>,
     backend: &'static str,
     threads: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
@@ -345,6 +382,12 @@ impl Engine {
     ) -> Result<Engine, StartError> {
         assert!(config.batch_events_max > 0 && config.batch_events_max <= BATCH_EVENTS_MAX);
         let (programme, assets) = load_programme(&config.programme)?;
+        let first_programme_toml: Arc<str> = std::fs::read_to_string(&config.programme)
+            .map_err(|error| StartError::Programme {
+                path: config.programme.display().to_string(),
+                message: error.to_string(),
+            })?
+            .into();
         if !config.read_only {
             // Before anything is written: a second writer would race the first for the next seq.
             store.claim_writer()?;
@@ -395,6 +438,7 @@ impl Engine {
             committed_seq: AtomicU64::new(last_seq),
             committed_events: AtomicU64::new(replayed_events),
             health: HealthCell::new(),
+            labels: std::sync::RwLock::new(programme),
         });
         if config.read_only {
             shared.close("this engine was started read-only (for reports and balances)".into());
@@ -439,7 +483,7 @@ impl Engine {
         Ok(Engine {
             commands: command_tx,
             shared,
-            programme,
+            first_programme_toml,
             assets: Arc::new(assets),
             backend,
             threads: Arc::new(std::sync::Mutex::new(vec![applier, committer])),
@@ -456,11 +500,17 @@ impl Engine {
         self.backend
     }
 
-    pub fn answer_context(&self) -> AnswerContext<'_> {
-        AnswerContext {
-            programme: &self.programme,
+    /// Labels answers with the latest programme version at the time each answer is made.
+    pub fn answer_context(&self) -> LiveAnswers<'_> {
+        LiveAnswers {
+            labels: &self.shared.labels,
             assets: &self.assets,
         }
+    }
+
+    /// The TOML of the programme the store was created with (`programme_cli::read_version`).
+    pub fn first_programme_toml(&self) -> &str {
+        &self.first_programme_toml
     }
 
     pub fn committed_seq(&self) -> u64 {
@@ -622,8 +672,8 @@ impl Engine {
         self.submit_records(records, |records, reply| Command::Keys { records, reply })
     }
 
-    /// Applies programme versions whose sources are in the store already
-    /// (`programme_cli::store_source`); durable when the receiver yields.
+    /// Applies programme versions (each with its source, kept before its entry); durable when
+    /// the receiver yields. A version already applied answers Ok and is not logged again.
     pub fn submit_programmes(
         &self,
         records: Vec<crate::programme_cli::VersionItem>,
@@ -837,6 +887,11 @@ enum ItemResult {
     Key(Result<(), KeyRefusal>),
     Finance(FinanceResult),
     Recon(Result<(), ReconRefusal>),
+    /// A programme version: its number or refusal, and whether it is new (only then logged).
+    Version {
+        result: Result<u32, String>,
+        new: bool,
+    },
     /// Not applied and not logged: one such entry would fail the whole record at commit.
     Unloggable(EntryError),
 }
@@ -867,12 +922,7 @@ fn apply_batch(
                 }
                 BatchItem::Shop(_, spec) => ItemResult::Shop(machine.upsert_shop(spec.clone())),
                 BatchItem::Key(_, key) => ItemResult::Key(machine.register_device_key(key)),
-                BatchItem::Programme(item) => ItemResult::Rider(
-                    machine
-                        .apply_version(&item.entry, Arc::clone(&item.programme), &item.assets)
-                        .map(|_| ())
-                        .map_err(|refusal| refusal.to_string()),
-                ),
+                BatchItem::Programme(item) => apply_programme(machine, item),
                 BatchItem::Finance(_, command) => ItemResult::Finance(command.apply(machine)),
                 BatchItem::Recon(ReconRecord::Run(run)) => {
                     ItemResult::Recon(machine.record_reconciliation(run))
@@ -887,6 +937,21 @@ fn apply_batch(
     machine.expire_authorizations();
     machine.expire_lots();
     results
+}
+
+/// One programme version: applied unless the books refuse it; new only when not known before.
+fn apply_programme(machine: &mut Machine, item: &crate::programme_cli::VersionItem) -> ItemResult {
+    let known = machine.versions().iter().any(|version| {
+        Ok(version.digest) == item.entry.digest_value()
+            && Ok(version.effective_ns) == item.entry.effective_ns()
+    });
+    let result = machine
+        .apply_version(&item.entry, Arc::clone(&item.programme), &item.assets)
+        .map_err(|refusal| refusal.to_string());
+    ItemResult::Version {
+        new: result.is_ok() && !known,
+        result,
+    }
 }
 
 /// One event: its scope checked (a live key's), applied, and its sender recorded.
@@ -1172,17 +1237,46 @@ fn machine_loop(
         }
         let clock_ns = now_ns().max(machine.clock_ns() + 1);
         let results = apply_batch(&mut machine, auth, clock_ns, &items);
+        if items
+            .iter()
+            .any(|item| matches!(item, BatchItem::Programme(_)))
+        {
+            *shared
+                .labels
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::clone(machine.programme());
+        }
         last_seq += 1;
+        let sources = sources_to_keep(&items, &results);
         let (record, pending) = seal_batch(last_seq, clock_ns, items, results, shapes);
         metrics::histogram!("kanjo_batch_events").record(record.entries.len() as f64);
         metrics::histogram!("kanjo_batch_apply_seconds").record(started.elapsed().as_secs_f64());
         if commits
-            .send(CommitItem::Record { record, pending })
+            .send(CommitItem::Record {
+                record,
+                pending,
+                sources,
+            })
             .is_err()
         {
             return;
         }
     }
+}
+
+/// The sources of the new programme versions of a batch, to keep before its record.
+fn sources_to_keep(items: &[BatchItem], results: &[ItemResult]) -> Vec<SourceToKeep> {
+    items
+        .iter()
+        .zip(results)
+        .filter_map(|(item, result)| match (item, result) {
+            (BatchItem::Programme(item), ItemResult::Version { new: true, .. }) => item
+                .source
+                .as_ref()
+                .map(|bytes| (item.entry.digest.clone(), Arc::clone(bytes))),
+            _ => None,
+        })
+        .collect()
 }
 
 enum PendingShape {
@@ -1343,12 +1437,12 @@ fn seal_item(item: BatchItem, result: ItemResult) -> (ItemAnswer, Option<LogEntr
             ItemAnswer::Record(result),
             entry(EntryKind::Shop, spec.id, text),
         ),
-        (BatchItem::Programme(item), ItemResult::Rider(result)) => {
-            let id = item.entry_id();
-            (
-                ItemAnswer::Record(result),
-                entry(EntryKind::Programme, id, item.text),
-            )
+        (BatchItem::Programme(item), ItemResult::Version { result, new }) => {
+            // A refused version changed nothing, and a known one is logged already.
+            let logged = new
+                .then(|| entry(EntryKind::Programme, item.entry_id(), item.text))
+                .flatten();
+            (ItemAnswer::Record(result.map(|_| ())), logged)
         }
         (BatchItem::Key(text, key), ItemResult::Key(result)) => (
             ItemAnswer::Key(result),
@@ -1468,12 +1562,23 @@ fn commit_loop(
                     deliver();
                 }
             }
-            CommitItem::Record { record, pending } => {
+            CommitItem::Record {
+                record,
+                pending,
+                mut sources,
+            } => {
                 // Records that waited while the last commit ran share the next one.
                 let mut group = vec![(record, pending)];
                 while group.len() < COMMIT_GROUP_RECORDS_MAX {
                     match items.try_recv() {
-                        Ok(CommitItem::Record { record, pending }) => group.push((record, pending)),
+                        Ok(CommitItem::Record {
+                            record,
+                            pending,
+                            sources: more,
+                        }) => {
+                            group.push((record, pending));
+                            sources.extend(more);
+                        }
                         Ok(other) => {
                             held = Some(other); // a query: delivered after this group commits
                             break;
@@ -1481,15 +1586,28 @@ fn commit_loop(
                         Err(_) => break,
                     }
                 }
-                commit_group(store.as_mut(), group, recovery_timeout, shared);
+                commit_group(store.as_mut(), group, &sources, recovery_timeout, shared);
             }
         }
     }
 }
 
+/// Programme sources go in before the records that name them, so a replay finds them (a crash
+/// between the two leaves an unused source, which is harmless). A digest already kept is not
+/// written again: the same digest compiles to the same programme, and replay checks that.
+fn keep_sources(store: &mut dyn Store, sources: &[SourceToKeep]) -> Result<(), store::StoreError> {
+    for (digest, bytes) in sources {
+        if store.source(digest)?.is_none() {
+            store.put_source(digest, bytes)?;
+        }
+    }
+    Ok(())
+}
+
 fn commit_group(
     store: &mut dyn Store,
     group: Vec<(LogRecord, Vec<Pending>)>,
+    sources: &[SourceToKeep],
     recovery_timeout: Duration,
     shared: &Shared,
 ) {
@@ -1503,13 +1621,18 @@ fn commit_group(
     let (records, pendings): (Vec<LogRecord>, Vec<Vec<Pending>>) = group.into_iter().unzip();
     let started = Instant::now();
     let committed_seq = shared.committed_seq.load(Ordering::Acquire);
-    match recovery::commit(
-        store,
-        &records,
-        committed_seq,
-        recovery_timeout,
-        &shared.health,
-    ) {
+    let committed = keep_sources(store, sources)
+        .map_err(recovery::CommitError::Refused)
+        .and_then(|()| {
+            recovery::commit(
+                store,
+                &records,
+                committed_seq,
+                recovery_timeout,
+                &shared.health,
+            )
+        });
+    match committed {
         Ok(()) => {
             metrics::histogram!("kanjo_commit_seconds").record(started.elapsed().as_secs_f64());
             metrics::histogram!("kanjo_commit_records").record(records.len() as f64);

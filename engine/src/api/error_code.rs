@@ -87,6 +87,12 @@ error_codes! {
     BadResolution => "bad_resolution",
     /// The exception was resolved before, by another clerk or with another reason.
     AlreadyResolved => "already_resolved",
+    /// A programme version whose source does not compile, names a GTFS file the body lacks or
+    /// carries one it does not name, or whose `effective` is not RFC 3339 with an offset.
+    BadProgramme => "bad_programme",
+    /// A programme version that contradicts the books or takes effect too early (409; the
+    /// error's `key` names what).
+    ProgrammeRefused => "programme_refused",
     /// Another client error that axum or hyper answered, rewritten as JSON.
     BadRequest => "bad_request",
     /// Another server error that axum or hyper answered, rewritten as JSON.

@@ -4,7 +4,10 @@
 mod def;
 mod source;
 
-pub use source::{PROGRAMME_SOURCE_BYTES_MAX, ProgrammeSource};
+pub use source::{
+    PACKED_FILES_MAX, PACKED_PROGRAMME_NAME, PROGRAMME_SOURCE_BYTES_MAX, PackError, PackedSource,
+    ProgrammeSource,
+};
 
 use std::path::{Path, PathBuf};
 
