@@ -91,7 +91,7 @@ fn a_clerk_sees_the_apis_figures_in_chromium_and_resolves_an_exception() {
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                     "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync",
-                    "--window-size=1280,2400",
+                    "--window-size=1280,3600",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
             }),
