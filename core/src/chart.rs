@@ -66,6 +66,9 @@ pub enum Reason {
     Settlement = 50,
     /// A payable the bank confirmed paid: `payable:…` → `payouts:{asset}`.
     Payout = 51,
+    /// A refund after close that the shop's receipts can't cover draws on what the town still
+    /// owes the shop: `payable:shop:…` → `shop:{shop}:{asset}`, in the refund's chain.
+    PayableDraw = 52,
 }
 
 impl Reason {
@@ -96,6 +99,7 @@ impl Reason {
             Reason::ConversionIn => "conversion_in",
             Reason::Settlement => "settlement",
             Reason::Payout => "payout",
+            Reason::PayableDraw => "payable_draw",
         }
     }
 
@@ -126,6 +130,7 @@ impl Reason {
             Reason::ConversionIn,
             Reason::Settlement,
             Reason::Payout,
+            Reason::PayableDraw,
         ]
         .into_iter()
         .find(|reason| *reason as u16 == code)

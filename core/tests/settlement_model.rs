@@ -5,8 +5,13 @@
 //! - a refused close (a date before the last) changes nothing;
 //! - closed settlements never change, whatever arrives later;
 //! - Σ a settlement's lines = what its transfers moved on the ledger, per party and asset;
-//! - payables only go down by payouts: each payable account's debits = Σ payouts into it, its
-//!   credits = Σ what settlements moved into it.
+//! - payables only go down by payouts and by refunds after close: each payable account's debits =
+//!   Σ payouts + Σ what refunds drew from it, its credits = Σ what settlements moved into it, and
+//!   its balance = Σ what its settlements still owe unpaid;
+//! - refunds after close (on random days, of random purchases) are accepted or refused only as
+//!   `refund_exceeds_shop_funds` / `refund_exceeds_purchase`, never by the ledger;
+//! - a settlement through a day after the batch clock's local date is `period_not_over` and
+//!   changes nothing.
 
 mod settlement_common;
 
@@ -18,18 +23,36 @@ use settlement_common::*;
 
 #[derive(Clone, Debug)]
 enum Step {
-    Ride { day: u8 },
-    Purchase { day: u8, amount: u16 },
-    Refund { of: u8, amount: u16 },
-    Settle { day: u8 },
-    Payout { per_mille: u16 },
+    Ride {
+        day: u8,
+    },
+    Purchase {
+        day: u8,
+        amount: u16,
+    },
+    Refund {
+        of: u8,
+        amount: u16,
+        day: u8,
+    },
+    Settle {
+        day: u8,
+    },
+    /// A day after the batch clock's local date (2027-01-15 in Tokyo).
+    SettleFuture {
+        days_ahead: u16,
+    },
+    Payout {
+        per_mille: u16,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => (0u8..60).prop_map(|day| Step::Ride { day }),
         4 => (0u8..60, 1u16..3000).prop_map(|(day, amount)| Step::Purchase { day, amount }),
-        1 => (0u8..20, 1u16..3000).prop_map(|(of, amount)| Step::Refund { of, amount }),
+        2 => (0u8..20, 1u16..3000, 0u8..60).prop_map(|(of, amount, day)| Step::Refund { of, amount, day }),
+        1 => (1u16..4000).prop_map(|days_ahead| Step::SettleFuture { days_ahead }),
         2 => (0u8..60).prop_map(|day| Step::Settle { day }),
         1 => (1u16..=1000).prop_map(|per_mille| Step::Payout { per_mille }),
     ]
@@ -45,6 +68,15 @@ fn date(day: u8) -> String {
 
 fn check_ledger_agrees(town: &Town, paid: &BTreeMap<(String, String), u64>) {
     let book = town.machine.settle_book();
+    let mut drawn: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for refund in book.refunds_after_close() {
+        for draw in &refund.drawn {
+            *drawn
+                .entry((refund.party.clone(), refund.asset.clone()))
+                .or_default() += draw.amount_minor;
+        }
+    }
+    let mut unpaid: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut settled: BTreeMap<(String, String), u64> = BTreeMap::new();
     for settlement in book.settlements() {
         let mut lines: BTreeMap<(String, String), i128> = BTreeMap::new();
@@ -53,9 +85,13 @@ fn check_ledger_agrees(town: &Town, paid: &BTreeMap<(String, String), u64>) {
                 .entry((line.party.clone(), line.asset.clone()))
                 .or_default() += line.amount_minor;
         }
+        // Lines that net to zero are settled with nothing to move.
+        lines.retain(|_, sum| *sum != 0);
         let mut payables: BTreeMap<(String, String), i128> = BTreeMap::new();
         for payable in &settlement.payables {
             let key = (payable.party.clone(), payable.asset.clone());
+            *unpaid.entry(key.clone()).or_default() +=
+                book.unpaid_minor(&settlement.id, &payable.party, &payable.asset);
             payables.insert(key.clone(), i128::from(payable.amount_minor));
             *settled.entry(key).or_default() += payable.amount_minor;
         }
@@ -89,9 +125,19 @@ fn check_ledger_agrees(town: &Town, paid: &BTreeMap<(String, String), u64>) {
             .get(&(party.clone(), asset.clone()))
             .copied()
             .unwrap_or(0);
+        let taken = drawn
+            .get(&(party.clone(), asset.clone()))
+            .copied()
+            .unwrap_or(0);
         assert_eq!(
-            account.debits_posted, paid_out,
-            "payables only go down by payouts"
+            account.debits_posted,
+            paid_out + taken,
+            "payables only go down by payouts and refunds after close"
+        );
+        assert_eq!(
+            account.credit_balance_posted(),
+            i128::from(unpaid[&(party.clone(), asset.clone())]),
+            "the payable holds what its settlements still owe"
         );
     }
 }
@@ -118,13 +164,32 @@ proptest! {
                     town.events(&[purchase(&id, &at, "muroran-shoten", u64::from(*amount), "JPY")]);
                     purchases.push(id);
                 }
-                Step::Refund { of, amount } => {
-                    // A refund the shop can no longer pay (its money was settled) is refused by
-                    // the ledger; that is the shop account's limit, not a settlement property.
+                Step::Refund { of, amount, day } => {
+                    // After close the shop's receipts may be in its payable: the refund draws on
+                    // them, or is refused by name when receipts and unpaid payables fall short.
                     if let Some(id) = purchases.get(usize::from(*of)) {
-                        let at = format!("{}T20:00:00+09:00", date(59));
-                        town.events_accepted_or_not(&[refund(&format!("rf-{n}"), &at, id, u64::from(*amount))]);
+                        let at = format!("{}T20:{:02}:00+09:00", date(*day), n % 60);
+                        let before = town.digest();
+                        let codes = town.events_answered(&[refund(&format!("rf-{n}"), &at, id, u64::from(*amount))]);
+                        match codes[0].as_str() {
+                            "accepted" => {}
+                            "refund_exceeds_shop_funds" | "refund_exceeds_purchase" => {
+                                prop_assert_eq!(town.digest(), before);
+                            }
+                            other => prop_assert!(false, "refund refused as {}", other),
+                        }
                     }
+                }
+                Step::SettleFuture { days_ahead } => {
+                    let through = kanjo_rules::LocalDate::parse("2027-01-15")
+                        .expect("a date")
+                        .add_days(i32::from(*days_ahead))
+                        .expect("in range")
+                        .to_string();
+                    let before = town.digest();
+                    let refused = town.settle(&through).expect_err("not over");
+                    prop_assert_eq!(refused.code(), "period_not_over");
+                    prop_assert_eq!(town.digest(), before);
                 }
                 Step::Settle { day } => {
                     let through = date(*day);
@@ -148,8 +213,7 @@ proptest! {
                 Step::Payout { per_mille } => {
                     let Some(last) = closed.last() else { continue };
                     for payable in last.payables.clone() {
-                        let already = town.machine.settle_book().paid_minor(&last.id, &payable.party, &payable.asset);
-                        let left = payable.amount_minor - already;
+                        let left = town.machine.settle_book().unpaid_minor(&last.id, &payable.party, &payable.asset);
                         let amount = left * u64::from(*per_mille) / 1000;
                         if amount == 0 {
                             continue;

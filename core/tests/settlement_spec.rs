@@ -262,3 +262,204 @@ fn replaying_the_same_commands_gives_the_same_ledger_and_settlements() {
     };
     assert_eq!(run(), run());
 }
+
+/// The towns' batch clock (`Town::new`) is 2027-01-15 08:00 UTC, 17:00 in Tokyo.
+#[test]
+fn a_settlement_through_a_day_after_the_batch_clocks_local_date_is_refused_as_not_over() {
+    let mut town = Town::new();
+    november(&mut town);
+    let digest = town.digest();
+    for through in ["2027-01-16", "9999-12-31"] {
+        let refused = town.settle(through).expect_err(through);
+        assert_eq!(refused.code(), "period_not_over", "{through}");
+        assert_eq!(town.digest(), digest);
+    }
+    assert!(town.machine.settle_book().settlements().is_empty());
+    let today = town.settle("2027-01-15").expect("today may be closed");
+    assert_eq!(today.id, "settle-2027-01-15");
+}
+
+/// 室蘭書店 refunds ¥500 of 27 November's ¥1 000 on 3 December, after November was settled:
+/// its fee falls from 5 to ⌊500 × 50 / 10 000⌋ = 2, so 3 comes back and the shop gives 497.
+#[test]
+fn a_refund_after_close_with_no_receipts_draws_on_the_unpaid_payable_and_is_an_adjustment_next_period()
+ {
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+    assert_eq!(town.balance("shop:muroran-shoten:JPY"), 0);
+
+    town.events(&[refund("rf-1", "2026-12-03T12:00:00+09:00", "p-1", 500)]);
+
+    assert_eq!(town.balance("shop:muroran-shoten:JPY"), 0);
+    assert_eq!(town.payable(SHOTEN, "JPY"), 995 - 497);
+    let book = town.machine.settle_book();
+    assert_eq!(book.drawn_minor("settle-2026-11-30", SHOTEN, "JPY"), 497);
+    assert_eq!(book.unpaid_minor("settle-2026-11-30", SHOTEN, "JPY"), 498);
+    let refused = town
+        .payout(&pay("po-1", "settle-2026-11-30", SHOTEN, "JPY", 995))
+        .expect_err("a drawn payable is not owed");
+    assert_eq!(refused.code(), "payout_exceeds_payable");
+
+    let december = town.settle("2026-12-31").expect("settled");
+    let shop: Vec<(&str, &str, i128, bool)> = december
+        .lines
+        .iter()
+        .filter(|l| l.party == SHOTEN)
+        .map(|l| (&*l.day, &*l.source, l.amount_minor, l.adjustment))
+        .collect();
+    assert_eq!(
+        shop,
+        vec![
+            ("2026-11-27", "payable_drawn:settle-2026-11-30", 497, true),
+            ("2026-11-27", "refund", -497, true),
+        ]
+    );
+    assert!(december.payables.iter().all(|p| p.party != SHOTEN));
+    assert!(december.carried.is_empty());
+    let rest = town
+        .payout(&pay("po-2", "settle-2026-11-30", SHOTEN, "JPY", 498))
+        .expect("what is left is paid");
+    assert_eq!(rest.remaining_minor, 0);
+    assert_eq!(town.payable(SHOTEN, "JPY"), 0);
+}
+
+#[test]
+fn a_refund_after_close_draws_on_the_shops_current_receipts_first() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+    town.events(&[
+        // ¥2 000 less its fee of 10: 1 990 in the shop's account.
+        purchase(
+            "p-dec",
+            "2026-12-02T12:00:00+09:00",
+            "muroran-shoten",
+            2_000,
+            "JPY",
+        ),
+        refund("rf-1", "2026-12-03T12:00:00+09:00", "p-1", 500),
+    ]);
+    assert_eq!(town.balance("shop:muroran-shoten:JPY"), 1_990 - 497);
+    assert_eq!(town.payable(SHOTEN, "JPY"), 995, "the payable is untouched");
+
+    let december = town.settle("2026-12-31").expect("settled");
+    let shop: Vec<(&str, &str, i128, bool)> = december
+        .lines
+        .iter()
+        .filter(|l| l.party == SHOTEN && l.asset == "JPY")
+        .map(|l| (&*l.day, &*l.source, l.amount_minor, l.adjustment))
+        .collect();
+    assert_eq!(
+        shop,
+        vec![
+            ("2026-11-27", "refund", -497, true),
+            ("2026-12-02", "shop_net", 1_990, false),
+        ]
+    );
+    assert_eq!(town.payable(SHOTEN, "JPY"), 995 + 1_493);
+    assert_eq!(town.balance("shop:muroran-shoten:JPY"), 0);
+}
+
+#[test]
+fn a_refund_after_close_takes_what_receipts_lack_from_the_payable_and_the_period_nets_to_zero() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+    town.events(&[
+        // ¥100: its fee rounds to 0.
+        purchase(
+            "p-dec",
+            "2026-12-02T12:00:00+09:00",
+            "muroran-shoten",
+            100,
+            "JPY",
+        ),
+        refund("rf-1", "2026-12-03T12:00:00+09:00", "p-1", 500),
+    ]);
+    // 100 in receipts and 3 of fee back; 397 from November's payable.
+    assert_eq!(town.balance("shop:muroran-shoten:JPY"), 0);
+    assert_eq!(town.payable(SHOTEN, "JPY"), 995 - 397);
+
+    let december = town.settle("2026-12-31").expect("settled");
+    let net: i128 = december
+        .lines
+        .iter()
+        .filter(|l| l.party == SHOTEN && l.asset == "JPY")
+        .map(|l| l.amount_minor)
+        .sum();
+    assert_eq!(net, 0, "{:?}", december.lines);
+    assert!(
+        december
+            .lines
+            .iter()
+            .any(|l| l.source == "refund" && l.day == "2026-11-27"),
+        "the refund names the purchase's day"
+    );
+    assert!(december.payables.iter().all(|p| p.party != SHOTEN));
+    // Settled: the next period does not show them again.
+    let january = town.settle("2027-01-15").expect("settled");
+    assert!(january.lines.iter().all(|l| l.party != SHOTEN));
+}
+
+#[test]
+fn a_refund_after_close_that_neither_receipts_nor_unpaid_payables_cover_is_refused_by_name() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+    town.payout(&pay("po-1", "settle-2026-11-30", SHOTEN, "JPY", 900))
+        .expect("paid");
+    let digest = town.digest();
+
+    let codes = town.events_answered(&[refund("rf-1", "2026-12-03T12:00:00+09:00", "p-1", 500)]);
+
+    assert_eq!(codes, vec!["refund_exceeds_shop_funds"]);
+    assert_eq!(town.digest(), digest, "a refused refund changes nothing");
+    assert_eq!(town.payable(SHOTEN, "JPY"), 95);
+    // What is left unpaid still covers a smaller one (95 + 1 of fee back ≥ 96).
+    let codes = town.events_answered(&[refund("rf-2", "2026-12-03T12:00:00+09:00", "p-1", 96)]);
+    assert_eq!(codes, vec!["accepted"]);
+}
+
+#[test]
+fn a_points_refund_after_close_draws_on_the_points_payable() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+    town.events(&[refund("rf-pt", "2026-12-03T12:00:00+09:00", "p-2", 100)]);
+    assert_eq!(town.payable(SHOTEN, "muro-pt"), 200);
+    let december = town.settle("2026-12-31").expect("settled");
+    assert!(
+        december
+            .lines
+            .iter()
+            .any(|l| l.asset == "muro-pt" && l.source == "refund" && l.amount_minor == -100)
+    );
+}
+
+#[test]
+fn replaying_refunds_after_close_gives_the_same_ledger_and_settlements() {
+    let run = || {
+        let mut town = Town::new();
+        november(&mut town);
+        town.settle("2026-11-30").expect("settled");
+        town.events(&[
+            purchase(
+                "p-dec",
+                "2026-12-02T12:00:00+09:00",
+                "muroran-shoten",
+                100,
+                "JPY",
+            ),
+            refund("rf-1", "2026-12-03T12:00:00+09:00", "p-1", 500),
+        ]);
+        town.settle("2026-12-31").expect("settled");
+        let book = town.machine.settle_book();
+        (
+            town.digest(),
+            book.settlements().to_vec(),
+            book.refunds_after_close().to_vec(),
+        )
+    };
+    assert_eq!(run(), run());
+}

@@ -83,7 +83,7 @@ pub fn payout(args: PayoutArgs) -> anyhow::Result<ExitCode> {
                     (
                         p.party.clone(),
                         p.asset.clone(),
-                        p.amount_minor - paid,
+                        book.unpaid_minor(&found.id, &p.party, &p.asset),
                         paid,
                     )
                 })

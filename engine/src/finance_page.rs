@@ -1,6 +1,8 @@
 //! `/finance`: the finance clerk's page, served by `kanjo serve`. Server-rendered HTML with
 //! inline SVG charts and plain HTML forms (no script): the trial balance, budgets per fiscal
-//! year with a burn-down, rides and shop sales per day, and reconciliation runs with their open
+//! year with a burn-down, rides and shop sales per day, periods and their settlements (per party
+//! and asset: payable, paid, drawn by refunds after close, unpaid; links to each party's
+//! statement as CSV or XLSX and to the settlement's Zengin file), and reconciliation runs with their open
 //! exceptions and the resolve action (`POST /finance/reconciliations/{id}/exceptions/{n}/resolve`,
 //! a form, logged like the API's resolution, then 303 back to the page). Japanese labels, English
 //! beside them where a maintainer needs it. Every figure is read from the machine in one query.
@@ -20,6 +22,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use kanjo_core::chart::AccountName;
 use kanjo_core::reconcile::{Resolution, StoredRun};
+use kanjo_core::settlement::Settlement;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use crate::api::ApiState;
@@ -36,6 +40,64 @@ struct Figures {
     /// Local day → shop sales (minor units, every asset, ¥1 a unit).
     sales_by_day: BTreeMap<String, u128>,
     runs: Vec<StoredRun>,
+    settlements: Vec<SettlementRow>,
+}
+
+/// A settlement and, per party and asset it names, where its payable stands.
+struct SettlementRow {
+    settlement: Settlement,
+    amounts: Vec<PartyAmounts>,
+}
+
+struct PartyAmounts {
+    party: String,
+    asset: String,
+    payable_minor: u64,
+    paid_minor: u64,
+    /// Taken back by refunds after close (`refunds_after_close` in `GET /v1/settlements`).
+    drawn_minor: u64,
+    unpaid_minor: u64,
+}
+
+fn settlement_rows(machine: &Machine) -> Vec<SettlementRow> {
+    let book = machine.settle_book();
+    book.settlements()
+        .iter()
+        .map(|settlement| {
+            let mut keys: Vec<(&str, &str)> = settlement
+                .payables
+                .iter()
+                .map(|p| (p.party.as_str(), p.asset.as_str()))
+                .chain(
+                    settlement
+                        .lines
+                        .iter()
+                        .map(|l| (l.party.as_str(), l.asset.as_str())),
+                )
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let amounts = keys
+                .into_iter()
+                .map(|(party, asset)| PartyAmounts {
+                    party: party.to_owned(),
+                    asset: asset.to_owned(),
+                    payable_minor: settlement
+                        .payables
+                        .iter()
+                        .find(|p| p.party == party && p.asset == asset)
+                        .map_or(0, |p| p.amount_minor),
+                    paid_minor: book.paid_minor(&settlement.id, party, asset),
+                    drawn_minor: book.drawn_minor(&settlement.id, party, asset),
+                    unpaid_minor: book.unpaid_minor(&settlement.id, party, asset),
+                })
+                .collect();
+            SettlementRow {
+                settlement: settlement.clone(),
+                amounts,
+            }
+        })
+        .collect()
 }
 
 struct BudgetBurn {
@@ -88,6 +150,7 @@ fn read_figures(machine: &Machine) -> Figures {
         days,
         sales_by_day,
         runs: machine.reconciliations().runs().to_vec(),
+        settlements: settlement_rows(machine),
     }
 }
 
@@ -185,12 +248,7 @@ fn render(figures: &Figures) -> String {
     trial_balance_section(&mut page, &figures.trial_balance);
     budgets_section(&mut page, &figures.budgets);
     days_section(&mut page, &figures.days, &figures.sales_by_day);
-    // Periods and settlements: filled in when the settlement work (close, statements, Zengin
-    // payouts) is merged. Nothing is shown until then; no placeholder figures.
-    page.push_str(
-        "<section id=settlements><h2>期間・精算 <small>Periods and settlements</small></h2>\
-         <p class=note>精算機能の統合後に表示されます (shown once period close is available).</p></section>",
-    );
+    settlements_section(&mut page, &figures.settlements);
     runs_section(&mut page, &figures.runs);
     page.push_str("</body></html>");
     page
@@ -291,6 +349,84 @@ fn days_section(page: &mut String, days: &[OperatorDay], sales: &BTreeMap<String
         );
     }
     page.push_str("</table></section>");
+}
+
+/// A path segment: everything but letters, digits and `-._~` percent-encoded (a party is
+/// `shop:{id}`; a shop id is the town's to choose).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+fn settlements_section(page: &mut String, rows: &[SettlementRow]) {
+    page.push_str(
+        "<section id=settlements><h2>期間・精算 <small>Periods and settlements</small></h2>",
+    );
+    if rows.is_empty() {
+        page.push_str("<p class=note>精算はまだありません (no settlements yet): <code>kanjo settle --through YYYY-MM-DD</code></p>");
+    }
+    for row in rows.iter().rev() {
+        let s = &row.settlement;
+        let id = escape(&s.id);
+        let seg = segment(&s.id);
+        let adjustments = s.lines.iter().filter(|l| l.adjustment).count();
+        let _ = write!(
+            page,
+            "<article id=\"settlement-{id}\" data-settlement=\"{id}\"><h3>精算 <small>settlement</small> {id}</h3>\
+             <p>期間 period {from} 〜 <span data-figure=\"settlement:{id}:through\">{through}</span> ・ \
+             明細 lines <span data-figure=\"settlement:{id}:lines\">{lines}</span> ・ \
+             調整 adjustments <span data-figure=\"settlement:{id}:adjustments\">{adjustments}</span> ・ \
+             <a href=\"/finance/settlements/{seg}/zengin\" data-link=\"zengin:{id}\">全銀振込ファイル <small>Zengin file</small></a></p>",
+            from = s
+                .previous_through
+                .as_deref()
+                .map_or("—".to_owned(), |d| format!(
+                    "{} の翌日 (after)",
+                    escape(d)
+                )),
+            through = escape(&s.through),
+            lines = s.lines.len(),
+        );
+        page.push_str("<table><tr><th>相手先 party</th><th>資産 asset</th><th>支払予定額 payable</th><th>支払済額 paid</th><th>返金充当 drawn by refunds</th><th>未払額 unpaid</th><th>明細書 statement</th></tr>");
+        for a in &row.amounts {
+            let key = format!("settlement:{id}:{}:{}", escape(&a.party), escape(&a.asset));
+            let party = segment(&a.party);
+            let _ = write!(
+                page,
+                "<tr data-party=\"{p}\"><td>{p}</td><td>{asset}</td>\
+                 <td class=n data-figure=\"{key}:payable\">{payable}</td>\
+                 <td class=n data-figure=\"{key}:paid\">{paid}</td>\
+                 <td class=n data-figure=\"{key}:drawn\">{drawn}</td>\
+                 <td class=n data-figure=\"{key}:unpaid\">{unpaid}</td>\
+                 <td><a href=\"/finance/settlements/{seg}/statements/{party}?format=csv\" data-link=\"statement-csv:{id}:{p}\">CSV</a> \
+                 <a href=\"/finance/settlements/{seg}/statements/{party}?format=xlsx\" data-link=\"statement-xlsx:{id}:{p}\">XLSX</a></td></tr>",
+                p = escape(&a.party),
+                asset = escape(&a.asset),
+                payable = a.payable_minor,
+                paid = a.paid_minor,
+                drawn = a.drawn_minor,
+                unpaid = a.unpaid_minor,
+            );
+        }
+        page.push_str("</table>");
+        for c in &s.carried {
+            let _ = write!(
+                page,
+                "<p class=note>繰越 carried: {p} {amount} {asset} ({reason})</p>",
+                p = escape(&c.party),
+                amount = c.amount_minor,
+                asset = escape(&c.asset),
+                reason = escape(&c.reason),
+            );
+        }
+        page.push_str("</article>");
+    }
+    page.push_str("</section>");
 }
 
 fn runs_section(page: &mut String, runs: &[StoredRun]) {

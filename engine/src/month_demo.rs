@@ -4,8 +4,11 @@
 //! house's file and the operator's own counts, which the demo writes (with four planted
 //! discrepancies) into the data directory, and the runs are logged for `/finance`.
 //!
-//! The steps are one function each, in `run`'s order, so that more month-end steps (period
-//! close, statements, the Zengin payout of the settlement work) slot in between.
+//! Before reconciling, the month is closed (`settle` through its last day) and each party's
+//! statement is written as JSON and CSV into `{data}/statements/`.
+//!
+//! The steps are one function each, in `run`'s order, so that more month-end steps (the Zengin
+//! payout file and XLSX statements) slot in between.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,6 +25,8 @@ use crate::store::StoreTarget;
 use crate::workload::month::MONTH_OPERATOR;
 use crate::workload::{Month, MonthConfig, Planned};
 use kanjo_core::reconcile::{Period, Source};
+use kanjo_core::report::statement::{Statement, statement};
+use kanjo_core::settlement::{FinanceAnswer, FinanceCommand, SettleCommand, Settlement};
 
 /// What the pipeline answered for the month's events.
 #[derive(Debug, Default)]
@@ -48,6 +53,95 @@ pub fn submit_month(engine: &Engine, month: &Month) -> anyhow::Result<MonthTally
         }
     }
     Ok(tally)
+}
+
+/// Closes every open day through `last` (the month's last day): one logged command.
+pub fn close_month(engine: &Engine, last: jiff::civil::Date) -> anyhow::Result<Settlement> {
+    let command = SettleCommand {
+        through: last.to_string(),
+    };
+    command.check()?;
+    let mut results = engine
+        .submit_finance(vec![FinanceCommand::Settle(command)])?
+        .blocking_recv()
+        .context("the engine stopped")??;
+    match results.pop().context("one answer per command")? {
+        Ok(FinanceAnswer::Settled(settlement)) => Ok(settlement),
+        Ok(other) => bail!("a settle command answered {other:?}"),
+        Err(refusal) => bail!("closing the month: {refusal} ({})", refusal.code()),
+    }
+}
+
+/// The parties a settlement names (lines or payables), in order.
+fn parties(settlement: &Settlement) -> Vec<String> {
+    let mut parties: Vec<String> = settlement
+        .lines
+        .iter()
+        .map(|line| line.party.clone())
+        .chain(settlement.payables.iter().map(|p| p.party.clone()))
+        .collect();
+    parties.sort();
+    parties.dedup();
+    parties
+}
+
+/// Each party's statement, made on the machine (checked against the ledger as it is made),
+/// written as `{dir}/{settlement}/{party}.json` and `.csv` (`:` in a party becomes `_`).
+pub fn write_statements(
+    engine: &Engine,
+    dir: &Path,
+    settlement: &Settlement,
+) -> anyhow::Result<Vec<Statement>> {
+    let folder = dir.join(&settlement.id);
+    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    let mut written = Vec::new();
+    for party in parties(settlement) {
+        let (id, who) = (settlement.id.clone(), party.clone());
+        let made = engine
+            .query_blocking(move |machine| statement(machine, &id, &who))?
+            .with_context(|| format!("the statement of {party}"))?;
+        let stem = party.replace(':', "_");
+        let json = serde_json::to_string_pretty(&made)? + "\n";
+        for (name, text) in [
+            (format!("{stem}.json"), json),
+            (format!("{stem}.csv"), made.to_csv()),
+        ] {
+            let path = folder.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        written.push(made);
+    }
+    Ok(written)
+}
+
+/// What the close moved: per party and asset, the net payable; and the totals per asset.
+pub fn close_summary(settlement: &Settlement, statements: &[Statement]) -> String {
+    let mut out = format!(
+        "月次締め (month closed): {} through {}, {} parties\n",
+        settlement.id,
+        settlement.through,
+        statements.len()
+    );
+    let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+    for payable in &settlement.payables {
+        let _ = writeln!(
+            out,
+            "  支払予定 payable  {:<28} {:>12} {}",
+            payable.party, payable.amount_minor, payable.asset
+        );
+        *totals.entry(&payable.asset).or_default() += payable.amount_minor;
+    }
+    for (asset, total) in &totals {
+        let _ = writeln!(out, "  合計 total        {:<28} {total:>12} {asset}", "");
+    }
+    for carried in &settlement.carried {
+        let _ = writeln!(
+            out,
+            "  繰越 carried      {:<28} {:>12} {} ({})",
+            carried.party, carried.amount_minor, carried.asset, carried.reason
+        );
+    }
+    out
 }
 
 /// The outside world's files for the demo, from the month's plan: the bank's statement, the IC
@@ -176,11 +270,22 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         bail!("the month's event {id} was refused ({code})");
     }
 
-    // 2. Month-end close, statements and the Zengin payout come here (settlement work).
-
-    // 3. Reconciliation against the outside world's files.
+    // 2. Month-end close through the last day, and each party's statement (JSON, CSV).
     let first = month.config().first_day;
     let last = first + jiff::Span::new().days(i64::from(month.config().days) - 1);
+    let settlement = close_month(&engine, last)?;
+    let statements_dir = args.data.join("statements");
+    let statements = write_statements(&engine, &statements_dir, &settlement)?;
+    println!("\n{}", close_summary(&settlement, &statements));
+    println!(
+        "statements (JSON, CSV): {}",
+        statements_dir.join(&settlement.id).display()
+    );
+
+    // 2b. The Zengin payout file (`payout_file(...)`) and the XLSX statements come here: written
+    //     into `statements_dir` for `settlement` (merger: wire them in).
+
+    // 3. Reconciliation against the outside world's files.
     let period = Period {
         from: kanjo_rules::LocalDate::from_jiff(first),
         to: kanjo_rules::LocalDate::from_jiff(last),

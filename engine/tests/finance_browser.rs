@@ -76,6 +76,7 @@ fn a_clerk_sees_the_apis_figures_in_chromium_and_resolves_an_exception() {
         .as_str()
         .unwrap()
         .to_owned();
+    let settled = server.get("/v1/settlements").json();
     let base = format!("http://{}", server.addr);
     let clerk = common::key_for(server.addr, "clerk").unwrap();
 
@@ -90,7 +91,7 @@ fn a_clerk_sees_the_apis_figures_in_chromium_and_resolves_an_exception() {
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                     "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync",
-                    "--window-size=1280,2400",
+                    "--window-size=1280,3600",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
             }),
@@ -154,6 +155,32 @@ fn a_clerk_sees_the_apis_figures_in_chromium_and_resolves_an_exception() {
                 run["exceptions_open"].to_string()
             );
         }
+        // Periods and settlements: each payable and what is paid of it, as the API has them.
+        let mut payables = 0;
+        for settlement in settled["settlements"].as_array().unwrap() {
+            let id = settlement["id"].as_str().unwrap();
+            for payable in settlement["payables"].as_array().unwrap() {
+                let (party, asset) = (
+                    payable["party"].as_str().unwrap(),
+                    payable["asset"].as_str().unwrap(),
+                );
+                let paid: u64 = settled["payouts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|p| p["settlement"] == id && p["party"] == party && p["asset"] == asset)
+                    .map(|p| p["amount_minor"].as_u64().unwrap())
+                    .sum();
+                let key = format!("settlement:{id}:{party}:{asset}");
+                assert_eq!(
+                    shown[&format!("{key}:payable")],
+                    payable["amount_minor"].to_string()
+                );
+                assert_eq!(shown[&format!("{key}:paid")], paid.to_string());
+                payables += 1;
+            }
+        }
+        assert!(payables > 0, "the demo month's close owes the shops");
         if let Ok(path) = std::env::var("KANJO_FINANCE_SCREENSHOT") {
             let png = browser.screenshot().await.unwrap();
             std::fs::write(path, png).unwrap();

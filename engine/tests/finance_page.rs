@@ -25,6 +25,102 @@ fn figures(html: &str) -> BTreeMap<String, String> {
     found
 }
 
+/// The demo closed November and wrote each party's statement; after a partial payout the
+/// page's settlement figures equal `GET /v1/settlements`'s, and its links are the download URLs.
+fn check_settlements_section(server: &Server, data: &str) {
+    let listed = server.get("/v1/settlements").json();
+    let settlements = listed["settlements"].as_array().unwrap();
+    assert_eq!(settlements.len(), 1, "the demo closes the month once");
+    let november = &settlements[0];
+    assert_eq!(november["id"], "settle-2026-11-30");
+    let payables = november["payables"].as_array().unwrap();
+    assert!(!payables.is_empty(), "the shops are owed their receipts");
+    let folder = std::path::Path::new(data).join("statements/settle-2026-11-30");
+    for payable in payables {
+        let stem = payable["party"].as_str().unwrap().replace(':', "_");
+        let csv = std::fs::read(folder.join(format!("{stem}.csv"))).unwrap();
+        assert!(
+            csv.starts_with("\u{feff}区分".as_bytes()),
+            "UTF-8 CSV with a BOM"
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(folder.join(format!("{stem}.json"))).unwrap())
+                .unwrap();
+        assert_eq!(json["party"], payable["party"]);
+        assert_eq!(
+            json["payables"][0]["net_payable_minor"],
+            payable["amount_minor"]
+        );
+    }
+    // Pay part of the first payable, so paid and unpaid differ from 0 and from the payable.
+    let first = &payables[0];
+    let part = first["amount_minor"].as_u64().unwrap() / 3;
+    let body = serde_json::json!({"id": "po-page", "settlement": "settle-2026-11-30", "party": first["party"], "asset": first["asset"], "amount_minor": part});
+    assert_eq!(server.post("/v1/payouts", &body.to_string()).status, 200);
+
+    let listed = server.get("/v1/settlements").json();
+    let page = server.get("/finance");
+    let shown = figures(&page.body);
+    assert_eq!(shown["settlement:settle-2026-11-30:through"], "2026-11-30");
+    let mut checked = 0;
+    for payable in listed["settlements"][0]["payables"].as_array().unwrap() {
+        let (party, asset) = (
+            payable["party"].as_str().unwrap(),
+            payable["asset"].as_str().unwrap(),
+        );
+        let of = |list: &str, pick: &dyn Fn(&serde_json::Value) -> u64| -> u64 {
+            listed[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| x["party"] == party && x["asset"] == asset)
+                .map(pick)
+                .sum()
+        };
+        let paid = of("payouts", &|p| p["amount_minor"].as_u64().unwrap());
+        let drawn = of("refunds_after_close", &|r| {
+            r["drawn"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["settlement"] == "settle-2026-11-30")
+                .map(|d| d["amount_minor"].as_u64().unwrap())
+                .sum()
+        });
+        let amount = payable["amount_minor"].as_u64().unwrap();
+        let key = format!("settlement:settle-2026-11-30:{party}:{asset}");
+        assert_eq!(shown[&format!("{key}:payable")], amount.to_string());
+        assert_eq!(shown[&format!("{key}:paid")], paid.to_string());
+        assert_eq!(shown[&format!("{key}:drawn")], drawn.to_string());
+        assert_eq!(
+            shown[&format!("{key}:unpaid")],
+            (amount - paid - drawn).to_string()
+        );
+        let encoded = party.replace(':', "%3A");
+        for format in ["csv", "xlsx"] {
+            let link = format!(
+                "href=\"/finance/settlements/settle-2026-11-30/statements/{encoded}?format={format}\""
+            );
+            assert!(page.body.contains(&link), "{link}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 3, "three shops");
+    assert_eq!(
+        shown[&format!(
+            "settlement:settle-2026-11-30:{}:{}:paid",
+            first["party"].as_str().unwrap(),
+            first["asset"].as_str().unwrap()
+        )],
+        part.to_string()
+    );
+    assert!(
+        page.body
+            .contains("href=\"/finance/settlements/settle-2026-11-30/zengin\""),
+        "the Zengin download"
+    );
+}
+
 #[test]
 fn the_finance_page_shows_the_reports_figures_and_its_form_resolves_an_exception() {
     let dir = TempDir::new("finance-page");
@@ -83,10 +179,7 @@ fn the_finance_page_shows_the_reports_figures_and_its_form_resolves_an_exception
             run["exceptions_open"].to_string()
         );
     }
-    assert!(
-        page.body.contains("id=settlements"),
-        "the place for periods and settlements"
-    );
+    check_settlements_section(&server, &data);
 
     // The form: resolve the IC run's duplicate line.
     let ic = runs.iter().find(|run| run["source"] == "ic").unwrap();

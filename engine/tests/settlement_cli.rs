@@ -66,9 +66,15 @@ fn a_month_is_closed_once_late_rides_are_adjusted_next_month_and_payouts_are_rec
         &events,
     ]);
 
-    let first = run_ok(&["settle", "--data", &data, "--through", "2026-11-30"]);
+    // The batch clock is the wall clock: a date after today is refused, so the test closes days
+    // that are over whenever it runs.
+    let future = kanjo(&["settle", "--data", &data, "--through", "9999-12-31"]);
+    assert!(!future.status.success());
+    assert!(String::from_utf8_lossy(&future.stderr).contains("period_not_over"));
+
+    let first = run_ok(&["settle", "--data", &data, "--through", "2026-11-27"]);
     let settlement: Value = serde_json::from_str(&first).expect("JSON");
-    assert_eq!(settlement["id"], "settle-2026-11-30");
+    assert_eq!(settlement["id"], "settle-2026-11-27");
     let bus = payable(&settlement, "operator:town-bus");
     assert!(
         bus > 0,
@@ -77,7 +83,7 @@ fn a_month_is_closed_once_late_rides_are_adjusted_next_month_and_payouts_are_rec
     // ¥1 000 less 室蘭書店's 50 bp fee.
     assert_eq!(payable(&settlement, "shop:muroran-shoten"), 995);
 
-    let again = run_ok(&["settle", "--data", &data, "--through", "2026-11-30"]);
+    let again = run_ok(&["settle", "--data", &data, "--through", "2026-11-27"]);
     assert_eq!(
         again, first,
         "the same date answers the same settlement after a replay"
@@ -87,7 +93,7 @@ fn a_month_is_closed_once_late_rides_are_adjusted_next_month_and_payouts_are_rec
         &dir,
         "late.ndjson",
         &[
-            json!({"id": "ride-late", "type": "ride", "at": "2026-11-28T07:00:00+09:00", "operator": "town-bus", "rider": "r-1", "media": "wallet"}),
+            json!({"id": "ride-late", "type": "ride", "at": "2026-11-25T07:00:00+09:00", "operator": "town-bus", "rider": "r-1", "media": "wallet"}),
         ],
     );
     run_ok(&["import", "--data", &data, &late]);
@@ -96,12 +102,12 @@ fn a_month_is_closed_once_late_rides_are_adjusted_next_month_and_payouts_are_rec
         "--data",
         &data,
         "--through",
-        "2026-12-31",
+        "2026-11-28",
     ]))
     .expect("JSON");
     let lines = december["lines"].as_array().expect("lines");
     assert_eq!(lines.len(), 1, "{december}");
-    assert_eq!(lines[0]["day"], "2026-11-28");
+    assert_eq!(lines[0]["day"], "2026-11-25");
     assert_eq!(lines[0]["adjustment"], true);
     assert_eq!(payable(&december, "operator:town-bus"), bus / 3);
 
@@ -114,7 +120,7 @@ fn a_month_is_closed_once_late_rides_are_adjusted_next_month_and_payouts_are_rec
         "--data",
         &data,
         "--settlement",
-        "settle-2026-11-30",
+        "settle-2026-11-27",
         "--confirm",
     ]))
     .expect("JSON");
@@ -124,7 +130,7 @@ fn a_month_is_closed_once_late_rides_are_adjusted_next_month_and_payouts_are_rec
         "--data",
         &data,
         "--settlement",
-        "settle-2026-11-30",
+        "settle-2026-11-27",
         "--confirm",
     ]))
     .expect("JSON");
@@ -145,6 +151,10 @@ fn the_api_settles_and_records_payouts_and_names_each_refusal() {
     let bad = server.post("/v1/settlements", r#"{"through":"2026-13-01"}"#);
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["error"]["code"], "bad_settlement");
+
+    let future = server.post("/v1/settlements", r#"{"through":"9999-12-31"}"#);
+    assert_eq!(future.status, 409);
+    assert_eq!(future.json()["error"]["code"], "period_not_over");
 
     let settled = server.post("/v1/settlements", r#"{"through":"2026-11-30"}"#);
     assert_eq!(settled.status, 200, "{}", settled.body);

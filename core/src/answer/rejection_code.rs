@@ -76,6 +76,9 @@ rejection_codes! {
     UnknownPurchase => "unknown_purchase",
     /// A refund of more than is left to refund.
     RefundExceedsPurchase => "refund_exceeds_purchase",
+    /// A refund after close that neither the shop's receipts nor what the town still owes the
+    /// shop (its unpaid payables) can cover.
+    RefundExceedsShopFunds => "refund_exceeds_shop_funds",
     /// The asset does not move between riders.
     NotTransferable => "not_transferable",
     /// A customer token (`kq1.`) that is malformed, badly signed or not valid for this payment.

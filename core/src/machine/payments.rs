@@ -67,6 +67,8 @@ impl PaymentBook {
 
 struct PurchaseRecord {
     shop: ShopIx,
+    /// The purchase's local day (`shops::day_stamp`): a refund after close names it.
+    day: u32,
     rider: Box<str>,
     /// In paid order.
     parts: Vec<PaidPart>,
@@ -331,7 +333,14 @@ impl Machine {
         let purchase = event_id_hash(&refund.purchase);
         let steps = self.plan_refund(purchase, refund)?;
         let record = self.payments.purchase(purchase).expect("planned above");
-        let (shop, rider) = (record.shop, record.rider.clone());
+        let (shop, rider, purchase_day) = (record.shop, record.rider.clone(), record.day);
+        // After close the shop's receipts may have been swept into its payable.
+        let shop_id = self.shops.shop(shop).id().to_owned();
+        let parts: Vec<_> = steps
+            .iter()
+            .map(|s| (s.asset, s.take, s.fee_back))
+            .collect();
+        let draws = self.plan_refund_draws(&shop_id, &parts)?;
         self.legs.clear();
         let rider_accounts: Vec<AccountId> = steps
             .iter()
@@ -345,7 +354,7 @@ impl Machine {
             })
             .collect();
         let lots_before = self.refund_lots_snapshot(purchase, rider_accounts.into_iter());
-        for step in &steps {
+        for (step, draw) in steps.iter().zip(&draws) {
             let (rider_account, shop_account) = self.part_accounts(shop, &rider, step.asset);
             if step.fee_back > 0 {
                 // The fee first, so the shop holds what it gives back whatever else it sold.
@@ -358,6 +367,10 @@ impl Machine {
                     step.asset,
                     Reason::FeeReturn as u16,
                 ));
+            }
+            if draw.drawn_minor() > 0 {
+                self.legs
+                    .push(Machine::draw_leg(&shop_id, draw, shop_account));
             }
             // Points from lots that lapsed since go to breakage, not back to the rider.
             let at_ns = prepared.event.at.as_nanosecond();
@@ -381,6 +394,8 @@ impl Machine {
             part.fee -= step.fee_back;
             assert_eq!(part.fee, fee_minor(part.kept(), part.fee_bp));
         }
+        let days = (u64::from(purchase_day), self.payments.day_stamp);
+        self.record_refund_draws(&prepared.event.id, &shop_id, days, draws);
         Ok(Outcome::Refund {
             returned: amounts(steps.iter().map(|step| (step.asset, step.take))),
             fees_returned: amounts(steps.iter().map(|step| (step.asset, step.fee_back))),
@@ -602,8 +617,10 @@ impl Machine {
         let slot = u32::try_from(book.purchase_records.len()).expect("fewer than 2^32 purchases");
         let previous = book.purchases.insert(id_hash, slot);
         assert!(previous.is_none(), "an event id is a purchase once");
+        let day = u32::try_from(book.day_stamp).unwrap_or(0);
         book.purchase_records.push(PurchaseRecord {
             shop,
+            day,
             rider: rider.into(),
             parts,
         });

@@ -7,7 +7,9 @@ use kanjo_ledger::{Account, AccountFlags, AccountId, AssetId, CreateTransferErro
 use kanjo_ledger::{Transfer, TransferFlags};
 
 use super::Machine;
-use crate::settlement::SettleBook;
+use crate::answer::{Rejection, RejectionCode};
+use crate::chart::{AccountName, AssetKindName, Reason};
+use crate::settlement::{RefundAfterClose, SettleBook, payable_account_id};
 
 /// An account a settlement chain needs, by display name (`payable:shop:s-1:JPY`).
 pub struct FinanceAccount {
@@ -64,6 +66,126 @@ impl Machine {
         {
             None => Ok(()),
             Some(failure) => Err((failure.index as usize, failure.result)),
+        }
+    }
+}
+
+/// One part of a refund as the after-close check sees it: what goes back, the fee the shop gets
+/// back, and what of it the shop's unpaid payables must cover (`crate::settlement::refunds`).
+pub(super) struct RefundDraw {
+    pub asset: AssetId,
+    pub asset_code: String,
+    pub take: u64,
+    pub fee_back: u64,
+    /// (settlement index, amount), oldest first; empty when the shop's receipts cover it.
+    pub plan: Vec<(usize, u64)>,
+}
+
+impl RefundDraw {
+    pub fn drawn_minor(&self) -> u64 {
+        self.plan.iter().map(|(_, amount)| amount).sum()
+    }
+}
+
+impl Machine {
+    /// Per refund part: what the shop's receipts (with the fee it gets back) can't cover, planned
+    /// against the shop's unpaid payables; `refund_exceeds_shop_funds` when they can't either.
+    pub(super) fn plan_refund_draws(
+        &self,
+        shop: &str,
+        parts: &[(AssetId, u64, u64)],
+    ) -> Result<Vec<RefundDraw>, Rejection> {
+        let party = format!("shop:{shop}");
+        let mut draws = Vec::with_capacity(parts.len());
+        for &(asset, take, fee_back) in parts {
+            let asset_code = self
+                .assets
+                .spec(asset)
+                .map_or_else(|| format!("asset-{}", asset.0), |spec| spec.code.clone());
+            let account = AccountName::Shop {
+                shop,
+                asset: &asset_code,
+            }
+            .id();
+            let receipts = self
+                .ledger
+                .account(account)
+                .map_or(0, |account| account.available_debit());
+            let short = take.saturating_sub(receipts.saturating_add(fee_back));
+            let plan = if short == 0 {
+                Vec::new()
+            } else {
+                self.settlements
+                    .plan_draw(&party, &asset_code, short)
+                    .map_err(|uncovered| {
+                        Rejection::new(
+                            RejectionCode::RefundExceedsShopFunds,
+                            format!(
+                                "{party} holds {receipts} {asset_code} and is owed {} unpaid; the refund needs {} more than its receipts",
+                                uncovered.unpaid_minor, uncovered.short_minor
+                            ),
+                        )
+                    })?
+            };
+            draws.push(RefundDraw {
+                asset,
+                asset_code,
+                take,
+                fee_back,
+                plan,
+            });
+        }
+        Ok(draws)
+    }
+
+    /// The leg that draws a refund part's shortfall from the shop's payable into its account.
+    pub(super) fn draw_leg(shop: &str, draw: &RefundDraw, shop_account: AccountId) -> Transfer {
+        let payable = payable_account_id(&format!("shop:{shop}"), &draw.asset_code);
+        Transfer::new(
+            0,
+            payable,
+            shop_account,
+            draw.drawn_minor(),
+            draw.asset,
+            Reason::PayableDraw as u16,
+        )
+    }
+
+    /// Keeps an accepted refund's parts that came after their purchase's day was closed, or that
+    /// drew on payables, for the next settlement's lines.
+    pub(super) fn record_refund_draws(
+        &mut self,
+        refund: &str,
+        shop: &str,
+        days: (u64, u64),
+        draws: Vec<RefundDraw>,
+    ) {
+        let day = |stamp: u64| {
+            crate::shops::day_of_stamp(stamp).map_or_else(|| "?".to_owned(), |d| d.to_string())
+        };
+        let (purchase_day, refund_day) = (day(days.0), day(days.1));
+        let closed = self
+            .settlements
+            .closed_through()
+            .is_some_and(|closed| purchase_day != "?" && purchase_day.as_str() <= closed);
+        for draw in draws {
+            let swept = self.assets.get(&draw.asset_code).is_some_and(|(_, spec)| {
+                matches!(spec.kind, AssetKindName::Yen | AssetKindName::Points)
+            });
+            if !swept || (!closed && draw.plan.is_empty()) {
+                continue;
+            }
+            let entry = RefundAfterClose {
+                refund: refund.to_owned(),
+                party: format!("shop:{shop}"),
+                asset: draw.asset_code.clone(),
+                refund_day: refund_day.clone(),
+                purchase_day: purchase_day.clone(),
+                net_minor: draw.take.saturating_sub(draw.fee_back),
+                closed,
+                drawn: Vec::new(),
+            };
+            self.settlements.record_refund(entry, &draw.plan);
         }
     }
 }

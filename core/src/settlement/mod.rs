@@ -24,6 +24,13 @@
 //! `payable:{party}:{asset}` → `payouts:{asset}` (reason `payout`). Payables only go down by
 //! payouts, and never below zero (the payable account's own ledger limit).
 //!
+//! **Refunds after close** (`refunds`): a refund the shop's receipts can't cover draws on its
+//! unpaid payables; the next settlement shows it as an adjustment naming the purchase's day.
+//!
+//! **Not before the day ends**: `through` may be at most the local date (programme time zone) of
+//! the batch clock the command is applied under. The batch clock is logged with the batch, so a
+//! replay decides the same; a date after it (`period_not_over`) would close days still to come.
+//!
 //! Idempotent: a settlement is named by its date (`settle-2026-11-30`); settling the same date
 //! again answers the same settlement and posts nothing; a date before the last closed one is
 //! `period_closed`. A payout id with the same body answers the first answer; another body is
@@ -41,6 +48,9 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::chart::{AccountName, AssetKindName, Reason};
 use crate::machine::Machine;
 use crate::machine::settle::FinanceAccount;
+
+mod refunds;
+pub use refunds::{Drawn, REFUNDS_AFTER_CLOSE_MAX, RefundAfterClose, Uncovered};
 
 /// Settlements a log may hold: one a day for 27 years.
 pub const SETTLEMENTS_MAX: usize = 10_000;
@@ -167,6 +177,8 @@ pub enum FinanceRefusal {
         through: String,
         closed_through: String,
     },
+    #[error("the period through {through} is not over: it is {today} in the programme's time zone")]
+    PeriodNotOver { through: String, today: String },
     #[error("no settlement {0}")]
     UnknownSettlement(String),
     #[error("settlement {settlement} has no {asset} payable for {party}")]
@@ -197,6 +209,7 @@ impl FinanceRefusal {
             FinanceRefusal::BadSettlement(_) => "bad_settlement",
             FinanceRefusal::BadPayout(_) => "bad_payout",
             FinanceRefusal::PeriodClosed { .. } => "period_closed",
+            FinanceRefusal::PeriodNotOver { .. } => "period_not_over",
             FinanceRefusal::UnknownSettlement(_) => "unknown_settlement",
             FinanceRefusal::NothingPayable { .. } => "nothing_payable",
             FinanceRefusal::ExceedsPayable { .. } => "payout_exceeds_payable",
@@ -282,6 +295,10 @@ pub struct SettleBook {
     payout_index: HashMap<String, (usize, String)>,
     /// (settlement index, party, asset) → paid so far.
     paid: HashMap<(usize, String, String), u64>,
+    /// Refunds after close, in the order they were accepted.
+    refunds: Vec<RefundAfterClose>,
+    /// (settlement index, party, asset) → what refunds after close took from its payable.
+    drawn: HashMap<(usize, String, String), u64>,
 }
 
 impl SettleBook {
@@ -334,6 +351,15 @@ pub fn settle(
             closed_through: closed.to_owned(),
         });
     }
+    let today = machine
+        .programme()
+        .local_date(batch_instant(machine.clock_ns()));
+    if through_date > today {
+        return Err(FinanceRefusal::PeriodNotOver {
+            through: command.through.clone(),
+            today: today.to_string(),
+        });
+    }
     if book.settlements.len() >= SETTLEMENTS_MAX {
         return Err(FinanceRefusal::TooMany(book.settlements.len()));
     }
@@ -359,6 +385,8 @@ pub fn settle(
         for (asset, outcome) in posted {
             match outcome {
                 Ok(payable) => {
+                    // Lines that net to zero (a refund after close against a later sale) are
+                    // settled too, with nothing to move: they belong to this period's statement.
                     for (key, amount) in &assets[&asset] {
                         *machine
                             .settle_book_mut()
@@ -376,7 +404,7 @@ pub fn settle(
                                 .is_some_and(|previous| key.2.as_str() <= previous),
                         });
                     }
-                    payables.push(payable);
+                    payables.extend(payable);
                 }
                 Err(carry) => carried.push(carry),
             }
@@ -398,6 +426,11 @@ pub fn settle(
     Ok(settlement)
 }
 
+/// The batch clock as an instant (it is nanoseconds since the Unix epoch, which fits).
+fn batch_instant(clock_ns: u64) -> jiff::Timestamp {
+    jiff::Timestamp::from_nanosecond(i128::from(clock_ns)).unwrap_or(jiff::Timestamp::MAX)
+}
+
 /// What the party's account is, and the chain that moves its positive totals to its payables.
 /// Per asset: the payable, or why it was carried.
 fn settle_party(
@@ -406,7 +439,7 @@ fn settle_party(
     number: u64,
     party: &str,
     assets: &BTreeMap<String, Vec<(LineKey, i128)>>,
-) -> Vec<(String, Result<Payable, Carried>)> {
+) -> Vec<(String, Result<Option<Payable>, Carried>)> {
     let mut outcomes = Vec::new();
     let mut legs = Vec::new();
     let mut accounts = Vec::new();
@@ -428,7 +461,10 @@ fn settle_party(
             .account(source)
             .map_or(0, |account| account.credit_balance_posted());
         let amount = match u64::try_from(total) {
-            Ok(0) => continue,
+            Ok(0) => {
+                outcomes.push((asset.clone(), Ok(None)));
+                continue;
+            }
             Ok(amount) if i128::from(amount) <= available => amount,
             Ok(_) => {
                 outcomes.push((
@@ -457,12 +493,12 @@ fn settle_party(
         }
         outcomes.push((
             asset.clone(),
-            Ok(Payable {
+            Ok(Some(Payable {
                 party: party.to_owned(),
                 asset: asset.clone(),
                 amount_minor: amount,
                 account: payable.name.clone(),
-            }),
+            })),
         ));
         accounts.push(payable);
     }
@@ -476,7 +512,7 @@ fn settle_party(
             .into_iter()
             .map(|(asset, outcome)| {
                 let amount = match &outcome {
-                    Ok(payable) => i128::from(payable.amount_minor),
+                    Ok(payable) => payable.as_ref().map_or(0, |p| i128::from(p.amount_minor)),
                     Err(carried) => carried.amount_minor,
                 };
                 let carried = Carried {
@@ -539,7 +575,16 @@ fn unsettled_lines(machine: &Machine, through: &str) -> Vec<(LineKey, i128)> {
         );
         *owed.entry(key).or_default() += day.net_minor;
     }
-    let settled = &machine.settle_book().settled;
+    let book = machine.settle_book();
+    for refund in &book.refunds {
+        if refund.refund_day.as_str() > through {
+            continue;
+        }
+        for (key, amount) in refund.lines() {
+            *owed.entry(key).or_default() += amount;
+        }
+    }
+    let settled = &book.settled;
     owed.into_iter()
         .filter_map(|(key, amount)| {
             let left = amount - settled.get(&key).copied().unwrap_or(0);
@@ -643,7 +688,9 @@ pub fn payout(
     };
     let key = (index, command.party.clone(), command.asset.clone());
     let paid = book.paid.get(&key).copied().unwrap_or(0);
-    let left = payable.amount_minor - paid;
+    let drawn = book.drawn.get(&key).copied().unwrap_or(0);
+    // What refunds after close took from this payable is no longer owed.
+    let left = payable.amount_minor - paid - drawn;
     if command.amount_minor > left {
         return Err(FinanceRefusal::ExceedsPayable {
             settlement: command.settlement.clone(),

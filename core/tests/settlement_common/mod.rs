@@ -99,6 +99,21 @@ impl Town {
         self.end();
     }
 
+    /// One batch of events; their answers' codes (`accepted`… or the rejection's code).
+    pub fn events_answered(&mut self, events: &[String]) -> Vec<String> {
+        self.begin();
+        let mut codes = Vec::new();
+        for json in events {
+            let event = Event::parse(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            codes.push(match self.machine.apply(&Prepared::new(event)) {
+                Outcome::Rejected(rejection) => rejection.code.code().to_owned(),
+                _ => "accepted".to_owned(),
+            });
+        }
+        self.end();
+        codes
+    }
+
     pub fn settle(&mut self, through: &str) -> Result<Settlement, FinanceRefusal> {
         self.begin();
         let command = SettleCommand {

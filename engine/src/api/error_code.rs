@@ -73,6 +73,9 @@ error_codes! {
     BadPayout => "bad_payout",
     /// A settlement through a date before the last closed one: closed periods never change.
     PeriodClosed => "period_closed",
+    /// A settlement through a date after today (the programme's time zone): days still to come
+    /// can't be closed.
+    PeriodNotOver => "period_not_over",
     /// No settlement with that id.
     UnknownSettlement => "unknown_settlement",
     /// The settlement has no payable for that party and asset.

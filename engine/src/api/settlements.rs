@@ -21,6 +21,7 @@ fn refusal_response(refusal: FinanceRefusal) -> Response {
         FinanceRefusal::BadSettlement(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadSettlement),
         FinanceRefusal::BadPayout(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadPayout),
         FinanceRefusal::PeriodClosed { .. } => (StatusCode::CONFLICT, ErrorCode::PeriodClosed),
+        FinanceRefusal::PeriodNotOver { .. } => (StatusCode::CONFLICT, ErrorCode::PeriodNotOver),
         FinanceRefusal::UnknownSettlement(_) => {
             (StatusCode::NOT_FOUND, ErrorCode::UnknownSettlement)
         }
@@ -106,7 +107,11 @@ pub async fn get_settlements(
     }
     let queried = state.engine.query(|machine: &Machine| {
         let book = machine.settle_book();
-        Some(json!({"settlements": book.settlements(), "payouts": book.payouts()}))
+        Some(json!({
+            "settlements": book.settlements(),
+            "payouts": book.payouts(),
+            "refunds_after_close": book.refunds_after_close(),
+        }))
     });
     match found(queried, String::new).await {
         Ok(value) => axum::Json(value).into_response(),
