@@ -237,3 +237,20 @@ fn build_error(error: BuildError) -> PayoutFileError {
         other => PayoutFileError::TooLarge(other.to_string()),
     }
 }
+
+/// `--transfer-date` / `?transfer_date=`: a real `YYYY-MM-DD` with a four-digit year.
+pub fn parse_transfer_date(text: &str) -> Result<LocalDate, PayoutFileError> {
+    let bad = |why: String| PayoutFileError::BadTransferDate(why);
+    let date = LocalDate::parse(text).map_err(|error| bad(error.to_string()))?;
+    if !(1..=9999).contains(&date.year) || date.to_string() != text {
+        return Err(bad(format!("must be YYYY-MM-DD, got {text:?}")));
+    }
+    Ok(date)
+}
+
+/// The default 振込指定日: the next local day after `now` in the programme's time zone, the
+/// earliest a bank takes a file uploaded today. The caller reads the clock.
+pub fn default_transfer_date(machine: &Machine, now: jiff::Timestamp) -> LocalDate {
+    let today = machine.programme().local_date(now);
+    today.add_days(1).unwrap_or(today)
+}
