@@ -117,7 +117,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/settlements/{id}", get(settlements::get_settlement))
         .route("/v1/payouts", post(settlements::post_payouts))
         .route("/v1/settlements/{id}/zengin", get(payout_file::get_zengin))
-        .route("/finance/settlements/{id}/zengin", get(payout_file::get_zengin))
+        .route(
+            "/finance/settlements/{id}/zengin",
+            get(payout_file::get_zengin),
+        )
         .route(
             "/v1/reconciliations",
             get(reconciliations::list_reconciliations),

@@ -158,7 +158,11 @@ mod tests {
     fn shops_and_twice_named_operators_are_refused() {
         let mut shop = payee();
         shop.party = "shop:muroran-shoten".into();
-        assert!(check_section(None, &[shop]).unwrap_err().contains("[[shops]]"));
+        assert!(
+            check_section(None, &[shop])
+                .unwrap_err()
+                .contains("[[shops]]")
+        );
         let twice = check_section(None, &[payee(), payee()]).unwrap_err();
         assert!(twice.contains("twice"), "{twice}");
     }

@@ -179,8 +179,7 @@ fn payee(
     // Checked when the shop or programme was accepted; checked again, as a shop record logged
     // before bank details were validated could hold anything.
     let mut problems = bank.problems();
-    if let Err(problem) = crate::shops::check_kana(name_kana, crate::shops::NAME_KANA_CHARS_MAX)
-    {
+    if let Err(problem) = crate::shops::check_kana(name_kana, crate::shops::NAME_KANA_CHARS_MAX) {
         problems.push(format!("`name_kana` {problem}"));
     }
     if !problems.is_empty() {

@@ -36,7 +36,9 @@ fn refusal_response(error: &PayoutFileError) -> Response {
         PayoutFileError::BadBankDetails(_) => {
             (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::BadBankDetails)
         }
-        PayoutFileError::BadTransferDate(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadTransferDate),
+        PayoutFileError::BadTransferDate(_) => {
+            (StatusCode::BAD_REQUEST, ErrorCode::BadTransferDate)
+        }
         PayoutFileError::TooLarge(_) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::PayoutFileTooLarge,
@@ -57,15 +59,19 @@ pub async fn get_zengin(
     {
         return response;
     }
-    let date = match query.transfer_date.as_deref().map(file::parse_transfer_date) {
+    let date = match query
+        .transfer_date
+        .as_deref()
+        .map(file::parse_transfer_date)
+    {
         None => None,
         Some(Ok(date)) => Some(date),
         Some(Err(error)) => return refusal_response(&error),
     };
     let lookup = id.clone();
     let queried = state.engine.query(move |machine: &Machine| {
-        let date = date
-            .unwrap_or_else(|| file::default_transfer_date(machine, jiff::Timestamp::now()));
+        let date =
+            date.unwrap_or_else(|| file::default_transfer_date(machine, jiff::Timestamp::now()));
         file::payout_file(machine, &lookup, date)
     });
     let made = match queried.map_err(submit_error_response) {
