@@ -636,6 +636,53 @@ mod tests {
     }
 
     #[test]
+    fn bank_details_are_optional_and_absent_from_the_canonical_json_when_absent() {
+        let canonical = serde_json::to_string(&books_shop()).unwrap();
+        assert!(!canonical.contains("bank"), "{canonical}");
+        let mut shop = books_shop();
+        shop.bank = Some(BankDetails {
+            bank_code: "0501".into(),
+            bank_name_kana: String::new(),
+            branch_code: "411".into(),
+            branch_name_kana: "ﾑﾛﾗﾝ".into(),
+            account_type: BankAccountType::Ordinary,
+            account_number: "0234502".into(),
+        });
+        assert!(shop.check(&book()).is_ok());
+        let json = serde_json::to_string(&shop).unwrap();
+        assert!(
+            json.contains(r#""bank":{"bank_code":"0501","branch_code":"411","#),
+            "{json}"
+        );
+        let back: ShopSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, shop);
+    }
+
+    #[test]
+    fn a_bad_branch_code_is_refused_naming_the_field_and_the_shop() {
+        let mut shop = books_shop();
+        shop.bank = Some(BankDetails {
+            bank_code: "0501".into(),
+            bank_name_kana: String::new(),
+            branch_code: "41".into(),
+            branch_name_kana: String::new(),
+            account_type: BankAccountType::Current,
+            account_number: "0234502".into(),
+        });
+        let problem = shop.check(&book()).unwrap_err();
+        assert!(
+            problem.contains("bank.branch_code") && problem.contains("books"),
+            "{problem}"
+        );
+        let details = shop.bank.as_mut().unwrap();
+        details.branch_code = "411".into();
+        details.account_number = "234502".into();
+        details.branch_name_kana = "室蘭".into();
+        let problems = details.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    #[test]
     fn a_shop_needs_a_category() {
         let mut shop = books_shop();
         shop.categories.clear();
