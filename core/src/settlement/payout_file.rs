@@ -65,7 +65,7 @@ fn describe(bad: &[BadPayee]) -> String {
         .join(" | ")
 }
 
-/// One party the file pays: who, how much, and its bank details as the programme holds them.
+/// One party the file pays and the yen still unpaid of its JPY payable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unpaid {
     pub party: String,
