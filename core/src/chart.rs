@@ -436,6 +436,12 @@ pub struct AssetSection {
     pub shops: Vec<crate::shops::ShopSpec>,
     #[serde(default)]
     pub conversions: Vec<ConversionSpec>,
+    /// `[payer]`: the town's account the Zengin payout file pays from.
+    #[serde(default)]
+    pub payer: Option<crate::settlement::payees::PayerSpec>,
+    /// `[[payees]]`: operators' bank details for the Zengin payout file.
+    #[serde(default)]
+    pub payees: Vec<crate::settlement::payees::PayeeSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -642,7 +648,7 @@ impl From<AssetKindName> for AssetKind {
 pub enum ChartError {
     #[error("{file}: `[[assets]]` is not valid: {reason}")]
     Invalid { file: String, reason: String },
-    #[error("{file}: `[payments]` or `[[shops]]` is not valid: {reason}")]
+    #[error("{file}: `[payments]`, `[[shops]]`, `[payer]` or `[[payees]]` is not valid: {reason}")]
     InvalidShops { file: String, reason: String },
 }
 
@@ -656,6 +662,10 @@ pub struct AssetBook {
     shops: Vec<crate::shops::ShopSpec>,
     /// `[[conversions]]`, each checked against these assets.
     conversions: Vec<ConversionSpec>,
+    /// `[payer]`, checked.
+    payer: Option<crate::settlement::payees::PayerSpec>,
+    /// `[[payees]]`, checked.
+    payees: Vec<crate::settlement::payees::PayeeSpec>,
 }
 
 impl AssetBook {
@@ -723,6 +733,8 @@ impl AssetBook {
             payments: crate::shops::PaymentSettings::default(),
             shops: Vec::new(),
             conversions: Vec::new(),
+            payer: None,
+            payees: Vec::new(),
         })
     }
 
@@ -761,7 +773,21 @@ impl AssetBook {
         book.shops = section.shops;
         check_conversions(&section.conversions, &book).map_err(invalid)?;
         book.conversions = section.conversions;
+        crate::settlement::payees::check_section(section.payer.as_ref(), &section.payees)
+            .map_err(invalid)?;
+        book.payer = section.payer;
+        book.payees = section.payees;
         Ok(book)
+    }
+
+    /// `[payer]`: the town's paying account, if the programme names one.
+    pub fn payer(&self) -> Option<&crate::settlement::payees::PayerSpec> {
+        self.payer.as_ref()
+    }
+
+    /// `[[payees]]`: operators' bank details.
+    pub fn payees(&self) -> &[crate::settlement::payees::PayeeSpec] {
+        &self.payees
     }
 
     /// `[[conversions]]`, checked.

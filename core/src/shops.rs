@@ -96,6 +96,93 @@ pub struct ShopSpec {
     pub fees_bp: BTreeMap<String, u32>,
     #[serde(default)]
     pub status: ShopStatus,
+    /// 振込先口座: where the town's Zengin transfer pays the shop. Absent from records written
+    /// before bank details existed, and then absent from their canonical JSON too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank: Option<BankDetails>,
+}
+
+/// 預金種目 of a payee's account, as the programme and shop records spell it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BankAccountType {
+    /// 普通預金 (Zengin 1).
+    #[serde(alias = "普通")]
+    Ordinary,
+    /// 当座預金 (Zengin 2).
+    #[serde(alias = "当座")]
+    Current,
+}
+
+impl BankAccountType {
+    /// The digit the Zengin file holds.
+    pub const fn zengin_digit(self) -> u8 {
+        match self {
+            BankAccountType::Ordinary => 1,
+            BankAccountType::Current => 2,
+        }
+    }
+}
+
+/// Bank and branch names are 15 characters wide in a Zengin record.
+pub const BANK_NAME_KANA_CHARS_MAX: usize = 15;
+
+/// 振込先口座: a bank account in Japan as a Zengin transfer names it. Checked once at the edge
+/// ([`BankDetails::check`]); every field is what the file holds, digits unpadded.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankDetails {
+    /// 金融機関コード: exactly 4 digits.
+    pub bank_code: String,
+    /// 金融機関名 in half-width kana; optional (banks fill it in from the code).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub bank_name_kana: String,
+    /// 支店コード: exactly 3 digits.
+    pub branch_code: String,
+    /// 支店名 in half-width kana; optional.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch_name_kana: String,
+    pub account_type: BankAccountType,
+    /// 口座番号: exactly 7 digits.
+    pub account_number: String,
+}
+
+impl BankDetails {
+    /// Every bad field, each named `bank.{field}`; empty when the details can be written.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (field, value, digits) in [
+            ("bank_code", &self.bank_code, 4),
+            ("branch_code", &self.branch_code, 3),
+            ("account_number", &self.account_number, 7),
+        ] {
+            if value.len() != digits || !value.bytes().all(|b| b.is_ascii_digit()) {
+                problems.push(format!(
+                    "`bank.{field}` must be exactly {digits} digits 0-9, got {value:?}"
+                ));
+            }
+        }
+        for (field, value) in [
+            ("bank_name_kana", &self.bank_name_kana),
+            ("branch_name_kana", &self.branch_name_kana),
+        ] {
+            if value.is_empty() {
+                continue;
+            }
+            if let Err(problem) = check_kana(value, BANK_NAME_KANA_CHARS_MAX) {
+                problems.push(format!("`bank.{field}` {problem}"));
+            }
+        }
+        problems
+    }
+
+    /// The first problem, if any (shop records answer one reason per record).
+    pub fn check(&self) -> Result<(), String> {
+        match self.problems().into_iter().next() {
+            None => Ok(()),
+            Some(problem) => Err(problem),
+        }
+    }
 }
 
 /// A checked shop: its record and its fees by ledger asset (money assets only).
@@ -152,6 +239,9 @@ impl ShopSpec {
             )));
         }
         check_name_kana(&self.name_kana).map_err(named)?;
+        if let Some(bank) = &self.bank {
+            bank.check().map_err(named)?;
+        }
         check_categories("categories", &self.categories).map_err(named)?;
         let mut fees_bp = Vec::with_capacity(self.fees_bp.len());
         for (code, bp) in &self.fees_bp {
@@ -200,27 +290,33 @@ pub fn check_shop_id(id: &str) -> Result<(), String> {
 /// Half-width katakana (and the Zengin letters, digits and symbols), short enough for the
 /// recipient name of a Zengin transfer once spelled in Zengin characters.
 fn check_name_kana(text: &str) -> Result<(), String> {
+    check_kana(text, NAME_KANA_CHARS_MAX).map_err(|problem| format!("`name_kana` {problem}"))
+}
+
+/// A name a Zengin record can carry: half-width kana that converts completely to Zengin
+/// characters, 1 to `chars_max` of them. The message starts with the value, not the field.
+pub fn check_kana(text: &str, chars_max: usize) -> Result<(), String> {
     let half_width = |c: char| {
         kanjo_zengin::charset::is_zengin_char(c) || ('\u{FF65}'..='\u{FF9F}').contains(&c)
     };
     let wrong: Vec<char> = text.chars().filter(|c| !half_width(*c)).collect();
     if text.is_empty() || !wrong.is_empty() {
         return Err(format!(
-            "`name_kana` {text:?} must be half-width katakana (ｱ-ﾝ, ﾞ, ﾟ, ｰ, A-Z, 0-9); not {:?}",
+            "{text:?} must be half-width katakana (ｱ-ﾝ, ﾞ, ﾟ, ｰ, A-Z, 0-9); not {:?}",
             wrong.into_iter().collect::<String>()
         ));
     }
     let zengin = kanjo_zengin::to_zengin_kana(text);
     if !zengin.is_complete() {
         return Err(format!(
-            "`name_kana` {text:?} has characters a bank transfer can't carry: {:?}",
+            "{text:?} has characters a bank transfer can't carry: {:?}",
             zengin.unconvertible
         ));
     }
     let chars = zengin.kana.chars().count();
-    if chars > NAME_KANA_CHARS_MAX {
+    if chars > chars_max {
         return Err(format!(
-            "`name_kana` {text:?} is {chars} characters; a bank transfer's recipient name holds {NAME_KANA_CHARS_MAX}"
+            "{text:?} is {chars} characters; the bank transfer's field holds {chars_max}"
         ));
     }
     Ok(())
@@ -463,6 +559,7 @@ mod tests {
             categories: vec!["books".into()],
             fees_bp: BTreeMap::from([("SUZU".into(), 50), ("JPY".into(), 50)]),
             status: ShopStatus::Active,
+            bank: None,
         }
     }
 
@@ -536,6 +633,53 @@ mod tests {
         assert!(shop.check(&book()).is_ok());
         shop.id.push('x');
         assert!(shop.check(&book()).is_err());
+    }
+
+    #[test]
+    fn bank_details_are_optional_and_absent_from_the_canonical_json_when_absent() {
+        let canonical = serde_json::to_string(&books_shop()).unwrap();
+        assert!(!canonical.contains("bank"), "{canonical}");
+        let mut shop = books_shop();
+        shop.bank = Some(BankDetails {
+            bank_code: "0501".into(),
+            bank_name_kana: String::new(),
+            branch_code: "411".into(),
+            branch_name_kana: "ﾑﾛﾗﾝ".into(),
+            account_type: BankAccountType::Ordinary,
+            account_number: "0234502".into(),
+        });
+        assert!(shop.check(&book()).is_ok());
+        let json = serde_json::to_string(&shop).unwrap();
+        assert!(
+            json.contains(r#""bank":{"bank_code":"0501","branch_code":"411","#),
+            "{json}"
+        );
+        let back: ShopSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, shop);
+    }
+
+    #[test]
+    fn a_bad_branch_code_is_refused_naming_the_field_and_the_shop() {
+        let mut shop = books_shop();
+        shop.bank = Some(BankDetails {
+            bank_code: "0501".into(),
+            bank_name_kana: String::new(),
+            branch_code: "41".into(),
+            branch_name_kana: String::new(),
+            account_type: BankAccountType::Current,
+            account_number: "0234502".into(),
+        });
+        let problem = shop.check(&book()).unwrap_err();
+        assert!(
+            problem.contains("bank.branch_code") && problem.contains("books"),
+            "{problem}"
+        );
+        let details = shop.bank.as_mut().unwrap();
+        details.branch_code = "411".into();
+        details.account_number = "234502".into();
+        details.branch_name_kana = "室蘭".into();
+        let problems = details.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
     }
 
     #[test]

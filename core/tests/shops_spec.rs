@@ -80,6 +80,7 @@ fn a_shop_record_adds_a_shop_or_replaces_the_one_with_its_id() {
         categories: vec!["grocery".into()],
         fees_bp: [("SUZU".to_owned(), 100)].into(),
         status: ShopStatus::Active,
+        bank: None,
     };
     town.machine.upsert_shop(bakery).unwrap();
     let answer = town.one(purchase_with(

@@ -32,6 +32,7 @@ use kanjo_auth::{AccountOwner, Action, KeyChange, KeyId, Principal, Report};
 pub mod auth;
 mod error_code;
 pub mod programme;
+mod payout_file;
 mod reconciliations;
 mod settlements;
 pub use auth::{KeyGate, RateLimit};
@@ -117,6 +118,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/settlements/{id}", get(settlements::get_settlement))
         .route("/v1/payouts", post(settlements::post_payouts))
         .route("/v1/programme", post(programme::post_programme))
+        .route("/v1/settlements/{id}/zengin", get(payout_file::get_zengin))
+        .route(
+            "/finance/settlements/{id}/zengin",
+            get(payout_file::get_zengin),
+        )
         .route(
             "/v1/reconciliations",
             get(reconciliations::list_reconciliations),

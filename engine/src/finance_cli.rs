@@ -1,6 +1,9 @@
 //! `kanjo settle` and `kanjo payout --confirm` (issue 10): each is one logged command through
 //! the pipeline, so it is durable before it is answered and replayed on every start.
+//! `kanjo payout` without `--confirm` writes the settlement's Zengin payout file on a read-only
+//! engine and logs nothing.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -27,10 +30,16 @@ pub struct PayoutArgs {
     /// The settlement (settle-YYYY-MM-DD).
     #[arg(long)]
     settlement: String,
-    /// Record that the bank paid (what is left of) the payables: required, so that nobody
-    /// marks a payable paid by accident.
+    /// Record that the bank paid (what is left of) the payables. Without it, `kanjo payout`
+    /// writes the 全銀 総合振込 file of what is unpaid and records nothing.
     #[arg(long)]
     confirm: bool,
+    /// 振込指定日 of the file (YYYY-MM-DD); default: tomorrow in the programme's time zone.
+    #[arg(long, conflicts_with = "confirm")]
+    transfer_date: Option<String>,
+    /// Write the file here (replaced whole, never half-written); default: standard output.
+    #[arg(long, conflicts_with = "confirm")]
+    out: Option<std::path::PathBuf>,
     /// Only this party (operator:{op} or shop:{shop}); absent: every party of the settlement.
     #[arg(long)]
     party: Option<String>,
@@ -66,7 +75,7 @@ pub fn settle(args: SettleArgs) -> anyhow::Result<ExitCode> {
 
 pub fn payout(args: PayoutArgs) -> anyhow::Result<ExitCode> {
     if !args.confirm {
-        bail!("kanjo payout records bank-confirmed payments: pass --confirm");
+        return payout_file(args);
     }
     let engine = args.engine.start()?;
     let (settlement, party, asset) = (args.settlement.clone(), args.party.clone(), args.asset);
@@ -120,6 +129,46 @@ pub fn payout(args: PayoutArgs) -> anyhow::Result<ExitCode> {
     engine.shutdown();
     println!("{}", serde_json::to_string_pretty(&records)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The settlement's Zengin payout file, on a read-only engine: every payee checked before a
+/// byte is written; a refusal names every bad payee and writes nothing.
+fn payout_file(args: PayoutArgs) -> anyhow::Result<ExitCode> {
+    use kanjo_core::settlement::payout_file as file;
+    let date = args
+        .transfer_date
+        .as_deref()
+        .map(file::parse_transfer_date)
+        .transpose()?;
+    let engine = args.engine.start_read_only()?;
+    let settlement = args.settlement.clone();
+    let made = engine.query_blocking(move |machine: &Machine| {
+        let date =
+            date.unwrap_or_else(|| file::default_transfer_date(machine, jiff::Timestamp::now()));
+        file::payout_file(machine, &settlement, date)
+    })?;
+    engine.shutdown();
+    let bytes = made.map_err(|error| anyhow::anyhow!("{error} ({})", error.code()))?;
+    match &args.out {
+        Some(path) => write_whole(path, &bytes)?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&bytes)?;
+            stdout.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a temporary file beside `path` and renames it over `path`: a reader sees the whole
+/// file or none.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".partial");
+    let temporary = std::path::PathBuf::from(temporary);
+    std::fs::write(&temporary, bytes)
+        .with_context(|| format!("writing {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("writing {}", path.display()))
 }
 
 #[derive(Args)]

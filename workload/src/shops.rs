@@ -293,6 +293,7 @@ impl Festival {
                         ("JPY".to_owned(), 100 + 50 * (shop % 3)),
                     ]),
                     status: ShopStatus::Active,
+                    bank: None,
                 }
             })
             .collect()

@@ -36,6 +36,9 @@
 //! `period_closed`. A payout id with the same body answers the first answer; another body is
 //! `payout_id_conflict`.
 
+pub mod payees;
+pub mod payout_file;
+
 use std::collections::BTreeMap;
 
 use hashbrown::HashMap;

@@ -86,6 +86,16 @@ error_codes! {
     PayoutIdConflict => "payout_id_conflict",
     /// The log holds the most settlements or payouts it may.
     TooManySettlements => "too_many_settlements",
+    /// The settlement has no unpaid JPY payable: a payout file would transfer nothing.
+    NothingToPay => "nothing_to_pay",
+    /// The programme has no `[payer]`, the town's account a payout file's header names.
+    NoPayer => "no_payer",
+    /// Payees (or the payer) whose bank details are missing or can't be written; all are named.
+    BadBankDetails => "bad_bank_details",
+    /// A `transfer_date` that is not `YYYY-MM-DD`, or before the settled period ends.
+    BadTransferDate => "bad_transfer_date",
+    /// More payees or a larger total than one Zengin file can hold.
+    PayoutFileTooLarge => "payout_file_too_large",
     /// A resolution without a reason or clerk, too long, or holding a 12-digit number.
     BadResolution => "bad_resolution",
     /// The exception was resolved before, by another clerk or with another reason.
