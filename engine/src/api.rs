@@ -31,8 +31,8 @@ use kanjo_auth::{AccountOwner, Action, KeyChange, KeyId, Principal, Report};
 
 pub mod auth;
 mod error_code;
-pub mod programme;
 mod payout_file;
+pub mod programme;
 mod reconciliations;
 mod settlements;
 pub use auth::{KeyGate, RateLimit};

@@ -1,5 +1,5 @@
 //! The Zengin payout file of a settlement (issue 10): one 全銀協 総合振込 file paying every party
-//! what is still unpaid of its JPY payable (payable − payouts recorded so far).
+//! what is still unpaid of its JPY payable (payable − payouts − refund draws so far).
 //!
 //! Read-only: it reads the settlement book, the programme's `[payer]` and `[[payees]]` and the
 //! shops' `bank` details, and writes nothing to the log. Recording that the bank paid is
@@ -84,8 +84,8 @@ pub fn unpaid_jpy(machine: &Machine, settlement_id: &str) -> Result<Vec<Unpaid>,
         .filter(|payable| payable.asset == YEN)
         .map(|payable| Unpaid {
             party: payable.party.clone(),
-            amount_yen: payable.amount_minor
-                - book.paid_minor(settlement_id, &payable.party, &payable.asset),
+            // Payouts and refund draws (a refund after close) both lower what is left to pay.
+            amount_yen: book.unpaid_minor(settlement_id, &payable.party, &payable.asset),
         })
         .filter(|unpaid| unpaid.amount_yen > 0)
         .collect())
