@@ -54,5 +54,9 @@ fn a_resolution_records_the_clerks_key_and_shows_it_in_the_audit_trail() {
         key_id_of(&clerk),
         "{run}"
     );
-    assert_eq!(run["resolutions"]["1"]["principal"], key_id_of(&clerk), "{run}");
+    assert_eq!(
+        run["resolutions"]["1"]["principal"],
+        key_id_of(&clerk),
+        "{run}"
+    );
 }

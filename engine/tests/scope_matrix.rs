@@ -228,8 +228,15 @@ fn seed(server: &Server) {
     ];
     let response = server.post("/v1/events", &array_body(&events));
     assert_eq!(response.status, 200, "{}", response.body);
-    for (event, result) in events.iter().zip(response.json()["results"].as_array().unwrap()) {
-        assert_eq!(result["status"], "accepted", "seed {}: {result}", event["id"]);
+    for (event, result) in events
+        .iter()
+        .zip(response.json()["results"].as_array().unwrap())
+    {
+        assert_eq!(
+            result["status"], "accepted",
+            "seed {}: {result}",
+            event["id"]
+        );
     }
 }
 
@@ -257,8 +264,15 @@ fn render(found: &[(usize, Vec<Found>)]) -> String {
 #[test]
 fn every_role_against_every_endpoint_and_event_type_as_the_issue_says() {
     for (spec, _, expected) in MATRIX {
-        assert_eq!(expected.split(' ').count(), ROLES.len(), "{spec}: one mark per role");
-        assert!(expected.split(' ').all(|m| m == "Y" || m == "."), "{spec}: Y or .");
+        assert_eq!(
+            expected.split(' ').count(),
+            ROLES.len(),
+            "{spec}: one mark per role"
+        );
+        assert!(
+            expected.split(' ').all(|m| m == "Y" || m == "."),
+            "{spec}: Y or ."
+        );
     }
     let dir = TempDir::new("scope-matrix");
     let data = dir.join("store");
@@ -320,7 +334,10 @@ fn no_key_or_a_bad_key_is_401_on_every_protected_route() {
             if status != expected {
                 wrong.push(format!("{spec} with {token:?}: {status} {answer}"));
             } else if !open && !page {
-                assert!(answer.contains("\"code\""), "{spec}: a JSON error, not {answer}");
+                assert!(
+                    answer.contains("\"code\""),
+                    "{spec}: a JSON error, not {answer}"
+                );
             }
         }
     }

@@ -141,8 +141,15 @@ async fn https_get(
         .await
         .map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
-    let body = response.into_body().collect().await.map_err(|e| e.to_string())?;
-    Ok((status, String::from_utf8_lossy(&body.to_bytes()).into_owned()))
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((
+        status,
+        String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+    ))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -164,11 +171,19 @@ fn serve_speaks_https_with_the_given_certificate_and_refuses_plain_http() {
 
     let trusted = std::slice::from_ref(&cert.der);
     let health = runtime.block_on(https_get(server.addr, trusted, "/healthz", None));
-    assert_eq!(health.as_ref().map(|(status, _)| *status), Ok(200), "{health:?}");
+    assert_eq!(
+        health.as_ref().map(|(status, _)| *status),
+        Ok(200),
+        "{health:?}"
+    );
     assert!(health.unwrap().1.contains("\"ok\""));
     // Keys and scopes work the same over TLS.
     let keys = runtime.block_on(https_get(server.addr, trusted, "/v1/keys", Some(&admin)));
-    assert_eq!(keys.as_ref().map(|(status, _)| *status), Ok(200), "{keys:?}");
+    assert_eq!(
+        keys.as_ref().map(|(status, _)| *status),
+        Ok(200),
+        "{keys:?}"
+    );
     let anonymous = runtime.block_on(https_get(server.addr, trusted, "/v1/keys", None));
     assert_eq!(anonymous.map(|(status, _)| status), Ok(401));
 
@@ -181,13 +196,18 @@ fn serve_speaks_https_with_the_given_certificate_and_refuses_plain_http() {
         None,
     ));
     assert!(
-        untrusted.as_ref().is_err_and(|e| e.starts_with("handshake")),
+        untrusted
+            .as_ref()
+            .is_err_and(|e| e.starts_with("handshake")),
         "an untrusted certificate must fail the handshake: {untrusted:?}"
     );
 
     // Plain HTTP on the TLS port gets no HTTP answer.
     let plain = common::http_as(server.addr, None, "GET", "/healthz", None);
-    assert!(plain.is_err(), "plain HTTP answered on the TLS port: {plain:?}");
+    assert!(
+        plain.is_err(),
+        "plain HTTP answered on the TLS port: {plain:?}"
+    );
 
     // And the server still serves HTTPS after both.
     let again = runtime.block_on(https_get(server.addr, trusted, "/healthz", None));
@@ -257,7 +277,10 @@ fn bad_certificate_or_key_files_stop_the_server_with_a_clear_message() {
     for (args, status, says) in cases {
         let (code, stderr) = refused_start(data, args);
         assert_eq!(code, Some(status), "{args:?}: {stderr}");
-        assert!(stderr.contains(says), "{args:?} should say {says:?}: {stderr}");
+        assert!(
+            stderr.contains(says),
+            "{args:?} should say {says:?}: {stderr}"
+        );
         assert!(!stderr.contains("serving on"), "{args:?}: {stderr}");
     }
 }
@@ -272,8 +295,16 @@ fn a_key_file_path_is_named_when_it_cannot_be_read() {
     let missing = Path::new(dir.path()).join("nowhere.key");
     let (code, stderr) = refused_start(
         data,
-        &["--tls-cert", &good.cert_path, "--tls-key", missing.to_str().unwrap()],
+        &[
+            "--tls-cert",
+            &good.cert_path,
+            "--tls-key",
+            missing.to_str().unwrap(),
+        ],
     );
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("TLS key") && stderr.contains("nowhere.key"), "{stderr}");
+    assert!(
+        stderr.contains("TLS key") && stderr.contains("nowhere.key"),
+        "{stderr}"
+    );
 }

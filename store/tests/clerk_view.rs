@@ -3,7 +3,9 @@
 //! never NULL or `unknown`. Needs the PostgreSQL test server (`KANJO_TEST_PG_URL`); fails, never
 //! skips, when it is down.
 
-use kanjo_store::{self as store, EntryKind, LogEntry, LogRecord, StoreTarget, testdb::TestDatabase};
+use kanjo_store::{
+    self as store, EntryKind, LogEntry, LogRecord, StoreTarget, testdb::TestDatabase,
+};
 
 /// Every kind the store knows, in code order.
 fn every_kind() -> Vec<EntryKind> {
@@ -61,9 +63,8 @@ fn the_clerk_view_names_every_entry_kind_in_english_and_japanese() {
 fn a_kind_the_view_does_not_know_shows_as_unknown_not_null() {
     let db = TestDatabase::create().expect("a migrated test database");
     // Behind the store's back: a kind no migration names yet.
-    db.execute(
-"DELETE FROM kanjo_entry_kind WHERE kind = 10")
-    .expect("forget one kind");
+    db.execute("DELETE FROM kanjo_entry_kind WHERE kind = 10")
+        .expect("forget one kind");
     let record = LogRecord {
         seq: 1,
         clock_ns: 1_767_225_600_000_000_000,

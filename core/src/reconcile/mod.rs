@@ -265,7 +265,9 @@ impl Resolution {
 /// id may well be all digits, and is no My Number.
 fn check_principal(key: &str) -> Result<(), String> {
     if key.len() == PRINCIPAL_KEY_ID_HEX_DIGITS
-        && key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
         Ok(())
     } else {
@@ -458,7 +460,13 @@ mod principal_tests {
         assert!(resolution(None).check().is_ok());
         assert!(resolution(Some("0123456789012345")).check().is_ok());
         assert!(resolution(Some("00000000000000ab")).check().is_ok());
-        for bad in ["", "0123", "00000000000000AB", "00000000000000zz", "clerk 佐藤"] {
+        for bad in [
+            "",
+            "0123",
+            "00000000000000AB",
+            "00000000000000zz",
+            "clerk 佐藤",
+        ] {
             assert!(resolution(Some(bad)).check().is_err(), "{bad:?}");
         }
     }
@@ -470,6 +478,9 @@ mod principal_tests {
             r#"{"run":"r-ic","n":1,"reason":"sent twice","clerk":"佐藤","at":"2026-12-03T01:00:00Z"}"#
         );
         let with = resolution(Some("00000000000000ab")).canonical_json();
-        assert!(with.ends_with(r#","principal":"00000000000000ab"}"#), "{with}");
+        assert!(
+            with.ends_with(r#","principal":"00000000000000ab"}"#),
+            "{with}"
+        );
     }
 }
