@@ -205,6 +205,7 @@ pub async fn post_resolve(
         at: jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string(),
+        principal: Some(principal.key_id.to_string()),
     };
     let refused = |message: String| {
         let body = format!(

@@ -245,6 +245,13 @@ struct ServeArgs {
     /// Requests one API key may send at once above its rate.
     #[arg(long, default_value_t = kanjo_engine::api::auth::RATE_BURST_DEFAULT)]
     rate_burst: u32,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. Without both,
+    /// kanjo serves plain HTTP (put it behind a TLS reverse proxy: README "TLS").
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -576,6 +583,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
              --database-url)"
         );
     }
+    // Checked before anything listens: a bad certificate or key is a startup error (status 1).
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(kanjo_engine::tls::server_config(cert, key)?),
+        _ => None,
+    };
     let router = api::router(state);
     let backend = engine.backend();
     let watched = engine.clone();
@@ -583,10 +595,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         eprintln!(
-            "kanjo: serving on http://{} ({backend} store)",
+            "kanjo: serving on {scheme}://{} ({backend} store)",
             listener.local_addr()?
         );
+        if let Some(tls) = tls {
+            return kanjo_engine::tls::serve(listener, tls, router, stop_serving(watched))
+                .await
+                .context("serving HTTPS");
+        }
         axum::serve(listener, router)
             .with_graceful_shutdown(stop_serving(watched))
             .await

@@ -307,6 +307,8 @@ fn runs_and_their_resolutions_are_replayed_after_a_restart_and_a_resolution_is_k
         reason: "清算センターの二重送信 (the clearing house sent the line twice)".into(),
         clerk: "佐藤".into(),
         at: "2026-12-03T01:00:00Z".into(),
+        // The key that resolved it is replayed with it.
+        principal: Some("00000000000000ab".into()),
     };
     engine
         .submit_recon_blocking(ReconRecord::Resolve(resolution.clone()))

@@ -37,6 +37,10 @@ pub const PG_MIGRATIONS: &[PgMigration] = &[
         name: "0006_programme_sources",
         sql: include_str!("../../ops/sql/0006_programme_sources.sql"),
     },
+    PgMigration {
+        name: "0007_entry_kind_names",
+        sql: include_str!("../../ops/sql/0007_entry_kind_names.sql"),
+    },
 ];
 
 /// The migration whose records need the Rust backfill of the chain (`postgres::backfill_chain`).

@@ -218,6 +218,9 @@ pub struct RunHeader {
     pub at: String,
 }
 
+/// A resolution's principal: a key id, 16 hex digits.
+pub const PRINCIPAL_KEY_ID_HEX_DIGITS: usize = 16;
+
 /// A clerk's resolution of one exception of a run, as logged (entry id `{run}#{n}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -228,6 +231,10 @@ pub struct Resolution {
     pub clerk: String,
     /// When it was resolved (RFC 3339), by the shell's clock.
     pub at: String,
+    /// The API key that resolved it (16 hex digits): who did it, beside the name the clerk typed.
+    /// Absent from resolutions logged before keys were recorded, so their bytes stay the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 impl Resolution {
@@ -245,11 +252,28 @@ impl Resolution {
             check_text("reason", &self.reason, REASON_BYTES_MAX),
             check_text("clerk", &self.clerk, CLERK_BYTES_MAX),
             check_text("at", &self.at, 64),
+            self.principal.as_deref().map_or(Ok(()), check_principal),
         ];
         for check in checks {
             check.map_err(|m| ReconRefusal::new(ReconRefusalCode::BadResolution, m))?;
         }
         Ok(())
+    }
+}
+
+/// A key id as `kanjo_auth::KeyId` writes it: 16 lowercase hex digits. Not a text check: a key
+/// id may well be all digits, and is no My Number.
+fn check_principal(key: &str) -> Result<(), String> {
+    if key.len() == PRINCIPAL_KEY_ID_HEX_DIGITS
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "principal is a key id of {PRINCIPAL_KEY_ID_HEX_DIGITS} lowercase hex digits"
+        ))
     }
 }
 
@@ -413,5 +437,50 @@ impl ReconBook {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod principal_tests {
+    use super::Resolution;
+
+    fn resolution(principal: Option<&str>) -> Resolution {
+        Resolution {
+            run: "r-ic".into(),
+            n: 1,
+            reason: "sent twice".into(),
+            clerk: "佐藤".into(),
+            at: "2026-12-03T01:00:00Z".into(),
+            principal: principal.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_key_id_is_a_principal_even_when_all_digits() {
+        assert!(resolution(None).check().is_ok());
+        assert!(resolution(Some("0123456789012345")).check().is_ok());
+        assert!(resolution(Some("00000000000000ab")).check().is_ok());
+        for bad in [
+            "",
+            "0123",
+            "00000000000000AB",
+            "00000000000000zz",
+            "clerk 佐藤",
+        ] {
+            assert!(resolution(Some(bad)).check().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_resolution_without_a_principal_keeps_its_old_bytes() {
+        assert_eq!(
+            resolution(None).canonical_json(),
+            r#"{"run":"r-ic","n":1,"reason":"sent twice","clerk":"佐藤","at":"2026-12-03T01:00:00Z"}"#
+        );
+        let with = resolution(Some("00000000000000ab")).canonical_json();
+        assert!(
+            with.ends_with(r#","principal":"00000000000000ab"}"#),
+            "{with}"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Reconciliation runs over HTTP: `GET /v1/reconciliations` (every run, newest first, with its
 //! open exceptions counted), `GET /v1/reconciliations/{id}` (a run, its exceptions and the audit
 //! trail of resolutions), `POST /v1/reconciliations/{id}/exceptions/{n}/resolve` (a clerk marks
-//! one exception resolved with a reason and their name; logged as `EntryKind::Resolution`).
+//! one exception resolved with a reason and their name; logged as `EntryKind::Resolution` with
+//! the key id of the principal that sent it).
 
 use std::sync::Arc;
 
@@ -56,7 +57,7 @@ pub(crate) fn run_json(stored: &StoredRun) -> Value {
             let mut item = serde_json::to_value(exception).expect("an exception serialises");
             item["resolution"] = stored.resolutions.get(&exception.n).map_or(
                 Value::Null,
-                |r| json!({"reason": r.reason, "clerk": r.clerk, "at": r.at}),
+                |r| json!({"reason": r.reason, "clerk": r.clerk, "at": r.at, "principal": r.principal}),
             );
             item
         })
@@ -127,7 +128,7 @@ pub(super) async fn resolve_exception(
             return error_response(StatusCode::BAD_REQUEST, ErrorCode::BadBody, message);
         }
     };
-    match submit_resolution(&state, run, &n, resolve).await {
+    match submit_resolution(&state, run, &n, resolve, &principal).await {
         Ok(value) => axum::Json(value).into_response(),
         Err(response) => response,
     }
@@ -139,6 +140,7 @@ pub(crate) async fn submit_resolution(
     run: String,
     n: &str,
     resolve: ResolveBody,
+    principal: &Principal,
 ) -> Result<Value, Response> {
     let Ok(n) = n.parse::<u32>() else {
         let message = format!("exception number {n:?} is not a whole number");
@@ -156,6 +158,8 @@ pub(crate) async fn submit_resolution(
         at: jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string(),
+        // The typed name says who the clerk says they are; the key says whose key it was.
+        principal: Some(principal.key_id.to_string()),
     };
     if let Err(refusal) = resolution.check() {
         return Err(refusal_response(refusal));
