@@ -91,11 +91,15 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET /v1/settlements",                 "", ". . . . . . . . . Y Y"),
     ("GET /v1/settlements/no-such-period",  "", ". . . . . . . . . Y Y"),
     ("POST /v1/payouts",                    "{}", ". . . . . . . . Y . ."),
+    ("GET /v1/settlements/no-such-period/zengin",      "", ". . . . . . . . . Y Y"),
+    ("GET /finance/settlements/no-such-period/zengin", "", ". . . . . . . . . Y Y"),
     ("GET /v1/reconciliations",             "", ". . . . . . . . . Y Y"),
     ("GET /v1/reconciliations/no-such-run", "", ". . . . . . . . . Y Y"),
     ("POST /v1/reconciliations/no-such-run/exceptions/1/resolve", r#"{"reason":"duplicate line","clerk":"佐藤"}"#, ". . . . . . . . . Y ."),
     ("GET /finance",                        "", ". . . . . . . . . Y Y"),
     ("FORM /finance/reconciliations/no-such-run/exceptions/1/resolve", "reason=dup&clerk=sato", ". . . . . . . . . Y ."),
+    // Programme versions: the town-admin only.
+    ("POST /v1/programme",                  "{}", ". . . . . . . . Y . ."),
     // Keys: the town-admin makes and revokes them; the auditor may list them.
     ("POST /v1/keys",                       r#"{"role":"no-such-role"}"#, ". . . . . . . . Y . ."),
     ("GET /v1/keys",                        "", ". . . . . . . . Y . Y"),
