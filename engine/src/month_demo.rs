@@ -7,8 +7,8 @@
 //! Before reconciling, the month is closed (`settle` through its last day) and each party's
 //! statement is written as JSON and CSV into `{data}/statements/`.
 //!
-//! The steps are one function each, in `run`'s order, so that more month-end steps (the Zengin
-//! payout file and XLSX statements) slot in between.
+//! The close also writes the 全銀 総合振込 payout file beside the statements. The steps are one
+//! function each, in `run`'s order.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,6 +26,7 @@ use crate::workload::month::MONTH_OPERATOR;
 use crate::workload::{Month, MonthConfig, Planned};
 use kanjo_core::reconcile::{Period, Source};
 use kanjo_core::report::statement::{Statement, statement};
+use kanjo_core::settlement::payout_file::{payout_file, unpaid_jpy};
 use kanjo_core::settlement::{FinanceAnswer, FinanceCommand, SettleCommand, Settlement};
 
 /// What the pipeline answered for the month's events.
@@ -112,6 +113,36 @@ pub fn write_statements(
         written.push(made);
     }
     Ok(written)
+}
+
+/// Days after the month's last day on which the bank pays the payables.
+const PAYOUT_DAYS_AFTER_CLOSE: i64 = 10;
+
+/// The 総合振込 file of `settlement` as `{dir}/{settlement}/furikomi.txt`, on a fixed transfer
+/// date so the demo's bytes are the same every run; returns a line saying what it pays.
+pub fn write_payout_file(
+    engine: &Engine,
+    dir: &Path,
+    settlement: &Settlement,
+    transfer_date: jiff::civil::Date,
+) -> anyhow::Result<String> {
+    let id = settlement.id.clone();
+    let date = kanjo_rules::LocalDate::from_jiff(transfer_date);
+    let (bytes, unpaid) = engine.query_blocking(move |machine| {
+        let bytes = payout_file(machine, &id, date)?;
+        Ok::<_, kanjo_core::settlement::payout_file::PayoutFileError>((
+            bytes,
+            unpaid_jpy(machine, &id)?,
+        ))
+    })??;
+    let path = dir.join(&settlement.id).join("furikomi.txt");
+    std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    let total: u64 = unpaid.iter().map(|payee| payee.amount_yen).sum();
+    Ok(format!(
+        "全銀 総合振込 (Zengin payout file): {} payees, ¥{total}, transfer date {transfer_date}: {}",
+        unpaid.len(),
+        path.display()
+    ))
 }
 
 /// What the close moved: per party and asset, the net payable; and the totals per asset.
@@ -282,8 +313,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         statements_dir.join(&settlement.id).display()
     );
 
-    // 2b. The Zengin payout file (`payout_file(...)`) and the XLSX statements come here: written
-    //     into `statements_dir` for `settlement` (merger: wire them in).
+    // 2b. The 全銀 payout file for what the close made payable, paid ten days after the month.
+    let transfer_date = last + jiff::Span::new().days(PAYOUT_DAYS_AFTER_CLOSE);
+    let furikomi = write_payout_file(&engine, &statements_dir, &settlement, transfer_date)?;
+    println!("{furikomi}");
 
     // 3. Reconciliation against the outside world's files.
     let period = Period {
