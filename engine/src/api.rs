@@ -33,6 +33,7 @@ pub mod auth;
 mod error_code;
 mod reconciliations;
 mod settlements;
+mod statements;
 pub use auth::{KeyGate, RateLimit};
 pub use error_code::ErrorCode;
 
@@ -115,6 +116,14 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/settlements/{id}", get(settlements::get_settlement))
         .route("/v1/payouts", post(settlements::post_payouts))
+        .route(
+            "/v1/settlements/{id}/statements/{party}",
+            get(statements::get_statement),
+        )
+        .route(
+            "/finance/settlements/{id}/statements/{party}",
+            get(statements::get_finance_statement),
+        )
         .route(
             "/v1/reconciliations",
             get(reconciliations::list_reconciliations),
