@@ -193,7 +193,7 @@ fn assert_xlsx_matches(bytes: &[u8], payables: &[(String, String, i64)]) {
                 matches!(row[4], Data::Float(_) | Data::Int(_)),
                 "a number cell: {row:?}"
             );
-            if section != "合計 total" || row[3].to_string() != "支払予定額 net payable" {
+            if section != "合計 total" || row[3] != "支払予定額 net payable" {
                 continue;
             }
             let asset = row[2].to_string();
@@ -380,9 +380,7 @@ fn assert_xlsx_payables(bytes: &[u8], payables: &[(String, String, i64)]) {
     let range = book.worksheet_range(&name).expect("a sheet");
     let totals: Vec<(String, f64)> = range
         .rows()
-        .filter(|row| {
-            row[0].to_string() == "合計 total" && row[3].to_string() == "支払予定額 net payable"
-        })
+        .filter(|row| row[0] == "合計 total" && row[3] == "支払予定額 net payable")
         .map(|row| (row[2].to_string(), number(&row[4])))
         .collect();
     let expected: Vec<(String, f64)> = payables

@@ -125,8 +125,9 @@ pub enum StatementError {
     BreakdownDisagrees {
         party: String,
         what: &'static str,
-        sums: RideSums,
-        totals: RideSums,
+        // Boxed: keeps the error small (it travels in every `Result` of a statement).
+        sums: Box<RideSums>,
+        totals: Box<RideSums>,
     },
     #[error("{party} {asset} {kind}: the period's lines sum to {lines}, its days to {days}")]
     DaysDisagree {
@@ -317,8 +318,8 @@ fn ride_summary(
             return Err(StatementError::BreakdownDisagrees {
                 party: party.to_owned(),
                 what,
-                sums,
-                totals: summary.totals,
+                sums: Box::new(sums),
+                totals: Box::new(summary.totals),
             });
         }
         if by_rule {
@@ -334,8 +335,8 @@ fn ride_summary(
         return Err(StatementError::BreakdownDisagrees {
             party: party.to_owned(),
             what: "paid by media",
-            sums,
-            totals: summary.totals,
+            sums: Box::new(sums),
+            totals: Box::new(summary.totals),
         });
     }
     Ok(summary)
