@@ -21,6 +21,7 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 use crate::answer::{GrantOutcome, Outcome, Rejection, RejectionCode, RideOutcome};
 use crate::chart::{AMOUNT_PER_EVENT_CEILING_MINOR, AccountName, AssetBook, DEFAULT_BANK, Reason};
 use crate::event::{Event, EventKind, Media, Redeem, Ride, Tap, TapDirection};
+use crate::report::classes::RatedBy;
 use crate::taps::{NewTap, PendingTap, TapBook};
 
 mod chain;
@@ -221,6 +222,8 @@ pub struct Machine {
     versions: versions::VersionBook,
     /// Closed periods, what each settled and the payouts recorded (issue 10).
     settlements: crate::settlement::SettleBook,
+    /// Per settlement number: its period's days as closed, for its statements.
+    closed_days: std::collections::BTreeMap<u64, Arc<crate::report::closed::ClosedDays>>,
 }
 
 /// One operator's local day of rides, as posted: what the settlement report is built from.
@@ -235,6 +238,11 @@ pub struct DayTotals {
     pub subsidy_by_budget: std::collections::BTreeMap<u16, u64>,
     pub cap_waived: u64,
     pub unfinished_rides: u64,
+    /// The day's rides by how they were rated (rider class, fare rules), for statements.
+    pub by_rating: std::collections::BTreeMap<
+        crate::report::classes::RatedBy,
+        crate::report::classes::RideSums,
+    >,
 }
 
 impl Machine {
@@ -287,6 +295,7 @@ impl Machine {
             lots: lots::LotBook::default(),
             conversions: conversions::ConversionBook::default(),
             settlements: crate::settlement::SettleBook::default(),
+            closed_days: std::collections::BTreeMap::new(),
         };
         machine.genesis()?;
         machine.open_programme_shops()?;
@@ -685,6 +694,9 @@ impl Machine {
                 let outcome =
                     self.post_pass_ride(id_hash, parts.operator, parts.media, &ride, cover)?;
                 self.add_to_operator_day(ride.operator, ride.day, &outcome, longest_fare.is_some());
+                let version = self.versions.at(parts.at.as_nanosecond()).number;
+                let rated = RatedBy::of(version, &outcome, None);
+                self.add_rated(ride.operator, ride.day, rated, &outcome);
                 return Ok(outcome);
             }
             Err(refusal) => refusal.map(passes::refusal_code),
@@ -716,7 +728,13 @@ impl Machine {
             pass: None,
             pass_refused,
         };
+        let rated = RatedBy::of(
+            self.versions.at(parts.at.as_nanosecond()).number,
+            &outcome,
+            rating.discount_rule,
+        );
         self.add_to_operator_day(ride.operator, ride.day, &outcome, longest_fare.is_some());
+        self.add_rated(ride.operator, ride.day, rated, &outcome);
         Ok(outcome)
     }
 
@@ -896,6 +914,19 @@ impl Machine {
         }
         totals.cap_waived += ride.cap_waived;
         totals.unfinished_rides += u64::from(unfinished);
+    }
+
+    /// Statements' breakdown of the day (kept apart from `add_to_operator_day`, which other
+    /// reports read, so that its totals stay exactly what they were).
+    fn add_rated(
+        &mut self,
+        operator: OperatorIx,
+        day: LocalDate,
+        rated: RatedBy,
+        ride: &RideOutcome,
+    ) {
+        let totals = self.operator_days.entry((operator, day)).or_default();
+        totals.by_rating.entry(rated).or_default().add_ride(ride);
     }
 
     /// Settlement totals per (operator, local day), in operator then date order.

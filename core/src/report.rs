@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::machine::Machine;
 
+pub mod classes;
+pub mod closed;
 pub mod shops;
 pub mod statement;
 pub use shops::{ShopReport, shop_report, shops_to_text};

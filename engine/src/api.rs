@@ -35,6 +35,7 @@ mod payout_file;
 pub mod programme;
 mod reconciliations;
 mod settlements;
+mod statements;
 pub use auth::{KeyGate, RateLimit};
 pub use error_code::ErrorCode;
 
@@ -122,6 +123,14 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/finance/settlements/{id}/zengin",
             get(payout_file::get_zengin),
+        )
+        .route(
+            "/v1/settlements/{id}/statements/{party}",
+            get(statements::get_statement),
+        )
+        .route(
+            "/finance/settlements/{id}/statements/{party}",
+            get(statements::get_finance_statement),
         )
         .route(
             "/v1/reconciliations",

@@ -178,27 +178,53 @@ pub struct StatementArgs {
     /// The settlement (settle-YYYY-MM-DD).
     #[arg(long)]
     settlement: String,
-    /// operator:{op} or shop:{shop}.
+    /// operator:{op} or shop:{shop}; absent: every party of the settlement (XLSX: one sheet
+    /// each, JSON: an array, CSV: each party's rows in turn under one header).
     #[arg(long)]
-    party: String,
-    /// json, or csv (UTF-8 with a BOM, CR LF, Japanese labels).
-    #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+    party: Option<String>,
+    /// json, csv (UTF-8 with a BOM, CR LF, Japanese labels with English) or xlsx.
+    #[arg(long, default_value = "json", value_parser = ["json", "csv", "xlsx"])]
     format: String,
+    /// Write the file here instead of stdout. XLSX is binary: without --out it is written to
+    /// stdout only when stdout is not a terminal (`> statement.xlsx`).
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
 }
 
-/// A party's statement on a read-only engine: checked against the ledger when it is made.
+/// A party's (or every party's) statement on a read-only engine: checked against the ledger
+/// when it is made.
 pub fn statement(args: StatementArgs) -> anyhow::Result<ExitCode> {
+    use std::io::{IsTerminal, Write};
+
+    use kanjo_engine::statement_file::{StatementFormat, render};
+
+    let format: StatementFormat = args.format.parse()?;
+    if format == StatementFormat::Xlsx && args.out.is_none() && std::io::stdout().is_terminal() {
+        bail!("XLSX is binary: pass --out FILE or redirect stdout to a file");
+    }
     let engine = args.engine.start_read_only()?;
     let (settlement, party) = (args.settlement.clone(), args.party.clone());
     let made = engine.query_blocking(move |machine: &Machine| {
-        kanjo_core::report::statement::statement(machine, &settlement, &party)
+        use kanjo_core::report::statement::{statement, statements};
+        match &party {
+            Some(party) => statement(machine, &settlement, party).map(|one| vec![one]),
+            None => statements(machine, &settlement),
+        }
     })?;
     engine.shutdown();
-    let made = made?;
-    if args.format == "csv" {
-        print!("{}", made.to_csv());
-    } else {
-        println!("{}", serde_json::to_string_pretty(&made)?);
+    let bytes = render(&made?, format, args.party.is_none())?;
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &bytes).with_context(|| format!("write {}", path.display()))?
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&bytes)?;
+            if format == StatementFormat::Json {
+                stdout.write_all(b"\n")?;
+            }
+            stdout.flush()?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

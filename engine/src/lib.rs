@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod programme_cli;
 pub mod reconcile_cli;
 pub mod recovery;
+pub mod statement_file;
 pub mod tls;
 pub mod tokens;
 pub mod verify;

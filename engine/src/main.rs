@@ -65,7 +65,7 @@ enum Command {
     Settle(finance_cli::SettleArgs),
     /// Record that the bank paid a settlement's payables (--confirm).
     Payout(finance_cli::PayoutArgs),
-    /// A party's statement for a settlement (JSON, or CSV with a BOM).
+    /// A party's (or every party's) statement for a settlement: JSON, CSV (with a BOM) or XLSX.
     Statement(finance_cli::StatementArgs),
     /// Compare an outside file (bank statement, IC clearing, operator rides) with the ledger and
     /// log the run; exits 6 when anything is unreconciled.

@@ -29,6 +29,17 @@ impl Machine {
         &mut self.settlements
     }
 
+    /// A settlement's period as it was closed (for its statements); `None` before it is made.
+    pub fn closed_days(&self, number: u64) -> Option<&crate::report::closed::ClosedDays> {
+        self.closed_days.get(&number).map(|days| &**days)
+    }
+
+    /// Copies the period's days when a settlement is made (`crate::report::closed`).
+    pub(crate) fn keep_closed_days(&mut self, number: u64, previous: Option<&str>, through: &str) {
+        let days = crate::report::closed::closed_days(self, previous, through);
+        self.closed_days.insert(number, std::sync::Arc::new(days));
+    }
+
     /// Opens the account if the ledger doesn't hold it yet.
     pub(crate) fn open_finance_account(&mut self, account: &FinanceAccount) {
         if self.ledger.account(account.id).is_some() {

@@ -12,15 +12,29 @@
 //! statement is made, its lines per asset must sum to what the settlement moved on the ledger
 //! (the settlement transfer into the payable), to the yen; otherwise no statement is made.
 
+//! - per period: rides by rider class and by fare rule (`classes`), fares, paid by media,
+//!   discounts by budget and caps waived (operators); purchases by asset with fees, refunds and
+//!   net (shops).
+//!
+//! The days are the period's as the settlement closed them (`closed`): an event arriving late
+//! for a closed day goes to the next settlement's adjustment lines and never changes this one.
+//!
+//! Checks when a statement is made (no statement otherwise): both breakdowns sum to the ride
+//! totals and the media to what riders paid; per source, the period's (non-adjustment) lines
+//! equal the days' subsidy per budget or shop net; the lines per asset equal the ledger's.
+
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 use thiserror::Error;
 
 use crate::machine::Machine;
+use crate::report::OperatorDay;
+use crate::report::classes::{RideSums, group, label};
+use crate::report::closed::{ClosedDays, closed_days};
 use crate::report::shops::ShopDay;
-use crate::report::{OperatorDay, operator_days, shop_report};
-use crate::settlement::{SettlementLine, party_account, payable_account_id};
+use crate::settlement::{Settlement, SettlementLine, party_account, payable_account_id};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Statement {
@@ -31,13 +45,59 @@ pub struct Statement {
     /// First and last local day of the period (`None` for the first: from the beginning).
     pub period_from: Option<String>,
     pub period_through: String,
+    /// Operators only: the period's rides, summed and broken down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rides: Option<RideSummary>,
+    /// Shops only: the period's purchases per asset.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub purchases: Vec<PurchaseTotal>,
     /// Operators only: their days in the period.
     pub operator_days: Vec<OperatorDay>,
     /// Shops only: their days in the period, per asset.
     pub shop_days: Vec<ShopDay>,
-    /// What the settlement took for the party, adjustments included.
+    /// What the settlement took for the party, adjustments (late events, naming their day)
+    /// included.
     pub lines: Vec<SettlementLine>,
     pub payables: Vec<StatementPayable>,
+}
+
+/// An operator's rides in the period. Yen.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RideSummary {
+    pub totals: RideSums,
+    pub paid_wallet: u64,
+    pub paid_cash: u64,
+    pub paid_ic: u64,
+    /// Rides charged the highest fare because the tap-off never came.
+    pub unfinished_rides: u64,
+    /// Budget id → discount it funded (the subsidy due).
+    pub discounts_by_budget: BTreeMap<String, u64>,
+    /// By rider class (`classes`): each ride in exactly one.
+    pub by_class: Vec<Breakdown>,
+    /// By the fare rules that changed the ride: each ride in exactly one.
+    pub by_rule: Vec<Breakdown>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Breakdown {
+    /// `general` / `none`, a rule id, `a+b` or `pass:{product}`.
+    pub key: String,
+    /// What a clerk reads (Japanese for the built-in keys).
+    pub label: String,
+    #[serde(flatten)]
+    pub sums: RideSums,
+}
+
+/// A shop's purchases in one asset over the period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PurchaseTotal {
+    pub asset: String,
+    pub payments: u64,
+    pub sales_minor: u128,
+    pub fees_minor: i128,
+    pub refunds: u64,
+    pub refunds_minor: u128,
+    pub net_minor: i128,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -61,16 +121,33 @@ pub enum StatementError {
         lines: i128,
         ledger: u64,
     },
+    #[error("{party}: the rides {what} sum to {sums:?}, the totals are {totals:?}")]
+    BreakdownDisagrees {
+        party: String,
+        what: &'static str,
+        // Boxed: keeps the error small (it travels in every `Result` of a statement).
+        sums: Box<RideSums>,
+        totals: Box<RideSums>,
+    },
+    #[error("{party} {asset} {kind}: the period's lines sum to {lines}, its days to {days}")]
+    DaysDisagree {
+        party: String,
+        asset: String,
+        /// The lines' source: `subsidy:{budget}` or `shop_net`.
+        kind: String,
+        lines: i128,
+        days: i128,
+    },
 }
 
-/// The statement of `party` in `settlement`, checked against the ledger.
+/// The statement of `party` in `settlement`, checked against its days and the ledger.
 pub fn statement(
     machine: &Machine,
     settlement: &str,
     party: &str,
 ) -> Result<Statement, StatementError> {
-    let book = machine.settle_book();
-    let found = book
+    let found = machine
+        .settle_book()
         .settlement(settlement)
         .ok_or_else(|| StatementError::UnknownSettlement(settlement.to_owned()))?;
     let lines: Vec<SettlementLine> = found
@@ -85,8 +162,89 @@ pub fn statement(
             party: party.to_owned(),
         });
     }
-    let after = found.previous_through.as_deref().unwrap_or("");
-    let in_period = |day: &str| day > after && day <= found.through.as_str();
+    let payables = checked_payables(machine, found, party, &lines)?;
+    let computed;
+    let days = match machine.closed_days(found.number) {
+        Some(days) => days,
+        None => {
+            computed = closed_days(machine, found.previous_through.as_deref(), &found.through);
+            &computed
+        }
+    };
+    let (operator, shop) = (party.strip_prefix("operator:"), party.strip_prefix("shop:"));
+    let operator_days: Vec<OperatorDay> = operator
+        .map(|code| {
+            days.operator_days
+                .iter()
+                .filter(|day| day.operator == code)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let shop_days: Vec<ShopDay> = shop
+        .map(|id| {
+            days.shop_days
+                .iter()
+                .filter(|day| day.shop == id)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let rides = operator
+        .map(|code| ride_summary(party, days, code, &operator_days))
+        .transpose()?;
+    let purchases = purchase_totals(&shop_days);
+    check_days(party, &lines, &payables, &operator_days, &shop_days)?;
+    let party_name = shop
+        .and_then(|id| machine.shop(id).map(|spec| spec.name.clone()))
+        .or(operator.map(str::to_owned))
+        .unwrap_or_default();
+    Ok(Statement {
+        settlement: settlement.to_owned(),
+        party: party.to_owned(),
+        party_name,
+        period_from: found
+            .previous_through
+            .as_ref()
+            .and_then(|day| next_day(day)),
+        period_through: found.through.clone(),
+        rides,
+        purchases,
+        operator_days,
+        shop_days,
+        lines,
+        payables,
+    })
+}
+
+/// Every party of the settlement (operators, then shops, by id), each checked.
+pub fn statements(machine: &Machine, settlement: &str) -> Result<Vec<Statement>, StatementError> {
+    parties(machine, settlement)?
+        .iter()
+        .map(|party| statement(machine, settlement, party))
+        .collect()
+}
+
+/// The parties a settlement has lines for, in order.
+pub fn parties(machine: &Machine, settlement: &str) -> Result<Vec<String>, StatementError> {
+    let found = machine
+        .settle_book()
+        .settlement(settlement)
+        .ok_or_else(|| StatementError::UnknownSettlement(settlement.to_owned()))?;
+    let mut parties: Vec<String> = found.lines.iter().map(|line| line.party.clone()).collect();
+    parties.sort();
+    parties.dedup();
+    Ok(parties)
+}
+
+/// Per payable: Σ lines = the settlement's payable = what the ledger moved, to the yen.
+fn checked_payables(
+    machine: &Machine,
+    found: &Settlement,
+    party: &str,
+    lines: &[SettlementLine],
+) -> Result<Vec<StatementPayable>, StatementError> {
+    let book = machine.settle_book();
     let mut payables = Vec::new();
     for payable in found.payables.iter().filter(|p| p.party == party) {
         let sum: i128 = lines
@@ -106,45 +264,148 @@ pub fn statement(
         payables.push(StatementPayable {
             asset: payable.asset.clone(),
             net_payable_minor: payable.amount_minor,
-            paid_minor: book.paid_minor(settlement, party, &payable.asset),
+            paid_minor: book.paid_minor(&found.id, party, &payable.asset),
         });
     }
-    let (operator, shop) = (party.strip_prefix("operator:"), party.strip_prefix("shop:"));
-    let operator_days: Vec<OperatorDay> = operator
-        .map(|code| {
-            operator_days(machine)
-                .into_iter()
-                .filter(|day| day.operator == code && in_period(&day.date))
-                .collect()
-        })
-        .unwrap_or_default();
-    let shop_days: Vec<ShopDay> = shop
-        .map(|id| {
-            shop_report(machine)
-                .days
-                .into_iter()
-                .filter(|day| day.shop == id && in_period(&day.date))
-                .collect()
-        })
-        .unwrap_or_default();
-    let party_name = shop
-        .and_then(|id| machine.shop(id).map(|spec| spec.name.clone()))
-        .or(operator.map(str::to_owned))
-        .unwrap_or_default();
-    Ok(Statement {
-        settlement: settlement.to_owned(),
-        party: party.to_owned(),
-        party_name,
-        period_from: found
-            .previous_through
-            .as_ref()
-            .and_then(|day| next_day(day)),
-        period_through: found.through.clone(),
-        operator_days,
-        shop_days,
-        lines,
-        payables,
-    })
+    Ok(payables)
+}
+
+/// The operator's rides: totals from its days, breakdowns from the rated rows; both
+/// breakdowns must sum to the totals and the media to what riders paid.
+fn ride_summary(
+    party: &str,
+    days: &ClosedDays,
+    code: &str,
+    operator_days: &[OperatorDay],
+) -> Result<RideSummary, StatementError> {
+    let mut summary = RideSummary::default();
+    for day in operator_days {
+        let totals = &mut summary.totals;
+        totals.rides += day.rides;
+        totals.fares += day.fares;
+        totals.rider_pays += day.paid_by_riders;
+        totals.discount += day.subsidy_total();
+        totals.cap_waived += day.cap_waived;
+        summary.paid_wallet += day.paid_wallet;
+        summary.paid_cash += day.paid_cash;
+        summary.paid_ic += day.paid_ic;
+        summary.unfinished_rides += day.unfinished_rides;
+        for (budget, amount) in &day.subsidy_due {
+            *summary
+                .discounts_by_budget
+                .entry(budget.clone())
+                .or_default() += amount;
+        }
+    }
+    let rows: Vec<_> = days
+        .rated
+        .iter()
+        .filter(|row| row.operator == code)
+        .cloned()
+        .collect();
+    for (what, by_rule) in [("by class", false), ("by rule", true)] {
+        let grouped: Vec<Breakdown> = group(&rows, by_rule)
+            .into_iter()
+            .map(|(key, sums)| Breakdown {
+                label: label(&key),
+                key,
+                sums,
+            })
+            .collect();
+        let mut sums = RideSums::default();
+        grouped.iter().for_each(|row| sums.add(&row.sums));
+        if sums != summary.totals {
+            return Err(StatementError::BreakdownDisagrees {
+                party: party.to_owned(),
+                what,
+                sums: Box::new(sums),
+                totals: Box::new(summary.totals),
+            });
+        }
+        if by_rule {
+            summary.by_rule = grouped;
+        } else {
+            summary.by_class = grouped;
+        }
+    }
+    let media = summary.paid_wallet + summary.paid_cash + summary.paid_ic;
+    if media != summary.totals.rider_pays {
+        let mut sums = summary.totals;
+        sums.rider_pays = media;
+        return Err(StatementError::BreakdownDisagrees {
+            party: party.to_owned(),
+            what: "paid by media",
+            sums: Box::new(sums),
+            totals: Box::new(summary.totals),
+        });
+    }
+    Ok(summary)
+}
+
+fn purchase_totals(shop_days: &[ShopDay]) -> Vec<PurchaseTotal> {
+    let mut by_asset: Vec<PurchaseTotal> = Vec::new();
+    for day in shop_days {
+        let at = match by_asset.iter().position(|total| total.asset == day.asset) {
+            Some(at) => at,
+            None => {
+                by_asset.push(PurchaseTotal {
+                    asset: day.asset.clone(),
+                    ..PurchaseTotal::default()
+                });
+                by_asset.len() - 1
+            }
+        };
+        let total = &mut by_asset[at];
+        total.payments += day.payments;
+        total.sales_minor += day.sales_minor;
+        total.fees_minor += day.fees_minor;
+        total.refunds += day.refunds;
+        total.refunds_minor += day.refunds_minor;
+        total.net_minor += day.net_minor;
+    }
+    by_asset
+}
+
+/// For every asset the party was paid in: the period's lines per source equal its days'
+/// figures (subsidy per budget for operators, net for shops), to the yen.
+fn check_days(
+    party: &str,
+    lines: &[SettlementLine],
+    payables: &[StatementPayable],
+    operator_days: &[OperatorDay],
+    shop_days: &[ShopDay],
+) -> Result<(), StatementError> {
+    let mut expected: BTreeMap<(String, String), (i128, i128)> = BTreeMap::new();
+    for line in lines.iter().filter(|line| !line.adjustment) {
+        if line.source.starts_with("subsidy:") || line.source == "shop_net" {
+            let key = (line.asset.clone(), line.source.clone());
+            expected.entry(key).or_default().0 += line.amount_minor;
+        }
+    }
+    for day in operator_days {
+        for (budget, amount) in &day.subsidy_due {
+            let key = (crate::chart::YEN.to_owned(), format!("subsidy:{budget}"));
+            expected.entry(key).or_default().1 += i128::from(*amount);
+        }
+    }
+    for day in shop_days {
+        let key = (day.asset.clone(), "shop_net".to_owned());
+        expected.entry(key).or_default().1 += day.net_minor;
+    }
+    for ((asset, source), (lines, days)) in expected {
+        // An asset without a payable was carried, or not swept (stablecoins): no lines to match.
+        let paid_in = payables.iter().any(|payable| payable.asset == asset);
+        if paid_in && lines != days {
+            return Err(StatementError::DaysDisagree {
+                party: party.to_owned(),
+                asset,
+                kind: source,
+                lines,
+                days,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What the settlement's transfers moved from the party's account into its payable.
@@ -182,61 +443,232 @@ fn field(text: &str) -> String {
     }
 }
 
+/// Column labels of the CSV and XLSX statements: Japanese, with English for a maintainer.
+pub const COLUMNS: [&str; 6] = [
+    "相手先 party",
+    "区分 section",
+    "日付 date",
+    "資産 asset",
+    "項目 item",
+    "金額 amount",
+];
+
+/// Sections of a statement's rows (区分).
+pub mod section {
+    pub const SETTLEMENT: &str = "精算 settlement";
+    pub const PERIOD: &str = "期間 period";
+    pub const PARTY: &str = "相手先 party";
+    pub const RIDES: &str = "乗車 rides";
+    pub const BY_CLASS: &str = "乗客区分別 by rider class";
+    pub const BY_RULE: &str = "適用規則別 by fare rule";
+    pub const BY_BUDGET: &str = "予算別割引 discounts by budget";
+    pub const OPERATOR_DAY: &str = "運行日 operator day";
+    pub const PURCHASES: &str = "購入 purchases";
+    pub const SHOP_DAY: &str = "店舗日 shop day";
+    pub const LINE: &str = "精算明細 settlement line";
+    pub const ADJUSTMENT: &str = "調整 adjustment";
+    pub const TOTAL: &str = "合計 total";
+}
+
+/// Items of the total rows (項目).
+pub const NET_PAYABLE: &str = "支払予定額 net payable";
+pub const PAID: &str = "支払済額 paid";
+
+/// One row of a statement as a clerk reads it; `amount` is a count or minor units (yen and
+/// points are whole units), `None` on the heading rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub section: &'static str,
+    pub date: String,
+    pub asset: String,
+    pub item: String,
+    pub amount: Option<i128>,
+}
+
+fn row(section: &'static str, date: &str, asset: &str, item: &str, amount: i128) -> Row {
+    Row {
+        section,
+        date: date.to_owned(),
+        asset: asset.to_owned(),
+        item: item.to_owned(),
+        amount: Some(amount),
+    }
+}
+
+/// Counts and yen of a group of rides, as (item, amount) pairs.
+fn ride_items(sums: &RideSums) -> [(&'static str, u64); 5] {
+    [
+        ("乗車回数 rides", sums.rides),
+        ("運賃 fares", sums.fares),
+        ("利用者負担 rider pays", sums.rider_pays),
+        ("割引 discount", sums.discount),
+        ("上限免除 cap waived", sums.cap_waived),
+    ]
+}
+
 impl Statement {
-    /// UTF-8 CSV with a BOM and CR LF, Japanese column labels: 区分 / 日付 / 資産 / 項目 / 金額.
-    /// Amounts are plain integers in minor units (yen and points are whole units).
-    pub fn to_csv(&self) -> String {
-        let mut out = String::from("\u{feff}");
-        let mut row = |cells: &[&str]| {
-            let cells: Vec<String> = cells.iter().map(|cell| field(cell)).collect();
-            let _ = write!(out, "{}\r\n", cells.join(","));
+    /// Every row but the totals, in reading order: heading, rides, purchases, days, lines.
+    pub fn rows(&self) -> Vec<Row> {
+        let heading = |section, date: &str, item: String| Row {
+            section,
+            date: date.to_owned(),
+            asset: String::new(),
+            item,
+            amount: None,
         };
-        row(&["区分", "日付", "資産", "項目", "金額"]);
-        let from = self.period_from.as_deref().unwrap_or("");
-        row(&["精算", from, "", &self.settlement, &self.period_through]);
-        row(&["相手先", "", "", &self.party, &self.party_name]);
-        for day in &self.operator_days {
-            let n = |label: &str, value: u64| (label.to_owned(), value.to_string());
-            let mut items = vec![
-                n("乗車回数", day.rides),
-                n("運賃", day.fares),
-                n("支払_ウォレット", day.paid_wallet),
-                n("支払_現金", day.paid_cash),
-                n("支払_IC", day.paid_ic),
-                n("上限による免除", day.cap_waived),
-            ];
-            for (budget, amount) in &day.subsidy_due {
-                items.push((format!("補助金_{budget}"), amount.to_string()));
+        let mut rows = vec![
+            heading(
+                section::SETTLEMENT,
+                &self.period_through,
+                self.settlement.clone(),
+            ),
+            heading(
+                section::PERIOD,
+                self.period_from.as_deref().unwrap_or(""),
+                format!("〜 {}", self.period_through),
+            ),
+            heading(section::PARTY, "", self.party_name.clone()),
+        ];
+        if let Some(rides) = &self.rides {
+            self.ride_rows(rides, &mut rows);
+        }
+        self.purchase_rows(&mut rows);
+        for line in &self.lines {
+            let section = if line.adjustment {
+                section::ADJUSTMENT
+            } else {
+                section::LINE
+            };
+            rows.push(row(
+                section,
+                &line.day,
+                &line.asset,
+                &line.source,
+                line.amount_minor,
+            ));
+        }
+        rows
+    }
+
+    fn ride_rows(&self, rides: &RideSummary, rows: &mut Vec<Row>) {
+        let yen = crate::chart::YEN;
+        let mut totals: Vec<(&str, u64)> = ride_items(&rides.totals).to_vec();
+        totals.extend([
+            ("支払_ウォレット paid wallet", rides.paid_wallet),
+            ("支払_現金 paid cash", rides.paid_cash),
+            ("支払_IC paid IC", rides.paid_ic),
+            ("未完了乗車 unfinished rides", rides.unfinished_rides),
+        ]);
+        for (item, amount) in totals {
+            rows.push(row(section::RIDES, "", yen, item, i128::from(amount)));
+        }
+        for (section, breakdown) in [
+            (section::BY_CLASS, &rides.by_class),
+            (section::BY_RULE, &rides.by_rule),
+        ] {
+            for group in breakdown {
+                for (item, amount) in ride_items(&group.sums) {
+                    let item = format!("{}: {item}", group.label);
+                    rows.push(row(section, "", yen, &item, i128::from(amount)));
+                }
             }
-            for (label, value) in &items {
-                row(&["運行", &day.date, "JPY", label, value]);
+        }
+        for (budget, amount) in &rides.discounts_by_budget {
+            rows.push(row(
+                section::BY_BUDGET,
+                "",
+                yen,
+                budget,
+                i128::from(*amount),
+            ));
+        }
+        for day in &self.operator_days {
+            let sums = RideSums {
+                rides: day.rides,
+                fares: day.fares,
+                rider_pays: day.paid_by_riders,
+                discount: day.subsidy_total(),
+                cap_waived: day.cap_waived,
+            };
+            for (item, amount) in ride_items(&sums) {
+                rows.push(row(
+                    section::OPERATOR_DAY,
+                    &day.date,
+                    yen,
+                    item,
+                    i128::from(amount),
+                ));
+            }
+        }
+    }
+
+    fn purchase_rows(&self, rows: &mut Vec<Row>) {
+        for total in &self.purchases {
+            let asset = total.asset.as_str();
+            for (item, amount) in [
+                ("件数 payments", i128::from(total.payments)),
+                ("売上 sales", total.sales_minor as i128),
+                ("手数料 fees", total.fees_minor),
+                ("返金件数 refunds", i128::from(total.refunds)),
+                ("返金 refunded", total.refunds_minor as i128),
+                ("純額 net", total.net_minor),
+            ] {
+                rows.push(row(section::PURCHASES, "", asset, item, amount));
             }
         }
         for day in &self.shop_days {
-            for (label, value) in [
-                ("売上", day.sales_minor.to_string()),
-                ("手数料", day.fees_minor.to_string()),
-                ("返金", day.refunds_minor.to_string()),
-                ("純額", day.net_minor.to_string()),
+            for (item, amount) in [
+                ("売上 sales", day.sales_minor as i128),
+                ("手数料 fees", day.fees_minor),
+                ("返金 refunded", day.refunds_minor as i128),
+                ("純額 net", day.net_minor),
             ] {
-                row(&["店舗", &day.date, &day.asset, label, &value]);
+                rows.push(row(section::SHOP_DAY, &day.date, &day.asset, item, amount));
             }
         }
-        for line in &self.lines {
-            let section = if line.adjustment {
-                "調整"
-            } else {
-                "精算明細"
-            };
-            let amount = line.amount_minor.to_string();
-            row(&[section, &line.day, &line.asset, &line.source, &amount]);
-        }
-        for payable in &self.payables {
-            let net = payable.net_payable_minor.to_string();
-            let paid = payable.paid_minor.to_string();
-            row(&["合計", "", &payable.asset, "支払予定額", &net]);
-            row(&["合計", "", &payable.asset, "支払済額", &paid]);
-        }
-        out
     }
+
+    /// The total rows: per asset, the net payable (Σ lines) and what is paid of it.
+    pub fn total_rows(&self) -> Vec<Row> {
+        let mut rows = Vec::new();
+        for payable in &self.payables {
+            let net = i128::from(payable.net_payable_minor);
+            let paid = i128::from(payable.paid_minor);
+            rows.push(row(section::TOTAL, "", &payable.asset, NET_PAYABLE, net));
+            rows.push(row(section::TOTAL, "", &payable.asset, PAID, paid));
+        }
+        rows
+    }
+
+    /// This statement's CSV rows (no BOM, no header), CR LF.
+    pub fn csv_rows(&self, out: &mut String) {
+        for line in self.rows().iter().chain(&self.total_rows()) {
+            let amount = line.amount.map_or_else(String::new, |a| a.to_string());
+            let cells = [
+                field(&self.party),
+                field(line.section),
+                field(&line.date),
+                field(&line.asset),
+                field(&line.item),
+                amount,
+            ];
+            let _ = write!(out, "{}\r\n", cells.join(","));
+        }
+    }
+
+    /// UTF-8 CSV with a BOM and CR LF, one header row (`COLUMNS`). Amounts are plain integers
+    /// in minor units.
+    pub fn to_csv(&self) -> String {
+        statements_csv(std::slice::from_ref(self))
+    }
+}
+
+/// Several parties' statements in one CSV: a header, then each party's rows in turn.
+pub fn statements_csv(statements: &[Statement]) -> String {
+    let mut out = String::from("\u{feff}");
+    let _ = write!(out, "{}\r\n", COLUMNS.join(","));
+    for statement in statements {
+        statement.csv_rows(&mut out);
+    }
+    out
 }

@@ -413,6 +413,8 @@ pub fn settle(
             }
         }
     }
+    // The period's days as closed, for its statements (late events must not change them).
+    machine.keep_closed_days(number, previous_through.as_deref(), &command.through);
     let settlement = Settlement {
         id,
         number,

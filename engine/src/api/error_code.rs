@@ -78,6 +78,8 @@ error_codes! {
     PeriodNotOver => "period_not_over",
     /// No settlement with that id.
     UnknownSettlement => "unknown_settlement",
+    /// The settlement settled nothing for that party (no statement).
+    UnknownParty => "unknown_party",
     /// The settlement has no payable for that party and asset.
     NothingPayable => "nothing_payable",
     /// The payout is more than what is still payable.
