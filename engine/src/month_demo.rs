@@ -308,8 +308,12 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let statements_dir = args.data.join("statements");
     let statements = write_statements(&engine, &statements_dir, &settlement)?;
     println!("\n{}", close_summary(&settlement, &statements));
+    let workbook = statements_dir.join(&settlement.id).join("statements.xlsx");
+    let xlsx = crate::statement_file::to_xlsx(&statements).context("the XLSX statements")?;
+    std::fs::write(&workbook, xlsx).with_context(|| format!("writing {}", workbook.display()))?;
     println!(
-        "statements (JSON, CSV): {}",
+        "statements (JSON, CSV; XLSX, one sheet per party: {}): {}",
+        workbook.display(),
         statements_dir.join(&settlement.id).display()
     );
 
