@@ -16,6 +16,13 @@ use fantoccini::{ClientBuilder, Locator};
 use serde_json::json;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Fetches a URL in the page (same origin, with its cookie) and hands back status, type, bytes.
+const FETCH_BYTES: &str = "const [href, done] = [arguments[0], arguments[arguments.length - 1]];
+fetch(href, {credentials: 'same-origin'})
+  .then(r => r.arrayBuffer().then(b => done({status: r.status,
+    type: r.headers.get('content-type'), bytes: Array.from(new Uint8Array(b))})))
+  .catch(e => done({status: 0, error: String(e)}));";
 const CHROMEDRIVER: &str = "chromedriver";
 const DRIVER_START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -56,7 +63,8 @@ fn start_driver(port: u16) -> Driver {
 }
 
 #[test]
-fn a_clerk_sees_the_apis_figures_in_chromium_and_resolves_an_exception() {
+fn a_clerk_sees_the_apis_figures_in_chromium_downloads_a_statement_and_the_zengin_file_and_resolves_an_exception()
+ {
     let dir = TempDir::new("finance-browser");
     let data = dir.path().to_str().unwrap().to_owned();
     common::demo_month(&data);
@@ -78,6 +86,22 @@ fn a_clerk_sees_the_apis_figures_in_chromium_and_resolves_an_exception() {
         .to_owned();
     let settled = server.get("/v1/settlements").json();
     let base = format!("http://{}", server.addr);
+    // What the page's downloads must equal: the API's statement and `kanjo payout`'s file.
+    let settlement = settled["settlements"][0]["id"].as_str().unwrap().to_owned();
+    let party = settled["settlements"][0]["payables"][0]["party"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let api_csv = server.get(&format!(
+        "/v1/settlements/{settlement}/statements/{party}?format=csv"
+    ));
+    assert_eq!(api_csv.status, 200, "{}", api_csv.body);
+    let cli = common::kanjo(&["payout", "--settlement", &settlement, "--data", &data]);
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
     let clerk = common::key_for(server.addr, "clerk").unwrap();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -185,6 +209,40 @@ fn a_clerk_sees_the_apis_figures_in_chromium_and_resolves_an_exception() {
             let png = browser.screenshot().await.unwrap();
             std::fs::write(path, png).unwrap();
         }
+
+        // The page's own download links, fetched by the signed-in browser (its cookie).
+        let link = |name: String| {
+            let browser = browser.clone();
+            async move {
+                let css = format!("a[data-link='{name}']");
+                let anchor = browser.find(Locator::Css(&css)).await.expect("the link");
+                let href = anchor.attr("href").await.unwrap().expect("an href");
+                let fetched = browser
+                    .execute_async(FETCH_BYTES, vec![json!(href)])
+                    .await
+                    .unwrap();
+                assert_eq!(fetched["status"], 200, "{href}: {fetched}");
+                let bytes: Vec<u8> = serde_json::from_value(fetched["bytes"].clone()).unwrap();
+                (
+                    fetched["type"].as_str().unwrap_or_default().to_owned(),
+                    bytes,
+                )
+            }
+        };
+        let (kind, csv) = link(format!("statement-csv:{settlement}:{party}")).await;
+        assert!(kind.starts_with("text/csv"), "{kind}");
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            api_csv.body,
+            "the page's CSV is the API's"
+        );
+        let (kind, zengin) = link(format!("zengin:{settlement}")).await;
+        assert!(kind.contains("Shift_JIS"), "{kind}");
+        assert_eq!(
+            zengin, cli.stdout,
+            "the page's Zengin file is kanjo payout's"
+        );
+        assert_eq!(zengin.len() % 122, 0, "120-byte records with CR LF");
 
         let form = format!("tr[data-exception='{ic_run}:1'] form");
         let form = browser.find(Locator::Css(&form)).await.unwrap();
