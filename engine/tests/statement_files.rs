@@ -371,6 +371,21 @@ fn each_key_reads_only_the_statements_its_role_may() {
         (bad_party.status, bad_party.code().as_str()),
         (400, "bad_path")
     );
+    // A party id the log could not hold, or a My Number, is refused and never echoed back.
+    let long = format!("shop:{}", "a".repeat(200));
+    for party in [long.as_str(), "shop:%01x", "shop:1234-5678-9012"] {
+        let refused = get(&server, "clerk", &path(party, "csv"));
+        assert_eq!(
+            (refused.status, refused.code().as_str()),
+            (400, "bad_path"),
+            "{party}"
+        );
+        assert!(
+            !refused.body.contains("9012") && !refused.body.contains("aaaa"),
+            "{}",
+            refused.body
+        );
+    }
     server.kill();
 }
 

@@ -51,8 +51,14 @@ pub struct FormatQuery {
     format: Option<String>,
 }
 
-/// `operator:{op}` or `shop:{id}`, each with a non-empty id.
+/// `operator:{op}` or `shop:{id}`, each id one the log could hold (1..=128 bytes, no control
+/// character) and no My Number, so nothing that reaches the book or an error message can be one.
 fn parse_party(text: &str) -> Option<Party> {
+    let (_, id) = text.split_once(':')?;
+    let plain = !id.chars().any(char::is_control) && !kanjo_privacy::contains_my_number(id);
+    if kanjo_core::limits::check_entry_id(id).is_err() || !plain {
+        return None;
+    }
     match text.split_once(':') {
         Some(("operator", id)) if !id.is_empty() => Some(Party::Operator(id.to_owned())),
         Some(("shop", id)) if !id.is_empty() => Some(Party::Shop(id.to_owned())),
@@ -115,10 +121,10 @@ async fn answer(
         return error_response(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadPath,
-            format!(
-                "party must be operator:{{op}} or shop:{{id}}, not {:?}",
-                path.party
-            ),
+            // The text is not repeated: it may be long or hold what must not be echoed.
+            "party must be operator:{op} or shop:{id}, the id 1..=128 bytes without control \
+             characters"
+                .to_owned(),
         );
     };
     let format = match query.format.as_deref().map(str::parse::<StatementFormat>) {
