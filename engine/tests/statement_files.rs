@@ -380,11 +380,8 @@ fn each_key_reads_only_the_statements_its_role_may() {
             (400, "bad_path"),
             "{party}"
         );
-        assert!(
-            !refused.body.contains("9012") && !refused.body.contains("aaaa"),
-            "{}",
-            refused.body
-        );
+        let body = String::from_utf8_lossy(&refused.body);
+        assert!(!body.contains("9012") && !body.contains("aaaa"), "{body}");
     }
     server.kill();
 }
