@@ -40,7 +40,7 @@ fn check_settlements_section(server: &Server, data: &str) {
         let stem = payable["party"].as_str().unwrap().replace(':', "_");
         let csv = std::fs::read(folder.join(format!("{stem}.csv"))).unwrap();
         assert!(
-            csv.starts_with("\u{feff}区分".as_bytes()),
+            csv.starts_with("\u{feff}相手先 party".as_bytes()),
             "UTF-8 CSV with a BOM"
         );
         let json: serde_json::Value =

@@ -371,13 +371,13 @@ fn each_key_reads_only_the_statements_its_role_may() {
         (bad_party.status, bad_party.code().as_str()),
         (400, "bad_path")
     );
-    // A party id the log could not hold, or a My Number, is refused and never echoed back.
+    // A party id the log could not hold, or a My Number, is in no settlement: 404, never echoed.
     let long = format!("shop:{}", "a".repeat(200));
     for party in [long.as_str(), "shop:%01x", "shop:1234-5678-9012"] {
         let refused = get(&server, "clerk", &path(party, "csv"));
         assert_eq!(
             (refused.status, refused.code().as_str()),
-            (400, "bad_path"),
+            (404, "unknown_party"),
             "{party}"
         );
         let body = String::from_utf8_lossy(&refused.body);

@@ -51,14 +51,16 @@ pub struct FormatQuery {
     format: Option<String>,
 }
 
-/// `operator:{op}` or `shop:{id}`, each id one the log could hold (1..=128 bytes, no control
-/// character) and no My Number, so nothing that reaches the book or an error message can be one.
-fn parse_party(text: &str) -> Option<Party> {
-    let (_, id) = text.split_once(':')?;
+/// Whether a party id is one the log could hold (1..=128 bytes, no control character, no My
+/// Number). Any other id is in no settlement: it is answered 404 without being echoed back.
+fn could_be_settled(party: &str) -> bool {
+    let id = party.split_once(':').map_or(party, |(_, id)| id);
     let plain = !id.chars().any(char::is_control) && !kanjo_privacy::contains_my_number(id);
-    if kanjo_core::limits::check_entry_id(id).is_err() || !plain {
-        return None;
-    }
+    plain && kanjo_core::limits::check_entry_id(id).is_ok()
+}
+
+/// `operator:{op}` or `shop:{id}`, each with a non-empty id.
+fn parse_party(text: &str) -> Option<Party> {
     match text.split_once(':') {
         Some(("operator", id)) if !id.is_empty() => Some(Party::Operator(id.to_owned())),
         Some(("shop", id)) if !id.is_empty() => Some(Party::Shop(id.to_owned())),
@@ -122,9 +124,7 @@ async fn answer(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadPath,
             // The text is not repeated: it may be long or hold what must not be echoed.
-            "party must be operator:{op} or shop:{id}, the id 1..=128 bytes without control \
-             characters"
-                .to_owned(),
+            "party must be operator:{op} or shop:{id}".to_owned(),
         );
     };
     let format = match query.format.as_deref().map(str::parse::<StatementFormat>) {
@@ -142,6 +142,13 @@ async fn answer(
     let action = Action::ReadReport(Report::Statement { party });
     if let Err(response) = crate::api::auth::allow(principal, &action) {
         return response;
+    }
+    if !could_be_settled(&path.party) {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownParty,
+            "no settlement settles that party: its id is not one kanjo could hold".to_owned(),
+        );
     }
     let (settlement, party) = (path.settlement.clone(), path.party.clone());
     let queried = state
