@@ -33,13 +33,7 @@ fn expiring_programme(dir: &TempDir) -> String {
 }
 
 fn run_json(args: &[&str]) -> Value {
-    let output = kanjo(args);
-    assert!(
-        output.status.success(),
-        "kanjo {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON")
+    serde_json::from_slice(&common::kanjo_ok(args)).expect("JSON")
 }
 
 #[test]

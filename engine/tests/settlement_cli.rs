@@ -29,13 +29,7 @@ fn ndjson(dir: &TempDir, name: &str, values: &[Value]) -> String {
 }
 
 fn run_ok(args: &[&str]) -> String {
-    let output = kanjo(args);
-    assert!(
-        output.status.success(),
-        "kanjo {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8 output")
+    String::from_utf8(common::kanjo_ok(args)).expect("UTF-8 output")
 }
 
 fn payable(settlement: &Value, party: &str) -> u64 {

@@ -29,13 +29,7 @@ fn november_events() -> Vec<Value> {
 }
 
 fn run_ok(args: &[&str]) -> Vec<u8> {
-    let output = kanjo(args);
-    assert!(
-        output.status.success(),
-        "kanjo {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+    common::kanjo_ok(args)
 }
 
 /// A store with November imported and settled; its `--data` path.

@@ -20,13 +20,7 @@ const SETTLEMENT: &str = "settle-2026-11-30";
 const RECORD_BYTES: usize = 120;
 
 fn run_ok(args: &[&str]) -> Vec<u8> {
-    let output = kanjo(args);
-    assert!(
-        output.status.success(),
-        "kanjo {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+    common::kanjo_ok(args)
 }
 
 /// What a fresh settlement (no payouts yet) owes in JPY, per party, in its order.

@@ -12,9 +12,8 @@ use kanjo_auth::{Action, Principal, Report};
 use kanjo_core::settlement::payout_file::{self as file, PayoutFileError};
 use serde::Deserialize;
 
-use super::{ApiState, ErrorCode, PathText, QueryOf, error_response, submit_error_response};
+use super::{ApiState, ErrorCode, PathText, QueryOf, error_response, found};
 use crate::machine::Machine;
-use crate::pipeline::SubmitError;
 
 /// What a bank's upload screen expects of a 総合振込 file.
 const CONTENT_TYPE: &str = "text/plain; charset=Shift_JIS";
@@ -72,20 +71,12 @@ pub async fn get_zengin(
     let queried = state.engine.query(move |machine: &Machine| {
         let date =
             date.unwrap_or_else(|| file::default_transfer_date(machine, jiff::Timestamp::now()));
-        file::payout_file(machine, &lookup, date)
+        Some(file::payout_file(machine, &lookup, date))
     });
-    let made = match queried.map_err(submit_error_response) {
-        Ok(receiver) => match receiver.await {
-            Ok(made) => made,
-            Err(_) => {
-                return submit_error_response(SubmitError::Stopped("the pipeline ended".into()));
-            }
-        },
-        Err(response) => return response,
-    };
-    match made {
-        Ok(bytes) => download(&id, bytes),
-        Err(error) => refusal_response(&error),
+    match found(queried, String::new).await {
+        Ok(Ok(bytes)) => download(&id, bytes),
+        Ok(Err(error)) => refusal_response(&error),
+        Err(response) => response,
     }
 }
 

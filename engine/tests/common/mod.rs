@@ -594,13 +594,18 @@ pub fn event(value: &Value) -> kanjo_engine::event::Event {
 
 /// `kanjo report WHICH --json` on the store in `data`, parsed.
 pub fn report_json(data: &str, which: &str) -> serde_json::Value {
-    let output = kanjo(&["report", which, "--data", data, "--json"]);
+    serde_json::from_slice(&kanjo_ok(&["report", which, "--data", data, "--json"])).unwrap()
+}
+
+/// `kanjo ARGS`, which must succeed; its stdout.
+pub fn kanjo_ok(args: &[&str]) -> Vec<u8> {
+    let output = kanjo(args);
     assert!(
         output.status.success(),
-        "{}",
+        "kanjo {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    output.stdout
 }
 
 /// `kanjo demo --month` into `data`, which must succeed.
