@@ -51,12 +51,12 @@ pub struct FormatQuery {
     format: Option<String>,
 }
 
-/// Whether a party id is one the log could hold (1..=128 bytes, no control character, no My
-/// Number). Any other id is in no settlement: it is answered 404 without being echoed back.
+/// Whether a party id is one an event could name (the shop-id check: 1..=128 bytes, no control
+/// character, no My Number). Any other id is in no settlement: it is answered 404 without being
+/// echoed back.
 fn could_be_settled(party: &str) -> bool {
     let id = party.split_once(':').map_or(party, |(_, id)| id);
-    let plain = !id.chars().any(char::is_control) && !kanjo_privacy::contains_my_number(id);
-    plain && kanjo_core::limits::check_entry_id(id).is_ok()
+    kanjo_core::shops::check_shop_id(id).is_ok()
 }
 
 /// `operator:{op}` or `shop:{id}`, each with a non-empty id.
