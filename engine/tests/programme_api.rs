@@ -123,7 +123,9 @@ fn refusals_leave_the_server_serving(server: &Server, v2: &Path) {
     let good = body_of(v2, MIDNIGHT);
 
     let auditor = key_for(server.addr, "auditor").unwrap();
-    let response = post_programme(server, &auditor, &good.to_string());
+    // The scope is checked before the body is read, so a small body shows it: a large one the
+    // server refuses unread can lose its answer to the connection closing mid-upload.
+    let response = post_programme(server, &auditor, "{}");
     assert_eq!(refused(&response, 403).0, "forbidden");
     let response = http_as(server.addr, None, "POST", "/v1/programme", Some("{}")).unwrap();
     assert_eq!(response.status, 401, "{}", response.body);
