@@ -264,11 +264,21 @@ fn a_clerk_sees_the_apis_figures_in_chromium_downloads_a_statement_and_the_zengi
             .click()
             .await
             .unwrap();
-        let open = browser
-            .find(Locator::Css(&format!("[data-figure='run:{ic_run}:open']")))
-            .await
-            .unwrap();
-        assert_eq!(open.text().await.unwrap(), "0");
+        // The click navigates (POST, then a redirect to /finance): poll the figure until the new
+        // page shows it, instead of racing the navigation (the old page shows the same figure).
+        let figure = Locator::Css(&format!("[data-figure='run:{ic_run}:open']"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut open = String::new();
+        while Instant::now() < deadline {
+            if let Ok(element) = browser.find(figure).await {
+                open = element.text().await.unwrap_or_default();
+                if open == "0" {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(open, "0", "the exception is resolved on the page");
         browser.close().await.unwrap();
     });
     let run = server.get(&format!("/v1/reconciliations/{ic_run}")).json();
