@@ -4,7 +4,9 @@
 //! - closing is idempotent: the same date again answers the same settlement and posts nothing;
 //! - a refused close (a date before the last) changes nothing;
 //! - closed settlements never change, whatever arrives later;
-//! - Σ a settlement's lines = what its transfers moved on the ledger, per party and asset;
+//! - Σ a settlement's lines = what its transfers moved on the ledger, per party, asset and pot
+//!   (payable, or IC clearing receivable), and the IC receivables hold what the clearing house
+//!   owed for the settled days;
 //! - payables only go down by payouts and by refunds after close: each payable account's debits =
 //!   Σ payouts + Σ what refunds drew from it, its credits = Σ what settlements moved into it, and
 //!   its balance = Σ what its settlements still owe unpaid;
@@ -17,7 +19,7 @@ mod settlement_common;
 
 use std::collections::BTreeMap;
 
-use kanjo_core::settlement::{Settlement, payable_account_id};
+use kanjo_core::settlement::{Pot, Settlement, ic_receivable_account_id, payable_account_id};
 use proptest::prelude::*;
 use settlement_common::*;
 
@@ -25,6 +27,7 @@ use settlement_common::*;
 enum Step {
     Ride {
         day: u8,
+        ic: bool,
     },
     Purchase {
         day: u8,
@@ -49,7 +52,7 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        4 => (0u8..60).prop_map(|day| Step::Ride { day }),
+        4 => (0u8..60, any::<bool>()).prop_map(|(day, ic)| Step::Ride { day, ic }),
         4 => (0u8..60, 1u16..3000).prop_map(|(day, amount)| Step::Purchase { day, amount }),
         2 => (0u8..20, 1u16..3000, 0u8..60).prop_map(|(of, amount, day)| Step::Refund { of, amount, day }),
         1 => (1u16..4000).prop_map(|days_ahead| Step::SettleFuture { days_ahead }),
@@ -78,24 +81,39 @@ fn check_ledger_agrees(town: &Town, paid: &BTreeMap<(String, String), u64>) {
     }
     let mut unpaid: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut settled: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut ic_settled: BTreeMap<String, u64> = BTreeMap::new();
     for settlement in book.settlements() {
-        let mut lines: BTreeMap<(String, String), i128> = BTreeMap::new();
+        let mut lines: BTreeMap<(String, String, Pot), i128> = BTreeMap::new();
         for line in &settlement.lines {
             *lines
-                .entry((line.party.clone(), line.asset.clone()))
+                .entry((line.party.clone(), line.asset.clone(), line.pot()))
                 .or_default() += line.amount_minor;
         }
         // Lines that net to zero are settled with nothing to move.
         lines.retain(|_, sum| *sum != 0);
-        let mut payables: BTreeMap<(String, String), i128> = BTreeMap::new();
+        let mut payables: BTreeMap<(String, String, Pot), i128> = BTreeMap::new();
         for payable in &settlement.payables {
             let key = (payable.party.clone(), payable.asset.clone());
             *unpaid.entry(key.clone()).or_default() +=
                 book.unpaid_minor(&settlement.id, &payable.party, &payable.asset);
-            payables.insert(key.clone(), i128::from(payable.amount_minor));
+            let amount = i128::from(payable.amount_minor);
+            payables.insert((key.0.clone(), key.1.clone(), Pot::Payable), amount);
             *settled.entry(key).or_default() += payable.amount_minor;
         }
-        assert_eq!(lines, payables, "Σ lines = payables in {}", settlement.id);
+        for receivable in &settlement.receivables {
+            let key = (
+                receivable.party.clone(),
+                receivable.asset.clone(),
+                Pot::IcReceivable,
+            );
+            payables.insert(key, i128::from(receivable.amount_minor));
+            *ic_settled.entry(receivable.party.clone()).or_default() += receivable.amount_minor;
+        }
+        assert_eq!(
+            lines, payables,
+            "Σ lines = payables and receivables in {}",
+            settlement.id
+        );
         let moved: u64 = town
             .machine
             .ledger()
@@ -114,6 +132,34 @@ fn check_ledger_agrees(town: &Town, paid: &BTreeMap<(String, String), u64>) {
             settlement.id
         );
     }
+    // What the clearing house owed for settled days is in the receivables; the rest of its
+    // balance is what it owes for days not yet settled.
+    let mut ic_owed_settled = 0i128;
+    for (party, amount) in &ic_settled {
+        let account = town
+            .machine
+            .ledger()
+            .account(ic_receivable_account_id(party, "JPY"))
+            .expect("a receivable account");
+        assert_eq!(
+            account.debits_posted, *amount,
+            "the receivable holds what was settled"
+        );
+        assert_eq!(
+            account.credits_posted, 0,
+            "nothing pays a receivable down in kanjo"
+        );
+        ic_owed_settled += i128::from(*amount);
+    }
+    let ic_fares: u64 = kanjo_core::report::operator_days(&town.machine)
+        .iter()
+        .map(|day| day.paid_ic)
+        .sum();
+    assert_eq!(
+        -town.balance("clearing:ic:JPY") + ic_owed_settled,
+        i128::from(ic_fares),
+        "clearing + receivables = every IC fare"
+    );
     for ((party, asset), credited) in &settled {
         let account = town
             .machine
@@ -154,9 +200,10 @@ proptest! {
         let mut purchases: Vec<String> = Vec::new();
         for (n, step) in steps.iter().enumerate() {
             match step {
-                Step::Ride { day } => {
+                Step::Ride { day, ic } => {
                     let at = format!("{}T08:{:02}:00+09:00", date(*day), n % 60);
-                    town.events(&[senior_ride(&format!("ride-{n}"), &at)]);
+                    let id = format!("ride-{n}");
+                    town.events(&[if *ic { adult_ic_ride(&id, &at) } else { senior_ride(&id, &at) }]);
                 }
                 Step::Purchase { day, amount } => {
                     let at = format!("{}T12:{:02}:00+09:00", date(*day), n % 60);

@@ -463,3 +463,54 @@ fn replaying_refunds_after_close_gives_the_same_ledger_and_settlements() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn the_zengin_file_pays_a_shops_yen_and_points_payables_in_one_transfer_and_nothing_else() {
+    use kanjo_core::settlement::payout_file::{payout_file, unpaid_yen};
+    let mut town = Town::new();
+    november(&mut town);
+    town.settle("2026-11-30").expect("settled");
+
+    let unpaid = unpaid_yen(&town.machine, "settle-2026-11-30").expect("unpaid");
+    let owed: Vec<(&str, u64, Vec<(&str, u64)>)> = unpaid
+        .iter()
+        .map(|u| {
+            let by_asset = u.by_asset.iter().map(|(a, n)| (a.as_str(), *n)).collect();
+            (u.party.as_str(), u.amount_yen, by_asset)
+        })
+        .collect();
+    assert_eq!(
+        owed,
+        vec![
+            (DONAN, 330, vec![("JPY", 330)]),
+            (SHOTEN, 1_295, vec![("JPY", 995), ("muro-pt", 300)]),
+        ]
+    );
+    let date = kanjo_rules::LocalDate::parse("2026-12-10").expect("a date");
+    let bytes = payout_file(&town.machine, "settle-2026-11-30", date).expect("a file");
+    // Header, 2 data records, trailer, end: 122 bytes each with CR LF.
+    let records: Vec<&[u8]> = bytes.chunks(122).collect();
+    assert_eq!(records.len(), 5);
+    let trailer = records[3];
+    assert_eq!(trailer[0], b'8');
+    assert_eq!(&trailer[1..7], b"000002", "合計件数");
+    assert_eq!(
+        &trailer[7..19],
+        b"000000001625",
+        "合計金額 = 330 + 995 + 300"
+    );
+
+    // Paid in full, points included: nothing is left for a second file.
+    for (asset, amount) in [("JPY", 995), ("muro-pt", 300)] {
+        town.payout(&pay(
+            &format!("po-{asset}"),
+            "settle-2026-11-30",
+            SHOTEN,
+            asset,
+            amount,
+        ))
+        .expect("paid");
+    }
+    let unpaid = unpaid_yen(&town.machine, "settle-2026-11-30").expect("unpaid");
+    assert_eq!(unpaid.len(), 1, "only the operator is left: {unpaid:?}");
+}

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use kanjo_core::settlement::payout_file::paid_in_yen;
 use kanjo_core::settlement::{FinanceAnswer, FinanceCommand, PayoutCommand, SettleCommand};
 use kanjo_engine::machine::Machine;
 use kanjo_engine::pipeline::Engine;
@@ -43,9 +44,10 @@ pub struct PayoutArgs {
     /// Only this party (operator:{op} or shop:{shop}); absent: every party of the settlement.
     #[arg(long)]
     party: Option<String>,
-    /// The asset of the payable.
-    #[arg(long, default_value = "JPY")]
-    asset: String,
+    /// Only this asset's payable; absent: every payable the Zengin file pays (JPY and town
+    /// points, ¥1 a point).
+    #[arg(long)]
+    asset: Option<String>,
     /// The bank's reference for the transfer.
     #[arg(long)]
     bank_reference: Option<String>,
@@ -86,7 +88,11 @@ pub fn payout(args: PayoutArgs) -> anyhow::Result<ExitCode> {
             found
                 .payables
                 .iter()
-                .filter(|p| p.asset == asset && party.as_ref().is_none_or(|x| *x == p.party))
+                .filter(|p| match &asset {
+                    Some(asset) => p.asset == *asset,
+                    None => paid_in_yen(machine, &p.asset),
+                })
+                .filter(|p| party.as_ref().is_none_or(|x| *x == p.party))
                 .map(|p| {
                     let paid = book.paid_minor(&found.id, &p.party, &p.asset);
                     (

@@ -57,6 +57,8 @@ struct PartyAmounts {
     /// Taken back by refunds after close (`refunds_after_close` in `GET /v1/settlements`).
     drawn_minor: u64,
     unpaid_minor: u64,
+    /// What the IC clearing house owes (operators): reported, never paid by the town.
+    ic_receivable_minor: u64,
 }
 
 fn settlement_rows(machine: &Machine) -> Vec<SettlementRow> {
@@ -90,6 +92,11 @@ fn settlement_rows(machine: &Machine) -> Vec<SettlementRow> {
                     paid_minor: book.paid_minor(&settlement.id, party, asset),
                     drawn_minor: book.drawn_minor(&settlement.id, party, asset),
                     unpaid_minor: book.unpaid_minor(&settlement.id, party, asset),
+                    ic_receivable_minor: settlement
+                        .receivables
+                        .iter()
+                        .find(|r| r.party == party && r.asset == asset)
+                        .map_or(0, |r| r.amount_minor),
                 })
                 .collect();
             SettlementRow {
@@ -393,7 +400,7 @@ fn settlements_section(page: &mut String, rows: &[SettlementRow]) {
             through = escape(&s.through),
             lines = s.lines.len(),
         );
-        page.push_str("<table><tr><th>相手先 party</th><th>資産 asset</th><th>支払予定額 payable</th><th>支払済額 paid</th><th>返金充当 drawn by refunds</th><th>未払額 unpaid</th><th>明細書 statement</th></tr>");
+        page.push_str("<table><tr><th>相手先 party</th><th>資産 asset</th><th>支払予定額 payable</th><th>支払済額 paid</th><th>返金充当 drawn by refunds</th><th>未払額 unpaid</th><th>IC精算受取額 IC clearing receivable</th><th>明細書 statement</th></tr>");
         for a in &row.amounts {
             let key = format!("settlement:{id}:{}:{}", escape(&a.party), escape(&a.asset));
             let party = segment(&a.party);
@@ -404,6 +411,7 @@ fn settlements_section(page: &mut String, rows: &[SettlementRow]) {
                  <td class=n data-figure=\"{key}:paid\">{paid}</td>\
                  <td class=n data-figure=\"{key}:drawn\">{drawn}</td>\
                  <td class=n data-figure=\"{key}:unpaid\">{unpaid}</td>\
+                 <td class=n data-figure=\"{key}:ic_receivable\">{ic}</td>\
                  <td><a href=\"/finance/settlements/{seg}/statements/{party}?format=csv\" data-link=\"statement-csv:{id}:{p}\">CSV</a> \
                  <a href=\"/finance/settlements/{seg}/statements/{party}?format=xlsx\" data-link=\"statement-xlsx:{id}:{p}\">XLSX</a></td></tr>",
                 p = escape(&a.party),
@@ -412,6 +420,7 @@ fn settlements_section(page: &mut String, rows: &[SettlementRow]) {
                 paid = a.paid_minor,
                 drawn = a.drawn_minor,
                 unpaid = a.unpaid_minor,
+                ic = a.ic_receivable_minor,
             );
         }
         page.push_str("</table>");

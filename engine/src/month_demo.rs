@@ -26,7 +26,7 @@ use crate::workload::month::MONTH_OPERATOR;
 use crate::workload::{Month, MonthConfig, Planned};
 use kanjo_core::reconcile::{Period, Source};
 use kanjo_core::report::statement::{Statement, statement};
-use kanjo_core::settlement::payout_file::{payout_file, unpaid_jpy};
+use kanjo_core::settlement::payout_file::{payout_file, unpaid_yen};
 use kanjo_core::settlement::{FinanceAnswer, FinanceCommand, SettleCommand, Settlement};
 
 /// What the pipeline answered for the month's events.
@@ -132,7 +132,7 @@ pub fn write_payout_file(
         let bytes = payout_file(machine, &id, date)?;
         Ok::<_, kanjo_core::settlement::payout_file::PayoutFileError>((
             bytes,
-            unpaid_jpy(machine, &id)?,
+            unpaid_yen(machine, &id)?,
         ))
     })??;
     let path = dir.join(&settlement.id).join("furikomi.txt");
@@ -164,6 +164,14 @@ pub fn close_summary(settlement: &Settlement, statements: &[Statement]) -> Strin
     }
     for (asset, total) in &totals {
         let _ = writeln!(out, "  合計 total        {:<28} {total:>12} {asset}", "");
+    }
+    // Paid by the IC clearing house, not in the Zengin file.
+    for receivable in &settlement.receivables {
+        let _ = writeln!(
+            out,
+            "  IC精算受取 IC receivable {:<21} {:>12} {}",
+            receivable.party, receivable.amount_minor, receivable.asset
+        );
     }
     for carried in &settlement.carried {
         let _ = writeln!(

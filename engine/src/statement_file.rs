@@ -4,12 +4,13 @@
 //! XLSX (rust_xlsxwriter): one sheet per party, Japanese headers with English, every amount a
 //! number cell (`#,##0`), and per asset a totals row whose 支払予定額 is a `SUMIFS` formula over
 //! the settlement and adjustment lines (its cached result is the net payable, so a reader that
-//! does not calculate still sees the figure). The workbook's creation date is the settlement's
+//! does not calculate still sees the figure); an operator's IC精算受取額 likewise over its IC
+//! clearing lines. The workbook's creation date is the settlement's
 //! date, so the same statement makes the same bytes.
 
 use std::str::FromStr;
 
-use kanjo_core::report::statement::{COLUMNS, NET_PAYABLE, Statement, section};
+use kanjo_core::report::statement::{COLUMNS, IC_RECEIVABLE, NET_PAYABLE, Statement, section};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Formula, Workbook, XlsxError};
 use thiserror::Error;
 
@@ -223,14 +224,20 @@ fn write_sheet(
         sheet.write_string(row, 2, &total.asset)?;
         sheet.write_string(row, 3, &total.item)?;
         let amount = total.amount.unwrap_or(0);
-        if total.item == NET_PAYABLE {
+        // The sums' sections: the payable's lines, or the IC clearing lines.
+        let summed = match total.item.as_str() {
+            NET_PAYABLE => Some((section::LINE, section::ADJUSTMENT)),
+            IC_RECEIVABLE => Some((section::IC_LINE, section::IC_ADJUSTMENT)),
+            _ => None,
+        };
+        if let Some((lines, adjustments)) = summed {
             let sum = |section_label: &str| {
                 format!(
                     "SUMIFS(E{first}:E{last},A{first}:A{last},\"{section_label}\",C{first}:C{last},\"{}\")",
                     total.asset
                 )
             };
-            let formula = format!("={}+{}", sum(section::LINE), sum(section::ADJUSTMENT));
+            let formula = format!("={}+{}", sum(lines), sum(adjustments));
             let formula = Formula::new(formula).set_result(amount.to_string());
             sheet.write_formula_with_format(row, 4, formula, &bold_yen)?;
         } else {

@@ -1,7 +1,8 @@
 //! The Zengin payout file of a settlement (issue 10), end to end: `kanjo demo --month`,
 //! `kanjo settle`, then `kanjo payout --settlement ID` writes the 総合振込 file, which an
 //! independent parser (the `zengin-fmt` crate) reads back: 120-byte Shift_JIS records with CR LF,
-//! one record per unpaid JPY payable, the trailer's count and total = Σ unpaid payables. The API
+//! one record per party with unpaid payables (its JPY and town points, ¥1 a point, together),
+//! the trailer's count and total = Σ unpaid payables. The API
 //! routes answer the same bytes; bad or missing bank details are refused by payee with no file;
 //! after `kanjo payout --confirm` there is nothing left to pay.
 
@@ -23,21 +24,23 @@ fn run_ok(args: &[&str]) -> Vec<u8> {
     common::kanjo_ok(args)
 }
 
-/// What a fresh settlement (no payouts yet) owes in JPY, per party, in its order.
+/// What a fresh settlement (no payouts yet) owes in yen, per party, in its order: every payable
+/// (the Muroran programme's are yen and town points, ¥1 a point; stablecoins are never payable).
 fn unpaid_jpy(settlement: &[u8]) -> Vec<(String, u64)> {
     let settlement: Value = serde_json::from_slice(settlement).expect("the settlement's JSON");
     assert_eq!(settlement["id"], SETTLEMENT);
-    settlement["payables"]
-        .as_array()
-        .expect("payables")
-        .iter()
-        .filter(|p| p["asset"] == "JPY")
-        .map(|p| {
-            let party = p["party"].as_str().unwrap().to_owned();
-            (party, p["amount_minor"].as_u64().unwrap())
-        })
-        .filter(|(_, left)| *left > 0)
-        .collect()
+    let mut owed: Vec<(String, u64)> = Vec::new();
+    for payable in settlement["payables"].as_array().expect("payables") {
+        let asset = payable["asset"].as_str().unwrap();
+        assert!(["JPY", "muro-pt", "bus-pt"].contains(&asset), "{payable}");
+        let party = payable["party"].as_str().unwrap();
+        let amount = payable["amount_minor"].as_u64().unwrap();
+        match owed.last_mut() {
+            Some((last, sum)) if last == party => *sum += amount,
+            _ => owed.push((party.to_owned(), amount)),
+        }
+    }
+    owed
 }
 
 /// The account holder's name each party has in examples/muroran/programme.toml, in Zengin

@@ -6,7 +6,9 @@
 //! - a shop: per day and asset of the period, sales, fees, refunds and net (from the shop
 //!   statement);
 //! - both: the settlement's lines for the party (adjustments name their day), the net payable
-//!   per asset and what is paid of it.
+//!   per asset and what is paid of it;
+//! - operators: the IC clearing receivable per asset (what the IC clearing house owes for the
+//!   period's IC fares; the house pays it, not the town).
 //!
 //! The period is the days after the previous settlement's date through this one's. When a
 //! statement is made, its lines per asset must sum to what the settlement moved on the ledger
@@ -29,12 +31,16 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::chart::AccountName;
 use crate::machine::Machine;
 use crate::report::OperatorDay;
 use crate::report::classes::{RideSums, group, label};
 use crate::report::closed::{ClosedDays, closed_days};
 use crate::report::shops::ShopDay;
-use crate::settlement::{Settlement, SettlementLine, party_account, payable_account_id};
+use crate::settlement::{
+    IC_CLEARING_SOURCE, Pot, Settlement, SettlementLine, ic_receivable_account_id, party_account,
+    payable_account_id,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Statement {
@@ -59,6 +65,9 @@ pub struct Statement {
     /// included.
     pub lines: Vec<SettlementLine>,
     pub payables: Vec<StatementPayable>,
+    /// Operators only: what the IC clearing house owes for the period's IC fares, per asset.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub receivables: Vec<StatementReceivable>,
 }
 
 /// An operator's rides in the period. Yen.
@@ -106,6 +115,13 @@ pub struct StatementPayable {
     /// Σ of the lines in this asset: the net payable.
     pub net_payable_minor: u64,
     pub paid_minor: u64,
+}
+
+/// The IC clearing receivable in one asset: Σ the `ic_clearing` lines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StatementReceivable {
+    pub asset: String,
+    pub amount_minor: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -163,6 +179,7 @@ pub fn statement(
         });
     }
     let payables = checked_payables(machine, found, party, &lines)?;
+    let receivables = checked_receivables(machine, found, party, &lines)?;
     let computed;
     let days = match machine.closed_days(found.number) {
         Some(days) => days,
@@ -194,7 +211,14 @@ pub fn statement(
         .map(|code| ride_summary(party, days, code, &operator_days))
         .transpose()?;
     let purchases = purchase_totals(&shop_days);
-    check_days(party, &lines, &payables, &operator_days, &shop_days)?;
+    check_days(
+        party,
+        &lines,
+        &payables,
+        &receivables,
+        &operator_days,
+        &shop_days,
+    )?;
     let party_name = shop
         .and_then(|id| machine.shop(id).map(|spec| spec.name.clone()))
         .or(operator.map(str::to_owned))
@@ -214,6 +238,7 @@ pub fn statement(
         shop_days,
         lines,
         payables,
+        receivables,
     })
 }
 
@@ -247,12 +272,12 @@ fn checked_payables(
     let book = machine.settle_book();
     let mut payables = Vec::new();
     for payable in found.payables.iter().filter(|p| p.party == party) {
-        let sum: i128 = lines
-            .iter()
-            .filter(|line| line.asset == payable.asset)
-            .map(|line| line.amount_minor)
-            .sum();
-        let ledger = settled_on_ledger(machine, found.number, party, &payable.asset);
+        let sum = lines_sum(lines, Pot::Payable, &payable.asset);
+        let (from, to) = (
+            party_account(party, &payable.asset),
+            payable_account_id(party, &payable.asset),
+        );
+        let ledger = settled_on_ledger(machine, found.number, from, to);
         if sum != i128::from(ledger) || ledger != payable.amount_minor {
             return Err(StatementError::Disagrees {
                 party: party.to_owned(),
@@ -268,6 +293,47 @@ fn checked_payables(
         });
     }
     Ok(payables)
+}
+
+/// Per IC receivable: Σ `ic_clearing` lines = the settlement's receivable = what the ledger
+/// moved out of the clearing house's account, to the yen.
+fn checked_receivables(
+    machine: &Machine,
+    found: &Settlement,
+    party: &str,
+    lines: &[SettlementLine],
+) -> Result<Vec<StatementReceivable>, StatementError> {
+    let mut receivables = Vec::new();
+    for receivable in found.receivables.iter().filter(|r| r.party == party) {
+        let asset = &receivable.asset;
+        let sum = lines_sum(lines, Pot::IcReceivable, asset);
+        let (from, to) = (
+            ic_receivable_account_id(party, asset),
+            AccountName::IcClearing.id(),
+        );
+        let ledger = settled_on_ledger(machine, found.number, from, to);
+        if sum != i128::from(ledger) || ledger != receivable.amount_minor {
+            return Err(StatementError::Disagrees {
+                party: party.to_owned(),
+                asset: format!("{asset} (IC clearing)"),
+                lines: sum,
+                ledger,
+            });
+        }
+        receivables.push(StatementReceivable {
+            asset: asset.clone(),
+            amount_minor: receivable.amount_minor,
+        });
+    }
+    Ok(receivables)
+}
+
+fn lines_sum(lines: &[SettlementLine], pot: Pot, asset: &str) -> i128 {
+    lines
+        .iter()
+        .filter(|line| line.pot() == pot && line.asset == asset)
+        .map(|line| line.amount_minor)
+        .sum()
 }
 
 /// The operator's rides: totals from its days, breakdowns from the rated rows; both
@@ -367,17 +433,21 @@ fn purchase_totals(shop_days: &[ShopDay]) -> Vec<PurchaseTotal> {
 }
 
 /// For every asset the party was paid in: the period's lines per source equal its days'
-/// figures (subsidy per budget for operators, net for shops), to the yen.
+/// figures (subsidy per budget and IC fares for operators, net for shops), to the yen.
 fn check_days(
     party: &str,
     lines: &[SettlementLine],
     payables: &[StatementPayable],
+    receivables: &[StatementReceivable],
     operator_days: &[OperatorDay],
     shop_days: &[ShopDay],
 ) -> Result<(), StatementError> {
     let mut expected: BTreeMap<(String, String), (i128, i128)> = BTreeMap::new();
     for line in lines.iter().filter(|line| !line.adjustment) {
-        if line.source.starts_with("subsidy:") || line.source == "shop_net" {
+        if line.source.starts_with("subsidy:")
+            || line.source == "shop_net"
+            || line.source == IC_CLEARING_SOURCE
+        {
             let key = (line.asset.clone(), line.source.clone());
             expected.entry(key).or_default().0 += line.amount_minor;
         }
@@ -387,14 +457,25 @@ fn check_days(
             let key = (crate::chart::YEN.to_owned(), format!("subsidy:{budget}"));
             expected.entry(key).or_default().1 += i128::from(*amount);
         }
+        if day.paid_ic > 0 {
+            let key = (crate::chart::YEN.to_owned(), IC_CLEARING_SOURCE.to_owned());
+            expected.entry(key).or_default().1 += i128::from(day.paid_ic);
+        }
     }
     for day in shop_days {
         let key = (day.asset.clone(), "shop_net".to_owned());
         expected.entry(key).or_default().1 += day.net_minor;
     }
     for ((asset, source), (lines, days)) in expected {
-        // An asset without a payable was carried, or not swept (stablecoins): no lines to match.
-        let paid_in = payables.iter().any(|payable| payable.asset == asset);
+        // An asset without a payable (or receivable) was carried, or not swept (stablecoins): no
+        // lines to match.
+        let paid_in = if source == IC_CLEARING_SOURCE {
+            receivables
+                .iter()
+                .any(|receivable| receivable.asset == asset)
+        } else {
+            payables.iter().any(|payable| payable.asset == asset)
+        };
         if paid_in && lines != days {
             return Err(StatementError::DaysDisagree {
                 party: party.to_owned(),
@@ -408,12 +489,13 @@ fn check_days(
     Ok(())
 }
 
-/// What the settlement's transfers moved from the party's account into its payable.
-fn settled_on_ledger(machine: &Machine, number: u64, party: &str, asset: &str) -> u64 {
-    let (from, to) = (
-        party_account(party, asset),
-        payable_account_id(party, asset),
-    );
+/// What the settlement's transfers moved from one account to another (debited `from`).
+fn settled_on_ledger(
+    machine: &Machine,
+    number: u64,
+    from: kanjo_ledger::AccountId,
+    to: kanjo_ledger::AccountId,
+) -> u64 {
     machine
         .ledger()
         .transfers()
@@ -467,12 +549,16 @@ pub mod section {
     pub const SHOP_DAY: &str = "店舗日 shop day";
     pub const LINE: &str = "精算明細 settlement line";
     pub const ADJUSTMENT: &str = "調整 adjustment";
+    pub const IC_LINE: &str = "IC精算明細 IC clearing line";
+    pub const IC_ADJUSTMENT: &str = "IC精算調整 IC clearing adjustment";
     pub const TOTAL: &str = "合計 total";
 }
 
 /// Items of the total rows (項目).
 pub const NET_PAYABLE: &str = "支払予定額 net payable";
 pub const PAID: &str = "支払済額 paid";
+/// What the IC clearing house owes an operator (not paid by the town).
+pub const IC_RECEIVABLE: &str = "IC精算受取額 IC clearing receivable";
 
 /// One row of a statement as a clerk reads it; `amount` is a count or minor units (yen and
 /// points are whole units), `None` on the heading rows.
@@ -534,10 +620,11 @@ impl Statement {
         }
         self.purchase_rows(&mut rows);
         for line in &self.lines {
-            let section = if line.adjustment {
-                section::ADJUSTMENT
-            } else {
-                section::LINE
+            let section = match (line.pot(), line.adjustment) {
+                (Pot::Payable, false) => section::LINE,
+                (Pot::Payable, true) => section::ADJUSTMENT,
+                (Pot::IcReceivable, false) => section::IC_LINE,
+                (Pot::IcReceivable, true) => section::IC_ADJUSTMENT,
             };
             rows.push(row(
                 section,
@@ -628,7 +715,8 @@ impl Statement {
         }
     }
 
-    /// The total rows: per asset, the net payable (Σ lines) and what is paid of it.
+    /// The total rows: per asset, the net payable (Σ lines) and what is paid of it; then the
+    /// IC clearing receivable (Σ IC lines).
     pub fn total_rows(&self) -> Vec<Row> {
         let mut rows = Vec::new();
         for payable in &self.payables {
@@ -636,6 +724,16 @@ impl Statement {
             let paid = i128::from(payable.paid_minor);
             rows.push(row(section::TOTAL, "", &payable.asset, NET_PAYABLE, net));
             rows.push(row(section::TOTAL, "", &payable.asset, PAID, paid));
+        }
+        for receivable in &self.receivables {
+            let amount = i128::from(receivable.amount_minor);
+            rows.push(row(
+                section::TOTAL,
+                "",
+                &receivable.asset,
+                IC_RECEIVABLE,
+                amount,
+            ));
         }
         rows
     }

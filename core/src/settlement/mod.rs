@@ -7,13 +7,19 @@
 //! - `operator:{op}`, JPY: the subsidy due per budget (`subsidy:{budget}`, from the operator
 //!   day totals) and what `per_ride`/`flat` passes owe (`pass`); taken from
 //!   `operator:{op}:subsidy`;
+//! - `operator:{op}`, JPY: the IC clearing receivable (`ic_clearing`), what the IC clearing house
+//!   owes the operator for the day's IC fares (`paid_ic` of the day totals); taken from the
+//!   house's `clearing:ic:JPY` into `receivable:ic:{party}:JPY`. The house pays the operator
+//!   itself, so a receivable is reported and reconciled (`kanjo reconcile --source ic`), never
+//!   in the town's Zengin file or its payouts;
 //! - `shop:{shop}`, per yen or points asset: the day's net (sales − fees − refunds, from the shop
 //!   statement; points are what the town reimburses); taken from `shop:{shop}:{asset}`.
 //!   Stablecoin receipts (net of fees) stay in the shop's coin account: the issuing bank pays
 //!   them out when the shop redeems them (`withdraw`), so they are reported, not swept.
 //!
-//! Each party's amounts move in one linked chain (one leg per asset, reason `settlement`,
-//! `user_data_64` = the settlement number YYYYMMDD) into `payable:{party}:{asset}`. A day at or
+//! Each party's amounts move in one linked chain (one leg per asset and pot, reason `settlement`,
+//! `user_data_64` = the settlement number YYYYMMDD) into `payable:{party}:{asset}`, or for the
+//! IC clearing receivable into `receivable:ic:{party}:{asset}`. A day at or
 //! before an earlier settlement's date that still has something unsettled (an event that
 //! arrived late) is settled now as an *adjustment* line naming its day; closed settlements never
 //! change. A party whose unsettled total is not positive, or that its account can't pay (a
@@ -230,20 +236,48 @@ pub struct SettlementLine {
     pub asset: String,
     /// Local `YYYY-MM-DD`: the day the money belongs to.
     pub day: String,
-    /// `subsidy:{budget}`, `pass` or `shop_net`.
+    /// `subsidy:{budget}`, `pass`, `ic_clearing` (the IC clearing receivable) or `shop_net`.
     pub source: String,
     pub amount_minor: i128,
     /// A day an earlier settlement had closed: an event that arrived late.
     pub adjustment: bool,
 }
 
-/// What a settlement moved to one party's payable in one asset.
+/// The line source of the IC clearing receivable.
+pub const IC_CLEARING_SOURCE: &str = "ic_clearing";
+
+/// Where a settlement line's amount goes: what the town owes the party, or what the IC clearing
+/// house owes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pot {
+    Payable,
+    IcReceivable,
+}
+
+impl Pot {
+    pub fn of_source(source: &str) -> Pot {
+        if source == IC_CLEARING_SOURCE {
+            Pot::IcReceivable
+        } else {
+            Pot::Payable
+        }
+    }
+}
+
+impl SettlementLine {
+    pub fn pot(&self) -> Pot {
+        Pot::of_source(&self.source)
+    }
+}
+
+/// What a settlement moved to one party's payable (or IC receivable) in one asset.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Payable {
     pub party: String,
     pub asset: String,
     pub amount_minor: u64,
-    /// `payable:{party}:{asset}`.
+    /// `payable:{party}:{asset}` (`receivable:ic:{party}:{asset}` in `receivables`).
     pub account: String,
 }
 
@@ -252,6 +286,8 @@ pub struct Payable {
 pub struct Carried {
     pub party: String,
     pub asset: String,
+    /// `payable` or `ic_receivable`: which of the party's amounts was carried.
+    pub pot: Pot,
     pub amount_minor: i128,
     pub reason: String,
 }
@@ -268,8 +304,10 @@ pub struct Settlement {
     pub previous_through: Option<String>,
     /// By party, asset, day, source.
     pub lines: Vec<SettlementLine>,
-    /// By party, asset.
+    /// By party, asset: what the town owes.
     pub payables: Vec<Payable>,
+    /// By party, asset: what the IC clearing house owes operators for their IC fares.
+    pub receivables: Vec<Payable>,
     pub carried: Vec<Carried>,
 }
 
@@ -288,6 +326,8 @@ pub struct PayoutRecord {
 
 /// (party, asset, day, source).
 type LineKey = (String, String, String, String);
+/// (asset, pot): what one leg of a party's chain moves.
+type Bucket = (String, Pot);
 
 /// Replayed state: closed settlements, what each (day, source) has had settled, and payouts.
 #[derive(Default)]
@@ -372,44 +412,51 @@ pub fn settle(
     let id = command.id();
     let mut lines = Vec::new();
     let mut payables = Vec::new();
+    let mut receivables = Vec::new();
     let mut carried = Vec::new();
-    // Per party: its lines by asset, posted as one chain.
-    let mut by_party: BTreeMap<String, BTreeMap<String, Vec<(LineKey, i128)>>> = BTreeMap::new();
+    // Per party: its lines by asset and pot, posted as one chain.
+    let mut by_party: BTreeMap<String, BTreeMap<Bucket, Vec<(LineKey, i128)>>> = BTreeMap::new();
     for (key, amount) in unsettled {
+        let bucket = (key.1.clone(), Pot::of_source(&key.3));
         by_party
             .entry(key.0.clone())
             .or_default()
-            .entry(key.1.clone())
+            .entry(bucket)
             .or_default()
             .push((key, amount));
     }
-    for (party, assets) in by_party {
-        let posted = settle_party(machine, &id, number, &party, &assets);
-        for (asset, outcome) in posted {
-            match outcome {
-                Ok(payable) => {
-                    // Lines that net to zero (a refund after close against a later sale) are
-                    // settled too, with nothing to move: they belong to this period's statement.
-                    for (key, amount) in &assets[&asset] {
-                        *machine
-                            .settle_book_mut()
-                            .settled
-                            .entry(key.clone())
-                            .or_default() += amount;
-                        lines.push(SettlementLine {
-                            party: key.0.clone(),
-                            asset: key.1.clone(),
-                            day: key.2.clone(),
-                            source: key.3.clone(),
-                            amount_minor: *amount,
-                            adjustment: previous_through
-                                .as_deref()
-                                .is_some_and(|previous| key.2.as_str() <= previous),
-                        });
-                    }
-                    payables.extend(payable);
+    for (party, buckets) in by_party {
+        let posted = settle_party(machine, &id, number, &party, &buckets);
+        for (bucket, outcome) in posted {
+            let moved = match outcome {
+                Ok(moved) => moved,
+                Err(carry) => {
+                    carried.push(carry);
+                    continue;
                 }
-                Err(carry) => carried.push(carry),
+            };
+            // Lines that net to zero (a refund after close against a later sale) are settled
+            // too, with nothing to move: they belong to this period's statement.
+            for (key, amount) in &buckets[&bucket] {
+                *machine
+                    .settle_book_mut()
+                    .settled
+                    .entry(key.clone())
+                    .or_default() += amount;
+                lines.push(SettlementLine {
+                    party: key.0.clone(),
+                    asset: key.1.clone(),
+                    day: key.2.clone(),
+                    source: key.3.clone(),
+                    amount_minor: *amount,
+                    adjustment: previous_through
+                        .as_deref()
+                        .is_some_and(|previous| key.2.as_str() <= previous),
+                });
+            }
+            match bucket.1 {
+                Pot::Payable => payables.extend(moved),
+                Pot::IcReceivable => receivables.extend(moved),
             }
         }
     }
@@ -422,6 +469,7 @@ pub fn settle(
         previous_through,
         lines,
         payables,
+        receivables,
         carried,
     };
     machine
@@ -436,76 +484,41 @@ fn batch_instant(clock_ns: u64) -> jiff::Timestamp {
     jiff::Timestamp::from_nanosecond(i128::from(clock_ns)).unwrap_or(jiff::Timestamp::MAX)
 }
 
-/// What the party's account is, and the chain that moves its positive totals to its payables.
-/// Per asset: the payable, or why it was carried.
+/// The chain that moves a party's positive totals, one leg per (asset, pot): into its payables
+/// from its own account, into its IC receivable from the clearing house. Per bucket: what moved,
+/// or why it was carried.
 fn settle_party(
     machine: &mut Machine,
     settlement: &str,
     number: u64,
     party: &str,
-    assets: &BTreeMap<String, Vec<(LineKey, i128)>>,
-) -> Vec<(String, Result<Option<Payable>, Carried>)> {
+    buckets: &BTreeMap<Bucket, Vec<(LineKey, i128)>>,
+) -> Vec<(Bucket, Result<Option<Payable>, Carried>)> {
     let mut outcomes = Vec::new();
     let mut legs = Vec::new();
     let mut accounts = Vec::new();
-    for (asset, lines) in assets {
+    for (bucket, lines) in buckets {
         let total: i128 = lines.iter().map(|(_, amount)| amount).sum();
-        let carry = |reason: &str| Carried {
-            party: party.to_owned(),
-            asset: asset.clone(),
-            amount_minor: total,
-            reason: reason.to_owned(),
-        };
-        let Some((asset_id, _)) = machine.assets().get(asset) else {
-            outcomes.push((asset.clone(), Err(carry("unknown asset"))));
-            continue;
-        };
-        let source = party_account(party, asset);
-        let available = machine
-            .ledger()
-            .account(source)
-            .map_or(0, |account| account.credit_balance_posted());
-        let amount = match u64::try_from(total) {
-            Ok(0) => {
-                outcomes.push((asset.clone(), Ok(None)));
-                continue;
+        match plan_leg(machine, settlement, party, bucket, total) {
+            Ok(Some((mut leg, into))) => {
+                leg.user_data_64 = number;
+                leg.user_data_128 = crate::machine::event_id_hash(settlement);
+                let moved = Payable {
+                    party: party.to_owned(),
+                    asset: bucket.0.clone(),
+                    amount_minor: leg.amount,
+                    account: into.name.clone(),
+                };
+                legs.push(leg);
+                outcomes.push((bucket.clone(), Ok(Some(moved))));
+                accounts.push(into);
             }
-            Ok(amount) if i128::from(amount) <= available => amount,
-            Ok(_) => {
-                outcomes.push((
-                    asset.clone(),
-                    Err(carry("the account holds less than is due")),
-                ));
-                continue;
+            Ok(None) => outcomes.push((bucket.clone(), Ok(None))),
+            Err(reason) => {
+                let carried = carry(party, bucket, total, reason);
+                outcomes.push((bucket.clone(), Err(carried)));
             }
-            Err(_) => {
-                outcomes.push((asset.clone(), Err(carry("nothing positive to pay"))));
-                continue;
-            }
-        };
-        let payable = payable_account(party, asset, asset_id);
-        legs.push(Transfer::new(
-            transfer_id(settlement, party, asset),
-            source,
-            payable.id,
-            amount,
-            asset_id,
-            Reason::Settlement as u16,
-        ));
-        if let Some(leg) = legs.last_mut() {
-            leg.user_data_64 = number;
-            leg.user_data_128 = crate::machine::event_id_hash(settlement);
         }
-        outcomes.push((
-            asset.clone(),
-            Ok(Some(Payable {
-                party: party.to_owned(),
-                asset: asset.clone(),
-                amount_minor: amount,
-                account: payable.name.clone(),
-            })),
-        ));
-        accounts.push(payable);
     }
     for account in &accounts {
         machine.open_finance_account(account);
@@ -515,22 +528,90 @@ fn settle_party(
         let reason = format!("the ledger refused leg {leg}: {error:?}");
         return outcomes
             .into_iter()
-            .map(|(asset, outcome)| {
+            .map(|(bucket, outcome)| {
                 let amount = match &outcome {
-                    Ok(payable) => payable.as_ref().map_or(0, |p| i128::from(p.amount_minor)),
+                    Ok(moved) => moved.as_ref().map_or(0, |p| i128::from(p.amount_minor)),
                     Err(carried) => carried.amount_minor,
                 };
-                let carried = Carried {
-                    party: party.to_owned(),
-                    asset: asset.clone(),
-                    amount_minor: amount,
-                    reason: reason.clone(),
-                };
-                (asset, Err(carried))
+                let carried = carry(party, &bucket, amount, reason.clone());
+                (bucket, Err(carried))
             })
             .collect();
     }
     outcomes
+}
+
+fn carry(party: &str, bucket: &Bucket, amount_minor: i128, reason: String) -> Carried {
+    Carried {
+        party: party.to_owned(),
+        asset: bucket.0.clone(),
+        pot: bucket.1,
+        amount_minor,
+        reason,
+    }
+}
+
+/// One bucket's leg and the account it moves into; `None` when the total is zero, `Err(reason)`
+/// when it can't move now (not positive, or more than its source holds).
+fn plan_leg(
+    machine: &Machine,
+    settlement: &str,
+    party: &str,
+    (asset, pot): &Bucket,
+    total: i128,
+) -> Result<Option<(Transfer, FinanceAccount)>, String> {
+    let Some((asset_id, _)) = machine.assets().get(asset) else {
+        return Err("unknown asset".to_owned());
+    };
+    let amount = match u64::try_from(total) {
+        Ok(0) => return Ok(None),
+        Ok(amount) => amount,
+        Err(_) => return Err("nothing positive to pay".to_owned()),
+    };
+    let ledger = machine.ledger();
+    let leg = match pot {
+        Pot::Payable => {
+            let source = party_account(party, asset);
+            let available = ledger
+                .account(source)
+                .map_or(0, |account| account.credit_balance_posted());
+            if i128::from(amount) > available {
+                return Err("the account holds less than is due".to_owned());
+            }
+            let into = payable_account(party, asset, asset_id);
+            let id = transfer_id(settlement, party, asset);
+            let leg = Transfer::new(
+                id,
+                source,
+                into.id,
+                amount,
+                asset_id,
+                Reason::Settlement as u16,
+            );
+            (leg, into)
+        }
+        Pot::IcReceivable => {
+            let clearing = AccountName::IcClearing.id();
+            let owed = ledger
+                .account(clearing)
+                .map_or(0, |account| -account.credit_balance_posted());
+            if i128::from(amount) > owed {
+                return Err("the IC clearing house owes less than is due".to_owned());
+            }
+            let into = ic_receivable_account(party, asset, asset_id);
+            let id = transfer_id(settlement, party, &format!("ic:{asset}"));
+            let leg = Transfer::new(
+                id,
+                into.id,
+                clearing,
+                amount,
+                asset_id,
+                Reason::Settlement as u16,
+            );
+            (leg, into)
+        }
+    };
+    Ok(Some(leg))
 }
 
 /// Every (party, asset, day ≤ through, source) with an amount not yet settled.
@@ -548,6 +629,15 @@ fn unsettled_lines(machine: &Machine, through: &str) -> Vec<(LineKey, i128)> {
                 format!("subsidy:{budget}"),
             );
             *owed.entry(key).or_default() += i128::from(*amount);
+        }
+        if day.paid_ic > 0 {
+            let key = (
+                format!("operator:{}", day.operator),
+                crate::chart::YEN.to_owned(),
+                day.date.clone(),
+                IC_CLEARING_SOURCE.to_owned(),
+            );
+            *owed.entry(key).or_default() += i128::from(day.paid_ic);
         }
     }
     let programme = machine.programme();
@@ -624,6 +714,22 @@ fn payable_account(party: &str, asset: &str, asset_id: AssetId) -> FinanceAccoun
             OwnerKind::Shop
         },
         flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags::HISTORY,
+    }
+}
+
+/// `receivable:ic:{party}:{asset}`: what the IC clearing house owes the party for settled days
+/// (debit balance). Can never go into credit.
+pub fn ic_receivable_account_id(party: &str, asset: &str) -> AccountId {
+    finance_account_id("receivable:ic", party, asset)
+}
+
+fn ic_receivable_account(party: &str, asset: &str, asset_id: AssetId) -> FinanceAccount {
+    FinanceAccount {
+        id: ic_receivable_account_id(party, asset),
+        name: format!("receivable:ic:{party}:{asset}"),
+        asset: asset_id,
+        owner: OwnerKind::Operator,
+        flags: AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags::HISTORY,
     }
 }
 

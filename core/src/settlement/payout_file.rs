@@ -1,5 +1,9 @@
 //! The Zengin payout file of a settlement (issue 10): one 全銀協 総合振込 file paying every party
-//! what is still unpaid of its JPY payable (payable − payouts − refund draws so far).
+//! what is still unpaid of its payables in yen (payable − payouts − refund draws so far): its JPY
+//! payable and its town-points payables, which the town reimburses at ¥1 a point (only assets
+//! whose unit is ¥1 pay at shops, `shops::spend_group`). One record per party, the sum of both.
+//! Stablecoins are never payables (the issuing bank redeems them), and an IC receivable is paid
+//! by the clearing house, not the town.
 //!
 //! Read-only: it reads the settlement book, the programme's `[payer]` and `[[payees]]` and the
 //! shops' `bank` details, and writes nothing to the log. Recording that the bank paid is
@@ -7,14 +11,14 @@
 //!
 //! Every payee is checked before anything is written: a file with any bad or missing bank
 //! details is refused whole, naming every bad payee. The trailer's total is asserted to equal
-//! Σ unpaid JPY payables before the bytes are returned.
+//! Σ unpaid yen payables before the bytes are returned.
 
 use kanjo_rules::LocalDate;
 use kanjo_zengin::{BuildError, Payee, PayeeReference, Remitter, SogoFurikomi, TransferDate};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::chart::YEN;
+use crate::chart::AssetKindName;
 use crate::machine::Machine;
 use crate::shops::BankDetails;
 
@@ -31,7 +35,7 @@ pub struct BadPayee {
 pub enum PayoutFileError {
     #[error("no settlement {0}")]
     UnknownSettlement(String),
-    #[error("settlement {0} has no unpaid JPY payable: there is nothing to transfer")]
+    #[error("settlement {0} has no unpaid yen or points payable: there is nothing to transfer")]
     NothingToPay(String),
     #[error(
         "the programme has no [payer] (the town's paying account: code, name_kana, bank), which the file's header needs"
@@ -65,44 +69,73 @@ fn describe(bad: &[BadPayee]) -> String {
         .join(" | ")
 }
 
-/// One party the file pays and the yen still unpaid of its JPY payable.
+/// One party the file pays: the yen still unpaid of its payables, and of which asset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unpaid {
     pub party: String,
     pub amount_yen: u64,
+    /// (asset, unpaid minor units = yen), in the settlement's order; each more than zero.
+    pub by_asset: Vec<(String, u64)>,
 }
 
-/// What of the settlement's JPY payables is still unpaid, per party, in the settlement's order.
-pub fn unpaid_jpy(machine: &Machine, settlement_id: &str) -> Result<Vec<Unpaid>, PayoutFileError> {
+/// Whether a payable in `asset` is paid by bank transfer at ¥1 a unit: yen, and town points
+/// (their unit is ¥1 whenever they can pay at a shop; only scale 0 can).
+pub fn paid_in_yen(machine: &Machine, asset: &str) -> bool {
+    machine.assets().get(asset).is_some_and(|(_, spec)| {
+        spec.scale == 0 && matches!(spec.kind, AssetKindName::Yen | AssetKindName::Points)
+    })
+}
+
+/// What of the settlement's yen and points payables is still unpaid, per party, in the
+/// settlement's order.
+pub fn unpaid_yen(machine: &Machine, settlement_id: &str) -> Result<Vec<Unpaid>, PayoutFileError> {
     let book = machine.settle_book();
     let settlement = book
         .settlement(settlement_id)
         .ok_or_else(|| PayoutFileError::UnknownSettlement(settlement_id.to_owned()))?;
-    Ok(settlement
-        .payables
-        .iter()
-        .filter(|payable| payable.asset == YEN)
-        .map(|payable| Unpaid {
-            party: payable.party.clone(),
-            // Payouts and refund draws (a refund after close) both lower what is left to pay.
-            amount_yen: book.unpaid_minor(settlement_id, &payable.party, &payable.asset),
-        })
-        .filter(|unpaid| unpaid.amount_yen > 0)
-        .collect())
+    let mut parties: Vec<Unpaid> = Vec::new();
+    for payable in &settlement.payables {
+        if !paid_in_yen(machine, &payable.asset) {
+            continue;
+        }
+        // Payouts and refund draws (a refund after close) both lower what is left to pay.
+        let left = book.unpaid_minor(settlement_id, &payable.party, &payable.asset);
+        if left == 0 {
+            continue;
+        }
+        let at = match parties.iter().position(|p| p.party == payable.party) {
+            Some(at) => at,
+            None => {
+                parties.push(Unpaid {
+                    party: payable.party.clone(),
+                    amount_yen: 0,
+                    by_asset: Vec::new(),
+                });
+                parties.len() - 1
+            }
+        };
+        let party = &mut parties[at];
+        party.amount_yen = party
+            .amount_yen
+            .checked_add(left)
+            .expect("a party's payables are bounded by the ledger's amounts");
+        party.by_asset.push((payable.asset.clone(), left));
+    }
+    Ok(parties)
 }
 
-/// The 総合振込 file paying what is unpaid of settlement `settlement_id`'s JPY payables on
+/// The 総合振込 file paying what is unpaid of settlement `settlement_id`'s yen payables on
 /// `transfer_date` (振込指定日; the file holds its month and day).
 pub fn payout_file(
     machine: &Machine,
     settlement_id: &str,
     transfer_date: LocalDate,
 ) -> Result<Vec<u8>, PayoutFileError> {
-    let unpaid = unpaid_jpy(machine, settlement_id)?;
+    let unpaid = unpaid_yen(machine, settlement_id)?;
     let settlement = machine
         .settle_book()
         .settlement(settlement_id)
-        .expect("unpaid_jpy found it");
+        .expect("unpaid_yen found it");
     if transfer_date.to_string().as_str() < settlement.through.as_str() {
         return Err(PayoutFileError::BadTransferDate(format!(
             "{transfer_date} is before the settled period ends ({})",

@@ -160,6 +160,13 @@ pub fn senior_ride(id: &str, at: &str) -> String {
     )
 }
 
+/// An adult's IC ride on donan-bus: the IC clearing house owes the fare.
+pub fn adult_ic_ride(id: &str, at: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","type":"ride","at":"{at}","operator":"donan-bus","route":"100100","from":"0122_A","to":"0391_B","rider":"adult","media":"ic"}}"#
+    )
+}
+
 pub fn topup(id: &str, at: &str, rider: &str, asset: &str, amount: u64) -> String {
     format!(
         r#"{{"id":"{id}","type":"topup","at":"{at}","rider":"{rider}","asset":"{asset}","amount":{amount}}}"#
