@@ -472,18 +472,16 @@ fn the_zengin_file_pays_a_shops_yen_and_points_payables_in_one_transfer_and_noth
     town.settle("2026-11-30").expect("settled");
 
     let unpaid = unpaid_yen(&town.machine, "settle-2026-11-30").expect("unpaid");
-    let owed: Vec<(&str, u64, Vec<(&str, u64)>)> = unpaid
+    let owed: Vec<_> = unpaid
         .iter()
-        .map(|u| {
-            let by_asset = u.by_asset.iter().map(|(a, n)| (a.as_str(), *n)).collect();
-            (u.party.as_str(), u.amount_yen, by_asset)
-        })
+        .map(|u| (u.party.as_str(), u.amount_yen, u.by_asset.clone()))
         .collect();
+    let yen = |asset: &str, amount: u64| (asset.to_owned(), amount);
     assert_eq!(
         owed,
         vec![
-            (DONAN, 330, vec![("JPY", 330)]),
-            (SHOTEN, 1_295, vec![("JPY", 995), ("muro-pt", 300)]),
+            (DONAN, 330, vec![yen("JPY", 330)]),
+            (SHOTEN, 1_295, vec![yen("JPY", 995), yen("muro-pt", 300)]),
         ]
     );
     let date = kanjo_rules::LocalDate::parse("2026-12-10").expect("a date");
