@@ -68,7 +68,7 @@ pub enum Reason {
     Payout = 51,
     /// A refund after close that the shop's receipts can't cover draws on what the town still
     /// owes the shop: `payable:shop:…` → `shop:{shop}:{asset}`, in the refund's chain.
-    PayableDraw = 52,
+    RefundAdvance = 52,
 }
 
 impl Reason {
@@ -99,7 +99,7 @@ impl Reason {
             Reason::ConversionIn => "conversion_in",
             Reason::Settlement => "settlement",
             Reason::Payout => "payout",
-            Reason::PayableDraw => "payable_draw",
+            Reason::RefundAdvance => "refund_advance",
         }
     }
 
@@ -130,7 +130,7 @@ impl Reason {
             Reason::ConversionIn,
             Reason::Settlement,
             Reason::Payout,
-            Reason::PayableDraw,
+            Reason::RefundAdvance,
         ]
         .into_iter()
         .find(|reason| *reason as u16 == code)

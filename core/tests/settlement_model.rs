@@ -7,9 +7,10 @@
 //! - Σ a settlement's lines = what its transfers moved on the ledger, per party, asset and pot
 //!   (payable, or IC clearing receivable), and the IC receivables hold what the clearing house
 //!   owed for the settled days;
-//! - payables only go down by payouts and by refunds after close: each payable account's debits =
-//!   Σ payouts + Σ what refunds drew from it, its credits = Σ what settlements moved into it, and
-//!   its balance = Σ what its settlements still owe unpaid;
+//! - payables only go down by payouts: each payable account's debits = Σ payouts, its credits =
+//!   Σ what settlements moved into it, and its balance = Σ what its settlements still owe unpaid;
+//! - refund advances: each advance account's debits = Σ what refunds after close advanced, its
+//!   credits = Σ what settlements recovered;
 //! - refunds after close (on random days, of random purchases) are accepted or refused only as
 //!   `refund_exceeds_shop_funds` / `refund_exceeds_purchase`, never by the ledger;
 //! - a settlement through a day after the batch clock's local date is `period_not_over` and
@@ -19,7 +20,9 @@ mod settlement_common;
 
 use std::collections::BTreeMap;
 
-use kanjo_core::settlement::{Pot, Settlement, ic_receivable_account_id, payable_account_id};
+use kanjo_core::settlement::{
+    Pot, Settlement, advance_account_id, ic_receivable_account_id, payable_account_id,
+};
 use proptest::prelude::*;
 use settlement_common::*;
 
@@ -71,14 +74,13 @@ fn date(day: u8) -> String {
 
 fn check_ledger_agrees(town: &Town, paid: &BTreeMap<(String, String), u64>) {
     let book = town.machine.settle_book();
-    let mut drawn: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut advanced: BTreeMap<(String, String), u64> = BTreeMap::new();
     for refund in book.refunds_after_close() {
-        for draw in &refund.drawn {
-            *drawn
-                .entry((refund.party.clone(), refund.asset.clone()))
-                .or_default() += draw.amount_minor;
-        }
+        *advanced
+            .entry((refund.party.clone(), refund.asset.clone()))
+            .or_default() += refund.advanced_minor;
     }
+    let mut recovered: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut unpaid: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut settled: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut ic_settled: BTreeMap<String, u64> = BTreeMap::new();
@@ -109,9 +111,18 @@ fn check_ledger_agrees(town: &Town, paid: &BTreeMap<(String, String), u64>) {
             payables.insert(key, i128::from(receivable.amount_minor));
             *ic_settled.entry(receivable.party.clone()).or_default() += receivable.amount_minor;
         }
+        for advance in &settlement.advances_recovered {
+            let key = (advance.party.clone(), advance.asset.clone());
+            let amount = advance.amount_minor;
+            payables.insert(
+                (key.0.clone(), key.1.clone(), Pot::RefundAdvance),
+                i128::from(amount),
+            );
+            *recovered.entry(key).or_default() += amount;
+        }
         assert_eq!(
             lines, payables,
-            "Σ lines = payables and receivables in {}",
+            "Σ lines = what moved, per pot, in {}",
             settlement.id
         );
         let moved: u64 = town
@@ -160,6 +171,25 @@ fn check_ledger_agrees(town: &Town, paid: &BTreeMap<(String, String), u64>) {
         i128::from(ic_fares),
         "clearing + receivables = every IC fare"
     );
+    for ((party, asset), amount) in &advanced {
+        let account = town
+            .machine
+            .ledger()
+            .account(advance_account_id(party, asset));
+        let Some(account) = account else {
+            assert_eq!(*amount, 0, "an advance opens its account");
+            continue;
+        };
+        assert_eq!(
+            account.debits_posted, *amount,
+            "advanced by refunds after close"
+        );
+        let back = recovered
+            .get(&(party.clone(), asset.clone()))
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(account.credits_posted, back, "recovered by settlements");
+    }
     for ((party, asset), credited) in &settled {
         let account = town
             .machine
@@ -171,14 +201,9 @@ fn check_ledger_agrees(town: &Town, paid: &BTreeMap<(String, String), u64>) {
             .get(&(party.clone(), asset.clone()))
             .copied()
             .unwrap_or(0);
-        let taken = drawn
-            .get(&(party.clone(), asset.clone()))
-            .copied()
-            .unwrap_or(0);
         assert_eq!(
-            account.debits_posted,
-            paid_out + taken,
-            "payables only go down by payouts and refunds after close"
+            account.debits_posted, paid_out,
+            "payables only go down by payouts"
         );
         assert_eq!(
             account.credit_balance_posted(),
@@ -212,8 +237,9 @@ proptest! {
                     purchases.push(id);
                 }
                 Step::Refund { of, amount, day } => {
-                    // After close the shop's receipts may be in its payable: the refund draws on
-                    // them, or is refused by name when receipts and unpaid payables fall short.
+                    // After close the shop's receipts may be in its payable: the town advances
+                    // what receipts lack, or the refund is refused by name when that would be
+                    // more than the town still owes the shop.
                     if let Some(id) = purchases.get(usize::from(*of)) {
                         let at = format!("{}T20:{:02}:00+09:00", date(*day), n % 60);
                         let before = town.digest();

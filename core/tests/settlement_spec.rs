@@ -6,6 +6,7 @@
 
 mod settlement_common;
 
+use kanjo_core::settlement::Pot;
 use settlement_common::*;
 
 const SHOTEN: &str = "shop:muroran-shoten";
@@ -281,47 +282,90 @@ fn a_settlement_through_a_day_after_the_batch_clocks_local_date_is_refused_as_no
 
 /// 室蘭書店 refunds ¥500 of 27 November's ¥1 000 on 3 December, after November was settled:
 /// its fee falls from 5 to ⌊500 × 50 / 10 000⌋ = 2, so 3 comes back and the shop gives 497.
+/// Debit balance of `advance:shop:muroran-shoten:{asset}`: what the town advanced for refunds.
+fn advanced(town: &Town, asset: &str) -> i128 {
+    town.machine
+        .ledger()
+        .account(kanjo_core::settlement::advance_account_id(SHOTEN, asset))
+        .map_or(0, |account| -account.credit_balance_posted())
+}
+
+/// (day, source, amount, adjustment) of the shop's JPY lines.
+fn shop_jpy_lines(
+    settlement: &kanjo_core::settlement::Settlement,
+) -> Vec<(&str, &str, i128, bool)> {
+    settlement
+        .lines
+        .iter()
+        .filter(|l| l.party == SHOTEN && l.asset == "JPY")
+        .map(|l| (&*l.day, &*l.source, l.amount_minor, l.adjustment))
+        .collect()
+}
+
 #[test]
-fn a_refund_after_close_with_no_receipts_draws_on_the_unpaid_payable_and_is_an_adjustment_next_period()
- {
+fn a_refund_after_close_with_no_receipts_is_advanced_by_the_town_and_the_payable_is_untouched() {
     let mut town = Town::new();
     november(&mut town);
     town.settle("2026-11-30").expect("settled");
     assert_eq!(town.balance("shop:muroran-shoten:JPY"), 0);
 
+    // ¥500 back; the shop gets 3 of its fee back, the town advances the other 497.
     town.events(&[refund("rf-1", "2026-12-03T12:00:00+09:00", "p-1", 500)]);
 
     assert_eq!(town.balance("shop:muroran-shoten:JPY"), 0);
-    assert_eq!(town.payable(SHOTEN, "JPY"), 995 - 497);
+    assert_eq!(advanced(&town, "JPY"), 497);
+    assert_eq!(
+        town.payable(SHOTEN, "JPY"),
+        995,
+        "payables only go down by payouts"
+    );
     let book = town.machine.settle_book();
-    assert_eq!(book.drawn_minor("settle-2026-11-30", SHOTEN, "JPY"), 497);
-    assert_eq!(book.unpaid_minor("settle-2026-11-30", SHOTEN, "JPY"), 498);
-    let refused = town
-        .payout(&pay("po-1", "settle-2026-11-30", SHOTEN, "JPY", 995))
-        .expect_err("a drawn payable is not owed");
-    assert_eq!(refused.code(), "payout_exceeds_payable");
+    assert_eq!(book.unpaid_minor("settle-2026-11-30", SHOTEN, "JPY"), 995);
+    assert_eq!(book.refunds_after_close()[0].advanced_minor, 497);
+    town.payout(&pay("po-1", "settle-2026-11-30", SHOTEN, "JPY", 995))
+        .expect("the whole payable is still owed");
+    assert_eq!(town.payable(SHOTEN, "JPY"), 0);
 
+    // December: no receipts to repay the advance from, so the shop is carried.
     let december = town.settle("2026-12-31").expect("settled");
-    let shop: Vec<(&str, &str, i128, bool)> = december
-        .lines
+    assert_eq!(
+        shop_jpy_lines(&december),
+        Vec::<(&str, &str, i128, bool)>::new()
+    );
+    let carried: Vec<(&str, kanjo_core::settlement::Pot, i128)> = december
+        .carried
         .iter()
-        .filter(|l| l.party == SHOTEN)
-        .map(|l| (&*l.day, &*l.source, l.amount_minor, l.adjustment))
+        .map(|c| (&*c.party, c.pot, c.amount_minor))
         .collect();
     assert_eq!(
-        shop,
+        carried,
         vec![
-            ("2026-11-27", "payable_drawn:settle-2026-11-30", 497, true),
-            ("2026-11-27", "refund", -497, true),
+            (SHOTEN, Pot::Payable, -497),
+            (SHOTEN, Pot::RefundAdvance, 497),
         ]
     );
-    assert!(december.payables.iter().all(|p| p.party != SHOTEN));
-    assert!(december.carried.is_empty());
-    let rest = town
-        .payout(&pay("po-2", "settle-2026-11-30", SHOTEN, "JPY", 498))
-        .expect("what is left is paid");
-    assert_eq!(rest.remaining_minor, 0);
-    assert_eq!(town.payable(SHOTEN, "JPY"), 0);
+
+    // January: the shop sells ¥2 000 (net 1 990); 497 repays the advance, 1 493 is payable.
+    town.events(&[purchase(
+        "p-jan",
+        "2027-01-05T12:00:00+09:00",
+        "muroran-shoten",
+        2_000,
+        "JPY",
+    )]);
+    let january = town.settle("2027-01-15").expect("settled");
+    assert_eq!(
+        shop_jpy_lines(&january),
+        vec![
+            ("2026-11-27", "refund", -497, true),
+            ("2027-01-05", "shop_net", 1_990, false),
+            ("2026-11-27", "refund_advance", 497, true),
+        ]
+    );
+    assert_eq!(advanced(&town, "JPY"), 0, "the advance is repaid");
+    assert_eq!(town.payable(SHOTEN, "JPY"), 1_493);
+    assert_eq!(january.advances_recovered[0].amount_minor, 497);
+    assert_eq!(town.balance("shop:muroran-shoten:JPY"), 0);
 }
 
 #[test]
@@ -362,7 +406,8 @@ fn a_refund_after_close_draws_on_the_shops_current_receipts_first() {
 }
 
 #[test]
-fn a_refund_after_close_takes_what_receipts_lack_from_the_payable_and_the_period_nets_to_zero() {
+fn a_refund_after_close_that_receipts_only_partly_cover_is_advanced_and_repaid_from_later_receipts()
+{
     let mut town = Town::new();
     november(&mut town);
     town.settle("2026-11-30").expect("settled");
@@ -377,29 +422,42 @@ fn a_refund_after_close_takes_what_receipts_lack_from_the_payable_and_the_period
         ),
         refund("rf-1", "2026-12-03T12:00:00+09:00", "p-1", 500),
     ]);
-    // 100 in receipts and 3 of fee back; 397 from November's payable.
+    // 100 in receipts and 3 of fee back; the town advances 397.
     assert_eq!(town.balance("shop:muroran-shoten:JPY"), 0);
-    assert_eq!(town.payable(SHOTEN, "JPY"), 995 - 397);
+    assert_eq!(advanced(&town, "JPY"), 397);
+    assert_eq!(town.payable(SHOTEN, "JPY"), 995);
 
+    // December nets to zero across the shop's pots, but the receipts hold nothing to repay the
+    // advance with: both are carried, nothing moves.
     let december = town.settle("2026-12-31").expect("settled");
-    let net: i128 = december
-        .lines
+    assert!(shop_jpy_lines(&december).is_empty(), "{:?}", december.lines);
+    let carried: i128 = december
+        .carried
         .iter()
-        .filter(|l| l.party == SHOTEN && l.asset == "JPY")
-        .map(|l| l.amount_minor)
+        .filter(|c| c.party == SHOTEN)
+        .map(|c| c.amount_minor)
         .sum();
-    assert_eq!(net, 0, "{:?}", december.lines);
+    assert_eq!(carried, 0);
+    assert!(december.payables.iter().all(|p| p.party != SHOTEN));
+
+    town.events(&[purchase(
+        "p-jan",
+        "2027-01-05T12:00:00+09:00",
+        "muroran-shoten",
+        1_000,
+        "JPY",
+    )]);
+    let january = town.settle("2027-01-15").expect("settled");
+    let net: i128 = shop_jpy_lines(&january).iter().map(|l| l.2).sum();
+    assert_eq!(net, 995, "{:?}", january.lines);
     assert!(
-        december
-            .lines
+        shop_jpy_lines(&january)
             .iter()
-            .any(|l| l.source == "refund" && l.day == "2026-11-27"),
+            .any(|l| l.1 == "refund" && l.0 == "2026-11-27"),
         "the refund names the purchase's day"
     );
-    assert!(december.payables.iter().all(|p| p.party != SHOTEN));
-    // Settled: the next period does not show them again.
-    let january = town.settle("2027-01-15").expect("settled");
-    assert!(january.lines.iter().all(|l| l.party != SHOTEN));
+    assert_eq!(advanced(&town, "JPY"), 0);
+    assert_eq!(town.payable(SHOTEN, "JPY"), 995 + 995 - 397);
 }
 
 #[test]
@@ -416,25 +474,56 @@ fn a_refund_after_close_that_neither_receipts_nor_unpaid_payables_cover_is_refus
     assert_eq!(codes, vec!["refund_exceeds_shop_funds"]);
     assert_eq!(town.digest(), digest, "a refused refund changes nothing");
     assert_eq!(town.payable(SHOTEN, "JPY"), 95);
-    // What is left unpaid still covers a smaller one (95 + 1 of fee back ≥ 96).
+    // What is left unpaid still covers a smaller one (95 advanced + 1 of fee back = 96).
     let codes = town.events_answered(&[refund("rf-2", "2026-12-03T12:00:00+09:00", "p-1", 96)]);
     assert_eq!(codes, vec!["accepted"]);
+    assert_eq!(advanced(&town, "JPY"), 95);
+    assert_eq!(town.payable(SHOTEN, "JPY"), 95, "the payable is untouched");
+    // And nothing more: what the town still owes is all advanced.
+    let codes = town.events_answered(&[refund("rf-3", "2026-12-03T12:00:00+09:00", "p-1", 1)]);
+    assert_eq!(codes, vec!["refund_exceeds_shop_funds"]);
 }
 
 #[test]
-fn a_points_refund_after_close_draws_on_the_points_payable() {
+fn a_points_refund_after_close_is_advanced_against_the_points_payable() {
     let mut town = Town::new();
     november(&mut town);
     town.settle("2026-11-30").expect("settled");
     town.events(&[refund("rf-pt", "2026-12-03T12:00:00+09:00", "p-2", 100)]);
-    assert_eq!(town.payable(SHOTEN, "muro-pt"), 200);
+    assert_eq!(town.payable(SHOTEN, "muro-pt"), 300);
+    assert_eq!(advanced(&town, "muro-pt"), 100);
+    // No points receipts in December: the refund and the advance wait together.
     let december = town.settle("2026-12-31").expect("settled");
+    let carried: Vec<(&str, Pot, i128)> = december
+        .carried
+        .iter()
+        .filter(|c| c.party == SHOTEN)
+        .map(|c| (&*c.asset, c.pot, c.amount_minor))
+        .collect();
+    assert_eq!(
+        carried,
+        vec![
+            ("muro-pt", Pot::Payable, -100),
+            ("muro-pt", Pot::RefundAdvance, 100)
+        ]
+    );
+    // 250 points taken in January repay the 100 advanced; 150 are payable.
+    town.events(&[purchase(
+        "p-jan",
+        "2027-01-05T12:00:00+09:00",
+        "muroran-shoten",
+        250,
+        "muro-pt",
+    )]);
+    let january = town.settle("2027-01-15").expect("settled");
     assert!(
-        december
+        january
             .lines
             .iter()
             .any(|l| l.asset == "muro-pt" && l.source == "refund" && l.amount_minor == -100)
     );
+    assert_eq!(advanced(&town, "muro-pt"), 0);
+    assert_eq!(town.payable(SHOTEN, "muro-pt"), 300 + 150);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `/finance`: the finance clerk's page, served by `kanjo serve`. Server-rendered HTML with
 //! inline SVG charts and plain HTML forms (no script): the trial balance, budgets per fiscal
 //! year with a burn-down, rides and shop sales per day, periods and their settlements (per party
-//! and asset: payable, paid, drawn by refunds after close, unpaid; links to each party's
+//! and asset: payable, paid, unpaid, refund advances recovered, IC receivable; links to each party's
 //! statement as CSV or XLSX and to the settlement's Zengin file), and reconciliation runs with their open
 //! exceptions and the resolve action (`POST /finance/reconciliations/{id}/exceptions/{n}/resolve`,
 //! a form, logged like the API's resolution, then 303 back to the page). Japanese labels, English
@@ -54,11 +54,19 @@ struct PartyAmounts {
     asset: String,
     payable_minor: u64,
     paid_minor: u64,
-    /// Taken back by refunds after close (`refunds_after_close` in `GET /v1/settlements`).
-    drawn_minor: u64,
     unpaid_minor: u64,
+    /// Taken from the shop's receipts to repay the town's refund advances
+    /// (`advances_recovered` in `GET /v1/settlements`).
+    advance_recovered_minor: u64,
     /// What the IC clearing house owes (operators): reported, never paid by the town.
     ic_receivable_minor: u64,
+}
+
+/// What a settlement moved for the party in the asset (its IC receivable, its advance recovered).
+fn moved(list: &[kanjo_core::settlement::Payable], party: &str, asset: &str) -> u64 {
+    list.iter()
+        .find(|p| p.party == party && p.asset == asset)
+        .map_or(0, |p| p.amount_minor)
 }
 
 fn settlement_rows(machine: &Machine) -> Vec<SettlementRow> {
@@ -90,13 +98,9 @@ fn settlement_rows(machine: &Machine) -> Vec<SettlementRow> {
                         .find(|p| p.party == party && p.asset == asset)
                         .map_or(0, |p| p.amount_minor),
                     paid_minor: book.paid_minor(&settlement.id, party, asset),
-                    drawn_minor: book.drawn_minor(&settlement.id, party, asset),
                     unpaid_minor: book.unpaid_minor(&settlement.id, party, asset),
-                    ic_receivable_minor: settlement
-                        .receivables
-                        .iter()
-                        .find(|r| r.party == party && r.asset == asset)
-                        .map_or(0, |r| r.amount_minor),
+                    advance_recovered_minor: moved(&settlement.advances_recovered, party, asset),
+                    ic_receivable_minor: moved(&settlement.receivables, party, asset),
                 })
                 .collect();
             SettlementRow {
@@ -400,7 +404,7 @@ fn settlements_section(page: &mut String, rows: &[SettlementRow]) {
             through = escape(&s.through),
             lines = s.lines.len(),
         );
-        page.push_str("<table><tr><th>相手先 party</th><th>資産 asset</th><th>支払予定額 payable</th><th>支払済額 paid</th><th>返金充当 drawn by refunds</th><th>未払額 unpaid</th><th>IC精算受取額 IC clearing receivable</th><th>明細書 statement</th></tr>");
+        page.push_str("<table><tr><th>相手先 party</th><th>資産 asset</th><th>支払予定額 payable</th><th>支払済額 paid</th><th>未払額 unpaid</th><th>返金立替回収 refund advance recovered</th><th>IC精算受取額 IC clearing receivable</th><th>明細書 statement</th></tr>");
         for a in &row.amounts {
             let key = format!("settlement:{id}:{}:{}", escape(&a.party), escape(&a.asset));
             let party = segment(&a.party);
@@ -409,8 +413,8 @@ fn settlements_section(page: &mut String, rows: &[SettlementRow]) {
                 "<tr data-party=\"{p}\"><td>{p}</td><td>{asset}</td>\
                  <td class=n data-figure=\"{key}:payable\">{payable}</td>\
                  <td class=n data-figure=\"{key}:paid\">{paid}</td>\
-                 <td class=n data-figure=\"{key}:drawn\">{drawn}</td>\
                  <td class=n data-figure=\"{key}:unpaid\">{unpaid}</td>\
+                 <td class=n data-figure=\"{key}:advance_recovered\">{advance}</td>\
                  <td class=n data-figure=\"{key}:ic_receivable\">{ic}</td>\
                  <td><a href=\"/finance/settlements/{seg}/statements/{party}?format=csv\" data-link=\"statement-csv:{id}:{p}\">CSV</a> \
                  <a href=\"/finance/settlements/{seg}/statements/{party}?format=xlsx\" data-link=\"statement-xlsx:{id}:{p}\">XLSX</a></td></tr>",
@@ -418,8 +422,8 @@ fn settlements_section(page: &mut String, rows: &[SettlementRow]) {
                 asset = escape(&a.asset),
                 payable = a.payable_minor,
                 paid = a.paid_minor,
-                drawn = a.drawn_minor,
                 unpaid = a.unpaid_minor,
+                advance = a.advance_recovered_minor,
                 ic = a.ic_receivable_minor,
             );
         }

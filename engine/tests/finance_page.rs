@@ -78,24 +78,23 @@ fn check_settlements_section(server: &Server, data: &str) {
                 .sum()
         };
         let paid = of("payouts", &|p| p["amount_minor"].as_u64().unwrap());
-        let drawn = of("refunds_after_close", &|r| {
-            r["drawn"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|d| d["settlement"] == "settle-2026-11-30")
-                .map(|d| d["amount_minor"].as_u64().unwrap())
-                .sum()
-        });
+        let settlement = &listed["settlements"][0];
+        let recovered: u64 = settlement["advances_recovered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["party"] == party && x["asset"] == asset)
+            .map(|x| x["amount_minor"].as_u64().unwrap())
+            .sum();
         let amount = payable["amount_minor"].as_u64().unwrap();
         let key = format!("settlement:settle-2026-11-30:{party}:{asset}");
         assert_eq!(shown[&format!("{key}:payable")], amount.to_string());
         assert_eq!(shown[&format!("{key}:paid")], paid.to_string());
-        assert_eq!(shown[&format!("{key}:drawn")], drawn.to_string());
         assert_eq!(
-            shown[&format!("{key}:unpaid")],
-            (amount - paid - drawn).to_string()
+            shown[&format!("{key}:advance_recovered")],
+            recovered.to_string()
         );
+        assert_eq!(shown[&format!("{key}:unpaid")], (amount - paid).to_string());
         let encoded = party.replace(':', "%3A");
         for format in ["csv", "xlsx"] {
             let link = format!(

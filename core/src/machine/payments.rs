@@ -368,9 +368,9 @@ impl Machine {
                     Reason::FeeReturn as u16,
                 ));
             }
-            if draw.drawn_minor() > 0 {
-                self.legs
-                    .push(Machine::draw_leg(&shop_id, draw, shop_account));
+            if draw.advance > 0 {
+                let leg = self.advance_leg(&shop_id, draw, shop_account);
+                self.legs.push(leg);
             }
             // Points from lots that lapsed since go to breakage, not back to the rider.
             let at_ns = prepared.event.at.as_nanosecond();

@@ -9,7 +9,7 @@ use kanjo_ledger::{Transfer, TransferFlags};
 use super::Machine;
 use crate::answer::{Rejection, RejectionCode};
 use crate::chart::{AccountName, AssetKindName, Reason};
-use crate::settlement::{RefundAfterClose, SettleBook, payable_account_id};
+use crate::settlement::{RefundAfterClose, SettleBook, advance_account, advance_account_id};
 
 /// An account a settlement chain needs, by display name (`payable:shop:s-1:JPY`).
 pub struct FinanceAccount {
@@ -82,25 +82,20 @@ impl Machine {
 }
 
 /// One part of a refund as the after-close check sees it: what goes back, the fee the shop gets
-/// back, and what of it the shop's unpaid payables must cover (`crate::settlement::refunds`).
+/// back, and what of it the town advances (`crate::settlement::refunds`).
 pub(super) struct RefundDraw {
     pub asset: AssetId,
     pub asset_code: String,
     pub take: u64,
     pub fee_back: u64,
-    /// (settlement index, amount), oldest first; empty when the shop's receipts cover it.
-    pub plan: Vec<(usize, u64)>,
-}
-
-impl RefundDraw {
-    pub fn drawn_minor(&self) -> u64 {
-        self.plan.iter().map(|(_, amount)| amount).sum()
-    }
+    /// What the shop's receipts lack: 0 when they cover it.
+    pub advance: u64,
 }
 
 impl Machine {
-    /// Per refund part: what the shop's receipts (with the fee it gets back) can't cover, planned
-    /// against the shop's unpaid payables; `refund_exceeds_shop_funds` when they can't either.
+    /// Per refund part: what the shop's receipts (with the fee it gets back) can't cover, which
+    /// the town advances up to what it still owes the shop unpaid less its earlier advances;
+    /// `refund_exceeds_shop_funds` beyond that.
     pub(super) fn plan_refund_draws(
         &self,
         shop: &str,
@@ -122,48 +117,56 @@ impl Machine {
                 .ledger
                 .account(account)
                 .map_or(0, |account| account.available_debit());
-            let short = take.saturating_sub(receipts.saturating_add(fee_back));
-            let plan = if short == 0 {
-                Vec::new()
-            } else {
-                self.settlements
-                    .plan_draw(&party, &asset_code, short)
-                    .map_err(|uncovered| {
-                        Rejection::new(
-                            RejectionCode::RefundExceedsShopFunds,
-                            format!(
-                                "{party} holds {receipts} {asset_code} and is owed {} unpaid; the refund needs {} more than its receipts",
-                                uncovered.unpaid_minor, uncovered.short_minor
-                            ),
-                        )
-                    })?
-            };
+            let advance = take.saturating_sub(receipts.saturating_add(fee_back));
+            if advance > 0 {
+                let unpaid = self.settlements.unpaid_total_minor(&party, &asset_code);
+                let advanced = self
+                    .ledger
+                    .account(advance_account_id(&party, &asset_code))
+                    .map_or(0, |account| account.debits_posted - account.credits_posted);
+                let room = unpaid.saturating_sub(advanced);
+                if advance > room || !self.settlements.has_room_for_refund() {
+                    return Err(Rejection::new(
+                        RejectionCode::RefundExceedsShopFunds,
+                        format!(
+                            "{party} holds {receipts} {asset_code}; the refund needs {advance} more, and the town can advance at most {room} (owed {unpaid} unpaid, {advanced} already advanced)"
+                        ),
+                    ));
+                }
+            }
             draws.push(RefundDraw {
                 asset,
                 asset_code,
                 take,
                 fee_back,
-                plan,
+                advance,
             });
         }
         Ok(draws)
     }
 
-    /// The leg that draws a refund part's shortfall from the shop's payable into its account.
-    pub(super) fn draw_leg(shop: &str, draw: &RefundDraw, shop_account: AccountId) -> Transfer {
-        let payable = payable_account_id(&format!("shop:{shop}"), &draw.asset_code);
+    /// Opens the shop's advance account and makes the leg that advances a refund part's
+    /// shortfall into the shop's account.
+    pub(super) fn advance_leg(
+        &mut self,
+        shop: &str,
+        draw: &RefundDraw,
+        shop_account: AccountId,
+    ) -> Transfer {
+        let account = advance_account(&format!("shop:{shop}"), &draw.asset_code, draw.asset);
+        self.open_finance_account(&account);
         Transfer::new(
             0,
-            payable,
+            account.id,
             shop_account,
-            draw.drawn_minor(),
+            draw.advance,
             draw.asset,
-            Reason::PayableDraw as u16,
+            Reason::RefundAdvance as u16,
         )
     }
 
     /// Keeps an accepted refund's parts that came after their purchase's day was closed, or that
-    /// drew on payables, for the next settlement's lines.
+    /// the town advanced, for the next settlement's lines.
     pub(super) fn record_refund_draws(
         &mut self,
         refund: &str,
@@ -183,10 +186,10 @@ impl Machine {
             let swept = self.assets.get(&draw.asset_code).is_some_and(|(_, spec)| {
                 matches!(spec.kind, AssetKindName::Yen | AssetKindName::Points)
             });
-            if !swept || (!closed && draw.plan.is_empty()) {
+            if !swept || (!closed && draw.advance == 0) {
                 continue;
             }
-            let entry = RefundAfterClose {
+            self.settlements.record_refund(RefundAfterClose {
                 refund: refund.to_owned(),
                 party: format!("shop:{shop}"),
                 asset: draw.asset_code.clone(),
@@ -194,9 +197,8 @@ impl Machine {
                 purchase_day: purchase_day.clone(),
                 net_minor: draw.take.saturating_sub(draw.fee_back),
                 closed,
-                drawn: Vec::new(),
-            };
-            self.settlements.record_refund(entry, &draw.plan);
+                advanced_minor: draw.advance,
+            });
         }
     }
 }

@@ -38,8 +38,8 @@ use crate::report::classes::{RideSums, group, label};
 use crate::report::closed::{ClosedDays, closed_days};
 use crate::report::shops::ShopDay;
 use crate::settlement::{
-    IC_CLEARING_SOURCE, Pot, Settlement, SettlementLine, ic_receivable_account_id, party_account,
-    payable_account_id,
+    IC_CLEARING_SOURCE, Pot, Settlement, SettlementLine, advance_account_id,
+    ic_receivable_account_id, party_account, payable_account_id,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -68,6 +68,10 @@ pub struct Statement {
     /// Operators only: what the IC clearing house owes for the period's IC fares, per asset.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub receivables: Vec<StatementReceivable>,
+    /// Shops only: what the settlement took from the receipts to repay the town's advances for
+    /// refunds after close, per asset.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub advances_recovered: Vec<StatementReceivable>,
 }
 
 /// An operator's rides in the period. Yen.
@@ -179,7 +183,8 @@ pub fn statement(
         });
     }
     let payables = checked_payables(machine, found, party, &lines)?;
-    let receivables = checked_receivables(machine, found, party, &lines)?;
+    let receivables = checked_moved(machine, found, party, &lines, Pot::IcReceivable)?;
+    let advances_recovered = checked_moved(machine, found, party, &lines, Pot::RefundAdvance)?;
     let computed;
     let days = match machine.closed_days(found.number) {
         Some(days) => days,
@@ -239,6 +244,7 @@ pub fn statement(
         lines,
         payables,
         receivables,
+        advances_recovered,
     })
 }
 
@@ -295,27 +301,40 @@ fn checked_payables(
     Ok(payables)
 }
 
-/// Per IC receivable: Σ `ic_clearing` lines = the settlement's receivable = what the ledger
-/// moved out of the clearing house's account, to the yen.
-fn checked_receivables(
+/// Per IC receivable (or advance recovered): Σ its pot's lines = what the settlement says it
+/// moved = what the ledger moved (into the receivable from the clearing house's account, or from
+/// the shop's receipts into its advance account), to the yen.
+fn checked_moved(
     machine: &Machine,
     found: &Settlement,
     party: &str,
     lines: &[SettlementLine],
+    pot: Pot,
 ) -> Result<Vec<StatementReceivable>, StatementError> {
+    let moved = match pot {
+        Pot::IcReceivable => &found.receivables,
+        Pot::RefundAdvance => &found.advances_recovered,
+        Pot::Payable => unreachable!("payables are checked with what is paid of them"),
+    };
     let mut receivables = Vec::new();
-    for receivable in found.receivables.iter().filter(|r| r.party == party) {
+    for receivable in moved.iter().filter(|r| r.party == party) {
         let asset = &receivable.asset;
-        let sum = lines_sum(lines, Pot::IcReceivable, asset);
-        let (from, to) = (
-            ic_receivable_account_id(party, asset),
-            AccountName::IcClearing.id(),
-        );
+        let sum = lines_sum(lines, pot, asset);
+        let (from, to) = match pot {
+            Pot::IcReceivable => (
+                ic_receivable_account_id(party, asset),
+                AccountName::IcClearing.id(),
+            ),
+            _ => (
+                party_account(party, asset),
+                advance_account_id(party, asset),
+            ),
+        };
         let ledger = settled_on_ledger(machine, found.number, from, to);
         if sum != i128::from(ledger) || ledger != receivable.amount_minor {
             return Err(StatementError::Disagrees {
                 party: party.to_owned(),
-                asset: format!("{asset} (IC clearing)"),
+                asset: format!("{asset} ({pot:?})"),
                 lines: sum,
                 ledger,
             });
@@ -551,6 +570,7 @@ pub mod section {
     pub const ADJUSTMENT: &str = "調整 adjustment";
     pub const IC_LINE: &str = "IC精算明細 IC clearing line";
     pub const IC_ADJUSTMENT: &str = "IC精算調整 IC clearing adjustment";
+    pub const ADVANCE: &str = "返金立替回収 refund advance recovered";
     pub const TOTAL: &str = "合計 total";
 }
 
@@ -559,6 +579,8 @@ pub const NET_PAYABLE: &str = "支払予定額 net payable";
 pub const PAID: &str = "支払済額 paid";
 /// What the IC clearing house owes an operator (not paid by the town).
 pub const IC_RECEIVABLE: &str = "IC精算受取額 IC clearing receivable";
+/// What the settlement took from a shop's receipts to repay the town's refund advances.
+pub const ADVANCE_RECOVERED: &str = "返金立替回収額 refund advance recovered";
 
 /// One row of a statement as a clerk reads it; `amount` is a count or minor units (yen and
 /// points are whole units), `None` on the heading rows.
@@ -625,6 +647,7 @@ impl Statement {
                 (Pot::Payable, true) => section::ADJUSTMENT,
                 (Pot::IcReceivable, false) => section::IC_LINE,
                 (Pot::IcReceivable, true) => section::IC_ADJUSTMENT,
+                (Pot::RefundAdvance, _) => section::ADVANCE,
             };
             rows.push(row(
                 section,
@@ -732,6 +755,16 @@ impl Statement {
                 "",
                 &receivable.asset,
                 IC_RECEIVABLE,
+                amount,
+            ));
+        }
+        for recovered in &self.advances_recovered {
+            let amount = i128::from(recovered.amount_minor);
+            rows.push(row(
+                section::TOTAL,
+                "",
+                &recovered.asset,
+                ADVANCE_RECOVERED,
                 amount,
             ));
         }

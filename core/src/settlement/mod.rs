@@ -30,8 +30,10 @@
 //! `payable:{party}:{asset}` → `payouts:{asset}` (reason `payout`). Payables only go down by
 //! payouts, and never below zero (the payable account's own ledger limit).
 //!
-//! **Refunds after close** (`refunds`): a refund the shop's receipts can't cover draws on its
-//! unpaid payables; the next settlement shows it as an adjustment naming the purchase's day.
+//! **Refunds after close** (`refunds`): what the shop's receipts can't cover the town advances
+//! (`advance:{party}:{asset}`), never more than it still owes the shop unpaid; the next
+//! settlement shows the refund as an adjustment naming the purchase's day and recovers the
+//! advance from the shop's receipts (`refund_advance` lines, pot `refund_advance`).
 //!
 //! **Not before the day ends**: `through` may be at most the local date (programme time zone) of
 //! the batch clock the command is applied under. The batch clock is logged with the batch, so a
@@ -59,7 +61,7 @@ use crate::machine::Machine;
 use crate::machine::settle::FinanceAccount;
 
 mod refunds;
-pub use refunds::{Drawn, REFUNDS_AFTER_CLOSE_MAX, RefundAfterClose, Uncovered};
+pub use refunds::{REFUND_ADVANCE_SOURCE, REFUNDS_AFTER_CLOSE_MAX, RefundAfterClose};
 
 /// Settlements a log may hold: one a day for 27 years.
 pub const SETTLEMENTS_MAX: usize = 10_000;
@@ -253,14 +255,16 @@ pub const IC_CLEARING_SOURCE: &str = "ic_clearing";
 pub enum Pot {
     Payable,
     IcReceivable,
+    /// Back into `advance:{party}:{asset}`: what the town advanced for refunds after close.
+    RefundAdvance,
 }
 
 impl Pot {
     pub fn of_source(source: &str) -> Pot {
-        if source == IC_CLEARING_SOURCE {
-            Pot::IcReceivable
-        } else {
-            Pot::Payable
+        match source {
+            IC_CLEARING_SOURCE => Pot::IcReceivable,
+            REFUND_ADVANCE_SOURCE => Pot::RefundAdvance,
+            _ => Pot::Payable,
         }
     }
 }
@@ -308,6 +312,9 @@ pub struct Settlement {
     pub payables: Vec<Payable>,
     /// By party, asset: what the IC clearing house owes operators for their IC fares.
     pub receivables: Vec<Payable>,
+    /// By party, asset: what this settlement took from shops' receipts to repay the town's
+    /// advances for refunds after close (`advance:{party}:{asset}`).
+    pub advances_recovered: Vec<Payable>,
     pub carried: Vec<Carried>,
 }
 
@@ -340,8 +347,6 @@ pub struct SettleBook {
     paid: HashMap<(usize, String, String), u64>,
     /// Refunds after close, in the order they were accepted.
     refunds: Vec<RefundAfterClose>,
-    /// (settlement index, party, asset) → what refunds after close took from its payable.
-    drawn: HashMap<(usize, String, String), u64>,
 }
 
 impl SettleBook {
@@ -413,6 +418,7 @@ pub fn settle(
     let mut lines = Vec::new();
     let mut payables = Vec::new();
     let mut receivables = Vec::new();
+    let mut advances_recovered = Vec::new();
     let mut carried = Vec::new();
     // Per party: its lines by asset and pot, posted as one chain.
     let mut by_party: BTreeMap<String, BTreeMap<Bucket, Vec<(LineKey, i128)>>> = BTreeMap::new();
@@ -457,6 +463,7 @@ pub fn settle(
             match bucket.1 {
                 Pot::Payable => payables.extend(moved),
                 Pot::IcReceivable => receivables.extend(moved),
+                Pot::RefundAdvance => advances_recovered.extend(moved),
             }
         }
     }
@@ -470,6 +477,7 @@ pub fn settle(
         lines,
         payables,
         receivables,
+        advances_recovered,
         carried,
     };
     machine
@@ -497,9 +505,11 @@ fn settle_party(
     let mut outcomes = Vec::new();
     let mut legs = Vec::new();
     let mut accounts = Vec::new();
+    // What earlier legs of this chain already take from each source account.
+    let mut committed: HashMap<AccountId, i128> = HashMap::new();
     for (bucket, lines) in buckets {
         let total: i128 = lines.iter().map(|(_, amount)| amount).sum();
-        match plan_leg(machine, settlement, party, bucket, total) {
+        match plan_leg(machine, (settlement, party), bucket, total, &mut committed) {
             Ok(Some((mut leg, into))) => {
                 leg.user_data_64 = number;
                 leg.user_data_128 = crate::machine::event_id_hash(settlement);
@@ -555,10 +565,10 @@ fn carry(party: &str, bucket: &Bucket, amount_minor: i128, reason: String) -> Ca
 /// when it can't move now (not positive, or more than its source holds).
 fn plan_leg(
     machine: &Machine,
-    settlement: &str,
-    party: &str,
+    (settlement, party): (&str, &str),
     (asset, pot): &Bucket,
     total: i128,
+    committed: &mut HashMap<AccountId, i128>,
 ) -> Result<Option<(Transfer, FinanceAccount)>, String> {
     let Some((asset_id, _)) = machine.assets().get(asset) else {
         return Err("unknown asset".to_owned());
@@ -570,16 +580,23 @@ fn plan_leg(
     };
     let ledger = machine.ledger();
     let leg = match pot {
-        Pot::Payable => {
+        Pot::Payable | Pot::RefundAdvance => {
             let source = party_account(party, asset);
-            let available = ledger
+            let held = ledger
                 .account(source)
                 .map_or(0, |account| account.credit_balance_posted());
-            if i128::from(amount) > available {
+            let taken = committed.entry(source).or_default();
+            if i128::from(amount) > held - *taken {
                 return Err("the account holds less than is due".to_owned());
             }
-            let into = payable_account(party, asset, asset_id);
-            let id = transfer_id(settlement, party, asset);
+            *taken += i128::from(amount);
+            let (into, id) = if *pot == Pot::Payable {
+                let id = transfer_id(settlement, party, asset);
+                (payable_account(party, asset, asset_id), id)
+            } else {
+                let id = transfer_id(settlement, party, &format!("advance:{asset}"));
+                (advance_account(party, asset, asset_id), id)
+            };
             let leg = Transfer::new(
                 id,
                 source,
@@ -717,6 +734,22 @@ fn payable_account(party: &str, asset: &str, asset_id: AssetId) -> FinanceAccoun
     }
 }
 
+/// `advance:{party}:{asset}`: what the town advanced a shop for refunds after close and has not
+/// recovered from its receipts yet (debit balance). Can never go into credit.
+pub fn advance_account_id(party: &str, asset: &str) -> AccountId {
+    finance_account_id("advance", party, asset)
+}
+
+pub(crate) fn advance_account(party: &str, asset: &str, asset_id: AssetId) -> FinanceAccount {
+    FinanceAccount {
+        id: advance_account_id(party, asset),
+        name: format!("advance:{party}:{asset}"),
+        asset: asset_id,
+        owner: OwnerKind::Shop,
+        flags: AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags::HISTORY,
+    }
+}
+
 /// `receivable:ic:{party}:{asset}`: what the IC clearing house owes the party for settled days
 /// (debit balance). Can never go into credit.
 pub fn ic_receivable_account_id(party: &str, asset: &str) -> AccountId {
@@ -799,9 +832,7 @@ pub fn payout(
     };
     let key = (index, command.party.clone(), command.asset.clone());
     let paid = book.paid.get(&key).copied().unwrap_or(0);
-    let drawn = book.drawn.get(&key).copied().unwrap_or(0);
-    // What refunds after close took from this payable is no longer owed.
-    let left = payable.amount_minor - paid - drawn;
+    let left = payable.amount_minor - paid;
     if command.amount_minor > left {
         return Err(FinanceRefusal::ExceedsPayable {
             settlement: command.settlement.clone(),

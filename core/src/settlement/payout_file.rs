@@ -1,5 +1,5 @@
 //! The Zengin payout file of a settlement (issue 10): one 全銀協 総合振込 file paying every party
-//! what is still unpaid of its payables in yen (payable − payouts − refund draws so far): its JPY
+//! what is still unpaid of its payables in yen (payable − payouts so far): its JPY
 //! payable and its town-points payables, which the town reimburses at ¥1 a point (only assets
 //! whose unit is ¥1 pay at shops, `shops::spend_group`). One record per party, the sum of both.
 //! Stablecoins are never payables (the issuing bank redeems them), and an IC receivable is paid
@@ -98,7 +98,7 @@ pub fn unpaid_yen(machine: &Machine, settlement_id: &str) -> Result<Vec<Unpaid>,
         if !paid_in_yen(machine, &payable.asset) {
             continue;
         }
-        // Payouts and refund draws (a refund after close) both lower what is left to pay.
+        // Payouts lower what is left to pay (and nothing else does).
         let left = book.unpaid_minor(settlement_id, &payable.party, &payable.asset);
         if left == 0 {
             continue;

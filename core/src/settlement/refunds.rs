@@ -1,15 +1,18 @@
 //! Refunds after close (issue 10). A refund of a purchase whose day a settlement already closed
 //! finds the shop's receipts for that day swept into `payable:shop:…`. As an accountant books
-//! it: the refund draws on the shop's current receipts first (`shop:{shop}:{asset}`), then on
-//! what the town still owes the shop and has not paid (`payable:shop:…` → shop, reason
-//! `payable_draw`, oldest unpaid settlement first), and is refused (`refund_exceeds_shop_funds`)
-//! only when both together can't cover it. Every leg is in the refund's own linked chain, so
-//! nothing goes negative and nothing posts half.
+//! it: the refund draws on the shop's current receipts first (`shop:{shop}:{asset}`); what they
+//! lack the town advances (`advance:shop:{shop}:{asset}` → shop, reason `refund_advance`), at
+//! most what the town still owes the shop unpaid less what it has already advanced, so the
+//! advance is always covered by money the town holds for the shop. Beyond that the refund is
+//! refused (`refund_exceeds_shop_funds`). Every leg is in the refund's own linked chain, so
+//! nothing goes negative and nothing posts half. Payables are never touched: they only go down
+//! by payouts.
 //!
 //! The next settlement then shows the refund as a negative adjustment line (`refund`) naming the
-//! day of the original purchase, in place of the refund day's share of `shop_net`, and a positive
-//! line (`payable_drawn:{settlement}`) for what was already taken from an earlier payable: Σ the
-//! party's lines stays what that settlement moves on the ledger.
+//! day of the original purchase, in place of the refund day's share of `shop_net`, and a
+//! `refund_advance` line for what the town advanced: that line's amount moves from the shop's
+//! receipts back into the advance account (recovering it) instead of into the payable. A shop
+//! with too few receipts to repay it is carried until it has them.
 
 use serde::Serialize;
 
@@ -19,12 +22,8 @@ use super::{LineKey, SettleBook};
 /// machine's own event limits; this bounds the book's memory on its own.
 pub const REFUNDS_AFTER_CLOSE_MAX: usize = 1 << 20;
 
-/// What a refund took from one settlement's unpaid payable.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Drawn {
-    pub settlement: String,
-    pub amount_minor: u64,
-}
+/// The line source of a refund advance the settlement recovers.
+pub const REFUND_ADVANCE_SOURCE: &str = "refund_advance";
 
 /// A refund of a purchase on a closed day, or one the shop's receipts could not cover alone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -41,8 +40,8 @@ pub struct RefundAfterClose {
     pub net_minor: u64,
     /// The purchase's day was closed when the refund came: its line names that day.
     pub closed: bool,
-    /// Oldest settlement first.
-    pub drawn: Vec<Drawn>,
+    /// What the town advanced because the shop's receipts fell short.
+    pub advanced_minor: u64,
 }
 
 impl RefundAfterClose {
@@ -57,36 +56,27 @@ impl RefundAfterClose {
 
     /// Its lines, keyed as `unsettled_lines` keys the shop's day nets.
     pub(super) fn lines(&self) -> Vec<(LineKey, i128)> {
-        let key = |day: &str, source: String| {
+        let key = |day: &str, source: &str| {
             (
                 self.party.clone(),
                 self.asset.clone(),
                 day.to_owned(),
-                source,
+                source.to_owned(),
             )
         };
         let net = i128::from(self.net_minor);
-        let mut lines = Vec::with_capacity(2 + self.drawn.len());
+        let mut lines = Vec::with_capacity(3);
         if self.closed {
             // Out of the refund day's net, into the purchase day's adjustment.
-            lines.push((key(&self.refund_day, "shop_net".to_owned()), net));
-            lines.push((key(&self.purchase_day, "refund".to_owned()), -net));
+            lines.push((key(&self.refund_day, "shop_net"), net));
+            lines.push((key(&self.purchase_day, "refund"), -net));
         }
-        for drawn in &self.drawn {
-            let source = format!("payable_drawn:{}", drawn.settlement);
-            lines.push((key(self.line_day(), source), i128::from(drawn.amount_minor)));
+        if self.advanced_minor > 0 {
+            let advanced = i128::from(self.advanced_minor);
+            lines.push((key(self.line_day(), REFUND_ADVANCE_SOURCE), advanced));
         }
         lines
     }
-}
-
-/// Why a refund can't be covered after close.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Uncovered {
-    /// What the refund needs beyond the shop's receipts.
-    pub short_minor: u64,
-    /// What the shop's settlements still owe it, unpaid.
-    pub unpaid_minor: u64,
 }
 
 impl SettleBook {
@@ -94,18 +84,7 @@ impl SettleBook {
         &self.refunds
     }
 
-    /// What refunds after close took from a settlement's payable.
-    pub fn drawn_minor(&self, settlement: &str, party: &str, asset: &str) -> u64 {
-        let Some(index) = self.settlements.iter().position(|s| s.id == settlement) else {
-            return 0;
-        };
-        self.drawn
-            .get(&(index, party.to_owned(), asset.to_owned()))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// What of a settlement's payable is still to be paid: payable − paid − drawn by refunds.
+    /// What of a settlement's payable is still to be paid: payable − paid.
     pub fn unpaid_minor(&self, settlement: &str, party: &str, asset: &str) -> u64 {
         self.settlements
             .iter()
@@ -119,53 +98,32 @@ impl SettleBook {
             .iter()
             .find(|p| p.party == party && p.asset == asset)
             .map_or(0, |p| p.amount_minor);
-        let key = (index, party.to_owned(), asset.to_owned());
-        let paid = self.paid.get(&key).copied().unwrap_or(0);
-        let drawn = self.drawn.get(&key).copied().unwrap_or(0);
-        payable - paid - drawn
+        let paid = self
+            .paid
+            .get(&(index, party.to_owned(), asset.to_owned()))
+            .copied()
+            .unwrap_or(0);
+        payable - paid
     }
 
-    /// Which unpaid payables cover `short_minor`, oldest settlement first: (settlement index,
-    /// amount). `Err` when all of them together hold less.
-    pub(crate) fn plan_draw(
-        &self,
-        party: &str,
-        asset: &str,
-        short_minor: u64,
-    ) -> Result<Vec<(usize, u64)>, Uncovered> {
-        let mut plan = Vec::new();
-        let mut left = short_minor;
-        let mut unpaid_total = 0u64;
-        for index in 0..self.settlements.len() {
-            let unpaid = self.unpaid_at(index, party, asset);
-            unpaid_total = unpaid_total.saturating_add(unpaid);
-            let take = unpaid.min(left);
-            if take > 0 {
-                plan.push((index, take));
-                left -= take;
-            }
-        }
-        if left > 0 || self.refunds.len() >= REFUNDS_AFTER_CLOSE_MAX {
-            return Err(Uncovered {
-                short_minor,
-                unpaid_minor: unpaid_total,
-            });
-        }
-        Ok(plan)
+    /// Σ what every settlement still owes the party in the asset, unpaid.
+    pub fn unpaid_total_minor(&self, party: &str, asset: &str) -> u64 {
+        (0..self.settlements.len())
+            .map(|index| self.unpaid_at(index, party, asset))
+            .fold(0u64, u64::saturating_add)
     }
 
-    /// Keeps an accepted refund after close and what it drew (`plan_draw`'s plan, posted).
-    pub(crate) fn record_refund(&mut self, mut entry: RefundAfterClose, plan: &[(usize, u64)]) {
-        for &(index, amount) in plan {
-            *self
-                .drawn
-                .entry((index, entry.party.clone(), entry.asset.clone()))
-                .or_default() += amount;
-            entry.drawn.push(Drawn {
-                settlement: self.settlements[index].id.clone(),
-                amount_minor: amount,
-            });
-        }
+    /// Whether the book may keep one more refund after close.
+    pub(crate) fn has_room_for_refund(&self) -> bool {
+        self.refunds.len() < REFUNDS_AFTER_CLOSE_MAX
+    }
+
+    /// Keeps an accepted refund after close, for the next settlement's lines.
+    pub(crate) fn record_refund(&mut self, entry: RefundAfterClose) {
+        assert!(
+            self.has_room_for_refund(),
+            "checked when the refund was planned"
+        );
         self.refunds.push(entry);
     }
 }
