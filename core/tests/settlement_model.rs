@@ -3,7 +3,9 @@
 //!
 //! - closing is idempotent: the same date again answers the same settlement and posts nothing;
 //! - a refused close (a date before the last) changes nothing;
-//! - closed settlements never change, whatever arrives later;
+//! - closed settlements never change, whatever arrives later, and neither do their statements
+//!   (each is made, with its checks against the ledger, when the settlement closes and again
+//!   after every later step; only what is paid of it moves);
 //! - Σ a settlement's lines = what its transfers moved on the ledger, per party, asset and pot
 //!   (payable, or IC clearing receivable), and the IC receivables hold what the clearing house
 //!   owed for the settled days;
@@ -20,6 +22,7 @@ mod settlement_common;
 
 use std::collections::BTreeMap;
 
+use kanjo_core::report::statement::{Statement, statements};
 use kanjo_core::settlement::{
     Pot, Settlement, advance_account_id, ic_receivable_account_id, payable_account_id,
 };
@@ -213,6 +216,16 @@ fn check_ledger_agrees(town: &Town, paid: &BTreeMap<(String, String), u64>) {
     }
 }
 
+/// A statement as closed: what is paid of it is the one figure that changes later (payouts).
+fn without_paid(mut made: Vec<Statement>) -> Vec<Statement> {
+    for statement in &mut made {
+        for payable in &mut statement.payables {
+            payable.paid_minor = 0;
+        }
+    }
+    made
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -221,6 +234,7 @@ proptest! {
         let mut town = Town::new();
         town.events(&[topup("t-0", "2026-10-01T09:00:00+09:00", "adult", "JPY", 1_000_000)]);
         let mut closed: Vec<Settlement> = Vec::new();
+        let mut closed_statements: Vec<Vec<Statement>> = Vec::new();
         let mut paid: BTreeMap<(String, String), u64> = BTreeMap::new();
         let mut purchases: Vec<String> = Vec::new();
         for (n, step) in steps.iter().enumerate() {
@@ -274,6 +288,10 @@ proptest! {
                             prop_assert_eq!(&again, &settlement);
                             prop_assert_eq!(town.digest(), digest);
                             if !closed.iter().any(|c| c.id == settlement.id) {
+                                let made = statements(&town.machine, &settlement.id)
+                                    .map(without_paid)
+                                    .expect("a closed settlement's statements pass their checks");
+                                closed_statements.push(made);
                                 closed.push(settlement);
                             }
                         }
@@ -299,6 +317,12 @@ proptest! {
                 }
             }
             check_ledger_agrees(&town, &paid);
+            for (settlement, made) in closed.iter().zip(&closed_statements) {
+                let again = statements(&town.machine, &settlement.id)
+                    .map(without_paid)
+                    .expect("still made");
+                prop_assert_eq!(&again, made, "late events never change a closed statement");
+            }
         }
         let book = town.machine.settle_book();
         for settlement in &closed {

@@ -216,13 +216,14 @@ pub fn statement(
         .map(|code| ride_summary(party, days, code, &operator_days))
         .transpose()?;
     let purchases = purchase_totals(&shop_days);
+    let moved = refunds_moved_to_adjustments(machine, found, party);
     check_days(
         party,
         &lines,
         &payables,
         &receivables,
         &operator_days,
-        &shop_days,
+        (&shop_days, &moved),
     )?;
     let party_name = shop
         .and_then(|id| machine.shop(id).map(|spec| spec.name.clone()))
@@ -451,15 +452,36 @@ fn purchase_totals(shop_days: &[ShopDay]) -> Vec<PurchaseTotal> {
     by_asset
 }
 
+/// Per asset: what refunds in the period of purchases on closed days, accepted before the
+/// settlement was made, took out of their refund day's net. Their lines name the purchase's day
+/// instead (`settlement::refunds`), so the period's `shop_net` lines hold that much more than
+/// its days. (A refund accepted later is in a later settlement's adjustments.)
+fn refunds_moved_to_adjustments(
+    machine: &Machine,
+    found: &Settlement,
+    party: &str,
+) -> BTreeMap<String, i128> {
+    let after = found.previous_through.as_deref().unwrap_or("");
+    let mut moved = BTreeMap::new();
+    for refund in machine.settle_book().refunds_before(&found.id) {
+        let day = refund.refund_day.as_str();
+        if refund.party == party && refund.closed && day > after && day <= found.through.as_str() {
+            *moved.entry(refund.asset.clone()).or_default() += i128::from(refund.net_minor);
+        }
+    }
+    moved
+}
+
 /// For every asset the party was paid in: the period's lines per source equal its days'
-/// figures (subsidy per budget and IC fares for operators, net for shops), to the yen.
+/// figures (subsidy per budget and IC fares for operators, net for shops, less the refunds
+/// moved to their purchase's day), to the yen.
 fn check_days(
     party: &str,
     lines: &[SettlementLine],
     payables: &[StatementPayable],
     receivables: &[StatementReceivable],
     operator_days: &[OperatorDay],
-    shop_days: &[ShopDay],
+    (shop_days, refunds_moved): (&[ShopDay], &BTreeMap<String, i128>),
 ) -> Result<(), StatementError> {
     let mut expected: BTreeMap<(String, String), (i128, i128)> = BTreeMap::new();
     for line in lines.iter().filter(|line| !line.adjustment) {
@@ -484,6 +506,10 @@ fn check_days(
     for day in shop_days {
         let key = (day.asset.clone(), "shop_net".to_owned());
         expected.entry(key).or_default().1 += day.net_minor;
+    }
+    for (asset, net) in refunds_moved {
+        let key = (asset.clone(), "shop_net".to_owned());
+        expected.entry(key).or_default().1 += net;
     }
     for ((asset, source), (lines, days)) in expected {
         // An asset without a payable (or receivable) was carried, or not swept (stablecoins): no

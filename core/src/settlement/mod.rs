@@ -347,6 +347,8 @@ pub struct SettleBook {
     paid: HashMap<(usize, String, String), u64>,
     /// Refunds after close, in the order they were accepted.
     refunds: Vec<RefundAfterClose>,
+    /// Per settlement (same index): how many refunds after close were accepted before it.
+    refunds_at_close: Vec<usize>,
 }
 
 impl SettleBook {
@@ -480,10 +482,9 @@ pub fn settle(
         advances_recovered,
         carried,
     };
-    machine
-        .settle_book_mut()
-        .settlements
-        .push(settlement.clone());
+    let book = machine.settle_book_mut();
+    book.refunds_at_close.push(book.refunds.len());
+    book.settlements.push(settlement.clone());
     Ok(settlement)
 }
 

@@ -84,6 +84,17 @@ impl SettleBook {
         &self.refunds
     }
 
+    /// The refunds after close accepted before a settlement was made (all of them, for an
+    /// unknown id): the ones whose lines it could hold.
+    pub fn refunds_before(&self, settlement: &str) -> &[RefundAfterClose] {
+        let known = self
+            .settlements
+            .iter()
+            .position(|s| s.id == settlement)
+            .map_or(self.refunds.len(), |index| self.refunds_at_close[index]);
+        &self.refunds[..known]
+    }
+
     /// What of a settlement's payable is still to be paid: payable − paid.
     pub fn unpaid_minor(&self, settlement: &str, party: &str, asset: &str) -> u64 {
         self.settlements
