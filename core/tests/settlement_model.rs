@@ -15,6 +15,7 @@
 //!   credits = Σ what settlements recovered;
 //! - refunds after close (on random days, of random purchases) are accepted or refused only as
 //!   `refund_exceeds_shop_funds` / `refund_exceeds_purchase`, never by the ledger;
+//! - the Zengin file of the last settlement pays exactly Σ its unpaid yen and points payables;
 //! - a settlement through a day after the batch clock's local date is `period_not_over` and
 //!   changes nothing.
 
@@ -38,6 +39,8 @@ enum Step {
     Purchase {
         day: u8,
         amount: u16,
+        /// Paid in town points (`muro-pt`, which the town reimburses at ¥1) instead of yen.
+        points: bool,
     },
     Refund {
         of: u8,
@@ -59,7 +62,7 @@ enum Step {
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => (0u8..60, any::<bool>()).prop_map(|(day, ic)| Step::Ride { day, ic }),
-        4 => (0u8..60, 1u16..3000).prop_map(|(day, amount)| Step::Purchase { day, amount }),
+        4 => (0u8..60, 1u16..3000, any::<bool>()).prop_map(|(day, amount, points)| Step::Purchase { day, amount, points }),
         2 => (0u8..20, 1u16..3000, 0u8..60).prop_map(|(of, amount, day)| Step::Refund { of, amount, day }),
         1 => (1u16..4000).prop_map(|days_ahead| Step::SettleFuture { days_ahead }),
         2 => (0u8..60).prop_map(|day| Step::Settle { day }),
@@ -216,6 +219,37 @@ fn check_ledger_agrees(town: &Town, paid: &BTreeMap<(String, String), u64>) {
     }
 }
 
+/// The Zengin file of a settlement pays Σ its unpaid yen and points payables (¥1 a point), one
+/// record per party, or there is nothing to pay.
+fn check_zengin_pays_what_is_unpaid(town: &Town, settlement: &str) {
+    use kanjo_core::settlement::payout_file::{payout_file, unpaid_yen};
+    let date = kanjo_rules::LocalDate::parse("2027-02-01").expect("a date");
+    let book = town.machine.settle_book();
+    let found = book.settlement(settlement).expect("closed");
+    let unpaid: u64 = found
+        .payables
+        .iter()
+        .map(|p| book.unpaid_minor(settlement, &p.party, &p.asset))
+        .sum();
+    let parties = unpaid_yen(&town.machine, settlement).expect("known").len();
+    match payout_file(&town.machine, settlement, date) {
+        Ok(bytes) => {
+            let trailer = bytes.chunks(122).nth(parties + 1).expect("a trailer");
+            assert_eq!(trailer[0], b'8');
+            assert_eq!(&trailer[1..7], format!("{parties:06}").as_bytes());
+            assert_eq!(
+                &trailer[7..19],
+                format!("{unpaid:012}").as_bytes(),
+                "Σ unpaid"
+            );
+        }
+        Err(refusal) => {
+            assert_eq!(refusal.code(), "nothing_to_pay");
+            assert_eq!(unpaid, 0);
+        }
+    }
+}
+
 /// A statement as closed: what is paid of it is the one figure that changes later (payouts).
 fn without_paid(mut made: Vec<Statement>) -> Vec<Statement> {
     for statement in &mut made {
@@ -232,7 +266,10 @@ proptest! {
     #[test]
     fn settlements_keep_their_invariants_over_random_months(steps in prop::collection::vec(step(), 1..40)) {
         let mut town = Town::new();
-        town.events(&[topup("t-0", "2026-10-01T09:00:00+09:00", "adult", "JPY", 1_000_000)]);
+        town.events(&[
+            topup("t-0", "2026-10-01T09:00:00+09:00", "adult", "JPY", 1_000_000),
+            grant("g-0", "2026-10-01T09:00:00+09:00", "adult", "muro-pt", 200_000),
+        ]);
         let mut closed: Vec<Settlement> = Vec::new();
         let mut closed_statements: Vec<Vec<Statement>> = Vec::new();
         let mut paid: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -244,10 +281,11 @@ proptest! {
                     let id = format!("ride-{n}");
                     town.events(&[if *ic { adult_ic_ride(&id, &at) } else { senior_ride(&id, &at) }]);
                 }
-                Step::Purchase { day, amount } => {
+                Step::Purchase { day, amount, points } => {
                     let at = format!("{}T12:{:02}:00+09:00", date(*day), n % 60);
                     let id = format!("p-{n}");
-                    town.events(&[purchase(&id, &at, "muroran-shoten", u64::from(*amount), "JPY")]);
+                    let asset = if *points { "muro-pt" } else { "JPY" };
+                    town.events(&[purchase(&id, &at, "muroran-shoten", u64::from(*amount), asset)]);
                     purchases.push(id);
                 }
                 Step::Refund { of, amount, day } => {
@@ -317,6 +355,9 @@ proptest! {
                 }
             }
             check_ledger_agrees(&town, &paid);
+            if let Some(last) = closed.last() {
+                check_zengin_pays_what_is_unpaid(&town, &last.id);
+            }
             for (settlement, made) in closed.iter().zip(&closed_statements) {
                 let again = statements(&town.machine, &settlement.id)
                     .map(without_paid)
