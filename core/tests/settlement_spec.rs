@@ -573,6 +573,14 @@ fn the_zengin_file_pays_a_shops_yen_and_points_payables_in_one_transfer_and_noth
             (SHOTEN, 1_295, vec![yen("JPY", 995), yen("muro-pt", 300)]),
         ]
     );
+    for (late, code) in [
+        ("2027-12-01", "bad_transfer_date"),
+        ("2026-11-29", "bad_transfer_date"),
+    ] {
+        let date = kanjo_rules::LocalDate::parse(late).expect("a date");
+        let refused = payout_file(&town.machine, "settle-2026-11-30", date).expect_err(late);
+        assert_eq!(refused.code(), code, "{late}: {refused}");
+    }
     let date = kanjo_rules::LocalDate::parse("2026-12-10").expect("a date");
     let bytes = payout_file(&town.machine, "settle-2026-11-30", date).expect("a file");
     // Header, 2 data records, trailer, end: 122 bytes each with CR LF.

@@ -69,6 +69,10 @@ fn describe(bad: &[BadPayee]) -> String {
         .join(" | ")
 }
 
+/// How long after the settled period a transfer may be dated: the file carries only the month
+/// and day (MMDD), so a later date would read as one within the year.
+pub const TRANSFER_DATE_DAYS_AFTER_PERIOD_MAX: i32 = 365;
+
 /// One party the file pays: the yen still unpaid of its payables, and of which asset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unpaid {
@@ -139,6 +143,15 @@ pub fn payout_file(
     if transfer_date.to_string().as_str() < settlement.through.as_str() {
         return Err(PayoutFileError::BadTransferDate(format!(
             "{transfer_date} is before the settled period ends ({})",
+            settlement.through
+        )));
+    }
+    let latest = LocalDate::parse(&settlement.through)
+        .ok()
+        .and_then(|through| through.add_days(TRANSFER_DATE_DAYS_AFTER_PERIOD_MAX));
+    if latest.is_some_and(|latest| transfer_date > latest) {
+        return Err(PayoutFileError::BadTransferDate(format!(
+            "{transfer_date} is more than {TRANSFER_DATE_DAYS_AFTER_PERIOD_MAX} days after the settled period ends ({}): the file carries only its month and day",
             settlement.through
         )));
     }
