@@ -774,25 +774,15 @@ impl Statement {
             rows.push(row(section::TOTAL, "", &payable.asset, NET_PAYABLE, net));
             rows.push(row(section::TOTAL, "", &payable.asset, PAID, paid));
         }
-        for receivable in &self.receivables {
-            let amount = i128::from(receivable.amount_minor);
-            rows.push(row(
-                section::TOTAL,
-                "",
-                &receivable.asset,
-                IC_RECEIVABLE,
-                amount,
-            ));
-        }
-        for recovered in &self.advances_recovered {
-            let amount = i128::from(recovered.amount_minor);
-            rows.push(row(
-                section::TOTAL,
-                "",
-                &recovered.asset,
-                ADVANCE_RECOVERED,
-                amount,
-            ));
+        let moved = [
+            (IC_RECEIVABLE, &self.receivables),
+            (ADVANCE_RECOVERED, &self.advances_recovered),
+        ];
+        for (item, totals) in moved {
+            for total in totals {
+                let amount = i128::from(total.amount_minor);
+                rows.push(row(section::TOTAL, "", &total.asset, item, amount));
+            }
         }
         rows
     }

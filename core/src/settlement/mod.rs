@@ -722,17 +722,8 @@ pub fn payable_account_id(party: &str, asset: &str) -> AccountId {
 }
 
 fn payable_account(party: &str, asset: &str, asset_id: AssetId) -> FinanceAccount {
-    FinanceAccount {
-        id: payable_account_id(party, asset),
-        name: format!("payable:{party}:{asset}"),
-        asset: asset_id,
-        owner: if party.starts_with("operator:") {
-            OwnerKind::Operator
-        } else {
-            OwnerKind::Shop
-        },
-        flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags::HISTORY,
-    }
+    let flags = AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags::HISTORY;
+    party_finance_account("payable", (party, asset, asset_id), flags)
 }
 
 /// `advance:{party}:{asset}`: what the town advanced a shop for refunds after close and has not
@@ -742,13 +733,8 @@ pub fn advance_account_id(party: &str, asset: &str) -> AccountId {
 }
 
 pub(crate) fn advance_account(party: &str, asset: &str, asset_id: AssetId) -> FinanceAccount {
-    FinanceAccount {
-        id: advance_account_id(party, asset),
-        name: format!("advance:{party}:{asset}"),
-        asset: asset_id,
-        owner: OwnerKind::Shop,
-        flags: AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags::HISTORY,
-    }
+    let flags = AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags::HISTORY;
+    party_finance_account("advance", (party, asset, asset_id), flags)
 }
 
 /// `receivable:ic:{party}:{asset}`: what the IC clearing house owes the party for settled days
@@ -758,12 +744,26 @@ pub fn ic_receivable_account_id(party: &str, asset: &str) -> AccountId {
 }
 
 fn ic_receivable_account(party: &str, asset: &str, asset_id: AssetId) -> FinanceAccount {
+    let flags = AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags::HISTORY;
+    party_finance_account("receivable:ic", (party, asset, asset_id), flags)
+}
+
+/// `{kind}:{party}:{asset}`, owned by the operator or shop the party names.
+fn party_finance_account(
+    kind: &str,
+    (party, asset, asset_id): (&str, &str, AssetId),
+    flags: AccountFlags,
+) -> FinanceAccount {
     FinanceAccount {
-        id: ic_receivable_account_id(party, asset),
-        name: format!("receivable:ic:{party}:{asset}"),
+        id: finance_account_id(kind, party, asset),
+        name: format!("{kind}:{party}:{asset}"),
         asset: asset_id,
-        owner: OwnerKind::Operator,
-        flags: AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags::HISTORY,
+        owner: if party.starts_with("operator:") {
+            OwnerKind::Operator
+        } else {
+            OwnerKind::Shop
+        },
+        flags,
     }
 }
 
