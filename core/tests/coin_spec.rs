@@ -152,6 +152,53 @@ fn a_shop_withdraws_what_it_was_paid_and_the_fee_stays_in_circulation() {
 }
 
 #[test]
+fn closing_the_month_lists_a_shops_coin_receipts_for_the_bank_and_leaves_them_to_redeem() {
+    let mut town = suzu();
+    town.one(topup("t-1", "09:00", "r-1", "SUZU", 3000));
+    accepted(&[town.one(purchase_with(
+        "p-1",
+        "09:30",
+        "bakery",
+        "r-1",
+        1000,
+        &["SUZU"],
+    ))]);
+
+    let settlement = town.settle("2026-11-30");
+
+    // ¥1 000 less the 50 bp fee: the bank pays 995 when the bakery redeems them.
+    let listed: Vec<_> = settlement
+        .coin_receipts
+        .iter()
+        .map(|c| {
+            (
+                c.party.as_str(),
+                c.asset.as_str(),
+                c.amount_minor,
+                c.account.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![("shop:bakery", "SUZU", 995, "shop:bakery:SUZU")]
+    );
+    assert!(
+        settlement.payables.is_empty(),
+        "the town owes nothing for coins"
+    );
+    assert_eq!(settlement.lines.len(), 1);
+    assert_eq!(settlement.lines[0].source, "coin_net");
+    assert_eq!(town.balance("shop:bakery:SUZU"), 995, "nothing is swept");
+    let made =
+        kanjo_core::report::statement::statement(&town.machine, &settlement.id, "shop:bakery")
+            .expect("a statement");
+    assert_eq!(made.coin_receipts[0].amount_minor, 995);
+    let redeemed = town.one(withdraw("w-1", "18:00", ("shop", "bakery"), "SUZU", 995));
+    assert_eq!(redeemed["redemption"]["holder"], "shop:bakery");
+}
+
+#[test]
 fn points_and_yen_are_not_redeemable() {
     let mut town = suzu();
     town.batch(&[

@@ -1,10 +1,11 @@
 //! `/finance`: the finance clerk's page, served by `kanjo serve`. Server-rendered HTML with
 //! inline SVG charts and plain HTML forms (no script): the trial balance, budgets per fiscal
 //! year with a burn-down, rides and shop sales per day, periods and their settlements (per party
-//! and asset: payable, paid, unpaid, refund advances recovered, IC receivable; links to each party's
-//! statement as CSV or XLSX and to the settlement's Zengin file), and reconciliation runs with their open
-//! exceptions and the resolve action (`POST /finance/reconciliations/{id}/exceptions/{n}/resolve`,
-//! a form, logged like the API's resolution, then 303 back to the page). Japanese labels, English
+//! and asset: payable, paid, unpaid, refund advances recovered, IC receivable, coin receipts;
+//! links to each party's statement as CSV or XLSX and to the settlement's Zengin file), and
+//! reconciliation runs with their open exceptions and the resolve action
+//! (`POST /finance/reconciliations/{id}/exceptions/{n}/resolve`, a form, logged like the API's
+//! resolution, then 303 back to the page). Japanese labels, English
 //! beside them where a maintainer needs it. Every figure is read from the machine in one query.
 //!
 //! Figures carry `data-figure` attributes (e.g. `tb:JPY:debits`), so a browser test can compare
@@ -60,9 +61,12 @@ struct PartyAmounts {
     advance_recovered_minor: u64,
     /// What the IC clearing house owes (operators): reported, never paid by the town.
     ic_receivable_minor: u64,
+    /// Coin receipts less fees (shops): the issuing bank pays them on redemption.
+    coin_receipts_minor: u64,
 }
 
-/// What a settlement moved for the party in the asset (its IC receivable, its advance recovered).
+/// What a settlement moved (or listed) for the party in the asset: its IC receivable, advance
+/// recovered or coin receipts.
 fn moved(list: &[kanjo_core::settlement::Payable], party: &str, asset: &str) -> u64 {
     list.iter()
         .find(|p| p.party == party && p.asset == asset)
@@ -101,6 +105,7 @@ fn settlement_rows(machine: &Machine) -> Vec<SettlementRow> {
                     unpaid_minor: book.unpaid_minor(&settlement.id, party, asset),
                     advance_recovered_minor: moved(&settlement.advances_recovered, party, asset),
                     ic_receivable_minor: moved(&settlement.receivables, party, asset),
+                    coin_receipts_minor: moved(&settlement.coin_receipts, party, asset),
                 })
                 .collect();
             SettlementRow {
@@ -404,7 +409,7 @@ fn settlements_section(page: &mut String, rows: &[SettlementRow]) {
             through = escape(&s.through),
             lines = s.lines.len(),
         );
-        page.push_str("<table><tr><th>相手先 party</th><th>資産 asset</th><th>支払予定額 payable</th><th>支払済額 paid</th><th>未払額 unpaid</th><th>返金立替回収 refund advance recovered</th><th>IC精算受取額 IC clearing receivable</th><th>明細書 statement</th></tr>");
+        page.push_str("<table><tr><th>相手先 party</th><th>資産 asset</th><th>支払予定額 payable</th><th>支払済額 paid</th><th>未払額 unpaid</th><th>返金立替回収 refund advance recovered</th><th>IC精算受取額 IC clearing receivable</th><th>コイン受取額 coin receipts (bank)</th><th>明細書 statement</th></tr>");
         for a in &row.amounts {
             let key = format!("settlement:{id}:{}:{}", escape(&a.party), escape(&a.asset));
             let party = segment(&a.party);
@@ -416,6 +421,7 @@ fn settlements_section(page: &mut String, rows: &[SettlementRow]) {
                  <td class=n data-figure=\"{key}:unpaid\">{unpaid}</td>\
                  <td class=n data-figure=\"{key}:advance_recovered\">{advance}</td>\
                  <td class=n data-figure=\"{key}:ic_receivable\">{ic}</td>\
+                 <td class=n data-figure=\"{key}:coin_receipts\">{coin}</td>\
                  <td><a href=\"/finance/settlements/{seg}/statements/{party}?format=csv\" data-link=\"statement-csv:{id}:{p}\">CSV</a> \
                  <a href=\"/finance/settlements/{seg}/statements/{party}?format=xlsx\" data-link=\"statement-xlsx:{id}:{p}\">XLSX</a></td></tr>",
                 p = escape(&a.party),
@@ -425,6 +431,7 @@ fn settlements_section(page: &mut String, rows: &[SettlementRow]) {
                 unpaid = a.unpaid_minor,
                 advance = a.advance_recovered_minor,
                 ic = a.ic_receivable_minor,
+                coin = a.coin_receipts_minor,
             );
         }
         page.push_str("</table>");

@@ -38,7 +38,7 @@ use crate::report::classes::{RideSums, group, label};
 use crate::report::closed::{ClosedDays, closed_days};
 use crate::report::shops::ShopDay;
 use crate::settlement::{
-    IC_CLEARING_SOURCE, Pot, Settlement, SettlementLine, advance_account_id,
+    COIN_NET_SOURCE, IC_CLEARING_SOURCE, Pot, Settlement, SettlementLine, advance_account_id,
     ic_receivable_account_id, party_account, payable_account_id,
 };
 
@@ -72,6 +72,10 @@ pub struct Statement {
     /// refunds after close, per asset.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub advances_recovered: Vec<StatementReceivable>,
+    /// Shops only: the period's stablecoin receipts less fees, which the issuing bank pays on
+    /// redemption (they stay in the shop's coin account), per coin.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coin_receipts: Vec<StatementReceivable>,
 }
 
 /// An operator's rides in the period. Yen.
@@ -185,6 +189,7 @@ pub fn statement(
     let payables = checked_payables(machine, found, party, &lines)?;
     let receivables = checked_moved(machine, found, party, &lines, Pot::IcReceivable)?;
     let advances_recovered = checked_moved(machine, found, party, &lines, Pot::RefundAdvance)?;
+    let coin_receipts = checked_moved(machine, found, party, &lines, Pot::CoinReceipts)?;
     let computed;
     let days = match machine.closed_days(found.number) {
         Some(days) => days,
@@ -221,7 +226,7 @@ pub fn statement(
         party,
         &lines,
         &payables,
-        &receivables,
+        (&receivables, &coin_receipts),
         &operator_days,
         (&shop_days, &moved),
     )?;
@@ -246,6 +251,7 @@ pub fn statement(
         payables,
         receivables,
         advances_recovered,
+        coin_receipts,
     })
 }
 
@@ -304,7 +310,8 @@ fn checked_payables(
 
 /// Per IC receivable (or advance recovered): Σ its pot's lines = what the settlement says it
 /// moved = what the ledger moved (into the receivable from the clearing house's account, or from
-/// the shop's receipts into its advance account), to the yen.
+/// the shop's receipts into its advance account), to the yen. Coin receipts move nothing: Σ
+/// their lines = what the settlement lists.
 fn checked_moved(
     machine: &Machine,
     found: &Settlement,
@@ -315,6 +322,7 @@ fn checked_moved(
     let moved = match pot {
         Pot::IcReceivable => &found.receivables,
         Pot::RefundAdvance => &found.advances_recovered,
+        Pot::CoinReceipts => &found.coin_receipts,
         Pot::Payable => unreachable!("payables are checked with what is paid of them"),
     };
     let mut receivables = Vec::new();
@@ -322,6 +330,21 @@ fn checked_moved(
         let asset = &receivable.asset;
         let sum = lines_sum(lines, pot, asset);
         let (from, to) = match pot {
+            Pot::CoinReceipts => {
+                if sum != i128::from(receivable.amount_minor) {
+                    return Err(StatementError::Disagrees {
+                        party: party.to_owned(),
+                        asset: format!("{asset} (coin receipts)"),
+                        lines: sum,
+                        ledger: receivable.amount_minor,
+                    });
+                }
+                receivables.push(StatementReceivable {
+                    asset: asset.clone(),
+                    amount_minor: receivable.amount_minor,
+                });
+                continue;
+            }
             Pot::IcReceivable => (
                 ic_receivable_account_id(party, asset),
                 AccountName::IcClearing.id(),
@@ -479,7 +502,7 @@ fn check_days(
     party: &str,
     lines: &[SettlementLine],
     payables: &[StatementPayable],
-    receivables: &[StatementReceivable],
+    (receivables, coins): (&[StatementReceivable], &[StatementReceivable]),
     operator_days: &[OperatorDay],
     (shop_days, refunds_moved): (&[ShopDay], &BTreeMap<String, i128>),
 ) -> Result<(), StatementError> {
@@ -487,9 +510,16 @@ fn check_days(
     for line in lines.iter().filter(|line| !line.adjustment) {
         if line.source.starts_with("subsidy:")
             || line.source == "shop_net"
+            || line.source == COIN_NET_SOURCE
             || line.source == IC_CLEARING_SOURCE
         {
-            let key = (line.asset.clone(), line.source.clone());
+            // A coin's receipts are its shop net, kept instead of swept.
+            let source = if line.source == COIN_NET_SOURCE {
+                "shop_net"
+            } else {
+                &line.source
+            };
+            let key = (line.asset.clone(), source.to_owned());
             expected.entry(key).or_default().0 += line.amount_minor;
         }
     }
@@ -512,14 +542,15 @@ fn check_days(
         expected.entry(key).or_default().1 += net;
     }
     for ((asset, source), (lines, days)) in expected {
-        // An asset without a payable (or receivable) was carried, or not swept (stablecoins): no
-        // lines to match.
+        // An asset without a payable, receivable or coin receipts was carried: no lines to
+        // match.
         let paid_in = if source == IC_CLEARING_SOURCE {
             receivables
                 .iter()
                 .any(|receivable| receivable.asset == asset)
         } else {
-            payables.iter().any(|payable| payable.asset == asset)
+            let listed = |list: &[StatementReceivable]| list.iter().any(|x| x.asset == asset);
+            payables.iter().any(|payable| payable.asset == asset) || listed(coins)
         };
         if paid_in && lines != days {
             return Err(StatementError::DaysDisagree {
@@ -607,6 +638,8 @@ pub const PAID: &str = "支払済額 paid";
 pub const IC_RECEIVABLE: &str = "IC精算受取額 IC clearing receivable";
 /// What the settlement took from a shop's receipts to repay the town's refund advances.
 pub const ADVANCE_RECOVERED: &str = "返金立替回収額 refund advance recovered";
+/// A shop's coin receipts less fees: the issuing bank pays them when the shop redeems them.
+pub const COIN_RECEIPTS: &str = "コイン受取額 coin receipts (bank pays on redemption)";
 
 /// One row of a statement as a clerk reads it; `amount` is a count or minor units (yen and
 /// points are whole units), `None` on the heading rows.
@@ -674,6 +707,8 @@ impl Statement {
                 (Pot::IcReceivable, false) => section::IC_LINE,
                 (Pot::IcReceivable, true) => section::IC_ADJUSTMENT,
                 (Pot::RefundAdvance, _) => section::ADVANCE,
+                (Pot::CoinReceipts, false) => section::LINE,
+                (Pot::CoinReceipts, true) => section::ADJUSTMENT,
             };
             rows.push(row(
                 section,
@@ -777,6 +812,7 @@ impl Statement {
         let moved = [
             (IC_RECEIVABLE, &self.receivables),
             (ADVANCE_RECOVERED, &self.advances_recovered),
+            (COIN_RECEIPTS, &self.coin_receipts),
         ];
         for (item, totals) in moved {
             for total in totals {

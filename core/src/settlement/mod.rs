@@ -14,8 +14,10 @@
 //!   in the town's Zengin file or its payouts;
 //! - `shop:{shop}`, per yen or points asset: the day's net (sales − fees − refunds, from the shop
 //!   statement; points are what the town reimburses); taken from `shop:{shop}:{asset}`.
-//!   Stablecoin receipts (net of fees) stay in the shop's coin account: the issuing bank pays
-//!   them out when the shop redeems them (`withdraw`), so they are reported, not swept.
+//! - `shop:{shop}`, per stablecoin with an issuing bank: the day's coin receipts less fees
+//!   (`coin_net`, pot `coin_receipts`), which the bank pays out when the shop redeems them
+//!   (`withdraw`). Computed and listed (`coin_receipts`) but not posted: they stay in the
+//!   shop's coin account, since sweeping them would leave the shop nothing to redeem.
 //!
 //! Each party's amounts move in one linked chain (one leg per asset and pot, reason `settlement`,
 //! `user_data_64` = the settlement number YYYYMMDD) into `payable:{party}:{asset}`, or for the
@@ -247,6 +249,8 @@ pub struct SettlementLine {
 
 /// The line source of the IC clearing receivable.
 pub const IC_CLEARING_SOURCE: &str = "ic_clearing";
+/// The line source of a shop's stablecoin receipts less fees, which the issuing bank pays.
+pub const COIN_NET_SOURCE: &str = "coin_net";
 
 /// Where a settlement line's amount goes: what the town owes the party, or what the IC clearing
 /// house owes it.
@@ -257,6 +261,10 @@ pub enum Pot {
     IcReceivable,
     /// Back into `advance:{party}:{asset}`: what the town advanced for refunds after close.
     RefundAdvance,
+    /// Stays in `shop:{shop}:{coin}`: stablecoin receipts less fees, which the issuing bank
+    /// pays out when the shop redeems them (`withdraw`). Computed and reported, never moved:
+    /// sweeping them would leave the shop nothing to redeem.
+    CoinReceipts,
 }
 
 impl Pot {
@@ -264,6 +272,7 @@ impl Pot {
         match source {
             IC_CLEARING_SOURCE => Pot::IcReceivable,
             REFUND_ADVANCE_SOURCE => Pot::RefundAdvance,
+            COIN_NET_SOURCE => Pot::CoinReceipts,
             _ => Pot::Payable,
         }
     }
@@ -315,6 +324,9 @@ pub struct Settlement {
     /// By party, asset: what this settlement took from shops' receipts to repay the town's
     /// advances for refunds after close (`advance:{party}:{asset}`).
     pub advances_recovered: Vec<Payable>,
+    /// By party, asset: the period's stablecoin receipts less fees, which the issuing bank pays
+    /// the shop on redemption; they stay in `shop:{shop}:{coin}` (nothing is posted).
+    pub coin_receipts: Vec<Payable>,
     pub carried: Vec<Carried>,
 }
 
@@ -421,6 +433,7 @@ pub fn settle(
     let mut payables = Vec::new();
     let mut receivables = Vec::new();
     let mut advances_recovered = Vec::new();
+    let mut coin_receipts = Vec::new();
     let mut carried = Vec::new();
     // Per party: its lines by asset and pot, posted as one chain.
     let mut by_party: BTreeMap<String, BTreeMap<Bucket, Vec<(LineKey, i128)>>> = BTreeMap::new();
@@ -466,6 +479,7 @@ pub fn settle(
                 Pot::Payable => payables.extend(moved),
                 Pot::IcReceivable => receivables.extend(moved),
                 Pot::RefundAdvance => advances_recovered.extend(moved),
+                Pot::CoinReceipts => coin_receipts.extend(moved),
             }
         }
     }
@@ -480,6 +494,7 @@ pub fn settle(
         payables,
         receivables,
         advances_recovered,
+        coin_receipts,
         carried,
     };
     let book = machine.settle_book_mut();
@@ -510,6 +525,10 @@ fn settle_party(
     let mut committed: HashMap<AccountId, i128> = HashMap::new();
     for (bucket, lines) in buckets {
         let total: i128 = lines.iter().map(|(_, amount)| amount).sum();
+        if bucket.1 == Pot::CoinReceipts {
+            outcomes.push((bucket.clone(), coin_receipts(party, &bucket.0, total)));
+            continue;
+        }
         match plan_leg(machine, (settlement, party), bucket, total, &mut committed) {
             Ok(Some((mut leg, into))) => {
                 leg.user_data_64 = number;
@@ -550,6 +569,28 @@ fn settle_party(
             .collect();
     }
     outcomes
+}
+
+/// A shop's coin receipts: reported where they stay, or carried while refunds exceed sales.
+fn coin_receipts(party: &str, asset: &str, total: i128) -> Result<Option<Payable>, Carried> {
+    match u64::try_from(total) {
+        Ok(0) => Ok(None),
+        Ok(amount) => {
+            let shop = party.strip_prefix("shop:").unwrap_or(party);
+            Ok(Some(Payable {
+                party: party.to_owned(),
+                asset: asset.to_owned(),
+                amount_minor: amount,
+                account: AccountName::Shop { shop, asset }.to_string(),
+            }))
+        }
+        Err(_) => Err(carry(
+            party,
+            &(asset.to_owned(), Pot::CoinReceipts),
+            total,
+            "nothing positive to pay".to_owned(),
+        )),
+    }
 }
 
 fn carry(party: &str, bucket: &Bucket, amount_minor: i128, reason: String) -> Carried {
@@ -608,6 +649,7 @@ fn plan_leg(
             );
             (leg, into)
         }
+        Pot::CoinReceipts => unreachable!("coin receipts are listed, never moved"),
         Pot::IcReceivable => {
             let clearing = AccountName::IcClearing.id();
             let owed = ledger
@@ -674,17 +716,21 @@ fn unsettled_lines(machine: &Machine, through: &str) -> Vec<(LineKey, i128)> {
         *owed.entry(key).or_default() += i128::from(amount);
     }
     for day in crate::report::shop_report(machine).days {
-        let swept = machine.assets().get(&day.asset).is_some_and(|(_, spec)| {
-            matches!(spec.kind, AssetKindName::Yen | AssetKindName::Points)
-        });
-        if !swept || day.date == "?" || day.date.as_str() > through {
+        let source = match machine.assets().get(&day.asset) {
+            Some((_, spec)) if matches!(spec.kind, AssetKindName::Yen | AssetKindName::Points) => {
+                "shop_net"
+            }
+            Some((_, spec)) if spec.issuing_bank().is_some() => COIN_NET_SOURCE,
+            _ => continue,
+        };
+        if day.date == "?" || day.date.as_str() > through {
             continue;
         }
         let key = (
             format!("shop:{}", day.shop),
             day.asset.clone(),
             day.date.clone(),
-            "shop_net".to_owned(),
+            source.to_owned(),
         );
         *owed.entry(key).or_default() += day.net_minor;
     }

@@ -76,6 +76,19 @@ impl Town {
         self.batch(&[event]).remove(0)
     }
 
+    /// Closes every open day through `through` in a batch of its own (`kanjo settle`).
+    pub fn settle(&mut self, through: &str) -> kanjo_core::settlement::Settlement {
+        self.clock_ns += 1_000;
+        self.machine.begin_batch(self.clock_ns);
+        let command = kanjo_core::settlement::SettleCommand {
+            through: through.to_owned(),
+        };
+        let settled = kanjo_core::settlement::settle(&mut self.machine, &command).expect("settled");
+        let balance = trial_balance(&self.machine);
+        assert!(balance.balanced, "trial balance: {:?}", balance.problems);
+        settled
+    }
+
     /// Posted balance of an account by name, read on its normal side (0 if never opened).
     pub fn balance(&self, name: &str) -> i128 {
         let parsed = AccountName::parse(name).unwrap_or_else(|| panic!("not a name: {name}"));
