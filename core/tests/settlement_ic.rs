@@ -167,3 +167,16 @@ fn the_ic_receivable_and_the_payable_of_one_operator_post_in_one_chain() {
             .any(|l| l.pot() == Pot::IcReceivable)
     );
 }
+
+#[test]
+fn each_pot_is_named_on_the_finance_page_as_the_api_serialises_it() {
+    for pot in [
+        Pot::Payable,
+        Pot::IcReceivable,
+        Pot::RefundAdvance,
+        Pot::CoinReceipts,
+    ] {
+        let json = serde_json::to_string(&pot).expect("serialises");
+        assert_eq!(json, format!("\"{}\"", pot.name()));
+    }
+}

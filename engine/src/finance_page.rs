@@ -438,8 +438,9 @@ fn settlements_section(page: &mut String, rows: &[SettlementRow]) {
         for c in &s.carried {
             let _ = write!(
                 page,
-                "<p class=note>繰越 carried: {p} {amount} {asset} ({reason})</p>",
+                "<p class=note>繰越 carried: {p} {amount} {asset} [{pot}] ({reason})</p>",
                 p = escape(&c.party),
+                pot = c.pot.name(),
                 amount = c.amount_minor,
                 asset = escape(&c.asset),
                 reason = escape(&c.reason),

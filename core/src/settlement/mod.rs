@@ -268,6 +268,16 @@ pub enum Pot {
 }
 
 impl Pot {
+    /// As it is serialised (`ic_receivable`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Pot::Payable => "payable",
+            Pot::IcReceivable => "ic_receivable",
+            Pot::RefundAdvance => "refund_advance",
+            Pot::CoinReceipts => "coin_receipts",
+        }
+    }
+
     pub fn of_source(source: &str) -> Pot {
         match source {
             IC_CLEARING_SOURCE => Pot::IcReceivable,
