@@ -240,7 +240,8 @@ pub struct SettlementLine {
     pub asset: String,
     /// Local `YYYY-MM-DD`: the day the money belongs to.
     pub day: String,
-    /// `subsidy:{budget}`, `pass`, `ic_clearing` (the IC clearing receivable) or `shop_net`.
+    /// `subsidy:{budget}`, `pass`, `ic_clearing` (the IC clearing receivable), `shop_net`,
+    /// `coin_net` (coin receipts), and after a refund after close `refund` and `refund_advance`.
     pub source: String,
     pub amount_minor: i128,
     /// A day an earlier settlement had closed: an event that arrived late.
@@ -252,8 +253,9 @@ pub const IC_CLEARING_SOURCE: &str = "ic_clearing";
 /// The line source of a shop's stablecoin receipts less fees, which the issuing bank pays.
 pub const COIN_NET_SOURCE: &str = "coin_net";
 
-/// Where a settlement line's amount goes: what the town owes the party, or what the IC clearing
-/// house owes it.
+/// Where a settlement line's amount goes (`Pot::of_source`): into what the town owes the party,
+/// what the IC clearing house owes it, back into the town's refund advance, or nowhere (coin
+/// receipts, which the issuing bank pays).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Pot {
@@ -294,13 +296,15 @@ impl SettlementLine {
     }
 }
 
-/// What a settlement moved to one party's payable (or IC receivable) in one asset.
+/// What a settlement moved to one party's payable in one asset; also its IC receivable, the
+/// advance it recovered, or the coin receipts it listed (`Settlement`'s other lists).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Payable {
     pub party: String,
     pub asset: String,
     pub amount_minor: u64,
-    /// `payable:{party}:{asset}` (`receivable:ic:{party}:{asset}` in `receivables`).
+    /// `payable:{party}:{asset}`; `receivable:ic:{party}:{asset}`, `advance:{party}:{asset}` or
+    /// `shop:{shop}:{asset}` in the other lists.
     pub account: String,
 }
 
@@ -309,7 +313,7 @@ pub struct Payable {
 pub struct Carried {
     pub party: String,
     pub asset: String,
-    /// `payable` or `ic_receivable`: which of the party's amounts was carried.
+    /// Which of the party's amounts was carried.
     pub pot: Pot,
     pub amount_minor: i128,
     pub reason: String,
@@ -519,8 +523,8 @@ fn batch_instant(clock_ns: u64) -> jiff::Timestamp {
 }
 
 /// The chain that moves a party's positive totals, one leg per (asset, pot): into its payables
-/// from its own account, into its IC receivable from the clearing house. Per bucket: what moved,
-/// or why it was carried.
+/// and refund advances from its own account, into its IC receivable from the clearing house;
+/// coin receipts are only listed. Per bucket: what moved, or why it was carried.
 fn settle_party(
     machine: &mut Machine,
     settlement: &str,
