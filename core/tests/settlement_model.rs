@@ -15,6 +15,7 @@
 //!   credits = Σ what settlements recovered;
 //! - refunds after close (on random days, of random purchases) are accepted or refused only as
 //!   `refund_exceeds_shop_funds` / `refund_exceeds_purchase`, never by the ledger;
+//! - at close, each operator's statement holds exactly the operator report's days of the period;
 //! - the Zengin file of the last settlement pays exactly Σ its unpaid yen and points payables;
 //! - a settlement through a day after the batch clock's local date is `period_not_over` and
 //!   changes nothing.
@@ -250,6 +251,27 @@ fn check_zengin_pays_what_is_unpaid(town: &Town, settlement: &str) {
     }
 }
 
+/// At close, each operator's statement shows exactly the operator report's days of the period.
+fn operator_report_agrees(town: &Town, settlement: &Settlement, made: &[Statement]) {
+    let after = settlement.previous_through.as_deref().unwrap_or("");
+    let report = kanjo_core::report::operator_days(&town.machine);
+    for statement in made {
+        let Some(code) = statement.party.strip_prefix("operator:") else {
+            continue;
+        };
+        let expected: Vec<_> = report
+            .iter()
+            .filter(|day| day.operator == code)
+            .filter(|day| day.date.as_str() > after && day.date <= settlement.through)
+            .cloned()
+            .collect();
+        assert_eq!(
+            statement.operator_days, expected,
+            "the operator report reconciles"
+        );
+    }
+}
+
 /// A statement as closed: what is paid of it is the one figure that changes later (payouts).
 fn without_paid(mut made: Vec<Statement>) -> Vec<Statement> {
     for statement in &mut made {
@@ -329,6 +351,7 @@ proptest! {
                                 let made = statements(&town.machine, &settlement.id)
                                     .map(without_paid)
                                     .expect("a closed settlement's statements pass their checks");
+                                operator_report_agrees(&town, &settlement, &made);
                                 closed_statements.push(made);
                                 closed.push(settlement);
                             }
