@@ -293,6 +293,14 @@ fn body_error_response(error: BodyError) -> Response {
     error_response(status, code, error.to_string())
 }
 
+/// `Content-Disposition` of a download: `attachment; filename="{name}"`, the name made safe
+/// (`safe_file_name`), so it is always a valid header.
+fn attachment(name: &str) -> HeaderValue {
+    let safe = crate::statement_file::safe_file_name(name);
+    HeaderValue::from_str(&format!("attachment; filename=\"{safe}\""))
+        .expect("a quoted name of safe ASCII is a header value")
+}
+
 fn error_response(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
     (
         status,

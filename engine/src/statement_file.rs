@@ -79,18 +79,22 @@ impl StatementFormat {
             Some(party) => format!("statement-{settlement}-{party}"),
             None => format!("statement-{settlement}-all"),
         };
-        let safe: String = stem
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        format!("{safe}.{}", self.extension())
+        format!("{}.{}", safe_file_name(&stem), self.extension())
     }
+}
+
+/// A file name any header, shell or file system takes: ASCII letters, digits, `-`, `_` and `.`
+/// kept, anything else (`:` of a party id, say) becomes `_`.
+pub fn safe_file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The file's bytes. JSON is one object for one party and an array for several (`every`).

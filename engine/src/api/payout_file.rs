@@ -80,19 +80,9 @@ pub async fn get_zengin(
     }
 }
 
-/// The file as an attachment named after the settlement (an id the settlement book holds, so
-/// `settle-YYYY-MM-DD`; anything else falls back to a plain name).
+/// The file as an attachment named after the settlement.
 fn download(id: &str, bytes: Vec<u8>) -> Response {
-    let safe = id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    let name = if safe {
-        format!("attachment; filename=\"furikomi-{id}.txt\"")
-    } else {
-        "attachment; filename=\"furikomi.txt\"".to_owned()
-    };
-    let disposition = HeaderValue::from_str(&name)
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment; filename=\"furikomi.txt\""));
+    let disposition = super::attachment(&format!("furikomi-{id}.txt"));
     (
         StatusCode::OK,
         [

@@ -199,12 +199,9 @@ fn file_response(made: &Statement, format: StatementFormat, path: &StatementPath
         .into_response();
     if format != StatementFormat::Json {
         let name = format.file_name(&path.settlement, Some(&path.party));
-        // The name is ASCII letters, digits, `-`, `_` and `.` only (`file_name`).
-        if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_DISPOSITION, value);
-        }
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, super::attachment(&name));
     }
     response
 }
