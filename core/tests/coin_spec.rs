@@ -130,8 +130,8 @@ fn a_rider_withdraws_coins_back_to_yen_and_gets_a_redemption_record() {
     assert_eq!(circulation(&town), (3000, 1200, 1800, 1800));
 }
 
-#[test]
-fn a_shop_withdraws_what_it_was_paid_and_the_fee_stays_in_circulation() {
+/// r-1 tops up 3 000 SUZU and pays the bakery 1 000 of them (995 to the bakery, 5 of fee).
+fn bakery_paid_1000_in_suzu() -> Town {
     let mut town = suzu();
     town.one(topup("t-1", "09:00", "r-1", "SUZU", 3000));
     accepted(&[town.one(purchase_with(
@@ -142,6 +142,12 @@ fn a_shop_withdraws_what_it_was_paid_and_the_fee_stays_in_circulation() {
         1000,
         &["SUZU"],
     ))]);
+    town
+}
+
+#[test]
+fn a_shop_withdraws_what_it_was_paid_and_the_fee_stays_in_circulation() {
+    let mut town = bakery_paid_1000_in_suzu();
     assert_eq!(town.balance("shop:bakery:SUZU"), 995);
     let answer = town.one(withdraw("w-1", "18:00", ("shop", "bakery"), "SUZU", 995));
     assert_eq!(answer["redemption"]["holder"], "shop:bakery");
@@ -153,16 +159,7 @@ fn a_shop_withdraws_what_it_was_paid_and_the_fee_stays_in_circulation() {
 
 #[test]
 fn closing_the_month_lists_a_shops_coin_receipts_for_the_bank_and_leaves_them_to_redeem() {
-    let mut town = suzu();
-    town.one(topup("t-1", "09:00", "r-1", "SUZU", 3000));
-    accepted(&[town.one(purchase_with(
-        "p-1",
-        "09:30",
-        "bakery",
-        "r-1",
-        1000,
-        &["SUZU"],
-    ))]);
+    let mut town = bakery_paid_1000_in_suzu();
 
     let settlement = town.settle("2026-11-30");
 
