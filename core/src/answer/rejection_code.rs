@@ -94,8 +94,9 @@ rejection_codes! {
     NotRedeemable => "not_redeemable",
     /// A stablecoin topup naming a bank other than the coin's issuer.
     WrongIssuer => "wrong_issuer",
-    /// A voucher purchase past the rider's limit in sets (bought + asked > limit), or a pass
-    /// past its product's `per_person`.
+    /// A voucher purchase past the rider's limit in sets (bought + asked > limit), a pass past
+    /// its product's `per_person`, or a refund after close when the log already keeps the most
+    /// refunds after close it may (`REFUNDS_AFTER_CLOSE_MAX`).
     LimitReached => "limit_reached",
     /// The voucher's premium budget can't fund the sets asked for (no partial sets), or a pass
     /// product has issued its `issue_limit`.

@@ -340,7 +340,7 @@ impl Machine {
             .iter()
             .map(|s| (s.asset, s.take, s.fee_back))
             .collect();
-        let draws = self.plan_refund_draws(&shop_id, &parts)?;
+        let draws = self.plan_refund_draws(&shop_id, &parts, u64::from(purchase_day))?;
         self.legs.clear();
         let rider_accounts: Vec<AccountId> = steps
             .iter()

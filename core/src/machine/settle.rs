@@ -9,7 +9,9 @@ use kanjo_ledger::{Transfer, TransferFlags};
 use super::Machine;
 use crate::answer::{Rejection, RejectionCode};
 use crate::chart::{AccountName, AssetKindName, Reason};
-use crate::settlement::{RefundAfterClose, SettleBook, advance_account, advance_account_id};
+use crate::settlement::{
+    REFUNDS_AFTER_CLOSE_MAX, RefundAfterClose, SettleBook, advance_account, advance_account_id,
+};
 
 /// An account a settlement chain needs, by display name (`payable:shop:s-1:JPY`).
 pub struct FinanceAccount {
@@ -90,6 +92,11 @@ pub(super) struct RefundDraw {
     pub fee_back: u64,
     /// What the shop's receipts lack: 0 when they cover it.
     pub advance: u64,
+    /// The purchase's day was closed when the refund came.
+    pub closed: bool,
+    /// Kept for the next settlement's lines (`RefundAfterClose`): a yen or points part that is
+    /// after close or advanced.
+    pub recorded: bool,
 }
 
 impl Machine {
@@ -100,8 +107,15 @@ impl Machine {
         &self,
         shop: &str,
         parts: &[(AssetId, u64, u64)],
+        purchase_day: u64,
     ) -> Result<Vec<RefundDraw>, Rejection> {
         let party = format!("shop:{shop}");
+        let closed = crate::shops::day_of_stamp(purchase_day).is_some_and(|day| {
+            let day = day.to_string();
+            self.settlements
+                .closed_through()
+                .is_some_and(|closed| day.as_str() <= closed)
+        });
         let mut draws = Vec::with_capacity(parts.len());
         for &(asset, take, fee_back) in parts {
             let asset_code = self
@@ -125,7 +139,7 @@ impl Machine {
                     .account(advance_account_id(&party, &asset_code))
                     .map_or(0, |account| account.debits_posted - account.credits_posted);
                 let room = unpaid.saturating_sub(advanced);
-                if advance > room || !self.settlements.has_room_for_refund() {
+                if advance > room {
                     return Err(Rejection::new(
                         RejectionCode::RefundExceedsShopFunds,
                         format!(
@@ -134,13 +148,27 @@ impl Machine {
                     ));
                 }
             }
+            let swept = self.assets.get(&asset_code).is_some_and(|(_, spec)| {
+                matches!(spec.kind, AssetKindName::Yen | AssetKindName::Points)
+            });
             draws.push(RefundDraw {
                 asset,
                 asset_code,
                 take,
                 fee_back,
                 advance,
+                closed,
+                recorded: swept && (closed || advance > 0),
             });
+        }
+        let recorded = draws.iter().filter(|draw| draw.recorded).count();
+        if !self.settlements.has_room_for_refunds(recorded) {
+            return Err(Rejection::new(
+                RejectionCode::LimitReached,
+                format!(
+                    "the log keeps at most {REFUNDS_AFTER_CLOSE_MAX} refunds after close, and holds them all: refund outside kanjo"
+                ),
+            ));
         }
         Ok(draws)
     }
@@ -178,17 +206,7 @@ impl Machine {
             crate::shops::day_of_stamp(stamp).map_or_else(|| "?".to_owned(), |d| d.to_string())
         };
         let (purchase_day, refund_day) = (day(days.0), day(days.1));
-        let closed = self
-            .settlements
-            .closed_through()
-            .is_some_and(|closed| purchase_day != "?" && purchase_day.as_str() <= closed);
-        for draw in draws {
-            let swept = self.assets.get(&draw.asset_code).is_some_and(|(_, spec)| {
-                matches!(spec.kind, AssetKindName::Yen | AssetKindName::Points)
-            });
-            if !swept || (!closed && draw.advance == 0) {
-                continue;
-            }
+        for draw in draws.into_iter().filter(|draw| draw.recorded) {
             self.settlements.record_refund(RefundAfterClose {
                 refund: refund.to_owned(),
                 party: format!("shop:{shop}"),
@@ -196,7 +214,7 @@ impl Machine {
                 refund_day: refund_day.clone(),
                 purchase_day: purchase_day.clone(),
                 net_minor: draw.take.saturating_sub(draw.fee_back),
-                closed,
+                closed: draw.closed,
                 advanced_minor: draw.advance,
             });
         }

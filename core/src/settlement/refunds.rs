@@ -124,17 +124,44 @@ impl SettleBook {
             .fold(0u64, u64::saturating_add)
     }
 
-    /// Whether the book may keep one more refund after close.
-    pub(crate) fn has_room_for_refund(&self) -> bool {
-        self.refunds.len() < REFUNDS_AFTER_CLOSE_MAX
+    /// Whether the book may keep `count` more refunds after close.
+    pub(crate) fn has_room_for_refunds(&self, count: usize) -> bool {
+        self.refunds.len() + count <= REFUNDS_AFTER_CLOSE_MAX
     }
 
     /// Keeps an accepted refund after close, for the next settlement's lines.
     pub(crate) fn record_refund(&mut self, entry: RefundAfterClose) {
         assert!(
-            self.has_room_for_refund(),
+            self.has_room_for_refunds(1),
             "checked when the refund was planned"
         );
         self.refunds.push(entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_book_has_room_for_refunds_after_close_up_to_its_limit_and_not_beyond() {
+        let entry = RefundAfterClose {
+            refund: String::new(),
+            party: String::new(),
+            asset: String::new(),
+            refund_day: String::new(),
+            purchase_day: String::new(),
+            net_minor: 1,
+            closed: true,
+            advanced_minor: 0,
+        };
+        let mut book = SettleBook::default();
+        book.refunds = vec![entry.clone(); REFUNDS_AFTER_CLOSE_MAX - 2];
+        assert!(book.has_room_for_refunds(2), "a two-part refund fits");
+        assert!(!book.has_room_for_refunds(3));
+        book.record_refund(entry.clone());
+        book.record_refund(entry);
+        assert!(!book.has_room_for_refunds(1), "full");
+        assert!(book.has_room_for_refunds(0), "a refund it keeps nothing of");
     }
 }
