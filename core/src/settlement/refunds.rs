@@ -155,8 +155,10 @@ mod tests {
             closed: true,
             advanced_minor: 0,
         };
-        let mut book = SettleBook::default();
-        book.refunds = vec![entry.clone(); REFUNDS_AFTER_CLOSE_MAX - 2];
+        let mut book = SettleBook {
+            refunds: vec![entry.clone(); REFUNDS_AFTER_CLOSE_MAX - 2],
+            ..SettleBook::default()
+        };
         assert!(book.has_room_for_refunds(2), "a two-part refund fits");
         assert!(!book.has_room_for_refunds(3));
         book.record_refund(entry.clone());
