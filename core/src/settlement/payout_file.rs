@@ -119,10 +119,9 @@ pub fn unpaid_yen(machine: &Machine, settlement_id: &str) -> Result<Vec<Unpaid>,
             }
         };
         let party = &mut parties[at];
-        party.amount_yen = party
-            .amount_yen
-            .checked_add(left)
-            .expect("a party's payables are bounded by the ledger's amounts");
+        party.amount_yen = party.amount_yen.checked_add(left).ok_or_else(|| {
+            PayoutFileError::TooLarge(format!("{} is owed more than u64 yen", party.party))
+        })?;
         party.by_asset.push((payable.asset.clone(), left));
     }
     Ok(parties)
