@@ -110,11 +110,10 @@ impl Machine {
         purchase_day: u64,
     ) -> Result<Vec<RefundDraw>, Rejection> {
         let party = format!("shop:{shop}");
-        let closed = crate::shops::day_of_stamp(purchase_day).is_some_and(|day| {
-            let day = day.to_string();
-            self.settlements
-                .closed_through()
-                .is_some_and(|closed| day.as_str() <= closed)
+        // Before any settlement (the common case) this reads nothing and allocates nothing.
+        let closed = self.settlements.closed_through().is_some_and(|closed| {
+            crate::shops::day_of_stamp(purchase_day)
+                .is_some_and(|day| day.to_string().as_str() <= closed)
         });
         let mut draws = Vec::with_capacity(parts.len());
         for &(asset, take, fee_back) in parts {
