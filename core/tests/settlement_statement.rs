@@ -207,3 +207,47 @@ fn a_party_the_settlement_did_not_touch_has_no_statement() {
     assert!(statement(&town.machine, "settle-2026-11-30", "shop:yakitori-ippei").is_err());
     assert!(statement(&town.machine, "settle-2026-10-31", "shop:muroran-shoten").is_err());
 }
+
+/// The statement reads what a settlement moved from the payable account's own history, a page
+/// (8 190 transfers) at a time: a settlement after more payouts than one page still agrees.
+#[test]
+fn a_statement_finds_its_settlement_behind_more_than_a_page_of_payouts() {
+    let mut town = Town::new();
+    november(&mut town);
+    town.events(&[
+        topup("t-big", "2026-11-28T09:00:00+09:00", "adult", "JPY", 30_000),
+        purchase(
+            "p-big",
+            "2026-11-28T12:00:00+09:00",
+            "muroran-shoten",
+            20_000,
+            "JPY",
+        ),
+    ]);
+    town.settle("2026-11-30").expect("settled");
+    for n in 0..8_300 {
+        let id = format!("po-{n}");
+        town.payout(&pay(
+            &id,
+            "settle-2026-11-30",
+            "shop:muroran-shoten",
+            "JPY",
+            1,
+        ))
+        .expect("a yen of the payable");
+    }
+    town.events(&[purchase(
+        "p-dec",
+        "2026-12-02T12:00:00+09:00",
+        "muroran-shoten",
+        2_000,
+        "JPY",
+    )]);
+    town.settle("2026-12-31").expect("settled");
+
+    let made = statement(&town.machine, "settle-2026-12-31", "shop:muroran-shoten").expect("made");
+    assert_eq!(made.payables[0].net_payable_minor, 1_990);
+    let november =
+        statement(&town.machine, "settle-2026-11-30", "shop:muroran-shoten").expect("made");
+    assert_eq!(november.payables[0].paid_minor, 8_300);
+}

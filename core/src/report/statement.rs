@@ -28,6 +28,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use kanjo_ledger::{AccountFilter, AccountFlags, AccountId};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -565,24 +566,41 @@ fn check_days(
     Ok(())
 }
 
-/// What the settlement's transfers moved from one account to another (debited `from`).
-fn settled_on_ledger(
-    machine: &Machine,
-    number: u64,
-    from: kanjo_ledger::AccountId,
-    to: kanjo_ledger::AccountId,
-) -> u64 {
-    machine
-        .ledger()
-        .transfers()
-        .filter(|t| {
-            t.code == crate::chart::Reason::Settlement as u16
-                && t.user_data_64 == number
-                && t.debit_account_id == from
-                && t.credit_account_id == to
-        })
-        .map(|t| t.amount)
-        .sum()
+/// What the settlement's transfers moved from `from` to `to`, read from the history of
+/// `to`, or of `from` for an IC receivable: the payable, receivable or advance account, which
+/// the settlement opened with history. A page at a time, so the cost is that account's
+/// transfers, not the ledger's.
+fn settled_on_ledger(machine: &Machine, number: u64, from: AccountId, to: AccountId) -> u64 {
+    let ledger = machine.ledger();
+    let history = if ledger
+        .account(to)
+        .is_some_and(|account| account.flags.contains(AccountFlags::HISTORY))
+    {
+        to
+    } else {
+        from
+    };
+    let mut filter = AccountFilter::default();
+    let mut moved = 0u64;
+    loop {
+        let page = ledger.account_transfers(history, &filter);
+        moved += page
+            .iter()
+            .filter(|t| {
+                t.code == crate::chart::Reason::Settlement as u16
+                    && t.user_data_64 == number
+                    && t.debit_account_id == from
+                    && t.credit_account_id == to
+            })
+            .map(|t| t.amount)
+            .sum::<u64>();
+        match page.last() {
+            Some(last) if page.len() == filter.limit as usize => {
+                filter.timestamp_min = last.timestamp + 1;
+            }
+            _ => return moved,
+        }
+    }
 }
 
 fn next_day(day: &str) -> Option<String> {
