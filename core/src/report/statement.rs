@@ -8,7 +8,9 @@
 //! - both: the settlement's lines for the party (adjustments name their day), the net payable
 //!   per asset and what is paid of it;
 //! - operators: the IC clearing receivable per asset (what the IC clearing house owes for the
-//!   period's IC fares; the house pays it, not the town).
+//!   period's IC fares; the house pays it, not the town);
+//! - shops: what the settlement took from the receipts to repay the town's refund advances, and
+//!   the coin receipts less fees the issuing bank pays on redemption.
 //!
 //! The period is the days after the previous settlement's date through this one's. When a
 //! statement is made, its lines per asset must sum to what the settlement moved on the ledger
@@ -126,7 +128,9 @@ pub struct StatementPayable {
     pub paid_minor: u64,
 }
 
-/// The IC clearing receivable in one asset: Σ the `ic_clearing` lines.
+/// What a settlement moved or listed for the party in one asset outside its payable: its IC
+/// clearing receivable, the refund advance it recovered, or its coin receipts (Σ that pot's
+/// lines).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StatementReceivable {
     pub asset: String,
