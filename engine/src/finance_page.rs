@@ -65,8 +65,8 @@ struct PartyAmounts {
     coin_receipts_minor: u64,
 }
 
-/// What a settlement moved (or listed) for the party in the asset: its IC receivable, advance
-/// recovered or coin receipts.
+/// What a settlement moved (or listed) for the party in the asset: its payable, IC receivable,
+/// advance recovered or coin receipts.
 fn moved(list: &[kanjo_core::settlement::Payable], party: &str, asset: &str) -> u64 {
     list.iter()
         .find(|p| p.party == party && p.asset == asset)
@@ -96,11 +96,7 @@ fn settlement_rows(machine: &Machine) -> Vec<SettlementRow> {
                 .map(|(party, asset)| PartyAmounts {
                     party: party.to_owned(),
                     asset: asset.to_owned(),
-                    payable_minor: settlement
-                        .payables
-                        .iter()
-                        .find(|p| p.party == party && p.asset == asset)
-                        .map_or(0, |p| p.amount_minor),
+                    payable_minor: moved(&settlement.payables, party, asset),
                     paid_minor: book.paid_minor(&settlement.id, party, asset),
                     unpaid_minor: book.unpaid_minor(&settlement.id, party, asset),
                     advance_recovered_minor: moved(&settlement.advances_recovered, party, asset),
