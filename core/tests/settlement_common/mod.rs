@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kanjo_core::answer::Outcome;
+use kanjo_core::answer::{AnswerContext, Outcome};
 use kanjo_core::chart::{AccountName, AssetBook, AssetSection};
 use kanjo_core::event::Event;
 use kanjo_core::machine::{Machine, MachineConfig, Prepared};
@@ -23,10 +23,9 @@ pub fn programme_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/muroran/programme.toml")
 }
 
-fn load(path: &Path) -> (Arc<Programme>, AssetBook) {
-    let programme = Programme::load(path).expect("the programme loads");
-    let text = std::fs::read_to_string(path).expect("the programme reads");
-    let section: AssetSection = toml::from_str(&text).expect("the engine section parses");
+fn load(path: &Path, text: &str) -> (Arc<Programme>, AssetBook) {
+    let programme = Programme::from_toml(path, text).expect("the programme loads");
+    let section: AssetSection = toml::from_str(text).expect("the engine section parses");
     let granted: Vec<&str> = programme.assets().map(|(_, code)| code).collect();
     let assets = AssetBook::from_section(&path.display().to_string(), section, &granted)
         .expect("assets and shops are valid");
@@ -39,18 +38,27 @@ pub struct Town {
 }
 
 impl Town {
+    /// Muroran, with a senior and a resident adult.
     pub fn new() -> Town {
-        let (programme, assets) = load(&programme_path());
-        let machine = Machine::new(programme, assets, MachineConfig::default()).expect("genesis");
-        let mut town = Town {
-            machine,
-            clock_ns: 1_800_000_000_000_000_000,
-        };
+        let path = programme_path();
+        let text = std::fs::read_to_string(&path).expect("the programme reads");
+        let mut town = Town::from_toml(&path, &text);
         town.riders(&[
             r#"{"rider":"senior","birth_date":"1948-05-02","residence":"012050","verified_at":"2026-04-01","valid_until":"2027-03-31"}"#,
             r#"{"rider":"adult","birth_date":"1985-12-12","residence":"012050","verified_at":"2026-04-01","valid_until":"2027-03-31"}"#,
         ]);
         town
+    }
+
+    /// A town of the programme `text` (relative paths in it are read beside `path`), no riders.
+    /// Batches are processed in January 2027, after every event and settlement date here.
+    pub fn from_toml(path: &Path, text: &str) -> Town {
+        let (programme, assets) = load(path, text);
+        let machine = Machine::new(programme, assets, MachineConfig::default()).expect("genesis");
+        Town {
+            machine,
+            clock_ns: 1_800_000_000_000_000_000,
+        }
     }
 
     fn begin(&mut self) {
@@ -87,6 +95,26 @@ impl Town {
             );
         }
         self.end();
+    }
+
+    /// One batch of events, answered as clients read them (JSON).
+    pub fn answers(&mut self, events: &[String]) -> Vec<serde_json::Value> {
+        self.begin();
+        let answers = events
+            .iter()
+            .map(|json| {
+                let event = Event::parse(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+                let id = event.id.clone();
+                let outcome = self.machine.apply(&Prepared::new(event));
+                let context = AnswerContext {
+                    programme: self.machine.programme(),
+                    assets: self.machine.assets(),
+                };
+                context.to_json(&id, &outcome)
+            })
+            .collect();
+        self.end();
+        answers
     }
 
     /// One batch of events that may be refused (a refund more than the purchase kept).
