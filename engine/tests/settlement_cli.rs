@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{Server, TempDir, kanjo, licence_returned_rider, programme_path, topup};
+use common::{
+    Server, TempDir, import_r1, kanjo, licence_returned_rider, ndjson_file, programme_path, topup,
+};
 use serde_json::{Value, json};
 
 /// Three half-fare wallet rides on the town bus on 26 November, and a ¥1 000 purchase at
@@ -19,13 +21,6 @@ fn november_events() -> Vec<Value> {
         ride("ride-3", "2026-11-26T18:00:00+09:00"),
         json!({"id": "p-1", "type": "purchase", "at": "2026-11-27T12:00:00+09:00", "shop": "muroran-shoten", "rider": "r-1", "amount": 1000, "pay_with": ["JPY"]}),
     ]
-}
-
-fn ndjson(dir: &TempDir, name: &str, values: &[Value]) -> String {
-    let path = dir.join(name);
-    let text: String = values.iter().map(|value| format!("{value}\n")).collect();
-    std::fs::write(&path, text).expect("write a test file");
-    path.display().to_string()
 }
 
 fn run_ok(args: &[&str]) -> String {
@@ -45,20 +40,8 @@ fn payable(settlement: &Value, party: &str) -> u64 {
 #[test]
 fn a_month_is_closed_once_late_rides_are_adjusted_next_month_and_payouts_are_recorded_once() {
     let dir = TempDir::new("settle-cli");
-    let data = dir.join("data").display().to_string();
     let programme = programme_path().display().to_string();
-    let riders = ndjson(&dir, "riders.ndjson", &[licence_returned_rider("r-1")]);
-    let events = ndjson(&dir, "events.ndjson", &november_events());
-    run_ok(&[
-        "import",
-        "--data",
-        &data,
-        "--programme",
-        &programme,
-        "--riders",
-        &riders,
-        &events,
-    ]);
+    let data = import_r1(&dir, &programme, &november_events());
 
     // The batch clock is the wall clock: a date after today is refused, so the test closes days
     // that are over whenever it runs.
@@ -83,7 +66,7 @@ fn a_month_is_closed_once_late_rides_are_adjusted_next_month_and_payouts_are_rec
         "the same date answers the same settlement after a replay"
     );
 
-    let late = ndjson(
+    let late = ndjson_file(
         &dir,
         "late.ndjson",
         &[

@@ -7,7 +7,7 @@ mod common;
 use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
-use common::{Server, TempDir, kanjo, key_for, licence_returned_rider, topup};
+use common::{Server, TempDir, import_r1, kanjo, key_for, topup};
 use kanjo_engine::client::HttpClient;
 use serde_json::{Value, json};
 
@@ -34,26 +34,8 @@ fn run_ok(args: &[&str]) -> Vec<u8> {
 
 /// A store with November imported and settled; its `--data` path.
 fn settled_store(dir: &TempDir) -> String {
-    let data = dir.join("data").display().to_string();
-    let write = |name: &str, values: &[Value]| {
-        let path = dir.join(name);
-        let text: String = values.iter().map(|value| format!("{value}\n")).collect();
-        std::fs::write(&path, text).expect("write a test file");
-        path.display().to_string()
-    };
-    let riders = write("riders.ndjson", &[licence_returned_rider("r-1")]);
-    let events = write("events.ndjson", &november_events());
     let programme = common::programme_path().display().to_string();
-    run_ok(&[
-        "import",
-        "--data",
-        &data,
-        "--programme",
-        &programme,
-        "--riders",
-        &riders,
-        &events,
-    ]);
+    let data = import_r1(dir, &programme, &november_events());
     run_ok(&["settle", "--data", &data, "--through", "2026-11-30"]);
     data
 }

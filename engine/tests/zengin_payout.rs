@@ -12,7 +12,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{Server, TempDir, kanjo, key_for, licence_returned_rider, programme_path, topup};
+use common::{
+    Server, TempDir, import_r1, kanjo, key_for, licence_returned_rider, ndjson_file,
+    programme_path, topup,
+};
 use kanjo_engine::client::HttpClient;
 use serde_json::{Value, json};
 use zengin_fmt::general_transfer;
@@ -240,16 +243,8 @@ fn programme_copy(dir: &TempDir, edit: impl Fn(String) -> String) -> String {
     path.display().to_string()
 }
 
-fn ndjson(dir: &TempDir, name: &str, values: &[Value]) -> String {
-    let path = dir.join(name);
-    let text: String = values.iter().map(|value| format!("{value}\n")).collect();
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
 /// Half-fare town-bus rides (the town bus is owed a subsidy) and a purchase at 室蘭書店.
 fn import_month(dir: &TempDir, programme: &str) -> Vec<u8> {
-    let data = dir.join("data").display().to_string();
     let ride = |id: &str, at: &str| json!({"id": id, "type": "ride", "at": at, "operator": "town-bus", "rider": "r-1", "media": "wallet"});
     let events = [
         topup("t-1", "r-1", "JPY", 5_000, "2026-11-20T09:00:00+09:00"),
@@ -257,18 +252,7 @@ fn import_month(dir: &TempDir, programme: &str) -> Vec<u8> {
         ride("ride-2", "2026-11-26T08:00:00+09:00"),
         json!({"id": "p-1", "type": "purchase", "at": "2026-11-27T12:00:00+09:00", "shop": "muroran-shoten", "rider": "r-1", "amount": 1000, "pay_with": ["JPY"]}),
     ];
-    let riders = ndjson(dir, "riders.ndjson", &[licence_returned_rider("r-1")]);
-    let events = ndjson(dir, "events.ndjson", &events);
-    run_ok(&[
-        "import",
-        "--data",
-        &data,
-        "--programme",
-        programme,
-        "--riders",
-        &riders,
-        &events,
-    ]);
+    let data = import_r1(dir, programme, &events);
     run_ok(&["settle", "--data", &data, "--through", "2026-11-30"])
 }
 
@@ -384,7 +368,7 @@ fn a_two_digit_branch_or_a_kanji_name_is_refused_at_the_edge_by_payee_and_field(
             text.replacen(from, to, 1)
         });
         let data = dir.join("data").display().to_string();
-        let riders = ndjson(&dir, "riders.ndjson", &[licence_returned_rider("r-1")]);
+        let riders = ndjson_file(&dir, "riders.ndjson", &[licence_returned_rider("r-1")]);
         let output = kanjo(&[
             "import",
             "--data",

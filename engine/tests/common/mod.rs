@@ -552,6 +552,25 @@ pub fn at(seconds: u64) -> String {
     instant.to_string()
 }
 
+/// Writes `values` as NDJSON (one JSON value a line) to `{dir}/{name}`; its path.
+pub fn ndjson_file(dir: &TempDir, name: &str, values: &[Value]) -> String {
+    let path = dir.join(name);
+    let text: String = values.iter().map(|value| format!("{value}\n")).collect();
+    std::fs::write(&path, text).expect("write a test file");
+    path.display().to_string()
+}
+
+/// `kanjo import` into `{dir}/data` under `programme`: rider `r-1` (licence returned) and
+/// `events`, which must all be accepted; the `--data` path.
+pub fn import_r1(dir: &TempDir, programme: &str, events: &[Value]) -> String {
+    let data = dir.join("data").display().to_string();
+    let riders = ndjson_file(dir, "riders.ndjson", &[licence_returned_rider("r-1")]);
+    let events = ndjson_file(dir, "events.ndjson", events);
+    let args = ["import", "--data", &data, "--programme", programme];
+    kanjo_ok(&[&args[..], &["--riders", &riders, &events]].concat());
+    data
+}
+
 /// A resident of Muroran who returned their driving licence: half fare on town buses, funded by
 /// the transit subsidy, 10 muro-pt per ride and a drone delivery every 5th ride.
 pub fn licence_returned_rider(rider: &str) -> Value {
