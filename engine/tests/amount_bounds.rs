@@ -163,18 +163,8 @@ fn a_grant_near_u64_max_is_refused_and_resident_rides_keep_their_grants_across_a
 
 /// The demo programme with JPY and muro-pt allowing the largest amount an asset may declare.
 fn programme_at_the_ceiling(dir: &TempDir) -> PathBuf {
-    let demo = programme_path();
-    let feed = demo
-        .parent()
-        .expect("the programme's directory")
-        .join("../../data/gtfs-jp/donan-bus-muroran");
-    let text = std::fs::read_to_string(&demo).expect("the demo programme");
     let bound = format!("max_amount_per_event = {AMOUNT_PER_EVENT_CEILING_MINOR}");
-    let text = text
-        .replace(
-            "gtfs = \"../../data/gtfs-jp/donan-bus-muroran\"",
-            &format!("gtfs = {:?}", feed.to_str().expect("a UTF-8 path")),
-        )
+    let text = common::portable_programme_text()
         .replace(
             "code = \"JPY\"\nkind = \"yen\"\n",
             &format!("code = \"JPY\"\nkind = \"yen\"\n{bound}\n"),

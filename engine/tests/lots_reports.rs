@@ -9,20 +9,15 @@
 
 mod common;
 
-use common::{TempDir, grant, kanjo, programme_path};
+use common::{TempDir, grant, kanjo};
 use serde_json::{Value, json};
 
 /// The demo programme with `bus-pt` expiring, its GTFS path made absolute for the copy.
 fn expiring_programme(dir: &TempDir) -> String {
-    let demo = programme_path();
-    let text = std::fs::read_to_string(&demo).expect("the demo programme");
-    let gtfs_dir = demo.parent().unwrap().join("../../data/gtfs-jp");
-    let text = text
-        .replace("\"../../data/gtfs-jp", &format!("\"{}", gtfs_dir.display()))
-        .replace(
-            "code = \"bus-pt\"\nkind = \"points\"\n",
-            "code = \"bus-pt\"\nkind = \"points\"\nexpires_after_days = 10\n",
-        );
+    let text = common::portable_programme_text().replace(
+        "code = \"bus-pt\"\nkind = \"points\"\n",
+        "code = \"bus-pt\"\nkind = \"points\"\nexpires_after_days = 10\n",
+    );
     assert!(
         text.contains("expires_after_days = 10"),
         "the demo still has bus-pt"

@@ -25,17 +25,8 @@ const NEW_RULE: &str = "disability-points-v2";
 /// The demo programme with the town bus at 150 yen instead of 100 and a new points rule for
 /// riders with a disability; its GTFS folder named by absolute path.
 fn fare_revision(dir: &Path) -> PathBuf {
-    let first = std::fs::read_to_string(programme_path()).unwrap();
-    let gtfs = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../data/gtfs-jp/donan-bus-muroran")
-        .canonicalize()
-        .unwrap();
-    let text = first
-        .replace(
-            "gtfs = \"../../data/gtfs-jp/donan-bus-muroran\"",
-            &format!("gtfs = {:?}", gtfs.display().to_string()),
-        )
-        .replace("flat_fare = 100", "flat_fare = 150")
+    let first = common::portable_programme_text();
+    let text = first.replace("flat_fare = 100", "flat_fare = 150")
         + &format!(
             r#"
 [[rules]]

@@ -21,17 +21,8 @@ const MIDNIGHT: &str = "2026-11-27T00:00:00+09:00";
 /// The demo programme with the town bus at 150 yen instead of 100, a FY2027 budget added and a
 /// rule funded by it; its GTFS folder named by absolute path, so the file can live anywhere.
 fn next_version(dir: &Path) -> PathBuf {
-    let first = std::fs::read_to_string(programme_path()).unwrap();
-    let gtfs = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../data/gtfs-jp/donan-bus-muroran")
-        .canonicalize()
-        .unwrap();
-    let text = first
-        .replace(
-            "gtfs = \"../../data/gtfs-jp/donan-bus-muroran\"",
-            &format!("gtfs = {:?}", gtfs.display().to_string()),
-        )
-        .replace("flat_fare = 100", "flat_fare = 150")
+    let first = common::portable_programme_text();
+    let text = first.replace("flat_fare = 100", "flat_fare = 150")
         + r#"
 [[budgets]]
 id = "transit-subsidy"

@@ -13,8 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::{
-    Server, TempDir, import_r1, kanjo, key_for, licence_returned_rider, ndjson_file,
-    programme_path, topup,
+    Server, TempDir, import_r1, kanjo, key_for, licence_returned_rider, ndjson_file, topup,
 };
 use kanjo_engine::client::HttpClient;
 use serde_json::{Value, json};
@@ -234,10 +233,7 @@ fn the_demo_month_pays_every_unpaid_payable_once_through_one_zengin_file() {
 
 /// The Muroran programme with the GTFS path made absolute, edited by `edit`.
 fn programme_copy(dir: &TempDir, edit: impl Fn(String) -> String) -> String {
-    let original = programme_path();
-    let text = std::fs::read_to_string(&original).unwrap();
-    let gtfs = original.parent().unwrap().join("../../data/gtfs-jp");
-    let text = text.replace("../../data/gtfs-jp", &gtfs.display().to_string());
+    let text = common::portable_programme_text();
     let path = dir.join("programme.toml");
     std::fs::write(&path, edit(text)).unwrap();
     path.display().to_string()

@@ -552,6 +552,25 @@ pub fn at(seconds: u64) -> String {
     instant.to_string()
 }
 
+/// The demo programme's text with its GTFS folder named by absolute path, so an edited copy of
+/// it can be written to any directory.
+pub fn portable_programme_text() -> String {
+    let demo = programme_path();
+    let text = std::fs::read_to_string(&demo).expect("the demo programme");
+    let gtfs = demo
+        .parent()
+        .expect("the programme's directory")
+        .join("../../data/gtfs-jp")
+        .canonicalize()
+        .expect("the GTFS folder");
+    let portable = text.replace("\"../../data/gtfs-jp", &format!("\"{}", gtfs.display()));
+    assert_ne!(
+        portable, text,
+        "the demo programme names its GTFS folder relatively"
+    );
+    portable
+}
+
 /// Writes `values` as NDJSON (one JSON value a line) to `{dir}/{name}`; its path.
 pub fn ndjson_file(dir: &TempDir, name: &str, values: &[Value]) -> String {
     let path = dir.join(name);
